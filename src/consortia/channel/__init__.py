@@ -1,0 +1,1 @@
+"""Channels: the rules a channel's configuration block sets (membership, block signers, lifecycle policy)."""

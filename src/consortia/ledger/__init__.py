@@ -1,0 +1,1 @@
+"""The ledger: canonical encoding, transactions, blocks, Merkle trees, block store and state database."""

@@ -1,0 +1,233 @@
+"""The block store: blocks in append-only segment files, found through a fixed-width index.
+
+Each block is written as one record ``magic ‖ length ‖ crc32 ‖ payload`` at the end of the current segment file
+and the segment is fsynced before the block counts as stored; only then is a 16-byte index entry (segment,
+offset, length) appended. The index is a cache of the segments: when a process dies between the two writes,
+opening the store rescans the tail of the last segment, re-indexes complete records and cuts off a half-written
+one. Nothing before the last indexed record is ever rewritten, so corruption there is reported, never "repaired".
+
+Segments roll over at 64 MiB so that no file grows without bound and old segments can be archived whole.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+MAGIC = b"CSB1"
+RECORD_HEADER = struct.Struct(">4sII")
+INDEX_ENTRY = struct.Struct(">IQI")
+SEGMENT_LIMIT = 64 << 20
+
+
+class BlockStoreError(Exception):
+    """The block store is damaged or was asked for something it does not hold."""
+
+    def __init__(self, message: str, block: int | None = None) -> None:
+        super().__init__(message)
+        self.block = block
+
+
+def _segment_name(number: int) -> str:
+    return f"segment-{number:06d}.blk"
+
+
+class BlockStore:
+    """Append-only storage of block records, numbered from 0."""
+
+    def __init__(self, directory: Path, *, read_only: bool = False, sync: bool = True) -> None:
+        self.directory = Path(directory)
+        self.read_only = read_only
+        self.sync = sync
+        self._lock = threading.Lock()
+        self._entries: list[tuple[int, int, int]] = []
+        self._fds: dict[int, int] = {}
+        if not read_only:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        elif not self.directory.is_dir():
+            raise BlockStoreError(f"no block store at {self.directory}")
+        self._index_path = self.directory / "index"
+        self._load_index()
+        if not read_only:
+            self._recover_tail()
+            self._index_fd = os.open(self._index_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    # -- opening ---------------------------------------------------------------------------------------------
+
+    def _load_index(self) -> None:
+        data = self._index_path.read_bytes() if self._index_path.exists() else b""
+        whole = len(data) - len(data) % INDEX_ENTRY.size
+        self._entries = [INDEX_ENTRY.unpack_from(data, pos) for pos in range(0, whole, INDEX_ENTRY.size)]
+        if whole != len(data) and not self.read_only:
+            with open(self._index_path, "r+b") as handle:
+                handle.truncate(whole)
+
+    def _segment_numbers(self) -> list[int]:
+        numbers = []
+        for path in self.directory.glob("segment-*.blk"):
+            try:
+                numbers.append(int(path.stem.split("-")[1]))
+            except ValueError:
+                continue
+        return sorted(numbers)
+
+    def _recover_tail(self) -> None:
+        """Index complete records written after the last index entry; cut off a half-written record."""
+        # An index entry whose record is not fully on disk cannot be trusted (the segment is synced first, so
+        # this only happens if the disk lost data): drop it and rescan.
+        while self._entries:
+            segment, offset, length = self._entries[-1]
+            path = self.directory / _segment_name(segment)
+            if path.exists() and path.stat().st_size >= offset + RECORD_HEADER.size + length:
+                break
+            self._entries.pop()
+        self._rewrite_index_if_shorter()
+        if self._entries:
+            segment, offset, length = self._entries[-1]
+            position = offset + RECORD_HEADER.size + length
+        else:
+            segment, position = 0, 0
+        segments = [n for n in self._segment_numbers() if n >= segment] or [segment]
+        added: list[tuple[int, int, int]] = []
+        for number in segments:
+            path = self.directory / _segment_name(number)
+            if not path.exists():
+                continue
+            start = position if number == segment else 0
+            data = path.read_bytes()
+            pos = start
+            while pos + RECORD_HEADER.size <= len(data):
+                magic, length, crc = RECORD_HEADER.unpack_from(data, pos)
+                end = pos + RECORD_HEADER.size + length
+                if magic != MAGIC or end > len(data):
+                    break
+                if zlib.crc32(data[pos + RECORD_HEADER.size : end]) != crc:
+                    break
+                added.append((number, pos, length))
+                pos = end
+            if pos < len(data):
+                # Everything after the last complete record is a torn write from a crash.
+                with open(path, "r+b") as handle:
+                    handle.truncate(pos)
+                for later in (n for n in self._segment_numbers() if n > number):
+                    (self.directory / _segment_name(later)).unlink()
+                break
+        if added:
+            self._entries.extend(added)
+            with open(self._index_path, "ab") as handle:
+                handle.write(b"".join(INDEX_ENTRY.pack(*entry) for entry in added))
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def _rewrite_index_if_shorter(self) -> None:
+        expected = len(self._entries) * INDEX_ENTRY.size
+        if self._index_path.exists() and self._index_path.stat().st_size > expected:
+            with open(self._index_path, "r+b") as handle:
+                handle.truncate(expected)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """Number of blocks stored (the next block number)."""
+        return len(self._entries)
+
+    def _fd(self, segment: int) -> int:
+        fd = self._fds.get(segment)
+        if fd is None:
+            path = self.directory / _segment_name(segment)
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                raise BlockStoreError(f"segment file {path.name} is missing") from None
+            self._fds[segment] = fd
+        return fd
+
+    def location(self, number: int) -> tuple[int, int, int]:
+        """(segment, offset, payload length) of block ``number``."""
+        if not 0 <= number < len(self._entries):
+            raise BlockStoreError(f"block {number} is not in the store (height {len(self._entries)})", number)
+        return self._entries[number]
+
+    def read(self, number: int) -> bytes:
+        """The payload of block ``number``, checked against its record header and checksum."""
+        segment, offset, length = self.location(number)
+        raw = os.pread(self._fd(segment), RECORD_HEADER.size + length, offset)
+        if len(raw) < RECORD_HEADER.size + length:
+            raise BlockStoreError(f"block {number}: record is truncated", number)
+        magic, stored_length, crc = RECORD_HEADER.unpack_from(raw, 0)
+        if magic != MAGIC:
+            raise BlockStoreError(f"block {number}: record marker is damaged", number)
+        if stored_length != length:
+            raise BlockStoreError(
+                f"block {number}: record length {stored_length} disagrees with the index ({length})", number
+            )
+        payload = raw[RECORD_HEADER.size :]
+        if zlib.crc32(payload) != crc:
+            raise BlockStoreError(f"block {number}: record checksum mismatch (the bytes were altered)", number)
+        return payload
+
+    def iter(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """Yield (number, payload) for blocks in [start, end)."""
+        stop = self.height if end is None else min(end, self.height)
+        for number in range(start, stop):
+            yield number, self.read(number)
+
+    def check_index(self) -> None:
+        """Cross-check the index against a sequential scan of the segments; raise naming the first bad block."""
+        expected_segment, expected_offset = 0, 0
+        for number, (segment, offset, length) in enumerate(self._entries):
+            if segment == expected_segment + 1 and offset == 0:
+                expected_segment, expected_offset = segment, 0
+            if (segment, offset) != (expected_segment, expected_offset):
+                raise BlockStoreError(f"block {number}: index entry points to the wrong place", number)
+            expected_offset = offset + RECORD_HEADER.size + length
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def append(self, payload: bytes) -> int:
+        """Store the next block's payload durably; return its number."""
+        if self.read_only:
+            raise BlockStoreError("block store is open read-only")
+        with self._lock:
+            if self._entries:
+                segment, offset, length = self._entries[-1]
+                position = offset + RECORD_HEADER.size + length
+                if position + RECORD_HEADER.size + len(payload) > SEGMENT_LIMIT:
+                    segment, position = segment + 1, 0
+            else:
+                segment, position = 0, 0
+            record = RECORD_HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+            path = self.directory / _segment_name(segment)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                written = os.pwrite(fd, record, position)
+                if written != len(record):
+                    raise BlockStoreError(f"short write to {path.name}")
+                if self.sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            entry = (segment, position, len(payload))
+            os.write(self._index_fd, INDEX_ENTRY.pack(*entry))
+            self._entries.append(entry)
+            return len(self._entries) - 1
+
+    def close(self) -> None:
+        """Release file descriptors."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if not self.read_only and getattr(self, "_index_fd", None) is not None:
+            os.close(self._index_fd)
+            self._index_fd = None
+
+    def __enter__(self) -> BlockStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,120 @@
+"""A channel's ledger on one node: the block store, the history tree and the state database together.
+
+The three are written in a fixed order for each block — block record (synced), history tree leaves, state
+updates with the new height (one SQLite transaction) — so that a crash at any moment leaves the block store
+ahead of or equal to the others, never behind. Opening a ledger brings the history tree back in line with the
+block store (it is derived data, truncated or re-extended from the stored blocks); bringing the state database
+forward is the peer's job, because replaying a block needs the contract definitions and validation rules.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from consortia.ledger.block import Block, BlockHeader, BlockRecord, transaction_leaves
+from consortia.ledger.blockstore import BlockStore
+from consortia.ledger.encoding import MalformedError, decode, encode
+from consortia.ledger.history import HistoryTree
+from consortia.ledger.merkle import CompactRange
+from consortia.ledger.statedb import StateDB, UpdateBatch
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or extended; the message says why."""
+
+
+class ChannelLedger:
+    """Block store + history tree + state database of one channel on one node."""
+
+    def __init__(self, directory: Path, *, read_only: bool = False, sync: bool = True) -> None:
+        self.directory = Path(directory)
+        self.read_only = read_only
+        if not read_only:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self.blocks = BlockStore(self.directory / "blocks", read_only=read_only, sync=sync)
+        self.state = StateDB(self.directory / "state.sqlite", read_only=read_only)
+        self.history = None if read_only else HistoryTree(self.directory / "history")
+        self._lock = threading.Lock()
+        self._last_header: BlockHeader | None = None
+        if self.blocks.height:
+            self._last_header = self.block(self.blocks.height - 1).header
+        if self.history is not None:
+            self._align_history()
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """Number of blocks stored."""
+        return self.blocks.height
+
+    @property
+    def last_header(self) -> BlockHeader | None:
+        """Header of the last stored block."""
+        return self._last_header
+
+    def record(self, number: int) -> BlockRecord:
+        """The stored record (block bytes and validation codes) of block ``number``."""
+        try:
+            return decode(self.blocks.read(number), BlockRecord)
+        except MalformedError as exc:
+            raise LedgerError(f"block {number}: {exc}") from None
+
+    def block(self, number: int) -> Block:
+        """Block ``number`` as the orderer signed it."""
+        try:
+            return decode(self.record(number).block, Block)
+        except MalformedError as exc:
+            raise LedgerError(f"block {number}: {exc}") from None
+
+    def history_range(self) -> CompactRange:
+        """The history tree's right edge after the last stored block."""
+        if self.history is None:
+            raise LedgerError("history tree is not open")
+        return self.history.compact_range()
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def append(self, block_bytes: bytes, block: Block, codes: bytes, batch: UpdateBatch) -> None:
+        """Store a validated block, extend the history tree and apply its state updates."""
+        if self.read_only or self.history is None:
+            raise LedgerError("ledger is open read-only")
+        with self._lock:
+            if block.header.number != self.blocks.height:
+                raise LedgerError(f"block {block.header.number} is not the next block ({self.blocks.height})")
+            self.blocks.append(encode(BlockRecord(block_bytes, codes)))
+            self.history.append(transaction_leaves(block.transactions))
+            self.history.flush(sync=False)
+            self._last_header = block.header
+            self.state.apply(batch)
+
+    def _align_history(self) -> None:
+        """Make the history tree hold exactly the leaves of the stored blocks."""
+        assert self.history is not None
+        expected = self._last_header.history_size if self._last_header else 0
+        if self.history.size > expected:
+            self.history.truncate(expected)
+        if self.history.size < expected:
+            # Find the first block not (fully) in the tree and re-append from there.
+            number = self.blocks.height - 1
+            while number > 0 and self.block(number - 1).header.history_size > self.history.size:
+                number -= 1
+            start_size = self.block(number - 1).header.history_size if number > 0 else 0
+            self.history.truncate(min(self.history.size, start_size))
+            for n in range(number, self.blocks.height):
+                self.history.append(transaction_leaves(self.block(n).transactions))
+            self.history.flush(sync=False)
+        if self._last_header and self.history.root() != self._last_header.history_root:
+            # The derived tree disagrees with the signed headers: rebuild it from the blocks.
+            self.history.truncate(0)
+            for n in range(self.blocks.height):
+                self.history.append(transaction_leaves(self.block(n).transactions))
+            self.history.flush(sync=False)
+
+    def close(self) -> None:
+        """Close the stores."""
+        self.blocks.close()
+        self.state.close()
+        if self.history is not None:
+            self.history.close()

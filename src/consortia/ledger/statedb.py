@@ -1,0 +1,379 @@
+"""The state database: the current value of every key, derived from the valid transactions of the blocks.
+
+SQLite in WAL mode holds, per channel and peer:
+
+* ``state`` — namespace, key → JSON value and the version (block, tx) that wrote it;
+* ``key_policy`` — key-level endorsement policies that override a contract's policy for one key;
+* ``history`` — every write of every key, for key-history queries;
+* ``hashed`` — the salted hashes of private data, which every peer keeps;
+* ``private`` — private plaintext, which only member organisations' peers keep (and purge);
+* ``transient`` — private plaintext received at endorsement time, waiting for its transaction to commit;
+* ``txids`` — every transaction id seen with its position and validation code (duplicate detection, lookups);
+* ``meta`` — the height: the number of blocks whose effects are in this database.
+
+A block's effects and the new height are written in one SQLite transaction, so the database is always exactly
+the replay of the first ``height`` blocks of the block store; after a crash the peer replays the rest.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from consortia.ledger.query import compile_query
+from consortia.ledger.rwset import Version
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (
+    ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, block INTEGER NOT NULL, tx INTEGER NOT NULL,
+    PRIMARY KEY (ns, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS key_policy (
+    ns TEXT NOT NULL, key TEXT NOT NULL, policy TEXT NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    ns TEXT NOT NULL, key TEXT NOT NULL, block INTEGER NOT NULL, tx INTEGER NOT NULL, tx_id TEXT NOT NULL,
+    value TEXT, is_delete INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL,
+    PRIMARY KEY (ns, key, block, tx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hashed (
+    ns TEXT NOT NULL, coll TEXT NOT NULL, key_hash BLOB NOT NULL, value_hash BLOB NOT NULL,
+    block INTEGER NOT NULL, tx INTEGER NOT NULL, PRIMARY KEY (ns, coll, key_hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS private (
+    ns TEXT NOT NULL, coll TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, salt BLOB NOT NULL,
+    block INTEGER NOT NULL, tx INTEGER NOT NULL, expires INTEGER NOT NULL,
+    PRIMARY KEY (ns, coll, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS private_expiry ON private (expires) WHERE expires > 0;
+CREATE TABLE IF NOT EXISTS purged (
+    ns TEXT NOT NULL, coll TEXT NOT NULL, key_hash BLOB NOT NULL, block INTEGER NOT NULL,
+    reason TEXT NOT NULL, PRIMARY KEY (ns, coll, key_hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS transient (
+    tx_id TEXT NOT NULL, ns TEXT NOT NULL, coll TEXT NOT NULL, data BLOB NOT NULL, received_ms INTEGER NOT NULL,
+    PRIMARY KEY (tx_id, ns, coll)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS txids (
+    tx_id TEXT PRIMARY KEY, block INTEGER NOT NULL, tx INTEGER NOT NULL, code INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+NULL_VERSION_BLOCK = -1
+
+
+@dataclass(frozen=True)
+class StateValue:
+    """A key's current JSON value (canonical bytes) and version."""
+
+    value: bytes
+    version: Version
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One write of a key: where, by which transaction, what value (None for a delete)."""
+
+    block: int
+    tx: int
+    tx_id: str
+    value: bytes | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class PrivateValue:
+    """Private plaintext as a member peer holds it."""
+
+    value: bytes
+    salt: bytes
+    version: Version
+
+
+@dataclass
+class UpdateBatch:
+    """Everything one block changes, applied in a single database transaction with the new height."""
+
+    height: int
+    state: dict[tuple[str, str], tuple[bytes | None, Version]] = field(default_factory=dict)
+    policies: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    history: list[tuple[str, str, int, int, str, bytes | None, int]] = field(default_factory=list)
+    hashed: dict[tuple[str, str, bytes], tuple[bytes | None, Version]] = field(default_factory=dict)
+    private: dict[tuple[str, str, str], tuple[bytes, bytes, Version, int] | None] = field(default_factory=dict)
+    purges: list[tuple[str, str, bytes, int, str]] = field(default_factory=list)
+    txids: list[tuple[str, int, int, int]] = field(default_factory=list)
+    transient_done: list[str] = field(default_factory=list)
+
+
+class StateDB:
+    """SQLite-backed world state with history, private data and the committed height."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        if not read_only:
+            conn = self._conn()
+            conn.executescript(_SCHEMA)
+
+    # -- connections -----------------------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.read_only:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA cache_size=-65536")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Run the enclosed reads against one consistent snapshot of the database (one read transaction)."""
+        conn = self._conn()
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this database opened."""
+        with self._connections_lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- public state ----------------------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """Number of blocks applied."""
+        row = self._conn().execute("SELECT value FROM meta WHERE name = 'height'").fetchone()
+        return row[0] if row else 0
+
+    def get(self, ns: str, key: str) -> StateValue | None:
+        """The current value and version of a key, or None."""
+        row = self._conn().execute(
+            "SELECT value, block, tx FROM state WHERE ns = ? AND key = ?", (ns, key)
+        ).fetchone()
+        if row is None:
+            return None
+        return StateValue(row[0].encode(), Version(row[1], row[2]))
+
+    def get_version(self, ns: str, key: str) -> Version | None:
+        """The version of a key, or None when it does not exist."""
+        row = self._conn().execute("SELECT block, tx FROM state WHERE ns = ? AND key = ?", (ns, key)).fetchone()
+        return Version(row[0], row[1]) if row else None
+
+    def range(self, ns: str, start: str, end: str, limit: int | None = None) -> list[tuple[str, StateValue]]:
+        """Keys in [start, end) in key order ('' as end means: to the end of the namespace)."""
+        sql = "SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ?"
+        params: list[Any] = [ns, start]
+        if end:
+            sql += " AND key < ?"
+            params.append(end)
+        sql += " ORDER BY key"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._conn().execute(sql, params).fetchall()
+        return [(row[0], StateValue(row[1].encode(), Version(row[2], row[3]))) for row in rows]
+
+    def query(self, ns: str, query: Any) -> list[tuple[str, StateValue]]:
+        """Rich query over JSON values (see :mod:`consortia.ledger.query`)."""
+        compiled = compile_query(query)
+        sql = (
+            f"SELECT key, value, block, tx FROM state WHERE ns = ? AND ({compiled.where}) "
+            f"ORDER BY {compiled.order_by} LIMIT ?"
+        )
+        rows = self._conn().execute(sql, (ns, *compiled.params, compiled.limit)).fetchall()
+        return [(row[0], StateValue(row[1].encode(), Version(row[2], row[3]))) for row in rows]
+
+    def key_policy(self, ns: str, key: str) -> str | None:
+        """The key-level endorsement policy of a key, if one is set."""
+        row = self._conn().execute("SELECT policy FROM key_policy WHERE ns = ? AND key = ?", (ns, key)).fetchone()
+        return row[0] if row else None
+
+    def history(self, ns: str, key: str, limit: int = 1000) -> list[HistoryEntry]:
+        """Writes of a key, newest first."""
+        rows = self._conn().execute(
+            "SELECT block, tx, tx_id, value, is_delete, timestamp_ms FROM history WHERE ns = ? AND key = ? "
+            "ORDER BY block DESC, tx DESC LIMIT ?",
+            (ns, key, limit),
+        ).fetchall()
+        return [
+            HistoryEntry(row[0], row[1], row[2], None if row[4] else row[3].encode(), row[5]) for row in rows
+        ]
+
+    def count(self, ns: str | None = None) -> int:
+        """Number of keys (in one namespace, or in all)."""
+        if ns is None:
+            return self._conn().execute("SELECT count(*) FROM state").fetchone()[0]
+        return self._conn().execute("SELECT count(*) FROM state WHERE ns = ?", (ns,)).fetchone()[0]
+
+    # -- private data ----------------------------------------------------------------------------------------
+
+    def hashed_get(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version] | None:
+        """The salted value hash and version of a private key (kept by every peer)."""
+        row = self._conn().execute(
+            "SELECT value_hash, block, tx FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?",
+            (ns, coll, key_hash),
+        ).fetchone()
+        return (row[0], Version(row[1], row[2])) if row else None
+
+    def private_get(self, ns: str, coll: str, key: str) -> PrivateValue | None:
+        """Private plaintext (only on member peers, and only until purged)."""
+        row = self._conn().execute(
+            "SELECT value, salt, block, tx FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key)
+        ).fetchone()
+        return PrivateValue(row[0], row[1], Version(row[2], row[3])) if row else None
+
+    def purge_record(self, ns: str, coll: str, key_hash: bytes) -> tuple[int, str] | None:
+        """When and why a private key's plaintext was purged, if it was."""
+        row = self._conn().execute(
+            "SELECT block, reason FROM purged WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def private_rows(self) -> list[tuple[str, str, str, bytes, bytes]]:
+        """Every private plaintext held: (ns, coll, key, value, salt)."""
+        return self._conn().execute("SELECT ns, coll, key, value, salt FROM private ORDER BY ns, coll, key").fetchall()
+
+    def expired_private(self, block: int) -> list[tuple[str, str, str]]:
+        """Private keys whose blocks-to-live end at or before ``block``."""
+        return self._conn().execute(
+            "SELECT ns, coll, key FROM private WHERE expires > 0 AND expires <= ?", (block,)
+        ).fetchall()
+
+    def put_transient(self, tx_id: str, ns: str, coll: str, data: bytes, received_ms: int) -> None:
+        """Keep private plaintext received for a not-yet-committed transaction."""
+        with self._write_lock:
+            self._conn().execute(
+                "INSERT OR REPLACE INTO transient VALUES (?, ?, ?, ?, ?)", (tx_id, ns, coll, data, received_ms)
+            )
+
+    def get_transient(self, tx_id: str) -> list[tuple[str, str, bytes]]:
+        """Private plaintext received for a transaction: (ns, coll, data) rows."""
+        return self._conn().execute(
+            "SELECT ns, coll, data FROM transient WHERE tx_id = ?", (tx_id,)
+        ).fetchall()
+
+    def drop_transient_before(self, received_ms: int) -> int:
+        """Forget transient data of transactions that never committed."""
+        with self._write_lock:
+            return self._conn().execute("DELETE FROM transient WHERE received_ms < ?", (received_ms,)).rowcount
+
+    # -- transactions ids ------------------------------------------------------------------------------------
+
+    def tx_position(self, tx_id: str) -> tuple[int, int, int] | None:
+        """(block, index, validation code) of a transaction id already committed, or None."""
+        row = self._conn().execute("SELECT block, tx, code FROM txids WHERE tx_id = ?", (tx_id,)).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def tx_seen(self, tx_ids: Iterable[str]) -> set[str]:
+        """The subset of ``tx_ids`` already committed."""
+        ids = list(tx_ids)
+        seen: set[str] = set()
+        conn = self._conn()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" for _ in chunk)
+            seen.update(row[0] for row in conn.execute(f"SELECT tx_id FROM txids WHERE tx_id IN ({marks})", chunk))
+        return seen
+
+    # -- applying a block ------------------------------------------------------------------------------------
+
+    def apply(self, batch: UpdateBatch) -> None:
+        """Apply one block's updates and record the new height, atomically."""
+        if self.read_only:
+            raise RuntimeError("state database is open read-only")
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._apply(conn, batch)
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('height', ?)", (batch.height,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, batch: UpdateBatch) -> None:
+        upserts = []
+        deletes = []
+        for (ns, key), (value, version) in batch.state.items():
+            if value is None:
+                deletes.append((ns, key))
+            else:
+                upserts.append((ns, key, value.decode(), version.block, version.tx))
+        if upserts:
+            conn.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)", upserts)
+        if deletes:
+            conn.executemany("DELETE FROM state WHERE ns = ? AND key = ?", deletes)
+            conn.executemany("DELETE FROM key_policy WHERE ns = ? AND key = ?", deletes)
+        for (ns, key), policy in batch.policies.items():
+            if policy:
+                conn.execute("INSERT OR REPLACE INTO key_policy VALUES (?, ?, ?)", (ns, key, policy))
+            else:
+                conn.execute("DELETE FROM key_policy WHERE ns = ? AND key = ?", (ns, key))
+        if batch.history:
+            conn.executemany(
+                "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (ns, key, block, tx, tx_id, None if value is None else value.decode(), value is None, ts)
+                    for ns, key, block, tx, tx_id, value, ts in batch.history
+                ],
+            )
+        for (ns, coll, key_hash), (value_hash, version) in batch.hashed.items():
+            if value_hash is None:
+                conn.execute("DELETE FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO hashed VALUES (?, ?, ?, ?, ?, ?)",
+                    (ns, coll, key_hash, value_hash, version.block, version.tx),
+                )
+        for (ns, coll, key), entry in batch.private.items():
+            if entry is None:
+                conn.execute("DELETE FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key))
+            else:
+                value, salt, version, expires = entry
+                conn.execute(
+                    "INSERT OR REPLACE INTO private VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (ns, coll, key, value, salt, version.block, version.tx, expires),
+                )
+        for ns, coll, key_hash, block, reason in batch.purges:
+            conn.execute("INSERT OR REPLACE INTO purged VALUES (?, ?, ?, ?, ?)", (ns, coll, key_hash, block, reason))
+        if batch.txids:
+            conn.executemany("INSERT OR IGNORE INTO txids VALUES (?, ?, ?, ?)", batch.txids)
+        if batch.transient_done:
+            conn.executemany("DELETE FROM transient WHERE tx_id = ?", [(t,) for t in batch.transient_done])
+
+    # -- comparing -------------------------------------------------------------------------------------------
+
+    def digest_rows(self) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """Every row that must equal a replay of the blocks, table by table, in a fixed order."""
+        conn = self._conn()
+        yield from (("state", row) for row in conn.execute("SELECT * FROM state ORDER BY ns, key"))
+        yield from (("key_policy", row) for row in conn.execute("SELECT * FROM key_policy ORDER BY ns, key"))
+        yield from (
+            ("history", row) for row in conn.execute("SELECT * FROM history ORDER BY ns, key, block, tx")
+        )
+        yield from (("hashed", row) for row in conn.execute("SELECT * FROM hashed ORDER BY ns, coll, key_hash"))
+        yield from (("txids", row) for row in conn.execute("SELECT * FROM txids ORDER BY tx_id"))

@@ -1,0 +1,1 @@
+"""Assembling networks: creating organisations and channels, and running them embedded in one process."""

@@ -1,0 +1,118 @@
+"""Bootstrapping a network: certificate authorities, identities and signed genesis blocks.
+
+For each organisation the bootstrap creates a CA and issues its admins, clients and one peer; for the ordering
+organisation, a CA and one orderer. For each channel it writes a configuration naming the member organisations
+and their CA certificates, has an admin of every member sign it, wraps it in block 0 and has the orderer sign the
+block. Everything lands in the data folder::
+
+    network.json                     the specification
+    crypto/<org>/ca/                 ca.pem, ca.key (0600)
+    crypto/<org>/users/<name>/       cert.pem, key.pem (0600)
+    crypto/<org>/peers/peer0/        the peer's identity
+    crypto/<orderer org>/orderers/orderer0/
+    genesis/<channel>.block          the signed genesis block
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from consortia.identity import CertificateAuthority, Kind, SigningIdentity
+from consortia.ledger.config import (
+    ChannelConfig,
+    ConfigSignature,
+    ConfigTransaction,
+    OrdererConfig,
+    OrganisationConfig,
+    config_signing_bytes,
+)
+from consortia.ledger.encoding import encode
+from consortia.ledger.merkle import CompactRange
+from consortia.ledger.transaction import ENVELOPE_CONFIG, Envelope
+from consortia.network.spec import NetworkSpec, check_spec, save_spec
+from consortia.ordering.solo import make_block
+
+
+def crypto_dir(directory: Path, org: str) -> Path:
+    """Where an organisation's CA and identities live."""
+    return Path(directory) / "crypto" / org
+
+
+def user_dir(directory: Path, org: str, name: str) -> Path:
+    """Where a user's certificate and key live."""
+    return crypto_dir(directory, org) / "users" / name
+
+
+def peer_dir(directory: Path, org: str) -> Path:
+    """Where an organisation's peer identity lives."""
+    return crypto_dir(directory, org) / "peers" / "peer0"
+
+
+def orderer_dir(directory: Path, org: str) -> Path:
+    """Where the orderer's identity lives."""
+    return crypto_dir(directory, org) / "orderers" / "orderer0"
+
+
+def genesis_path(directory: Path, channel: str) -> Path:
+    """Where a channel's genesis block is kept."""
+    return Path(directory) / "genesis" / f"{channel}.block"
+
+
+def make_genesis(spec: NetworkSpec, channel_name: str, cas: dict[str, CertificateAuthority],
+                 admins: dict[str, SigningIdentity], orderer: SigningIdentity, now_ms: int) -> bytes:
+    """Build a channel's configuration, collect every member admin's signature, and sign block 0."""
+    channel = spec.channel(channel_name)
+    config = ChannelConfig(
+        name=channel.name,
+        organisations=tuple(OrganisationConfig(org, cas[org].certificate_pem) for org in channel.orgs),
+        orderer=OrdererConfig(
+            kind="solo",
+            organisations=(OrganisationConfig(spec.orderer_org, cas[spec.orderer_org].certificate_pem),),
+            batch=channel.batch,
+        ),
+        lifecycle_policy=channel.lifecycle_policy,
+        created_ms=now_ms,
+    )
+    config_bytes = encode(config)
+    message = config_signing_bytes(config_bytes)
+    signatures = tuple(
+        ConfigSignature(admins[org].certificate_der, admins[org].sign(message)) for org in channel.orgs
+    )
+    envelope = encode(Envelope(ENVELOPE_CONFIG, encode(ConfigTransaction(config_bytes, signatures)), b""))
+    block, _ = make_block(channel.name, 0, None, CompactRange(), [envelope], orderer, now_ms)
+    return encode(block)
+
+
+def create_network(directory: Path, spec: NetworkSpec) -> None:
+    """Create every CA, identity and genesis block of ``spec`` under ``directory``."""
+    check_spec(spec)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cas: dict[str, CertificateAuthority] = {}
+    admins: dict[str, SigningIdentity] = {}
+    for org in spec.orgs:
+        ca = CertificateAuthority.create(org.name)
+        ca.save(crypto_dir(directory, org.name) / "ca")
+        cas[org.name] = ca
+        for user in org.users:
+            identity = ca.issue(user.name, Kind(user.kind), dict(user.attributes))
+            identity.save(user_dir(directory, org.name, user.name))
+            if user.kind == "admin" and org.name not in admins:
+                admins[org.name] = identity
+        if org.name not in admins:
+            identity = ca.issue("admin", Kind.ADMIN)
+            identity.save(user_dir(directory, org.name, "admin"))
+            admins[org.name] = identity
+        ca.issue("peer0", Kind.PEER).save(peer_dir(directory, org.name))
+    orderer_ca = CertificateAuthority.create(spec.orderer_org)
+    orderer_ca.save(crypto_dir(directory, spec.orderer_org) / "ca")
+    cas[spec.orderer_org] = orderer_ca
+    orderer = orderer_ca.issue("orderer0", Kind.ORDERER)
+    orderer.save(orderer_dir(directory, spec.orderer_org))
+    now_ms = int(time.time() * 1000)
+    for channel in spec.channels:
+        path = genesis_path(directory, channel.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(make_genesis(spec, channel.name, cas, admins, orderer, now_ms))
+    save_spec(directory, spec)

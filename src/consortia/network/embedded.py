@@ -1,0 +1,152 @@
+"""The embedded network: every organisation's peer and a solo orderer in one process.
+
+This is how Consortia runs on one machine — for development, the demo, the benchmark and the tests. Each peer
+still has its own identity, its own ledger files and its own state database, validates every block on its own,
+and keeps private data only for the collections its organisation belongs to; they merely share a process, and
+private data is handed between member peers by direct call instead of over the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from consortia.contracts.collections_config import CollectionConfig
+from consortia.contracts.lifecycle import LIFECYCLE
+from consortia.contracts.registry import ContractPackage, ContractRegistry, load_contract
+from consortia.gateway.sdk import Gateway
+from consortia.identity import SigningIdentity
+from consortia.ledger.rwset import PrivateWrites
+from consortia.network.bootstrap import create_network, genesis_path, orderer_dir, peer_dir, user_dir
+from consortia.network.spec import Deployment, NetworkSpec, load_spec, save_spec
+from consortia.ordering.base import OrderingService
+from consortia.ordering.solo import SoloOrderer
+from consortia.peer.peer import Peer
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedNetwork:
+    """A whole network in one process, opened from (or created in) a data folder."""
+
+    def __init__(self, directory: Path, *, sync: bool = True) -> None:
+        self.directory = Path(directory)
+        self.spec: NetworkSpec = load_spec(self.directory)
+        self._identities: dict[tuple[str, str], SigningIdentity] = {}
+        self._lock = threading.Lock()
+        orderer_identity = SigningIdentity.load(orderer_dir(self.directory, self.spec.orderer_org))
+        self._orderer = SoloOrderer(orderer_identity, self.directory / "orderer", sync=sync)
+        for channel in self.spec.channels:
+            self._orderer.create_channel(genesis_path(self.directory, channel.name).read_bytes())
+        self.peers: dict[str, Peer] = {}
+        for org in self.spec.orgs:
+            genesis = {
+                channel.name: genesis_path(self.directory, channel.name).read_bytes()
+                for channel in self.spec.channels
+                if org.name in channel.orgs
+            }
+            identity = SigningIdentity.load(peer_dir(self.directory, org.name))
+            self.peers[org.name] = Peer(identity, self.directory / "peers" / f"{org.name}.peer0",
+                                        registry=ContractRegistry(), genesis=genesis,
+                                        disseminate=self._disseminate, sync=sync)
+        for deployment in self.spec.deployments:
+            package = load_contract(deployment.reference)
+            for org in self.spec.channel(deployment.channel).orgs:
+                self.peers[org].registry.add(package)
+        for peer in self.peers.values():
+            peer.start_delivery(self._orderer)
+
+    @classmethod
+    def create(cls, directory: Path, spec: NetworkSpec, *, sync: bool = True) -> EmbeddedNetwork:
+        """Bootstrap a new network in ``directory`` and open it."""
+        create_network(directory, spec)
+        return cls(directory, sync=sync)
+
+    # -- Connection protocol ---------------------------------------------------------------------------------
+
+    @property
+    def orderer(self) -> OrderingService:
+        """The ordering service."""
+        return self._orderer
+
+    def peer(self, org: str) -> Peer:
+        """The peer of ``org``."""
+        return self.peers[org]
+
+    def channel_orgs(self, channel: str) -> Sequence[str]:
+        """Member organisations of ``channel``."""
+        return self.spec.channel(channel).orgs
+
+    # -- identities and gateways -----------------------------------------------------------------------------
+
+    def identity(self, org: str, user: str = "client") -> SigningIdentity:
+        """A user's signing identity (loaded once)."""
+        key = (org, user)
+        with self._lock:
+            identity = self._identities.get(key)
+            if identity is None:
+                identity = SigningIdentity.load(user_dir(self.directory, org, user))
+                self._identities[key] = identity
+            return identity
+
+    def gateway(self, org: str, user: str = "client") -> Gateway:
+        """A gateway acting as ``user`` of ``org``."""
+        return Gateway(self.identity(org, user), self)
+
+    def _disseminate(self, channel: str, writes: PrivateWrites, members: tuple[str, ...], sender: str) -> None:
+        for org in members:
+            if org != sender and org in self.peers and channel in self.peers[org].channels:
+                self.peers[org].receive_private(channel, writes)
+
+    # -- contracts -------------------------------------------------------------------------------------------
+
+    def deploy(self, channel: str, reference: str, *, policy: str,
+               collections: Sequence[CollectionConfig] = (), orgs: Sequence[str] | None = None,
+               version: str | None = None) -> dict[str, Any]:
+        """Install a contract on the channel's peers, have each organisation approve it, and commit it."""
+        package: ContractPackage = load_contract(reference)
+        channel_orgs = list(self.spec.channel(channel).orgs)
+        for org in channel_orgs:
+            self.peers[org].registry.add(package)
+        current = self.peers[channel_orgs[0]].channel(channel).validator.definition(None, package.name)
+        sequence = 1 if current is None else current.sequence + 1
+        args = [package.name, version or package.version, sequence, package.source_hash, policy,
+                [msgspec.to_builtins(c) for c in collections]]
+        for org in orgs or channel_orgs:
+            self.gateway(org, "admin").network(channel).contract(LIFECYCLE).submit("approve", *args)
+        result = self.gateway(channel_orgs[0], "admin").network(channel).contract(LIFECYCLE).submit("commit", *args)
+        self.wait_for_height(channel, result.block + 1)
+        if Deployment(channel, reference) not in self.spec.deployments:
+            self.spec = msgspec.structs.replace(
+                self.spec, deployments=(*self.spec.deployments, Deployment(channel, reference))
+            )
+            save_spec(self.directory, self.spec)
+        return result.result
+
+    def wait_for_height(self, channel: str, height: int, timeout: float = 30.0) -> None:
+        """Wait until every peer of the channel has committed ``height`` blocks."""
+        deadline = time.monotonic() + timeout
+        for org in self.spec.channel(channel).orgs:
+            peer_channel = self.peers[org].channel(channel)
+            while peer_channel.height < height:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"peer of {org} did not reach height {height} on {channel}")
+                time.sleep(0.005)
+
+    def close(self) -> None:
+        """Stop ordering and delivery, close every ledger."""
+        self._orderer.close()
+        for peer in self.peers.values():
+            peer.close()
+
+    def __enter__(self) -> EmbeddedNetwork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

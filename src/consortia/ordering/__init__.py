@@ -1,0 +1,1 @@
+"""The ordering service: one total order of transactions per channel, cut into signed blocks."""

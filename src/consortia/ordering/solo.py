@@ -1,0 +1,223 @@
+"""The solo ordering service: one orderer in the same process, for one machine and for tests.
+
+It checks each envelope it is given (well formed, for this channel, signed by a member client), queues it in
+the block cutter, and a thread per channel turns batches into blocks: header (number, previous header hash,
+Merkle root of the envelopes, history-tree root and size, time), signed with the orderer's key, stored durably in
+the orderer's own block store before any peer can receive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from consortia.identity import Kind, MembershipError, SigningIdentity
+from consortia.identity.batch import verify_one
+from consortia.ledger.block import Block, BlockHeader, data_hash, header_hash, header_signing_bytes, transaction_leaves
+from consortia.ledger.blockstore import BlockStore
+from consortia.ledger.config import ChannelConfig
+from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode
+from consortia.ledger.merkle import CompactRange
+from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope, Proposal, Transaction
+from consortia.ordering.base import OrderingError, OrderingService
+from consortia.ordering.cutter import BlockCutter
+from consortia.channel.rules import ChannelRules, read_genesis, rules_from_config
+
+log = logging.getLogger(__name__)
+
+_CLIENT_KINDS = frozenset({Kind.CLIENT, Kind.ADMIN})
+
+
+def make_block(channel: str, number: int, previous: BlockHeader | None, history: CompactRange,
+               transactions: list[bytes], signer: SigningIdentity, timestamp_ms: int) -> tuple[Block, CompactRange]:
+    """Build and sign a block; return it with the history tree's right edge after it."""
+    after = history.copy()
+    after.extend(transaction_leaves(transactions))
+    header = BlockHeader(
+        channel=channel,
+        number=number,
+        previous_hash=bytes(32) if previous is None else header_hash(previous),
+        data_hash=data_hash(transactions),
+        history_root=after.root(),
+        history_size=after.size,
+        timestamp_ms=timestamp_ms,
+    )
+    block = Block(header, tuple(transactions), signer.certificate_der, signer.sign(header_signing_bytes(header)))
+    return block, after
+
+
+class _ChannelChain:
+    """One channel's ordering state: its block store, last header, history edge and cutter."""
+
+    def __init__(self, service: SoloOrderer, directory: Path, genesis: bytes | None) -> None:
+        self.service = service
+        self.store = BlockStore(directory / "blocks", sync=service.sync)
+        self.frontier_path = directory / "history.edge"
+        if self.store.height == 0:
+            if genesis is None:
+                raise OrderingError(404, f"no genesis block for {directory.name}")
+            self.store.append(genesis)
+        genesis_block = decode(self.store.read(0), Block)
+        config, _ = read_genesis(genesis_block)
+        self.config: ChannelConfig = config
+        self.rules: ChannelRules = rules_from_config(config)
+        self.name = config.name
+        self.last: BlockHeader = decode(self.store.read(self.store.height - 1), Block).header
+        self.history = self._load_history()
+        self.cutter = BlockCutter(config.orderer.batch)
+        self.condition = threading.Condition()
+        self.blocks_condition = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name=f"orderer-{self.name}", daemon=True)
+        self.thread.start()
+
+    def _load_history(self) -> CompactRange:
+        try:
+            edge = CompactRange.from_bytes(self.frontier_path.read_bytes())
+            if edge.size == self.last.history_size and edge.root() == self.last.history_root:
+                return edge
+        except (OSError, ValueError):
+            pass
+        edge = CompactRange()
+        for number in range(self.store.height):
+            edge.extend(transaction_leaves(decode(self.store.read(number), Block).transactions))
+        return edge
+
+    def _save_history(self) -> None:
+        tmp = self.frontier_path.with_suffix(".tmp")
+        tmp.write_bytes(self.history.to_bytes())
+        os.replace(tmp, self.frontier_path)
+
+    def submit(self, envelope: bytes) -> None:
+        with self.condition:
+            for batch in self.cutter.add(envelope):
+                self._write(batch)
+            self.condition.notify()
+
+    def _run(self) -> None:
+        while not self.service.stopped.is_set():
+            with self.condition:
+                deadline = self.cutter.deadline()
+                if deadline is None:
+                    self.condition.wait(0.5)
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self.condition.wait(remaining)
+                    continue
+                batch = self.cutter.cut()
+                if batch:
+                    self._write(batch)
+
+    def _write(self, batch: list[bytes]) -> None:
+        timestamp = max(int(time.time() * 1000), self.last.timestamp_ms)
+        block, history = make_block(self.name, self.store.height, self.last, self.history, batch,
+                                    self.service.identity, timestamp)
+        self.store.append(encode(block))
+        self.last, self.history = block.header, history
+        self._save_history()
+        with self.blocks_condition:
+            self.blocks_condition.notify_all()
+
+    def close(self) -> None:
+        with self.condition:
+            self.condition.notify_all()
+        with self.blocks_condition:
+            self.blocks_condition.notify_all()
+        self.thread.join(timeout=5)
+        self.store.close()
+
+
+class SoloOrderer(OrderingService):
+    """An in-process ordering service with one block cutter per channel."""
+
+    def __init__(self, identity: SigningIdentity, directory: Path, *, sync: bool = True) -> None:
+        if identity.kind != Kind.ORDERER:
+            raise ValueError(f"{identity.name} is a {identity.kind.value}, not an orderer")
+        self.identity = identity
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.sync = sync
+        self.stopped = threading.Event()
+        self._chains: dict[str, _ChannelChain] = {}
+        for path in sorted(self.directory.iterdir()):
+            if (path / "blocks").is_dir():
+                chain = _ChannelChain(self, path, None)
+                self._chains[chain.name] = chain
+
+    def create_channel(self, genesis: bytes) -> None:
+        """Start ordering a channel from its genesis block (no-op if it exists)."""
+        try:
+            block = decode_canonical(genesis, Block)
+            config, _ = read_genesis(block)
+        except (MalformedError, ValueError) as exc:
+            raise OrderingError(400, f"genesis block: {exc}") from None
+        if config.name in self._chains:
+            return
+        self._chains[config.name] = _ChannelChain(self, self.directory / config.name, genesis)
+
+    def _chain(self, channel: str) -> _ChannelChain:
+        chain = self._chains.get(channel)
+        if chain is None:
+            raise OrderingError(404, f"the ordering service does not serve channel {channel!r}")
+        return chain
+
+    def broadcast(self, channel: str, envelope: bytes) -> None:
+        """Check an envelope and queue it for the next block."""
+        if self.stopped.is_set():
+            raise OrderingError(503, "the ordering service is shutting down")
+        chain = self._chain(channel)
+        if len(envelope) > chain.config.orderer.batch.max_bytes:
+            raise OrderingError(413, f"envelope of {len(envelope)} bytes exceeds the channel's block size limit")
+        try:
+            parsed = decode_canonical(envelope, Envelope)
+            if parsed.kind != ENVELOPE_TRANSACTION:
+                raise OrderingError(400, "only transaction envelopes can be broadcast")
+            transaction = decode_canonical(parsed.payload, Transaction)
+            proposal = decode_canonical(transaction.proposal, Proposal)
+        except MalformedError as exc:
+            raise OrderingError(400, f"malformed envelope: {exc}") from None
+        if proposal.channel != channel:
+            raise OrderingError(400, f"envelope is for channel {proposal.channel!r}, not {channel!r}")
+        try:
+            creator = chain.rules.members.validate(proposal.creator, at_ms=int(time.time() * 1000),
+                                                   kinds=_CLIENT_KINDS)
+        except MembershipError as exc:
+            raise OrderingError(403, f"submitter: {exc.message}") from None
+        if not verify_one(creator.public_key, parsed.payload, parsed.signature):
+            raise OrderingError(403, "the submitter's signature over the envelope does not verify")
+        chain.submit(envelope)
+
+    def deliver(self, channel: str, start: int, stop: threading.Event | None = None) -> Iterator[bytes]:
+        """Yield stored blocks from ``start``, then new ones as they are cut."""
+        chain = self._chain(channel)
+        number = start
+        while not self.stopped.is_set() and not (stop is not None and stop.is_set()):
+            if number < chain.store.height:
+                yield chain.store.read(number)
+                number += 1
+                continue
+            with chain.blocks_condition:
+                if number >= chain.store.height:
+                    chain.blocks_condition.wait(0.5)
+
+    def height(self, channel: str) -> int:
+        """Number of blocks cut on ``channel``."""
+        return self._chain(channel).store.height
+
+    def block(self, channel: str, number: int) -> bytes:
+        """A stored block's bytes."""
+        return self._chain(channel).store.read(number)
+
+    def channels(self) -> list[str]:
+        """Channels this orderer serves."""
+        return sorted(self._chains)
+
+    def close(self) -> None:
+        """Stop the cutter threads and close the stores."""
+        self.stopped.set()
+        for chain in self._chains.values():
+            chain.close()

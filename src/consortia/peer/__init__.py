@@ -1,0 +1,1 @@
+"""The peer: endorsement, validation, commit, private data and events."""

@@ -1,0 +1,223 @@
+"""A peer's membership of one channel: its ledger, its validator, and the stream of blocks it commits.
+
+Joining a channel means storing its genesis block, whose configuration fixes the rules. After that the peer
+receives blocks (from the ordering service or another peer) one at a time; each block's chain is checked
+(:mod:`consortia.ledger.chain`), its transactions validated (:mod:`consortia.peer.validator`), and the block,
+its codes and its state updates committed; then waiting clients and subscribers are told.
+
+On opening, a peer whose state database is behind its block store (it crashed between the two writes) replays
+the missing blocks with the codes it stored, so state always equals a replay of the blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from pathlib import Path
+
+from consortia.contracts.registry import ContractRegistry
+from consortia.ledger.block import Block, header_hash
+from consortia.ledger.chain import ChainError, check_block
+from consortia.ledger.codes import Code
+from consortia.ledger.encoding import MalformedError, decode_canonical, encode
+from consortia.ledger.ledger import ChannelLedger, LedgerError
+from consortia.ledger.rwset import PrivateWrites
+from consortia.ledger.statedb import UpdateBatch
+from consortia.peer.events import BlockEvent, CommitStatus, EventHub
+from consortia.channel.rules import ChannelRules, ConfigError, check_config_signatures, read_genesis, rules_from_config
+from consortia.peer.validator import BlockValidator, TxOutcome
+
+log = logging.getLogger(__name__)
+
+
+class BlockRejected(Exception):
+    """A block this peer refused (it keeps running); ``block`` is its number when known."""
+
+    def __init__(self, message: str, block: int | None = None) -> None:
+        super().__init__(message)
+        self.block = block
+
+
+def genesis_outcome(block: Block) -> TxOutcome:
+    """The outcome recorded for the configuration transaction of a genesis block."""
+    return TxOutcome(0, "", Code.VALID, "channel configuration", "", "", "", ())
+
+
+class PeerChannel:
+    """One channel as seen by one peer."""
+
+    def __init__(self, name: str, org: str, directory: Path, registry: ContractRegistry,
+                 genesis: bytes | None = None, *, sync: bool = True) -> None:
+        self.name = name
+        self.org = org
+        self.registry = registry
+        self.directory = Path(directory)
+        self.ledger = ChannelLedger(self.directory, sync=sync)
+        self.events = EventHub()
+        self._lock = threading.Lock()
+        if self.ledger.height == 0:
+            if genesis is None:
+                raise ConfigError(f"peer has not joined channel {name!r} and no genesis block was given")
+            self._join(genesis)
+        self.genesis = self.ledger.block(0)
+        config, _ = read_genesis(self.genesis)
+        self.rules: ChannelRules = rules_from_config(config)
+        self.validator = BlockValidator(self.rules, self.ledger.state, org, self.ledger.state.get_transient)
+        self._history = self.ledger.history_range()
+        self._recover()
+
+    # -- joining and recovery --------------------------------------------------------------------------------
+
+    def _join(self, genesis_bytes: bytes) -> None:
+        try:
+            block = decode_canonical(genesis_bytes, Block)
+        except MalformedError as exc:
+            raise ConfigError(f"genesis block: {exc}") from None
+        config, transaction = read_genesis(block)
+        if config.name != self.name:
+            raise ConfigError(f"genesis block is for channel {config.name!r}, not {self.name!r}")
+        check_config_signatures(config, transaction)
+        rules = rules_from_config(config)
+        try:
+            check_block(block, None, self.ledger.history_range(), rules.orderers, self.name)
+        except ChainError as exc:
+            raise ConfigError(str(exc)) from None
+        self.ledger.append(genesis_bytes, block, bytes([Code.VALID]), UpdateBatch(height=1))
+
+    def _recover(self) -> None:
+        state = self.ledger.state
+        for number in range(max(state.height, 1), self.ledger.height):
+            record = self.ledger.record(number)
+            block = decode_canonical(record.block, Block)
+            _, batch, _ = self.validator.validate(block, known_codes=record.codes)
+            state.apply(batch)
+            log.info("channel %s: replayed block %d into the state database", self.name, number)
+        if state.height == 0 and self.ledger.height >= 1:
+            state.apply(UpdateBatch(height=1))
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """Number of blocks committed."""
+        return self.ledger.height
+
+    # -- private data dissemination --------------------------------------------------------------------------
+
+    def store_transient(self, writes: PrivateWrites) -> None:
+        """Keep private plaintext received from an endorser until its transaction commits."""
+        self.ledger.state.put_transient(writes.tx_id, writes.namespace, writes.collection, encode(writes),
+                                        int(time.time() * 1000))
+
+    # -- committing ------------------------------------------------------------------------------------------
+
+    def receive_block(self, block_bytes: bytes) -> BlockEvent:
+        """Check, validate and commit the next block; raise BlockRejected (and change nothing) if it is bad."""
+        try:
+            block = decode_canonical(block_bytes, Block)
+        except MalformedError as exc:
+            raise BlockRejected(f"channel {self.name}: unreadable block: {exc}") from None
+        with self._lock:
+            if block.header.number < self.ledger.height:
+                raise BlockRejected(f"channel {self.name}: block {block.header.number} is already committed",
+                                    block.header.number)
+            try:
+                history = check_block(block, self.ledger.last_header, self._history, self.rules.orderers, self.name)
+            except ChainError as exc:
+                raise BlockRejected(f"channel {self.name}: {exc}", exc.block) from None
+            codes, batch, outcomes = self.validator.validate(block)
+            try:
+                self.ledger.append(block_bytes, block, codes, batch)
+            except LedgerError as exc:
+                raise BlockRejected(f"channel {self.name}: {exc}", block.header.number) from None
+            self._history = history
+        event = BlockEvent(self.name, block.header.number, header_hash(block.header), block.header.timestamp_ms,
+                           tuple(outcomes))
+        self.events.publish(event)
+        return event
+
+    def waiter(self, tx_id: str) -> Future[CommitStatus]:
+        """A future resolved when ``tx_id`` commits here (immediately if it already has)."""
+        future = self.events.waiter(tx_id)
+        position = self.ledger.state.tx_position(tx_id)
+        if position is not None and not future.done():
+            self.events.forget(tx_id, future)
+            done: Future[CommitStatus] = Future()
+            done.set_result(CommitStatus(tx_id, position[0], position[2], "", None))
+            return done
+        return future
+
+    def block_events(self, start: int, stop: threading.Event | None = None,
+                     timeout: float | None = None) -> Iterator[BlockEvent]:
+        """Block events from ``start``: stored blocks replayed first, then live ones."""
+        subscription = self.events.subscribe()
+        try:
+            number = start
+            while number < self.ledger.height:
+                yield self.stored_event(number)
+                number += 1
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while stop is None or not stop.is_set():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return
+                try:
+                    event = subscription.get(timeout=min(remaining, 0.5) if remaining is not None else 0.5)
+                except Exception:
+                    continue
+                if event is None:
+                    return
+                if event.number < number:
+                    continue
+                while number < event.number:  # fill a gap from the ledger
+                    yield self.stored_event(number)
+                    number += 1
+                yield event
+                number = event.number + 1
+        finally:
+            self.events.unsubscribe(subscription)
+
+    def stored_event(self, number: int) -> BlockEvent:
+        """Rebuild the block event of a committed block from the ledger."""
+        record = self.ledger.record(number)
+        block = decode_canonical(record.block, Block)
+        if number == 0:
+            outcomes: tuple[TxOutcome, ...] = (genesis_outcome(block),)
+        else:
+            outcomes = tuple(self._describe(block, record.codes))
+        return BlockEvent(self.name, number, header_hash(block.header), block.header.timestamp_ms, outcomes)
+
+    def _describe(self, block: Block, codes: bytes) -> Iterator[TxOutcome]:
+        from consortia.ledger.transaction import Envelope, Proposal, ResponsePayload, Transaction
+
+        for index, envelope_bytes in enumerate(block.transactions):
+            code = Code(codes[index]) if index < len(codes) else Code.BAD_PAYLOAD
+            try:
+                envelope = decode_canonical(envelope_bytes, Envelope)
+                transaction = decode_canonical(envelope.payload, Transaction)
+                proposal = decode_canonical(transaction.proposal, Proposal)
+                payload = decode_canonical(transaction.response, ResponsePayload)
+            except MalformedError:
+                yield TxOutcome(index, "", code, "", "", "", "", ())
+                continue
+            yield TxOutcome(index, proposal.tx_id, code, "", proposal.contract, proposal.function, "",
+                            payload.events if code == Code.VALID else ())
+
+    def close(self) -> None:
+        """Close the ledger and wake subscribers."""
+        self.events.close()
+        self.ledger.close()
+
+
+def open_channels(directory: Path, org: str, registry: ContractRegistry,
+                  genesis: Mapping[str, bytes] | None = None) -> dict[str, PeerChannel]:
+    """Open every channel stored under ``directory`` (and join those with a genesis block given)."""
+    channels: dict[str, PeerChannel] = {}
+    names = {p.name for p in directory.iterdir() if p.is_dir()} if directory.exists() else set()
+    names |= set(genesis or {})
+    for name in sorted(names):
+        channels[name] = PeerChannel(name, org, directory / name, registry, (genesis or {}).get(name))
+    return channels

@@ -1,0 +1,416 @@
+"""Validation: every peer decides on its own, transaction by transaction, which ones change the state.
+
+The ordering service fixes the order but checks little; a peer trusts nothing it did not check itself. For each
+transaction of a block, in order, a peer checks that:
+
+1. the envelope is well formed and canonically encoded, and belongs to this channel;
+2. the transaction id is SHA-256(nonce ‖ creator) and the creator's certificate is a member's, valid at the
+   block's time, and the creator's signature over the envelope verifies (``NOT_A_MEMBER``, ``BAD_SIGNATURE``);
+3. the id was never seen before (``DUPLICATE_TXID``);
+4. the contract is defined on the channel with the version endorsed (``UNKNOWN_CONTRACT``);
+5. the endorsements — signatures of member peers over the same response bytes — satisfy the contract's
+   endorsement policy, or the key-level policy of every key written that has one
+   (``ENDORSEMENT_POLICY_FAILURE``);
+6. every version read is still current, counting the writes of earlier valid transactions of this block
+   (``MVCC_READ_CONFLICT``), and every range scanned still returns exactly the same keys
+   (``PHANTOM_READ_CONFLICT``).
+
+Signature checks are independent of each other, so they are collected first and verified in parallel; the
+order-dependent checks (duplicates, policies that may change within the block, MVCC) run sequentially after.
+Valid transactions are applied to an in-memory :class:`UpdateBatch` that later transactions read through, and
+the batch is committed with the block in one database transaction.
+
+The same code replays a stored block whose codes are already known (crash recovery), and re-validates a whole
+ledger from scratch (``consortia verify``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from consortia.contracts.collections_config import CollectionConfig
+from consortia.contracts.context import key_hash, salted_value_hash
+from consortia.contracts.lifecycle import LIFECYCLE, ContractDefinition, definition_from_json, definition_key
+from consortia.identity import CertInfo, Kind, MembershipError
+from consortia.identity.batch import SignatureJob, verify_many
+from consortia.ledger.block import Block
+from consortia.ledger.codes import Code
+from consortia.ledger.encoding import MalformedError, decode, decode_canonical, parse_json, sha256
+from consortia.ledger.rwset import NamespaceRWSet, PrivateWrites, RangeRead, Version
+from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.transaction import (
+    ENVELOPE_TRANSACTION,
+    ContractEvent,
+    Envelope,
+    Proposal,
+    ResponsePayload,
+    Transaction,
+    compute_tx_id,
+)
+from consortia.channel.rules import ChannelRules
+from consortia.policy import Signer, parse_policy_cached, satisfied
+
+log = logging.getLogger(__name__)
+
+_CLIENT_KINDS = frozenset({Kind.CLIENT, Kind.ADMIN})
+_PEER_KINDS = frozenset({Kind.PEER})
+
+# Transactions whose creator was authenticated: their ids are used up, whatever else failed. (Ids of forged or
+# unreadable transactions are not recorded, or a forger could burn another client's transaction id.)
+_RECORDED_CODES = frozenset({
+    Code.VALID, Code.MVCC_READ_CONFLICT, Code.PHANTOM_READ_CONFLICT, Code.ENDORSEMENT_POLICY_FAILURE,
+    Code.UNKNOWN_CONTRACT, Code.BAD_RWSET, Code.CONTRACT_VERSION_MISMATCH,
+})
+
+TransientSource = Callable[[str], list[tuple[str, str, bytes]]]
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    """How one transaction of a block was judged, with what a subscriber needs to know about it."""
+
+    index: int
+    tx_id: str
+    code: Code
+    detail: str
+    contract: str
+    function: str
+    creator_org: str
+    events: tuple[ContractEvent, ...]
+
+
+@dataclass
+class _Tx:
+    index: int
+    envelope_bytes: bytes
+    code: Code = Code.VALID
+    detail: str = ""
+    envelope: Envelope | None = None
+    transaction: Transaction | None = None
+    proposal: Proposal | None = None
+    payload: ResponsePayload | None = None
+    creator: CertInfo | None = None
+    endorsers: list[CertInfo] = field(default_factory=list)
+    signature_jobs: range = range(0)
+    authenticated: bool = False
+
+    def fail(self, code: Code, detail: str) -> None:
+        if self.code == Code.VALID:
+            self.code, self.detail = code, detail
+
+
+@lru_cache(maxsize=4096)
+def _definition_from_bytes(value: bytes) -> ContractDefinition:
+    return definition_from_json(parse_json(value))
+
+
+class BlockValidator:
+    """Validates the transactions of one channel's blocks against a state database."""
+
+    def __init__(self, rules: ChannelRules, state: StateDB, peer_org: str | None,
+                 transient: TransientSource | None = None) -> None:
+        self.rules = rules
+        self.state = state
+        self.peer_org = peer_org
+        self.transient = transient or (lambda tx_id: [])
+
+    # -- decoding and signatures (order-independent) ----------------------------------------------------------
+
+    def _decode(self, tx: _Tx, at_ms: int, jobs: list[SignatureJob]) -> None:
+        channel = self.rules.name
+        try:
+            tx.envelope = envelope = decode_canonical(tx.envelope_bytes, Envelope)
+            if envelope.kind != ENVELOPE_TRANSACTION:
+                tx.fail(Code.CONFIG_REJECTED, "configuration updates are only accepted in the genesis block")
+                return
+            tx.transaction = transaction = decode_canonical(envelope.payload, Transaction)
+            tx.proposal = proposal = decode_canonical(transaction.proposal, Proposal)
+            tx.payload = payload = decode_canonical(transaction.response, ResponsePayload)
+        except MalformedError as exc:
+            tx.fail(Code.BAD_PAYLOAD, str(exc))
+            return
+        if proposal.channel != channel:
+            tx.fail(Code.WRONG_CHANNEL, f"transaction is for channel {proposal.channel!r}, not {channel!r}")
+            return
+        if compute_tx_id(proposal.nonce, proposal.creator) != proposal.tx_id:
+            tx.fail(Code.BAD_TXID, "transaction id is not SHA-256(nonce ‖ creator)")
+            return
+        try:
+            tx.creator = self.rules.members.validate(proposal.creator, at_ms=at_ms, kinds=_CLIENT_KINDS)
+        except MembershipError as exc:
+            tx.fail(Code.NOT_A_MEMBER, f"creator: {exc.message}")
+            return
+        if payload.proposal_hash != sha256(transaction.proposal):
+            tx.fail(Code.BAD_RESPONSE, "endorsed response does not belong to this proposal")
+            return
+        if payload.response.status != 200:
+            tx.fail(Code.BAD_RESPONSE, f"endorsed response has status {payload.response.status}")
+            return
+        if payload.contract != proposal.contract:
+            tx.fail(Code.BAD_RESPONSE, "endorsed response names another contract")
+            return
+        start = len(jobs)
+        jobs.append((tx.creator.public_key, envelope.payload, envelope.signature))
+        for endorsement in transaction.endorsements:
+            try:
+                info = self.rules.members.validate(endorsement.endorser, at_ms=at_ms, kinds=_PEER_KINDS)
+            except MembershipError as exc:
+                # A non-member's endorsement simply does not count towards the policy.
+                tx.detail = f"ignored endorsement: {exc.message}"
+                continue
+            tx.endorsers.append(info)
+            jobs.append((info.public_key, transaction.response, endorsement.signature))
+        tx.signature_jobs = range(start, len(jobs))
+
+    # -- state lookups through the block's pending updates ---------------------------------------------------
+
+    def _version(self, batch: UpdateBatch, ns: str, key: str) -> Version | None:
+        pending = batch.state.get((ns, key))
+        if pending is not None:
+            value, version = pending
+            return None if value is None else version
+        return self.state.get_version(ns, key)
+
+    def _key_policy(self, batch: UpdateBatch, ns: str, key: str) -> str | None:
+        if (ns, key) in batch.policies:
+            return batch.policies[(ns, key)] or None
+        pending = batch.state.get((ns, key))
+        if pending is not None and pending[0] is None:
+            return None  # deleted keys lose their policy
+        return self.state.key_policy(ns, key)
+
+    def _hashed_version(self, batch: UpdateBatch, ns: str, coll: str, khash: bytes) -> Version | None:
+        pending = batch.hashed.get((ns, coll, khash))
+        if pending is not None:
+            return None if pending[0] is None else pending[1]
+        found = self.state.hashed_get(ns, coll, khash)
+        return found[1] if found else None
+
+    def definition(self, batch: UpdateBatch | None, name: str) -> ContractDefinition | None:
+        """The committed definition of a contract, as of the transactions applied so far."""
+        if name == LIFECYCLE:
+            return ContractDefinition(LIFECYCLE, "1", 1, "", self.rules.lifecycle_policy_text, ())
+        key = definition_key(name)
+        pending = batch.state.get((LIFECYCLE, key)) if batch is not None else None
+        if pending is not None:
+            value = pending[0]
+        else:
+            current = self.state.get(LIFECYCLE, key)
+            value = current.value if current else None
+        return _definition_from_bytes(value) if value else None
+
+    def _range_now(self, batch: UpdateBatch, ns: str, query: RangeRead) -> list[tuple[str, Version]]:
+        rows = {key: value.version for key, value in self.state.range(ns, query.start, query.end)}
+        for (pending_ns, key), (value, version) in batch.state.items():
+            if pending_ns != ns or key < query.start or (query.end and key >= query.end):
+                continue
+            if value is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = version
+        return sorted(rows.items())
+
+    # -- order-dependent checks ------------------------------------------------------------------------------
+
+    def _check_policy(self, tx: _Tx, batch: UpdateBatch, definition: ContractDefinition, rwset: NamespaceRWSet,
+                      signers: list[Signer]) -> bool:
+        written = {w.key for w in rwset.writes} | {p.key for p in rwset.policy_writes}
+        needs_contract_policy = not written
+        for key in sorted(written):
+            policy_text = self._key_policy(batch, rwset.namespace, key)
+            if policy_text is None:
+                needs_contract_policy = True
+            elif not satisfied(parse_policy_cached(policy_text), signers):
+                tx.fail(Code.ENDORSEMENT_POLICY_FAILURE, f"key-level policy {policy_text} of {key!r} not met")
+                return False
+        if needs_contract_policy and not satisfied(parse_policy_cached(definition.policy), signers):
+            orgs = ", ".join(sorted({s.org for s in signers})) or "nobody"
+            tx.fail(Code.ENDORSEMENT_POLICY_FAILURE, f"policy {definition.policy} not met (endorsed by {orgs})")
+            return False
+        return True
+
+    def _check_reads(self, tx: _Tx, batch: UpdateBatch, rwset: NamespaceRWSet) -> bool:
+        ns = rwset.namespace
+        for read in rwset.reads:
+            if self._version(batch, ns, read.key) != read.version:
+                tx.fail(Code.MVCC_READ_CONFLICT, f"key {read.key!r} changed after it was read")
+                return False
+        for coll in rwset.collections:
+            for hashed in coll.reads:
+                if self._hashed_version(batch, ns, coll.collection, hashed.key_hash) != hashed.version:
+                    tx.fail(Code.MVCC_READ_CONFLICT, f"a private key of {coll.collection!r} changed after it was read")
+                    return False
+        for query in rwset.ranges:
+            now = self._range_now(batch, ns, query)
+            seen = [(read.key, read.version) for read in query.results]
+            if not query.exhausted:
+                last = seen[-1][0] if seen else ""
+                now = [row for row in now if row[0] <= last]
+            if now != seen:
+                tx.fail(Code.PHANTOM_READ_CONFLICT,
+                        f"range [{query.start!r}, {query.end!r}) returns different keys now")
+                return False
+        return True
+
+    def _check(self, tx: _Tx, batch: UpdateBatch, seen: set[str]) -> ContractDefinition | None:
+        proposal, payload = tx.proposal, tx.payload
+        assert proposal is not None and payload is not None
+        if proposal.tx_id in seen:
+            tx.fail(Code.DUPLICATE_TXID, f"transaction id {proposal.tx_id} was already used")
+            return None
+        seen.add(proposal.tx_id)
+        definition = self.definition(batch, proposal.contract)
+        if definition is None:
+            tx.fail(Code.UNKNOWN_CONTRACT, f"contract {proposal.contract!r} is not committed on this channel")
+            return None
+        if payload.version != definition.version:
+            tx.fail(Code.CONTRACT_VERSION_MISMATCH,
+                    f"endorsed with version {payload.version}, the channel runs {definition.version}")
+            return None
+        namespaces = payload.rwset.namespaces
+        if len(namespaces) > 1 or any(ns.namespace != proposal.contract for ns in namespaces):
+            tx.fail(Code.BAD_RWSET, f"a transaction of {proposal.contract!r} may only touch its own state")
+            return None
+        for ns in namespaces:
+            for coll in ns.collections:
+                if definition.collection(coll.collection) is None:
+                    tx.fail(Code.BAD_RWSET, f"contract has no collection {coll.collection!r}")
+                    return None
+        signers = [Signer(info.org, info.kind.value, info.cert_hash) for info in tx.endorsers]
+        for ns in namespaces:
+            if not self._check_policy(tx, batch, definition, ns, signers):
+                return None
+        if not namespaces and not satisfied(parse_policy_cached(definition.policy), signers):
+            tx.fail(Code.ENDORSEMENT_POLICY_FAILURE, f"policy {definition.policy} not met")
+            return None
+        for ns in namespaces:
+            if not self._check_reads(tx, batch, ns):
+                return None
+        return definition
+
+    # -- applying --------------------------------------------------------------------------------------------
+
+    def _apply(self, tx: _Tx, batch: UpdateBatch, block_number: int, definition: ContractDefinition | None) -> None:
+        proposal, payload = tx.proposal, tx.payload
+        assert proposal is not None and payload is not None
+        version = Version(block_number, tx.index)
+        private_plain: dict[tuple[str, str], PrivateWrites] | None = None
+        for ns in payload.rwset.namespaces:
+            for write in ns.writes:
+                value = None if write.is_delete else write.value
+                batch.state[(ns.namespace, write.key)] = (value, version)
+                batch.history.append(
+                    (ns.namespace, write.key, block_number, tx.index, proposal.tx_id, value, proposal.timestamp_ms)
+                )
+                if write.is_delete:
+                    batch.policies[(ns.namespace, write.key)] = None
+            for policy_write in ns.policy_writes:
+                batch.policies[(ns.namespace, policy_write.key)] = policy_write.policy or None
+            for coll in ns.collections:
+                config = definition.collection(coll.collection) if definition else None
+                member = config is not None and self.peer_org is not None and config.is_member(self.peer_org)
+                if member and private_plain is None:
+                    private_plain = self._private_plaintext(proposal.tx_id)
+                plain = (private_plain or {}).get((ns.namespace, coll.collection)) if member else None
+                self._apply_collection(batch, ns.namespace, coll.collection, coll.writes, plain, config,
+                                       version, proposal.tx_id)
+        batch.transient_done.append(proposal.tx_id)
+
+    def _private_plaintext(self, tx_id: str) -> dict[tuple[str, str], PrivateWrites]:
+        found = {}
+        for ns, coll, data in self.transient(tx_id):
+            try:
+                found[(ns, coll)] = decode(data, PrivateWrites)
+            except MalformedError:
+                log.warning("transient private data of %s is unreadable", tx_id)
+        return found
+
+    def _apply_collection(self, batch: UpdateBatch, ns: str, coll: str, writes: tuple, plain: PrivateWrites | None,
+                          config: CollectionConfig | None, version: Version, tx_id: str) -> None:
+        by_hash = {key_hash(w.key): w for w in plain.writes} if plain else {}
+        for write in writes:
+            if write.is_purge:
+                plain_write = by_hash.get(write.key_hash)
+                if plain_write is not None:
+                    batch.private[(ns, coll, plain_write.key)] = None
+                batch.purges.append((ns, coll, write.key_hash, version.block, f"purged by {tx_id}"))
+                continue
+            batch.hashed[(ns, coll, write.key_hash)] = (None if write.is_delete else write.value_hash, version)
+            plain_write = by_hash.get(write.key_hash)
+            if plain_write is None:
+                if plain is not None or (config is not None and self.peer_org in config.members):
+                    log.warning("missing private data for %s in %s/%s", tx_id, ns, coll)
+                continue
+            if write.is_delete:
+                batch.private[(ns, coll, plain_write.key)] = None
+                continue
+            if salted_value_hash(plain_write.salt, plain_write.value) != write.value_hash:
+                log.warning("private data for %s in %s/%s does not match its hash; not stored", tx_id, ns, coll)
+                continue
+            expires = version.block + config.blocks_to_live + 1 if config and config.blocks_to_live else 0
+            batch.private[(ns, coll, plain_write.key)] = (plain_write.value, plain_write.salt, version, expires)
+
+    def _expire_private(self, batch: UpdateBatch, block_number: int) -> None:
+        for ns, coll, key in self.state.expired_private(block_number):
+            batch.private[(ns, coll, key)] = None
+            batch.purges.append((ns, coll, key_hash(key), block_number, "blocks-to-live expired"))
+
+    # -- the block -------------------------------------------------------------------------------------------
+
+    def validate(self, block: Block, known_codes: bytes | None = None) -> tuple[bytes, UpdateBatch, list[TxOutcome]]:
+        """Validate (or, given ``known_codes``, replay) a block; return its codes, state updates and outcomes."""
+        number = block.header.number
+        batch = UpdateBatch(height=number + 1)
+        at_ms = block.header.timestamp_ms
+        txs = [_Tx(index, envelope) for index, envelope in enumerate(block.transactions)]
+        jobs: list[SignatureJob] = []
+        for tx in txs:
+            self._decode(tx, at_ms, jobs)
+        if known_codes is None:
+            results = verify_many(jobs)
+            for tx in txs:
+                if tx.code != Code.VALID or not tx.signature_jobs:
+                    continue
+                first = tx.signature_jobs.start
+                if not results[first]:
+                    tx.fail(Code.BAD_SIGNATURE, "creator's signature over the transaction does not verify")
+                    continue
+                tx.authenticated = True
+                tx.endorsers = [
+                    info for info, ok in zip(tx.endorsers, results[first + 1 : tx.signature_jobs.stop], strict=True)
+                    if ok
+                ]
+            candidates = [tx.proposal.tx_id for tx in txs if tx.authenticated and tx.proposal]
+            seen = self.state.tx_seen(candidates)
+        else:
+            if len(known_codes) != len(txs):
+                raise ValueError(f"block {number}: {len(known_codes)} stored codes for {len(txs)} transactions")
+            for tx, code in zip(txs, known_codes, strict=True):
+                tx.code, tx.detail = Code(code), ""
+            seen = set()
+        self._expire_private(batch, number)
+        outcomes = []
+        for tx in txs:
+            if known_codes is None:
+                definition = self._check(tx, batch, seen) if tx.code == Code.VALID else None
+            else:
+                definition = self.definition(batch, tx.proposal.contract) if tx.code == Code.VALID else None
+            if tx.code == Code.VALID:
+                self._apply(tx, batch, number, definition)
+            if tx.proposal is not None and tx.code in _RECORDED_CODES:
+                batch.txids.append((tx.proposal.tx_id, number, tx.index, int(tx.code)))
+            outcomes.append(TxOutcome(
+                index=tx.index,
+                tx_id=tx.proposal.tx_id if tx.proposal else "",
+                code=tx.code,
+                detail=tx.detail,
+                contract=tx.proposal.contract if tx.proposal else "",
+                function=tx.proposal.function if tx.proposal else "",
+                creator_org=tx.creator.org if tx.creator else "",
+                events=tx.payload.events if (tx.payload and tx.code == Code.VALID) else (),
+            ))
+        codes = bytes(int(tx.code) for tx in txs)
+        return codes, batch, outcomes

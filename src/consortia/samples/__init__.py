@@ -1,0 +1,1 @@
+"""Sample contracts used by the demo, the benchmark and the tests."""

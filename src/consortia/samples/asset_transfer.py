@@ -1,0 +1,139 @@
+"""Asset transfer: the classic first contract of a permissioned ledger.
+
+Assets are JSON documents keyed ``asset:<id>`` with an owner, a colour, a size and an appraised value. Anyone on
+the channel may create an asset; only a member of the owning organisation may transfer it. ``touch`` reads an
+asset and writes it back with a counter incremented — one read and one write, which the benchmark uses. A
+private collection keeps appraisal notes visible only to its members.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consortia.contracts import Context, Contract, ContractError, evaluate, submit
+
+
+def _key(asset_id: str) -> str:
+    if not asset_id or ":" in asset_id:
+        raise ContractError(f"asset id {asset_id!r} must be non-empty and must not contain ':'")
+    return f"asset:{asset_id}"
+
+
+class AssetTransfer(Contract):
+    """Create, read, transfer and delete assets."""
+
+    name = "asset-transfer"
+    version = "1.0"
+
+    @submit
+    def create(self, ctx: Context, asset_id: str, color: str, size: int, value: int) -> dict:
+        """Create a new asset owned by the caller's organisation."""
+        key = _key(asset_id)
+        if ctx.get_state(key) is not None:
+            raise ContractError(f"asset {asset_id} already exists")
+        if size <= 0 or value < 0:
+            raise ContractError("size must be positive and value non-negative")
+        asset = {"id": asset_id, "color": color, "size": size, "value": value, "owner": ctx.caller.org,
+                 "updated": ctx.timestamp.isoformat(), "touches": 0, "docType": "asset"}
+        ctx.put_state(key, asset)
+        ctx.set_event("AssetCreated", {"id": asset_id, "owner": ctx.caller.org})
+        return asset
+
+    @evaluate
+    def read(self, ctx: Context, asset_id: str) -> dict:
+        """Read an asset."""
+        asset = ctx.get_state(_key(asset_id))
+        if asset is None:
+            raise ContractError(f"asset {asset_id} does not exist")
+        return asset
+
+    @submit
+    def transfer(self, ctx: Context, asset_id: str, new_owner: str) -> dict:
+        """Transfer an asset to another organisation (only its owner's members may)."""
+        key = _key(asset_id)
+        asset = ctx.get_state(key)
+        if asset is None:
+            raise ContractError(f"asset {asset_id} does not exist")
+        if asset["owner"] != ctx.caller.org:
+            raise ContractError(f"asset {asset_id} belongs to {asset['owner']}, not {ctx.caller.org}")
+        asset["owner"] = new_owner
+        asset["updated"] = ctx.timestamp.isoformat()
+        ctx.put_state(key, asset)
+        ctx.set_event("AssetTransferred", {"id": asset_id, "owner": new_owner})
+        return asset
+
+    @submit
+    def touch(self, ctx: Context, asset_id: str) -> int:
+        """Read an asset (creating it if absent) and write it back with its counter incremented."""
+        key = _key(asset_id)
+        asset = ctx.get_state(key) or {"id": asset_id, "owner": ctx.caller.org, "touches": 0, "docType": "asset",
+                                       "color": "grey", "size": 1, "value": 0}
+        asset["touches"] += 1
+        ctx.put_state(key, asset)
+        return asset["touches"]
+
+    @submit
+    def delete(self, ctx: Context, asset_id: str) -> None:
+        """Delete an asset (its owner's members only)."""
+        key = _key(asset_id)
+        asset = ctx.get_state(key)
+        if asset is None:
+            raise ContractError(f"asset {asset_id} does not exist")
+        if asset["owner"] != ctx.caller.org:
+            raise ContractError(f"asset {asset_id} belongs to {asset['owner']}")
+        ctx.delete_state(key)
+
+    @evaluate
+    def list(self, ctx: Context, start: str = "", end: str = "") -> list:
+        """Assets with ids in [start, end), in id order."""
+        lo = f"asset:{start}"
+        hi = f"asset:{end}" if end else "asset;"
+        return [value for _, value in ctx.get_range(lo, hi)]
+
+    @evaluate
+    def by_owner(self, ctx: Context, owner: str) -> list:
+        """Assets owned by an organisation (a rich query)."""
+        return [value for _, value in ctx.query({"selector": {"docType": "asset", "owner": owner},
+                                                  "sort": [{"id": "asc"}]})]
+
+    @evaluate
+    def history(self, ctx: Context, asset_id: str) -> list:
+        """Every change of an asset, newest first."""
+        return ctx.get_history(_key(asset_id))
+
+    @submit
+    def count_range(self, ctx: Context, start: str, end: str) -> int:
+        """Count assets in an id range and record the count (a range read that validation re-checks)."""
+        rows = ctx.get_range(f"asset:{start}", f"asset:{end}")
+        ctx.put_state("count:last", {"start": start, "end": end, "count": len(rows)})
+        return len(rows)
+
+    @submit
+    def appraise(self, ctx: Context, asset_id: str) -> dict:
+        """Store a confidential appraisal (from transient 'appraisal') in the private collection."""
+        raw = ctx.transient.get("appraisal")
+        if raw is None:
+            raise ContractError("pass the appraisal as transient data 'appraisal'")
+        note: Any = {"asset": asset_id, "appraisal": raw.decode(), "by": ctx.caller.org}
+        ctx.put_private("appraisals", _key(asset_id), note)
+        return {"asset": asset_id, "hash": None}
+
+    @evaluate
+    def read_appraisal(self, ctx: Context, asset_id: str) -> Any:
+        """Read a private appraisal (collection members only)."""
+        return ctx.get_private("appraisals", _key(asset_id))
+
+    @evaluate
+    def appraisal_hash(self, ctx: Context, asset_id: str) -> str | None:
+        """The salted hash of an appraisal that the ledger holds."""
+        return ctx.get_private_hash("appraisals", _key(asset_id))
+
+    @submit
+    def purge_appraisal(self, ctx: Context, asset_id: str) -> None:
+        """Erase an appraisal's plaintext everywhere (its hash stays on the ledger)."""
+        ctx.purge_private("appraisals", _key(asset_id))
+
+    @submit
+    def protect(self, ctx: Context, asset_id: str, policy: str) -> None:
+        """Set a key-level endorsement policy on an asset."""
+        ctx.set_key_policy(_key(asset_id), policy)

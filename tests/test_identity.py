@@ -131,8 +131,7 @@ def test_subject_names_org_kind_and_name(org1: CertificateAuthority) -> None:
 
 def test_serial_numbers_are_random(org1: CertificateAuthority) -> None:
     serials = {
-        x509.load_der_x509_certificate(org1.issue("alice", Kind.CLIENT).certificate_der).serial_number
-        for _ in range(5)
+        x509.load_der_x509_certificate(org1.issue("alice", Kind.CLIENT).certificate_der).serial_number for _ in range(5)
     }
     assert len(serials) == 5
 
@@ -150,9 +149,7 @@ def test_ca_certificate_is_a_self_signed_root(org1: CertificateAuthority) -> Non
 
 @pytest.mark.parametrize("kind", ["ca", "member", "", "PEER"])
 def test_issue_refuses_an_unknown_kind(org1: CertificateAuthority, kind: str) -> None:
-    with pytest.raises(
-        ValueError, match=r"unknown identity kind .*: expected one of admin, peer, orderer, client"
-    ):
+    with pytest.raises(ValueError, match=r"unknown identity kind .*: expected one of admin, peer, orderer, client"):
         org1.issue("alice", kind)
 
 
@@ -264,9 +261,7 @@ def test_default_validity_starts_a_little_before_now(org1: CertificateAuthority)
     assert info.not_after_ms - info.not_before_ms == 825 * 86_400_000
 
 
-@pytest.mark.parametrize(
-    "garbage", [b"", b"garbage", b"\x30\x03\x02\x01\x00", b"-----BEGIN CERTIFICATE-----\nxx"]
-)
+@pytest.mark.parametrize("garbage", [b"", b"garbage", b"\x30\x03\x02\x01\x00", b"-----BEGIN CERTIFICATE-----\nxx"])
 def test_parse_refuses_garbage(garbage: bytes) -> None:
     with pytest.raises(CertificateError, match="certificate"):
         parse_certificate(garbage)
@@ -588,9 +583,7 @@ def test_membership_rejects_expired_certificates(org1: CertificateAuthority, cha
     assert message == "certificate 'bob' of Org1 expired at 2027-01-01T00:00:00Z"
 
 
-def test_membership_rejects_certificates_not_yet_valid(
-    org1: CertificateAuthority, channel: Membership
-) -> None:
+def test_membership_rejects_certificates_not_yet_valid(org1: CertificateAuthority, channel: Membership) -> None:
     start = NOW + timedelta(days=3)
     der = org1.issue("carol", Kind.CLIENT, not_before=start).certificate_der
     expect_rejection(
@@ -614,9 +607,7 @@ def test_membership_rejects_the_wrong_kind(org1: CertificateAuthority, channel: 
     assert channel.validate(der, at_ms=NOW_MS, kinds=["client"]).kind is Kind.CLIENT
 
 
-def test_membership_rejects_ca_certificates_as_identities(
-    org1: CertificateAuthority, channel: Membership
-) -> None:
+def test_membership_rejects_ca_certificates_as_identities(org1: CertificateAuthority, channel: Membership) -> None:
     expect_rejection(channel, org1.certificate_der, "BAD_CERTIFICATE", "no OU")
     key = Ed25519PrivateKey.generate()
     issuer = x509.load_pem_x509_certificate(org1.certificate_pem).subject
@@ -691,9 +682,7 @@ def test_concurrent_validation_agrees(org1: CertificateAuthority) -> None:
 
 def test_timestamps() -> None:
     assert timestamp_ms(datetime(1970, 1, 1, tzinfo=UTC)) == 0
-    assert (
-        timestamp_ms(datetime(2027, 1, 1, 9, tzinfo=UTC) + timedelta(microseconds=1500)) == 1_798_794_000_001
-    )
+    assert timestamp_ms(datetime(2027, 1, 1, 9, tzinfo=UTC) + timedelta(microseconds=1500)) == 1_798_794_000_001
     assert format_timestamp_ms(1_798_761_600_000) == "2027-01-01T00:00:00Z"
     assert format_timestamp_ms(1_798_761_600_250) == "2027-01-01T00:00:00.250Z"
     with pytest.raises(ValueError, match="time zone"):

@@ -50,9 +50,7 @@ def reference_root(leaf_hashes: list[bytes]) -> bytes:
     k = 1
     while k * 2 < n:
         k *= 2
-    return hashlib.sha256(
-        b"\x01" + reference_root(leaf_hashes[:k]) + reference_root(leaf_hashes[k:])
-    ).digest()
+    return hashlib.sha256(b"\x01" + reference_root(leaf_hashes[:k]) + reference_root(leaf_hashes[k:])).digest()
 
 
 def _split(n: int) -> int:
@@ -131,9 +129,7 @@ def test_vector(path: Path) -> None:
             _b64(case["leafHash"]), case["leafIdx"], case["treeSize"], _proof(case), _b64(case["root"])
         )
     else:
-        ok = verify_consistency(
-            case["size1"], case["size2"], _proof(case), _b64(case["root1"]), _b64(case["root2"])
-        )
+        ok = verify_consistency(case["size1"], case["size2"], _proof(case), _b64(case["root1"]), _b64(case["root2"]))
     assert ok is (not case["wantErr"])
 
 

@@ -76,8 +76,7 @@ A, B, C = leaf("Org1", "peer"), leaf("Org2", "peer"), leaf("Org3", "peer")
             OutOf(2, (leaf("Org1", "member"), OutOf(1, (B, C)))),
         ),
         (
-            "\tOutOf(\n2,\r\nAND('Org1.peer','Org2.peer') , "
-            "OR( 'Org3.peer' ,'Org1.admin'),'Org2.member'\n)\n",
+            "\tOutOf(\n2,\r\nAND('Org1.peer','Org2.peer') , OR( 'Org3.peer' ,'Org1.admin'),'Org2.member'\n)\n",
             OutOf(2, (OutOf(2, (A, B)), OutOf(1, (C, leaf("Org1", "admin"))), leaf("Org2", "member"))),
         ),
         ("AND(AND(AND('Org1.peer')))", OutOf(1, (OutOf(1, (OutOf(1, (A,)),)),))),
@@ -141,9 +140,7 @@ def test_principal_str() -> None:
     assert str(Principal("Busan-Coop", "member")) == "'Busan-Coop.member'"
 
 
-def random_policy(
-    rng: random.Random, orgs: list[str], roles: tuple[str, ...], depth: int, width: int
-) -> Policy:
+def random_policy(rng: random.Random, orgs: list[str], roles: tuple[str, ...], depth: int, width: int) -> Policy:
     """Return a random policy at most `depth` operators deep with at most `width` rules per node."""
     if depth == 0 or rng.random() < 0.3:
         return leaf(rng.choice(orgs), rng.choice(roles))
@@ -405,9 +402,7 @@ def test_and_or_outof_truth_tables() -> None:
         "OutOf(2, 'Org1.peer', 'Org2.peer', 'Org3.peer')": lambda orgs: len(orgs) >= 2,
         "MAJORITY('Org1.peer', 'Org2.peer', 'Org3.peer')": lambda orgs: len(orgs) >= 2,
         "AND('Org1.peer', OR('Org2.peer', 'Org3.peer'))": lambda orgs: "Org1" in orgs and len(orgs) >= 2,
-        "OR(AND('Org1.peer', 'Org2.peer'), 'Org3.peer')": lambda orgs: (
-            {"Org1", "Org2"} <= orgs or "Org3" in orgs
-        ),
+        "OR(AND('Org1.peer', 'Org2.peer'), 'Org3.peer')": lambda orgs: {"Org1", "Org2"} <= orgs or "Org3" in orgs,
         "OutOf(2, OR('Org1.peer', 'Org2.peer'), AND('Org2.peer', 'Org3.peer'), 'Org3.peer')": lambda orgs: (
             bool(orgs & {"Org1", "Org2"}) + ({"Org2", "Org3"} <= orgs) + ("Org3" in orgs) >= 2
         ),

@@ -201,9 +201,7 @@ class Context:
         rows = self._state.range(self.namespace, start, end, None if limit is None else limit + 1)
         exhausted = limit is None or len(rows) <= limit
         rows = rows[:limit] if limit is not None else rows
-        self._ranges.append(
-            RangeRead(start, end, exhausted, tuple(KVRead(key, value.version) for key, value in rows))
-        )
+        self._ranges.append(RangeRead(start, end, exhausted, tuple(KVRead(key, value.version) for key, value in rows)))
         return [(key, _decode(value.value)) for key, value in rows]
 
     def get_prefix(self, prefix: str, limit: int | None = None) -> list[tuple[str, Any]]:
@@ -390,9 +388,7 @@ class Context:
     def private_writes(self) -> list[PrivateWrites]:
         """The plaintext of this simulation's private writes, one entry per collection."""
         return [
-            PrivateWrites(
-                self.tx_id, self.namespace, name, tuple(record.writes[k] for k in sorted(record.writes))
-            )
+            PrivateWrites(self.tx_id, self.namespace, name, tuple(record.writes[k] for k in sorted(record.writes)))
             for name, record in sorted(self._private.items())
             if record.writes
         ]

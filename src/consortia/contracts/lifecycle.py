@@ -90,13 +90,15 @@ class Lifecycle(Contract):
     name = LIFECYCLE
     version = "1"
 
-    def _definition(self, ctx: Context, name: str, version: str, sequence: int, source_hash: str, policy: str,
-                    collections: Any) -> ContractDefinition:
+    def _definition(
+        self, ctx: Context, name: str, version: str, sequence: int, source_hash: str, policy: str, collections: Any
+    ) -> ContractDefinition:
         from consortia.policy import PolicySyntaxError, parse_policy
 
         if ctx.caller.kind != "admin":
-            raise ContractError(f"only an organisation admin may change contract definitions ({ctx.caller.id} is "
-                                f"a {ctx.caller.kind})")
+            raise ContractError(
+                f"only an organisation admin may change contract definitions ({ctx.caller.id} is a {ctx.caller.kind})"
+            )
         if not name or name.startswith("_"):
             raise ContractError("contract names must be non-empty and must not start with '_'")
         if not isinstance(sequence, int) or sequence < 1:
@@ -115,8 +117,16 @@ class Lifecycle(Contract):
         return 1 if current is None else current["sequence"] + 1
 
     @submit
-    def approve(self, ctx: Context, name: str, version: str, sequence: int, source_hash: str, policy: str,
-                collections: list | None) -> dict:
+    def approve(
+        self,
+        ctx: Context,
+        name: str,
+        version: str,
+        sequence: int,
+        source_hash: str,
+        policy: str,
+        collections: list | None,
+    ) -> dict:
         """Record the caller's organisation's approval of a contract definition."""
         definition = self._definition(ctx, name, version, sequence, source_hash, policy, collections)
         expected = self._next_sequence(ctx, name)
@@ -127,8 +137,16 @@ class Lifecycle(Contract):
         return {"approved": name, "sequence": sequence, "org": ctx.caller.org}
 
     @submit
-    def commit(self, ctx: Context, name: str, version: str, sequence: int, source_hash: str, policy: str,
-               collections: list | None) -> dict:
+    def commit(
+        self,
+        ctx: Context,
+        name: str,
+        version: str,
+        sequence: int,
+        source_hash: str,
+        policy: str,
+        collections: list | None,
+    ) -> dict:
         """Commit a definition that a majority of the channel's organisations approved."""
         definition = self._definition(ctx, name, version, sequence, source_hash, policy, collections)
         expected = self._next_sequence(ctx, name)

@@ -63,9 +63,7 @@ def deterministic(contract: str) -> Iterator[None]:
 
 def _refuse(what: str, family: str) -> NondeterminismError:
     contract = active_contract() or "?"
-    return NondeterminismError(
-        f"contract {contract!r} is not deterministic: it called {what}; {_ADVICE[family]}"
-    )
+    return NondeterminismError(f"contract {contract!r} is not deterministic: it called {what}; {_ADVICE[family]}")
 
 
 def _guard(function: Callable[..., Any], what: str, family: str, *, only_without_args: bool = False) -> Any:
@@ -83,13 +81,44 @@ def _guard(function: Callable[..., Any], what: str, family: str, *, only_without
 
 
 _TIME_FUNCTIONS = (
-    "time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "process_time",
-    "process_time_ns", "thread_time", "thread_time_ns", "localtime", "ctime", "asctime", "mktime", "sleep",
+    "time",
+    "time_ns",
+    "monotonic",
+    "monotonic_ns",
+    "perf_counter",
+    "perf_counter_ns",
+    "process_time",
+    "process_time_ns",
+    "thread_time",
+    "thread_time_ns",
+    "localtime",
+    "ctime",
+    "asctime",
+    "mktime",
+    "sleep",
 )
 _RANDOM_FUNCTIONS = (
-    "random", "randint", "randrange", "choice", "choices", "shuffle", "sample", "uniform", "gauss",
-    "getrandbits", "randbytes", "triangular", "betavariate", "expovariate", "normalvariate", "lognormvariate",
-    "vonmisesvariate", "gammavariate", "paretovariate", "weibullvariate", "binomialvariate",
+    "random",
+    "randint",
+    "randrange",
+    "choice",
+    "choices",
+    "shuffle",
+    "sample",
+    "uniform",
+    "gauss",
+    "getrandbits",
+    "randbytes",
+    "triangular",
+    "betavariate",
+    "expovariate",
+    "normalvariate",
+    "lognormvariate",
+    "vonmisesvariate",
+    "gammavariate",
+    "paretovariate",
+    "weibullvariate",
+    "binomialvariate",
 )
 _SECRETS_FUNCTIONS = ("token_bytes", "token_hex", "token_urlsafe", "choice", "randbelow", "randbits")
 
@@ -170,11 +199,33 @@ class _ForbiddenModule(types.ModuleType):
         return refuse
 
 
-_FORBIDDEN_MODULES = frozenset({
-    "os", "socket", "subprocess", "shutil", "tempfile", "pathlib", "urllib", "urllib.request", "http",
-    "http.client", "requests", "httpx", "asyncio", "threading", "multiprocessing", "sqlite3", "ssl",
-    "ftplib", "smtplib", "signal", "ctypes", "io", "glob",
-})
+_FORBIDDEN_MODULES = frozenset(
+    {
+        "os",
+        "socket",
+        "subprocess",
+        "shutil",
+        "tempfile",
+        "pathlib",
+        "urllib",
+        "urllib.request",
+        "http",
+        "http.client",
+        "requests",
+        "httpx",
+        "asyncio",
+        "threading",
+        "multiprocessing",
+        "sqlite3",
+        "ssl",
+        "ftplib",
+        "smtplib",
+        "signal",
+        "ctypes",
+        "io",
+        "glob",
+    }
+)
 
 
 @functools.cache
@@ -217,10 +268,32 @@ def contract_builtins() -> dict[str, Any]:
 
 _ALLOWED_OPEN_SUFFIXES = (".py", ".pyc", ".so", ".pyd")
 _FORBIDDEN_EVENT_PREFIXES = (
-    "socket.", "subprocess.", "os.system", "os.exec", "os.spawn", "os.fork", "os.posix_spawn", "os.kill",
-    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.link",
-    "os.symlink", "os.utime", "shutil.", "urllib.", "http.client.", "sqlite3.connect", "ftplib.", "smtplib.",
-    "time.sleep", "webbrowser.",
+    "socket.",
+    "subprocess.",
+    "os.system",
+    "os.exec",
+    "os.spawn",
+    "os.fork",
+    "os.posix_spawn",
+    "os.kill",
+    "os.remove",
+    "os.rename",
+    "os.rmdir",
+    "os.mkdir",
+    "os.chmod",
+    "os.chown",
+    "os.truncate",
+    "os.link",
+    "os.symlink",
+    "os.utime",
+    "shutil.",
+    "urllib.",
+    "http.client.",
+    "sqlite3.connect",
+    "ftplib.",
+    "smtplib.",
+    "time.sleep",
+    "webbrowser.",
 )
 
 

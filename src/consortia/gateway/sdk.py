@@ -99,8 +99,14 @@ class Connection(Protocol):
     def channel_orgs(self, channel: str) -> Sequence[str]: ...
 
 
-def build_proposal(identity: SigningIdentity, channel: str, contract: str, function: str, args: Sequence[Any],
-                   transient: Mapping[str, bytes] | None) -> tuple[bytes, Proposal, dict[str, bytes]]:
+def build_proposal(
+    identity: SigningIdentity,
+    channel: str,
+    contract: str,
+    function: str,
+    args: Sequence[Any],
+    transient: Mapping[str, bytes] | None,
+) -> tuple[bytes, Proposal, dict[str, bytes]]:
     """Build and sign a proposal; return (signed proposal bytes, proposal, transient map actually sent)."""
     sent = dict(transient or {})
     for key, value in sent.items():
@@ -161,8 +167,9 @@ class Network:
         """The peer of the caller's own organisation (it evaluates queries and reports commits)."""
         return self.gateway.connection.peer(self.gateway.org)
 
-    def events(self, start: int = 0, stop: threading.Event | None = None,
-               timeout: float | None = None) -> Iterator[BlockEvent]:
+    def events(
+        self, start: int = 0, stop: threading.Event | None = None, timeout: float | None = None
+    ) -> Iterator[BlockEvent]:
         """Block events from block ``start``: stored ones first, then live ones as they commit."""
         return self.home_peer().channel(self.channel).block_events(start, stop, timeout)
 
@@ -187,8 +194,9 @@ class Contract:
         home = self.network.home_peer().channel(self.network.channel)
         definition = home.validator.definition(None, self.name)
         if definition is None:
-            raise EndorsementFailed("UNKNOWN_CONTRACT",
-                                    f"contract {self.name!r} is not committed on channel {self.network.channel!r}")
+            raise EndorsementFailed(
+                "UNKNOWN_CONTRACT", f"contract {self.name!r} is not committed on channel {self.network.channel!r}"
+            )
         candidates = minimal_org_sets(parse_policy_cached(definition.policy), "peer")
         on_channel = set(self._gateway.connection.channel_orgs(self.network.channel))
         candidates = [c for c in candidates if c <= on_channel]
@@ -198,8 +206,14 @@ class Contract:
         best = min(candidates, key=lambda c: (own not in c, len(c), sorted(c)))
         return sorted(best, key=lambda org: (org != own, org))
 
-    def submit(self, function: str, *args: Any, transient: Mapping[str, bytes] | None = None,
-               endorsing_orgs: Sequence[str] | None = None, timeout: float = 30.0) -> SubmitResult:
+    def submit(
+        self,
+        function: str,
+        *args: Any,
+        transient: Mapping[str, bytes] | None = None,
+        endorsing_orgs: Sequence[str] | None = None,
+        timeout: float = 30.0,
+    ) -> SubmitResult:
         """Endorse, order and commit a transaction; return its result or raise a GatewayError subclass."""
         gateway = self._gateway
         channel = self.network.channel
@@ -215,9 +229,12 @@ class Contract:
                 raise EndorsementFailed("NO_PEER", f"no peer of {org} is reachable", proposal.tx_id) from None
         payload = responses[0].payload
         if any(response.payload != payload for response in responses[1:]):
-            raise EndorsementFailed("ENDORSEMENT_MISMATCH",
-                                    "endorsing peers returned different results (is the contract deterministic, "
-                                    "and are the peers at the same height?)", proposal.tx_id)
+            raise EndorsementFailed(
+                "ENDORSEMENT_MISMATCH",
+                "endorsing peers returned different results (is the contract deterministic, "
+                "and are the peers at the same height?)",
+                proposal.tx_id,
+            )
         transaction = Transaction(
             proposal=encode(proposal),
             response=payload,
@@ -236,21 +253,25 @@ class Contract:
             status = waiter.result(timeout)
         except FutureTimeout:
             home.events.forget(proposal.tx_id, waiter)
-            raise CommitTimeout("COMMIT_TIMEOUT", f"no commit of {proposal.tx_id} seen within {timeout:g} s",
-                                proposal.tx_id) from None
+            raise CommitTimeout(
+                "COMMIT_TIMEOUT", f"no commit of {proposal.tx_id} seen within {timeout:g} s", proposal.tx_id
+            ) from None
         if status.code != Code.VALID:
-            raise TransactionInvalid(code_name(status.code),
-                                     status.detail or f"transaction committed as {code_name(status.code)}",
-                                     proposal.tx_id, status.block)
+            raise TransactionInvalid(
+                code_name(status.code),
+                status.detail or f"transaction committed as {code_name(status.code)}",
+                proposal.tx_id,
+                status.block,
+            )
         result = parse_json(decode(payload, ResponsePayload).response.payload)
         return SubmitResult(proposal.tx_id, status.block, "VALID", result)
 
-    def evaluate(self, function: str, *args: Any, transient: Mapping[str, bytes] | None = None,
-                 org: str | None = None) -> Any:
+    def evaluate(
+        self, function: str, *args: Any, transient: Mapping[str, bytes] | None = None, org: str | None = None
+    ) -> Any:
         """Run a query on one peer (the caller's organisation's, unless ``org`` names another)."""
         gateway = self._gateway
-        signed, _, sent = build_proposal(gateway.identity, self.network.channel, self.name, function, args,
-                                         transient)
+        signed, _, sent = build_proposal(gateway.identity, self.network.channel, self.name, function, args, transient)
         try:
             peer = gateway.connection.peer(org or gateway.org)
         except KeyError:
@@ -260,8 +281,9 @@ class Contract:
         except EndorsementError as exc:
             raise EndorsementFailed(exc.code, exc.message) from None
 
-    def events(self, start: int = 0, stop: threading.Event | None = None,
-               timeout: float | None = None) -> Iterator[tuple[BlockEvent, str, str, Any]]:
+    def events(
+        self, start: int = 0, stop: threading.Event | None = None, timeout: float | None = None
+    ) -> Iterator[tuple[BlockEvent, str, str, Any]]:
         """This contract's events from valid transactions: (block event, tx_id, event name, payload)."""
         for block in self.network.events(start, stop, timeout):
             for outcome in block.transactions:

@@ -78,9 +78,7 @@ class CertificateAuthority:
         self._private_key = private_key
 
     @classmethod
-    def create(
-        cls, org: str, *, valid_days: int = 3650, now: datetime | None = None
-    ) -> "CertificateAuthority":
+    def create(cls, org: str, *, valid_days: int = 3650, now: datetime | None = None) -> "CertificateAuthority":
         """Create the self-signed root CA of organisation `org`, with a new Ed25519 key."""
         _require_name("organisation", org)
         not_before = _validity_start(now)
@@ -102,9 +100,7 @@ class CertificateAuthority:
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                _key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True), critical=True
-            )
+            .add_extension(_key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .sign(private_key, algorithm=None)  # Ed25519 hashes internally: no separate digest
         )
@@ -168,9 +164,7 @@ class CertificateAuthority:
         )
         if checked_attributes:
             # Non-critical, so that X.509 tools that do not know the OID still accept the certificate.
-            attribute_extension = x509.UnrecognizedExtension(
-                ATTRIBUTES_OID, encode_attributes(checked_attributes)
-            )
+            attribute_extension = x509.UnrecognizedExtension(ATTRIBUTES_OID, encode_attributes(checked_attributes))
             builder = builder.add_extension(attribute_extension, critical=False)
         certificate = builder.sign(self._private_key, algorithm=None)
         return SigningIdentity(certificate.public_bytes(Encoding.DER), private_key.private_bytes_raw())

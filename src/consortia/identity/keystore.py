@@ -49,10 +49,7 @@ def write_private_file(path: Path, data: bytes) -> None:
 def encode_private_key(key: Ed25519PrivateKey, password: bytes | None = None) -> bytes:
     """Return an Ed25519 private key as PKCS #8 PEM, encrypted with `password` when one is given."""
     encryption: serialization.KeySerializationEncryption
-    if password is None:
-        encryption = serialization.NoEncryption()
-    else:
-        encryption = serialization.BestAvailableEncryption(password)
+    encryption = serialization.NoEncryption() if password is None else serialization.BestAvailableEncryption(password)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 

@@ -116,9 +116,7 @@ class Membership:
         """Return the DER CA certificate of member `org`."""
         return self._anchors[org].certificate_der
 
-    def validate(
-        self, certificate_der: bytes, *, at_ms: int, kinds: Collection[Kind] | None = None
-    ) -> CertInfo:
+    def validate(self, certificate_der: bytes, *, at_ms: int, kinds: Collection[Kind] | None = None) -> CertInfo:
         """Return what `certificate_der` says if it identifies a member at `at_ms`; else `MembershipError`."""
         try:
             key = hashlib.sha256(certificate_der).digest()
@@ -157,9 +155,7 @@ class Membership:
             info = certificate_info(x509_certificate, der)
             is_ca = is_ca_certificate(x509_certificate)
         except CertificateError as error:
-            raise MembershipError(
-                MembershipError.BAD_CERTIFICATE, f"unreadable certificate: {error}"
-            ) from None
+            raise MembershipError(MembershipError.BAD_CERTIFICATE, f"unreadable certificate: {error}") from None
 
         anchor = self._anchors.get(info.org)
         if anchor is None:
@@ -169,9 +165,7 @@ class Membership:
             raise _not_a_member(info, f"issued by {issuer!r}, not by the CA of {info.org}")
         if x509_certificate.signature_algorithm_oid != SignatureAlgorithmOID.ED25519:
             raise _not_a_member(info, "not signed with Ed25519, the only algorithm CAs use")
-        if not verify_signature(
-            anchor.public_key, x509_certificate.tbs_certificate_bytes, x509_certificate.signature
-        ):
+        if not verify_signature(anchor.public_key, x509_certificate.tbs_certificate_bytes, x509_certificate.signature):
             raise _not_a_member(info, f"the signature of the CA of {info.org} on it does not verify")
         if is_ca:
             raise _not_a_member(info, "it is a CA certificate, not an identity")

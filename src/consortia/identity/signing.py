@@ -52,9 +52,7 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """Return whether `signature` is `public_key`'s Ed25519 signature of `message`; never raise."""
     if not (
-        isinstance(public_key, _BYTES_LIKE)
-        and isinstance(message, _BYTES_LIKE)
-        and isinstance(signature, _BYTES_LIKE)
+        isinstance(public_key, _BYTES_LIKE) and isinstance(message, _BYTES_LIKE) and isinstance(signature, _BYTES_LIKE)
     ):
         return False
     if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:

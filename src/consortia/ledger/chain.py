@@ -41,8 +41,9 @@ class ChainError(Exception):
         self.reason = reason
 
 
-def check_block(block: Block, previous: BlockHeader | None, history: CompactRange, orderers: Membership,
-                channel: str) -> CompactRange:
+def check_block(
+    block: Block, previous: BlockHeader | None, history: CompactRange, orderers: Membership, channel: str
+) -> CompactRange:
     """Check a block against its predecessor; return the history tree's right edge after it."""
     header = block.header
     number = header.number

@@ -136,10 +136,7 @@ class HistoryTree:
                     new.insert(0, self._read(level, count - 1))
                 # An unpaired last record waits for its sibling in a later append.
                 pairs = iter(new)
-                new = [
-                    _sha256(_NODE_PREFIX + left + right).digest()
-                    for left, right in zip(pairs, pairs, strict=False)
-                ]
+                new = [_sha256(_NODE_PREFIX + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
                 count >>= 1
                 level += 1
             self._size += appended
@@ -296,8 +293,7 @@ class HistoryTree:
             last = min(stop, first + REBUILD_CHUNK)
             children = self._pread(child_fd, (last - first) * pair_size, first * pair_size)
             parents = b"".join(
-                _sha256(_NODE_PREFIX + children[i : i + pair_size]).digest()
-                for i in range(0, len(children), pair_size)
+                _sha256(_NODE_PREFIX + children[i : i + pair_size]).digest() for i in range(0, len(children), pair_size)
             )
             self._write_all(level, parents)
             self._stored[level] = last

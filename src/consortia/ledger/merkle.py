@@ -97,9 +97,7 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
         # of two" tree, without recursion or copying sub-lists. zip() drops
         # that unpaired hash; it is appended below.
         pairs = iter(level)
-        parents = [
-            _sha256(NODE_PREFIX + left + right).digest() for left, right in zip(pairs, pairs, strict=False)
-        ]
+        parents = [_sha256(NODE_PREFIX + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
         if len(level) % 2 == 1:
             parents.append(level[-1])
         level = parents

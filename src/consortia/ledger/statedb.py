@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,8 +123,9 @@ class StateDB:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.read_only:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(
+                    f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -152,10 +153,8 @@ class StateDB:
         """Close every connection this database opened."""
         with self._connections_lock:
             for conn in self._connections:
-                try:
+                with suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._connections.clear()
         self._local = threading.local()
 
@@ -169,9 +168,7 @@ class StateDB:
 
     def get(self, ns: str, key: str) -> StateValue | None:
         """The current value and version of a key, or None."""
-        row = self._conn().execute(
-            "SELECT value, block, tx FROM state WHERE ns = ? AND key = ?", (ns, key)
-        ).fetchone()
+        row = self._conn().execute("SELECT value, block, tx FROM state WHERE ns = ? AND key = ?", (ns, key)).fetchone()
         if row is None:
             return None
         return StateValue(row[0].encode(), Version(row[1], row[2]))
@@ -212,14 +209,16 @@ class StateDB:
 
     def history(self, ns: str, key: str, limit: int = 1000) -> list[HistoryEntry]:
         """Writes of a key, newest first."""
-        rows = self._conn().execute(
-            "SELECT block, tx, tx_id, value, is_delete, timestamp_ms FROM history WHERE ns = ? AND key = ? "
-            "ORDER BY block DESC, tx DESC LIMIT ?",
-            (ns, key, limit),
-        ).fetchall()
-        return [
-            HistoryEntry(row[0], row[1], row[2], None if row[4] else row[3].encode(), row[5]) for row in rows
-        ]
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT block, tx, tx_id, value, is_delete, timestamp_ms FROM history WHERE ns = ? AND key = ? "
+                "ORDER BY block DESC, tx DESC LIMIT ?",
+                (ns, key, limit),
+            )
+            .fetchall()
+        )
+        return [HistoryEntry(row[0], row[1], row[2], None if row[4] else row[3].encode(), row[5]) for row in rows]
 
     def count(self, ns: str | None = None) -> int:
         """Number of keys (in one namespace, or in all)."""
@@ -231,24 +230,36 @@ class StateDB:
 
     def hashed_get(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version] | None:
         """The salted value hash and version of a private key (kept by every peer)."""
-        row = self._conn().execute(
-            "SELECT value_hash, block, tx FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?",
-            (ns, coll, key_hash),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT value_hash, block, tx FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?",
+                (ns, coll, key_hash),
+            )
+            .fetchone()
+        )
         return (row[0], Version(row[1], row[2])) if row else None
 
     def private_get(self, ns: str, coll: str, key: str) -> PrivateValue | None:
         """Private plaintext (only on member peers, and only until purged)."""
-        row = self._conn().execute(
-            "SELECT value, salt, block, tx FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT value, salt, block, tx FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key)
+            )
+            .fetchone()
+        )
         return PrivateValue(row[0], row[1], Version(row[2], row[3])) if row else None
 
     def purge_record(self, ns: str, coll: str, key_hash: bytes) -> tuple[int, str] | None:
         """When and why a private key's plaintext was purged, if it was."""
-        row = self._conn().execute(
-            "SELECT block, reason FROM purged WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT block, reason FROM purged WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash)
+            )
+            .fetchone()
+        )
         return (row[0], row[1]) if row else None
 
     def private_rows(self) -> list[tuple[str, str, str, bytes, bytes]]:
@@ -257,9 +268,11 @@ class StateDB:
 
     def expired_private(self, block: int) -> list[tuple[str, str, str]]:
         """Private keys whose blocks-to-live end at or before ``block``."""
-        return self._conn().execute(
-            "SELECT ns, coll, key FROM private WHERE expires > 0 AND expires <= ?", (block,)
-        ).fetchall()
+        return (
+            self._conn()
+            .execute("SELECT ns, coll, key FROM private WHERE expires > 0 AND expires <= ?", (block,))
+            .fetchall()
+        )
 
     def put_transient(self, tx_id: str, ns: str, coll: str, data: bytes, received_ms: int) -> None:
         """Keep private plaintext received for a not-yet-committed transaction."""
@@ -270,9 +283,7 @@ class StateDB:
 
     def get_transient(self, tx_id: str) -> list[tuple[str, str, bytes]]:
         """Private plaintext received for a transaction: (ns, coll, data) rows."""
-        return self._conn().execute(
-            "SELECT ns, coll, data FROM transient WHERE tx_id = ?", (tx_id,)
-        ).fetchall()
+        return self._conn().execute("SELECT ns, coll, data FROM transient WHERE tx_id = ?", (tx_id,)).fetchall()
 
     def drop_transient_before(self, received_ms: int) -> int:
         """Forget transient data of transactions that never committed."""
@@ -372,8 +383,6 @@ class StateDB:
         conn = self._conn()
         yield from (("state", row) for row in conn.execute("SELECT * FROM state ORDER BY ns, key"))
         yield from (("key_policy", row) for row in conn.execute("SELECT * FROM key_policy ORDER BY ns, key"))
-        yield from (
-            ("history", row) for row in conn.execute("SELECT * FROM history ORDER BY ns, key, block, tx")
-        )
+        yield from (("history", row) for row in conn.execute("SELECT * FROM history ORDER BY ns, key, block, tx"))
         yield from (("hashed", row) for row in conn.execute("SELECT * FROM hashed ORDER BY ns, coll, key_hash"))
         yield from (("txids", row) for row in conn.execute("SELECT * FROM txids ORDER BY tx_id"))

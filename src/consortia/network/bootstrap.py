@@ -59,8 +59,14 @@ def genesis_path(directory: Path, channel: str) -> Path:
     return Path(directory) / "genesis" / f"{channel}.block"
 
 
-def make_genesis(spec: NetworkSpec, channel_name: str, cas: dict[str, CertificateAuthority],
-                 admins: dict[str, SigningIdentity], orderer: SigningIdentity, now_ms: int) -> bytes:
+def make_genesis(
+    spec: NetworkSpec,
+    channel_name: str,
+    cas: dict[str, CertificateAuthority],
+    admins: dict[str, SigningIdentity],
+    orderer: SigningIdentity,
+    now_ms: int,
+) -> bytes:
     """Build a channel's configuration, collect every member admin's signature, and sign block 0."""
     channel = spec.channel(channel_name)
     config = ChannelConfig(
@@ -76,9 +82,7 @@ def make_genesis(spec: NetworkSpec, channel_name: str, cas: dict[str, Certificat
     )
     config_bytes = encode(config)
     message = config_signing_bytes(config_bytes)
-    signatures = tuple(
-        ConfigSignature(admins[org].certificate_der, admins[org].sign(message)) for org in channel.orgs
-    )
+    signatures = tuple(ConfigSignature(admins[org].certificate_der, admins[org].sign(message)) for org in channel.orgs)
     envelope = encode(Envelope(ENVELOPE_CONFIG, encode(ConfigTransaction(config_bytes, signatures)), b""))
     block, _ = make_block(channel.name, 0, None, CompactRange(), [envelope], orderer, now_ms)
     return encode(block)

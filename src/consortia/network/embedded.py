@@ -52,9 +52,14 @@ class EmbeddedNetwork:
                 if org.name in channel.orgs
             }
             identity = SigningIdentity.load(peer_dir(self.directory, org.name))
-            self.peers[org.name] = Peer(identity, self.directory / "peers" / f"{org.name}.peer0",
-                                        registry=ContractRegistry(), genesis=genesis,
-                                        disseminate=self._disseminate, sync=sync)
+            self.peers[org.name] = Peer(
+                identity,
+                self.directory / "peers" / f"{org.name}.peer0",
+                registry=ContractRegistry(),
+                genesis=genesis,
+                disseminate=self._disseminate,
+                sync=sync,
+            )
         for deployment in self.spec.deployments:
             package = load_contract(deployment.reference)
             for org in self.spec.channel(deployment.channel).orgs:
@@ -106,9 +111,16 @@ class EmbeddedNetwork:
 
     # -- contracts -------------------------------------------------------------------------------------------
 
-    def deploy(self, channel: str, reference: str, *, policy: str,
-               collections: Sequence[CollectionConfig] = (), orgs: Sequence[str] | None = None,
-               version: str | None = None) -> dict[str, Any]:
+    def deploy(
+        self,
+        channel: str,
+        reference: str,
+        *,
+        policy: str,
+        collections: Sequence[CollectionConfig] = (),
+        orgs: Sequence[str] | None = None,
+        version: str | None = None,
+    ) -> dict[str, Any]:
         """Install a contract on the channel's peers, have each organisation approve it, and commit it."""
         package: ContractPackage = load_contract(reference)
         channel_orgs = list(self.spec.channel(channel).orgs)
@@ -116,8 +128,14 @@ class EmbeddedNetwork:
             self.peers[org].registry.add(package)
         current = self.peers[channel_orgs[0]].channel(channel).validator.definition(None, package.name)
         sequence = 1 if current is None else current.sequence + 1
-        args = [package.name, version or package.version, sequence, package.source_hash, policy,
-                [msgspec.to_builtins(c) for c in collections]]
+        args = [
+            package.name,
+            version or package.version,
+            sequence,
+            package.source_hash,
+            policy,
+            [msgspec.to_builtins(c) for c in collections],
+        ]
         for org in orgs or channel_orgs:
             self.gateway(org, "admin").network(channel).contract(LIFECYCLE).submit("approve", *args)
         result = self.gateway(channel_orgs[0], "admin").network(channel).contract(LIFECYCLE).submit("commit", *args)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from consortia.channel.rules import ChannelRules, read_genesis, rules_from_config
 from consortia.identity import Kind, MembershipError, SigningIdentity
 from consortia.identity.batch import verify_one
 from consortia.ledger.block import Block, BlockHeader, data_hash, header_hash, header_signing_bytes, transaction_leaves
@@ -25,15 +26,21 @@ from consortia.ledger.merkle import CompactRange
 from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope, Proposal, Transaction
 from consortia.ordering.base import OrderingError, OrderingService
 from consortia.ordering.cutter import BlockCutter
-from consortia.channel.rules import ChannelRules, read_genesis, rules_from_config
 
 log = logging.getLogger(__name__)
 
 _CLIENT_KINDS = frozenset({Kind.CLIENT, Kind.ADMIN})
 
 
-def make_block(channel: str, number: int, previous: BlockHeader | None, history: CompactRange,
-               transactions: list[bytes], signer: SigningIdentity, timestamp_ms: int) -> tuple[Block, CompactRange]:
+def make_block(
+    channel: str,
+    number: int,
+    previous: BlockHeader | None,
+    history: CompactRange,
+    transactions: list[bytes],
+    signer: SigningIdentity,
+    timestamp_ms: int,
+) -> tuple[Block, CompactRange]:
     """Build and sign a block; return it with the history tree's right edge after it."""
     after = history.copy()
     after.extend(transaction_leaves(transactions))
@@ -114,8 +121,9 @@ class _ChannelChain:
 
     def _write(self, batch: list[bytes]) -> None:
         timestamp = max(int(time.time() * 1000), self.last.timestamp_ms)
-        block, history = make_block(self.name, self.store.height, self.last, self.history, batch,
-                                    self.service.identity, timestamp)
+        block, history = make_block(
+            self.name, self.store.height, self.last, self.history, batch, self.service.identity, timestamp
+        )
         self.store.append(encode(block))
         self.last, self.history = block.header, history
         self._save_history()
@@ -183,8 +191,7 @@ class SoloOrderer(OrderingService):
         if proposal.channel != channel:
             raise OrderingError(400, f"envelope is for channel {proposal.channel!r}, not {channel!r}")
         try:
-            creator = chain.rules.members.validate(proposal.creator, at_ms=int(time.time() * 1000),
-                                                   kinds=_CLIENT_KINDS)
+            creator = chain.rules.members.validate(proposal.creator, at_ms=int(time.time() * 1000), kinds=_CLIENT_KINDS)
         except MembershipError as exc:
             raise OrderingError(403, f"submitter: {exc.message}") from None
         if not verify_one(creator.public_key, parsed.payload, parsed.signature):

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 
+from consortia.channel.rules import ChannelRules, ConfigError, check_config_signatures, read_genesis, rules_from_config
 from consortia.contracts.registry import ContractRegistry
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.chain import ChainError, check_block
@@ -27,7 +28,6 @@ from consortia.ledger.ledger import ChannelLedger, LedgerError
 from consortia.ledger.rwset import PrivateWrites
 from consortia.ledger.statedb import UpdateBatch
 from consortia.peer.events import BlockEvent, CommitStatus, EventHub
-from consortia.channel.rules import ChannelRules, ConfigError, check_config_signatures, read_genesis, rules_from_config
 from consortia.peer.validator import BlockValidator, TxOutcome
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,16 @@ def genesis_outcome(block: Block) -> TxOutcome:
 class PeerChannel:
     """One channel as seen by one peer."""
 
-    def __init__(self, name: str, org: str, directory: Path, registry: ContractRegistry,
-                 genesis: bytes | None = None, *, sync: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        org: str,
+        directory: Path,
+        registry: ContractRegistry,
+        genesis: bytes | None = None,
+        *,
+        sync: bool = True,
+    ) -> None:
         self.name = name
         self.org = org
         self.registry = registry
@@ -109,8 +117,9 @@ class PeerChannel:
 
     def store_transient(self, writes: PrivateWrites) -> None:
         """Keep private plaintext received from an endorser until its transaction commits."""
-        self.ledger.state.put_transient(writes.tx_id, writes.namespace, writes.collection, encode(writes),
-                                        int(time.time() * 1000))
+        self.ledger.state.put_transient(
+            writes.tx_id, writes.namespace, writes.collection, encode(writes), int(time.time() * 1000)
+        )
 
     # -- committing ------------------------------------------------------------------------------------------
 
@@ -122,8 +131,9 @@ class PeerChannel:
             raise BlockRejected(f"channel {self.name}: unreadable block: {exc}") from None
         with self._lock:
             if block.header.number < self.ledger.height:
-                raise BlockRejected(f"channel {self.name}: block {block.header.number} is already committed",
-                                    block.header.number)
+                raise BlockRejected(
+                    f"channel {self.name}: block {block.header.number} is already committed", block.header.number
+                )
             try:
                 history = check_block(block, self.ledger.last_header, self._history, self.rules.orderers, self.name)
             except ChainError as exc:
@@ -134,8 +144,9 @@ class PeerChannel:
             except LedgerError as exc:
                 raise BlockRejected(f"channel {self.name}: {exc}", block.header.number) from None
             self._history = history
-        event = BlockEvent(self.name, block.header.number, header_hash(block.header), block.header.timestamp_ms,
-                           tuple(outcomes))
+        event = BlockEvent(
+            self.name, block.header.number, header_hash(block.header), block.header.timestamp_ms, tuple(outcomes)
+        )
         self.events.publish(event)
         return event
 
@@ -150,8 +161,9 @@ class PeerChannel:
             return done
         return future
 
-    def block_events(self, start: int, stop: threading.Event | None = None,
-                     timeout: float | None = None) -> Iterator[BlockEvent]:
+    def block_events(
+        self, start: int, stop: threading.Event | None = None, timeout: float | None = None
+    ) -> Iterator[BlockEvent]:
         """Block events from ``start``: stored blocks replayed first, then live ones."""
         subscription = self.events.subscribe()
         try:
@@ -203,8 +215,16 @@ class PeerChannel:
             except MalformedError:
                 yield TxOutcome(index, "", code, "", "", "", "", ())
                 continue
-            yield TxOutcome(index, proposal.tx_id, code, "", proposal.contract, proposal.function, "",
-                            payload.events if code == Code.VALID else ())
+            yield TxOutcome(
+                index,
+                proposal.tx_id,
+                code,
+                "",
+                proposal.contract,
+                proposal.function,
+                "",
+                payload.events if code == Code.VALID else (),
+            )
 
     def close(self) -> None:
         """Close the ledger and wake subscribers."""
@@ -212,8 +232,9 @@ class PeerChannel:
         self.ledger.close()
 
 
-def open_channels(directory: Path, org: str, registry: ContractRegistry,
-                  genesis: Mapping[str, bytes] | None = None) -> dict[str, PeerChannel]:
+def open_channels(
+    directory: Path, org: str, registry: ContractRegistry, genesis: Mapping[str, bytes] | None = None
+) -> dict[str, PeerChannel]:
     """Open every channel stored under ``directory`` (and join those with a genesis block given)."""
     channels: dict[str, PeerChannel] = {}
     names = {p.name for p in directory.iterdir() if p.is_dir()} if directory.exists() else set()

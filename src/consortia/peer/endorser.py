@@ -64,8 +64,9 @@ class Simulation:
     result: Any
 
 
-def check_proposal(channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes] | None) -> tuple[
-        Proposal, bytes, CertInfo]:
+def check_proposal(
+    channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes] | None
+) -> tuple[Proposal, bytes, CertInfo]:
     """Decode and authenticate a signed proposal; raise EndorsementError naming the problem."""
     try:
         envelope = decode_canonical(signed, SignedProposal)
@@ -102,8 +103,9 @@ def _package(channel: PeerChannel, name: str) -> tuple[ContractPackage, Contract
     return package, definition
 
 
-def simulate(channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes] | None, *,
-             read_only: bool = False) -> Simulation:
+def simulate(
+    channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes] | None, *, read_only: bool = False
+) -> Simulation:
     """Run a proposal's function against committed state; return what it read, wrote and answered."""
     proposal, proposal_bytes, creator = check_proposal(channel, signed, transient)
     if not read_only and channel.ledger.state.tx_position(proposal.tx_id) is not None:
@@ -113,8 +115,10 @@ def simulate(channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes]
     spec = package.contract_class.functions().get(proposal.function)
     if spec is None:
         names = ", ".join(sorted(package.contract_class.functions()))
-        raise EndorsementError("UNKNOWN_FUNCTION", f"contract {proposal.contract!r} has no function "
-                                                   f"{proposal.function!r} (functions: {names})")
+        raise EndorsementError(
+            "UNKNOWN_FUNCTION",
+            f"contract {proposal.contract!r} has no function {proposal.function!r} (functions: {names})",
+        )
     try:
         args = [parse_json(arg) for arg in proposal.args]
     except ValueError as exc:
@@ -123,10 +127,17 @@ def simulate(channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes]
     state = channel.ledger.state
     with state.snapshot():
         ctx = Context(
-            channel=channel.name, namespace=proposal.contract, tx_id=proposal.tx_id,
-            timestamp_ms=proposal.timestamp_ms, caller=caller, state=state, peer_org=channel.org,
-            collections={c.name: c for c in definition.collections}, transient=transient,
-            read_only=read_only, channel_orgs=channel.rules.config.org_ids(),
+            channel=channel.name,
+            namespace=proposal.contract,
+            tx_id=proposal.tx_id,
+            timestamp_ms=proposal.timestamp_ms,
+            caller=caller,
+            state=state,
+            peer_org=channel.org,
+            collections={c.name: c for c in definition.collections},
+            transient=transient,
+            read_only=read_only,
+            channel_orgs=channel.rules.config.org_ids(),
         )
         try:
             bind_arguments(spec, args)
@@ -141,9 +152,10 @@ def simulate(channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes]
             raise EndorsementError("CONTRACT_ERROR", f"result is not JSON: {exc}") from None
         except Exception as exc:  # a bug in the contract: report it, never crash the peer
             log.exception("contract %s.%s raised", proposal.contract, proposal.function)
-            raise EndorsementError("CONTRACT_FAILED",
-                                   f"contract {proposal.contract!r} failed in {proposal.function}: "
-                                   f"{type(exc).__name__}: {exc}") from None
+            raise EndorsementError(
+                "CONTRACT_FAILED",
+                f"contract {proposal.contract!r} failed in {proposal.function}: {type(exc).__name__}: {exc}",
+            ) from None
         payload = ResponsePayload(
             proposal_hash=proposal_hash(proposal_bytes),
             contract=proposal.contract,

@@ -8,6 +8,7 @@ replayed from the ledger first and then live, so a client that reconnects misses
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -98,10 +99,8 @@ class EventHub:
             subscribers, self._subscribers = self._subscribers, []
             waiters, self._waiters = self._waiters, {}
         for subscription in subscribers:
-            try:
+            with contextlib.suppress(queue.Full):
                 subscription.put_nowait(None)
-            except queue.Full:
-                pass
         for futures in waiters.values():
             for future in futures:
                 if not future.done():

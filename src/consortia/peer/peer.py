@@ -37,9 +37,16 @@ Disseminate = Callable[[str, PrivateWrites, tuple[str, ...], str], None]
 class Peer:
     """An organisation's peer node, hosting one ledger per joined channel."""
 
-    def __init__(self, identity: SigningIdentity, directory: Path, *, registry: ContractRegistry | None = None,
-                 genesis: Mapping[str, bytes] | None = None, disseminate: Disseminate | None = None,
-                 sync: bool = True) -> None:
+    def __init__(
+        self,
+        identity: SigningIdentity,
+        directory: Path,
+        *,
+        registry: ContractRegistry | None = None,
+        genesis: Mapping[str, bytes] | None = None,
+        disseminate: Disseminate | None = None,
+        sync: bool = True,
+    ) -> None:
         self.identity = identity
         self.org = identity.org
         self.name = identity.name
@@ -70,8 +77,9 @@ class Peer:
 
     # -- requests --------------------------------------------------------------------------------------------
 
-    def endorse(self, channel: str, signed_proposal: bytes,
-                transient: Mapping[str, bytes] | None = None) -> ProposalResponse:
+    def endorse(
+        self, channel: str, signed_proposal: bytes, transient: Mapping[str, bytes] | None = None
+    ) -> ProposalResponse:
         """Simulate a proposal and return the signed response (raises EndorsementError)."""
         peer_channel = self.channel(channel)
         simulation = simulate(peer_channel, signed_proposal, transient)
@@ -100,8 +108,9 @@ class Peer:
     def start_delivery(self, orderer: OrderingService) -> None:
         """Start one thread per channel that pulls blocks from the ordering service and commits them."""
         for name, peer_channel in self.channels.items():
-            thread = threading.Thread(target=self._deliver, args=(orderer, peer_channel),
-                                      name=f"deliver-{self.org}-{name}", daemon=True)
+            thread = threading.Thread(
+                target=self._deliver, args=(orderer, peer_channel), name=f"deliver-{self.org}-{name}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 

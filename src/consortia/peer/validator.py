@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from consortia.channel.rules import ChannelRules
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.context import key_hash, salted_value_hash
 from consortia.contracts.lifecycle import LIFECYCLE, ContractDefinition, definition_from_json, definition_key
@@ -50,7 +51,6 @@ from consortia.ledger.transaction import (
     Transaction,
     compute_tx_id,
 )
-from consortia.channel.rules import ChannelRules
 from consortia.policy import Signer, parse_policy_cached, satisfied
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,17 @@ _PEER_KINDS = frozenset({Kind.PEER})
 
 # Transactions whose creator was authenticated: their ids are used up, whatever else failed. (Ids of forged or
 # unreadable transactions are not recorded, or a forger could burn another client's transaction id.)
-_RECORDED_CODES = frozenset({
-    Code.VALID, Code.MVCC_READ_CONFLICT, Code.PHANTOM_READ_CONFLICT, Code.ENDORSEMENT_POLICY_FAILURE,
-    Code.UNKNOWN_CONTRACT, Code.BAD_RWSET, Code.CONTRACT_VERSION_MISMATCH,
-})
+_RECORDED_CODES = frozenset(
+    {
+        Code.VALID,
+        Code.MVCC_READ_CONFLICT,
+        Code.PHANTOM_READ_CONFLICT,
+        Code.ENDORSEMENT_POLICY_FAILURE,
+        Code.UNKNOWN_CONTRACT,
+        Code.BAD_RWSET,
+        Code.CONTRACT_VERSION_MISMATCH,
+    }
+)
 
 TransientSource = Callable[[str], list[tuple[str, str, bytes]]]
 
@@ -110,8 +117,9 @@ def _definition_from_bytes(value: bytes) -> ContractDefinition:
 class BlockValidator:
     """Validates the transactions of one channel's blocks against a state database."""
 
-    def __init__(self, rules: ChannelRules, state: StateDB, peer_org: str | None,
-                 transient: TransientSource | None = None) -> None:
+    def __init__(
+        self, rules: ChannelRules, state: StateDB, peer_org: str | None, transient: TransientSource | None = None
+    ) -> None:
         self.rules = rules
         self.state = state
         self.peer_org = peer_org
@@ -215,8 +223,9 @@ class BlockValidator:
 
     # -- order-dependent checks ------------------------------------------------------------------------------
 
-    def _check_policy(self, tx: _Tx, batch: UpdateBatch, definition: ContractDefinition, rwset: NamespaceRWSet,
-                      signers: list[Signer]) -> bool:
+    def _check_policy(
+        self, tx: _Tx, batch: UpdateBatch, definition: ContractDefinition, rwset: NamespaceRWSet, signers: list[Signer]
+    ) -> bool:
         written = {w.key for w in rwset.writes} | {p.key for p in rwset.policy_writes}
         needs_contract_policy = not written
         for key in sorted(written):
@@ -250,8 +259,9 @@ class BlockValidator:
                 last = seen[-1][0] if seen else ""
                 now = [row for row in now if row[0] <= last]
             if now != seen:
-                tx.fail(Code.PHANTOM_READ_CONFLICT,
-                        f"range [{query.start!r}, {query.end!r}) returns different keys now")
+                tx.fail(
+                    Code.PHANTOM_READ_CONFLICT, f"range [{query.start!r}, {query.end!r}) returns different keys now"
+                )
                 return False
         return True
 
@@ -267,8 +277,10 @@ class BlockValidator:
             tx.fail(Code.UNKNOWN_CONTRACT, f"contract {proposal.contract!r} is not committed on this channel")
             return None
         if payload.version != definition.version:
-            tx.fail(Code.CONTRACT_VERSION_MISMATCH,
-                    f"endorsed with version {payload.version}, the channel runs {definition.version}")
+            tx.fail(
+                Code.CONTRACT_VERSION_MISMATCH,
+                f"endorsed with version {payload.version}, the channel runs {definition.version}",
+            )
             return None
         namespaces = payload.rwset.namespaces
         if len(namespaces) > 1 or any(ns.namespace != proposal.contract for ns in namespaces):
@@ -315,8 +327,9 @@ class BlockValidator:
                 if member and private_plain is None:
                     private_plain = self._private_plaintext(proposal.tx_id)
                 plain = (private_plain or {}).get((ns.namespace, coll.collection)) if member else None
-                self._apply_collection(batch, ns.namespace, coll.collection, coll.writes, plain, config,
-                                       version, proposal.tx_id)
+                self._apply_collection(
+                    batch, ns.namespace, coll.collection, coll.writes, plain, config, version, proposal.tx_id
+                )
         batch.transient_done.append(proposal.tx_id)
 
     def _private_plaintext(self, tx_id: str) -> dict[tuple[str, str], PrivateWrites]:
@@ -328,8 +341,17 @@ class BlockValidator:
                 log.warning("transient private data of %s is unreadable", tx_id)
         return found
 
-    def _apply_collection(self, batch: UpdateBatch, ns: str, coll: str, writes: tuple, plain: PrivateWrites | None,
-                          config: CollectionConfig | None, version: Version, tx_id: str) -> None:
+    def _apply_collection(
+        self,
+        batch: UpdateBatch,
+        ns: str,
+        coll: str,
+        writes: tuple,
+        plain: PrivateWrites | None,
+        config: CollectionConfig | None,
+        version: Version,
+        tx_id: str,
+    ) -> None:
         by_hash = {key_hash(w.key): w for w in plain.writes} if plain else {}
         for write in writes:
             if write.is_purge:
@@ -380,7 +402,8 @@ class BlockValidator:
                     continue
                 tx.authenticated = True
                 tx.endorsers = [
-                    info for info, ok in zip(tx.endorsers, results[first + 1 : tx.signature_jobs.stop], strict=True)
+                    info
+                    for info, ok in zip(tx.endorsers, results[first + 1 : tx.signature_jobs.stop], strict=True)
                     if ok
                 ]
             candidates = [tx.proposal.tx_id for tx in txs if tx.authenticated and tx.proposal]
@@ -402,15 +425,17 @@ class BlockValidator:
                 self._apply(tx, batch, number, definition)
             if tx.proposal is not None and tx.code in _RECORDED_CODES:
                 batch.txids.append((tx.proposal.tx_id, number, tx.index, int(tx.code)))
-            outcomes.append(TxOutcome(
-                index=tx.index,
-                tx_id=tx.proposal.tx_id if tx.proposal else "",
-                code=tx.code,
-                detail=tx.detail,
-                contract=tx.proposal.contract if tx.proposal else "",
-                function=tx.proposal.function if tx.proposal else "",
-                creator_org=tx.creator.org if tx.creator else "",
-                events=tx.payload.events if (tx.payload and tx.code == Code.VALID) else (),
-            ))
+            outcomes.append(
+                TxOutcome(
+                    index=tx.index,
+                    tx_id=tx.proposal.tx_id if tx.proposal else "",
+                    code=tx.code,
+                    detail=tx.detail,
+                    contract=tx.proposal.contract if tx.proposal else "",
+                    function=tx.proposal.function if tx.proposal else "",
+                    creator_org=tx.creator.org if tx.creator else "",
+                    events=tx.payload.events if (tx.payload and tx.code == Code.VALID) else (),
+                )
+            )
         codes = bytes(int(tx.code) for tx in txs)
         return codes, batch, outcomes

@@ -130,9 +130,7 @@ def _leftovers(
     if key in memo:
         return memo[key]
     if isinstance(policy, SignedBy):
-        result = _best(
-            {(*pool[:i], pool[i] - 1, *pool[i + 1 :]) for i in usable[policy.principal] if pool[i]}
-        )
+        result = _best({(*pool[:i], pool[i] - 1, *pool[i + 1 :]) for i in usable[policy.principal] if pool[i]})
     else:
         # reached[k]: the pools left after satisfying k of the rules considered so far.
         reached: list[frozenset[Pool]] = [frozenset({pool})] + [frozenset()] * policy.n

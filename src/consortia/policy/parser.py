@@ -153,8 +153,7 @@ class _Parser:
             )
         if token.kind != "end":
             raise self.error(
-                f"expected end of input at position {token.position}, found {describe(token)} "
-                "after a complete policy",
+                f"expected end of input at position {token.position}, found {describe(token)} after a complete policy",
                 token.position,
             )
         return policy
@@ -281,8 +280,7 @@ class _Parser:
                 )
         elif self.peek().kind == ")":
             raise self.error(
-                f"empty {keyword}(): expected at least one policy at position {self.peek().position}, "
-                "found ')'",
+                f"empty {keyword}(): expected at least one policy at position {self.peek().position}, found ')'",
                 self.peek().position,
             )
         rules = [self.policy()]

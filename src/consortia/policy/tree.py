@@ -48,8 +48,7 @@ class Principal:
         # could not be written down and read back.
         if not isinstance(self.org, str) or not is_msp_id(self.org):
             raise ValueError(
-                f"invalid MSP id {self.org!r}: must start with a letter and contain only "
-                "letters, digits, '-' and '_'"
+                f"invalid MSP id {self.org!r}: must start with a letter and contain only letters, digits, '-' and '_'"
             )
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}: valid roles are {', '.join(ROLES)}")
@@ -77,9 +76,7 @@ class OutOf:
         # Accept any sequence for convenience but store a tuple so the node stays hashable.
         if not isinstance(self.rules, tuple):
             if isinstance(self.rules, str) or not isinstance(self.rules, Sequence):
-                raise TypeError(
-                    f"OutOf rules must be a sequence of policies, not {type(self.rules).__name__}"
-                )
+                raise TypeError(f"OutOf rules must be a sequence of policies, not {type(self.rules).__name__}")
             object.__setattr__(self, "rules", tuple(self.rules))
         for rule in self.rules:
             if not isinstance(rule, SignedBy | OutOf):

@@ -33,8 +33,16 @@ class AssetTransfer(Contract):
             raise ContractError(f"asset {asset_id} already exists")
         if size <= 0 or value < 0:
             raise ContractError("size must be positive and value non-negative")
-        asset = {"id": asset_id, "color": color, "size": size, "value": value, "owner": ctx.caller.org,
-                 "updated": ctx.timestamp.isoformat(), "touches": 0, "docType": "asset"}
+        asset = {
+            "id": asset_id,
+            "color": color,
+            "size": size,
+            "value": value,
+            "owner": ctx.caller.org,
+            "updated": ctx.timestamp.isoformat(),
+            "touches": 0,
+            "docType": "asset",
+        }
         ctx.put_state(key, asset)
         ctx.set_event("AssetCreated", {"id": asset_id, "owner": ctx.caller.org})
         return asset
@@ -66,8 +74,15 @@ class AssetTransfer(Contract):
     def touch(self, ctx: Context, asset_id: str) -> int:
         """Read an asset (creating it if absent) and write it back with its counter incremented."""
         key = _key(asset_id)
-        asset = ctx.get_state(key) or {"id": asset_id, "owner": ctx.caller.org, "touches": 0, "docType": "asset",
-                                       "color": "grey", "size": 1, "value": 0}
+        asset = ctx.get_state(key) or {
+            "id": asset_id,
+            "owner": ctx.caller.org,
+            "touches": 0,
+            "docType": "asset",
+            "color": "grey",
+            "size": 1,
+            "value": 0,
+        }
         asset["touches"] += 1
         ctx.put_state(key, asset)
         return asset["touches"]
@@ -93,8 +108,9 @@ class AssetTransfer(Contract):
     @evaluate
     def by_owner(self, ctx: Context, owner: str) -> list:
         """Assets owned by an organisation (a rich query)."""
-        return [value for _, value in ctx.query({"selector": {"docType": "asset", "owner": owner},
-                                                  "sort": [{"id": "asc"}]})]
+        return [
+            value for _, value in ctx.query({"selector": {"docType": "asset", "owner": owner}, "sort": [{"id": "asc"}]})
+        ]
 
     @evaluate
     def history(self, ctx: Context, asset_id: str) -> list:

@@ -21,8 +21,10 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from consortia.contracts.context import SALT_TRANSIENT_KEY
@@ -43,7 +45,7 @@ from consortia.ledger.transaction import (
 )
 from consortia.ordering.base import OrderingError, OrderingService
 from consortia.peer.endorser import EndorsementError
-from consortia.peer.events import BlockEvent
+from consortia.peer.events import BlockEvent, CommitStatus
 from consortia.peer.peer import Peer
 from consortia.policy import minimal_org_sets, parse_policy_cached
 
@@ -135,6 +137,11 @@ def build_proposal(
     return signed, proposal, sent
 
 
+@lru_cache(maxsize=256)
+def _endorser_sets(policy: str) -> list[frozenset[str]]:
+    return minimal_org_sets(parse_policy_cached(policy), "peer")
+
+
 class Gateway:
     """A client identity connected to a network."""
 
@@ -197,7 +204,7 @@ class Contract:
             raise EndorsementFailed(
                 "UNKNOWN_CONTRACT", f"contract {self.name!r} is not committed on channel {self.network.channel!r}"
             )
-        candidates = minimal_org_sets(parse_policy_cached(definition.policy), "peer")
+        candidates = _endorser_sets(definition.policy)
         on_channel = set(self._gateway.connection.channel_orgs(self.network.channel))
         candidates = [c for c in candidates if c <= on_channel]
         if not candidates:
@@ -215,14 +222,38 @@ class Contract:
         timeout: float = 30.0,
     ) -> SubmitResult:
         """Endorse, order and commit a transaction; return its result or raise a GatewayError subclass."""
+        future = self.submit_async(function, *args, transient=transient, endorsing_orgs=endorsing_orgs, timeout=timeout)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            raise CommitTimeout("COMMIT_TIMEOUT", f"no commit seen within {timeout:g} s") from None
+
+    def submit_async(
+        self,
+        function: str,
+        *args: Any,
+        transient: Mapping[str, bytes] | None = None,
+        endorsing_orgs: Sequence[str] | None = None,
+        timeout: float = 30.0,
+    ) -> Future[SubmitResult]:
+        """Endorse and order a transaction now; return a future resolved when it commits (or fails).
+
+        Endorsement and ordering errors are raised here; the future raises TransactionInvalid.
+        """
         gateway = self._gateway
         channel = self.network.channel
         signed, proposal, sent = build_proposal(gateway.identity, channel, self.name, function, args, transient)
         orgs = list(endorsing_orgs) if endorsing_orgs else self.endorsing_orgs()
+        home = self.network.home_peer().channel(channel)
+        # Endorsers must have seen at least what the caller's own peer has committed (read-your-writes across
+        # organisations); otherwise their read sets differ and the endorsements cannot agree.
+        target = home.height
         responses: list[ProposalResponse] = []
         for org in orgs:
             try:
-                responses.append(gateway.connection.peer(org).endorse(channel, signed, sent))
+                peer = gateway.connection.peer(org)
+                peer.channel(channel).wait_for_height(target, timeout)
+                responses.append(peer.endorse(channel, signed, sent))
             except EndorsementError as exc:
                 raise EndorsementFailed(exc.code, f"peer of {org}: {exc.message}", proposal.tx_id) from None
             except KeyError:
@@ -235,36 +266,37 @@ class Contract:
                 "and are the peers at the same height?)",
                 proposal.tx_id,
             )
-        transaction = Transaction(
-            proposal=encode(proposal),
-            response=payload,
-            endorsements=tuple(response.endorsement for response in responses),
+        transaction_bytes = encode(
+            Transaction(
+                proposal=encode(proposal),
+                response=payload,
+                endorsements=tuple(response.endorsement for response in responses),
+            )
         )
-        transaction_bytes = encode(transaction)
         envelope = encode(Envelope(ENVELOPE_TRANSACTION, transaction_bytes, gateway.identity.sign(transaction_bytes)))
-        home = self.network.home_peer().channel(channel)
         waiter = home.waiter(proposal.tx_id)
         try:
             gateway.connection.orderer.broadcast(channel, envelope)
         except OrderingError as exc:
             home.events.forget(proposal.tx_id, waiter)
             raise OrderingFailed(f"ORDERING_{exc.status}", exc.message, proposal.tx_id) from None
-        try:
-            status = waiter.result(timeout)
-        except FutureTimeout:
-            home.events.forget(proposal.tx_id, waiter)
-            raise CommitTimeout(
-                "COMMIT_TIMEOUT", f"no commit of {proposal.tx_id} seen within {timeout:g} s", proposal.tx_id
-            ) from None
-        if status.code != Code.VALID:
-            raise TransactionInvalid(
-                code_name(status.code),
-                status.detail or f"transaction committed as {code_name(status.code)}",
-                proposal.tx_id,
-                status.block,
-            )
-        result = parse_json(decode(payload, ResponsePayload).response.payload)
-        return SubmitResult(proposal.tx_id, status.block, "VALID", result)
+        result: Future[SubmitResult] = Future()
+
+        def finish(done: Future[CommitStatus]) -> None:
+            try:
+                status = done.result()
+            except Exception as exc:
+                result.set_exception(CommitTimeout("COMMIT_FAILED", str(exc), proposal.tx_id))
+                return
+            if status.code != Code.VALID:
+                message = status.detail or f"transaction committed as {code_name(status.code)}"
+                result.set_exception(TransactionInvalid(code_name(status.code), message, proposal.tx_id, status.block))
+                return
+            value = parse_json(decode(payload, ResponsePayload).response.payload)
+            result.set_result(SubmitResult(proposal.tx_id, status.block, "VALID", value))
+
+        waiter.add_done_callback(finish)
+        return result
 
     def evaluate(
         self, function: str, *args: Any, transient: Mapping[str, bytes] | None = None, org: str | None = None

@@ -37,6 +37,7 @@ class ChannelLedger:
         self.history = None if read_only else HistoryTree(self.directory / "history")
         self._lock = threading.Lock()
         self._last_header: BlockHeader | None = None
+        self._applied = self.state.height if not read_only else self.blocks.height
         if self.blocks.height:
             self._last_header = self.block(self.blocks.height - 1).header
         if self.history is not None:
@@ -46,8 +47,8 @@ class ChannelLedger:
 
     @property
     def height(self) -> int:
-        """Number of blocks stored."""
-        return self.blocks.height
+        """Number of blocks fully committed (stored, and applied to the state database)."""
+        return min(self.blocks.height, self._applied)
 
     @property
     def last_header(self) -> BlockHeader | None:
@@ -88,6 +89,7 @@ class ChannelLedger:
             self.history.flush(sync=False)
             self._last_header = block.header
             self.state.apply(batch)
+            self._applied = batch.height
 
     def _align_history(self) -> None:
         """Make the history tree hold exactly the leaves of the stored blocks."""
@@ -111,6 +113,16 @@ class ChannelLedger:
             for n in range(self.blocks.height):
                 self.history.append(transaction_leaves(self.block(n).transactions))
             self.history.flush(sync=False)
+
+    def apply_replayed(self, batch: UpdateBatch) -> None:
+        """Apply the state updates of a stored block replayed after a crash."""
+        self.state.apply(batch)
+        self._applied = batch.height
+
+    @property
+    def stored_height(self) -> int:
+        """Number of blocks in the block store (may exceed ``height`` right after a crash)."""
+        return self.blocks.height
 
     def close(self) -> None:
         """Close the stores."""

@@ -17,6 +17,7 @@ the replay of the first ``height`` blocks of the block store; after a crash the 
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -113,41 +114,111 @@ class StateDB:
         self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._snapshots: dict[int, int] = {}
+        self._generation = 0
+        self._policy_namespaces: set[str] = set()
         if not read_only:
-            conn = self._conn()
-            conn.executescript(_SCHEMA)
+            self._writer = self._connect()
+            self._writer.executescript(_SCHEMA)
+            self._policy_namespaces = {row[0] for row in self._writer.execute("SELECT DISTINCT ns FROM key_policy")}
 
     # -- connections -----------------------------------------------------------------------------------------
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            if self.read_only:
-                conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-                )
-            else:
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA cache_size=-65536")
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
+    def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA cache_size=-16384")
+        with self._connections_lock:
+            self._connections.append(conn)
         return conn
+
+    def _borrow(self) -> sqlite3.Connection:
+        # Pooled connections may keep a read transaction open between uses (see snapshot); one whose snapshot
+        # predates the last applied block is refreshed, so every read sees at least the committed height.
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            return self._connect()
+        if conn.in_transaction and self._snapshots.get(id(conn)) != self._generation:
+            conn.execute("COMMIT")
+        return conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        self._pool.put(conn)
+
+    def _one(self, sql: str, params: Any = ()) -> Any:
+        bound = getattr(self._local, "conn", None)
+        if bound is not None:
+            return bound.execute(sql, params).fetchone()
+        conn = self._borrow()
+        try:
+            return conn.execute(sql, params).fetchone()
+        finally:
+            self._pool.put(conn)
+
+    def _all(self, sql: str, params: Any = ()) -> list[Any]:
+        bound = getattr(self._local, "conn", None)
+        if bound is not None:
+            return bound.execute(sql, params).fetchall()
+        conn = self._borrow()
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            self._pool.put(conn)
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        bound = getattr(self._local, "conn", None)
+        if bound is not None:
+            yield bound
+            return
+        conn = self._borrow()
+        try:
+            yield conn
+        finally:
+            self._pool.put(conn)
+
+    def _write(self, sql: str, params: Any = ()) -> int:
+        return self._writer.execute(sql, params).rowcount
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Run the enclosed reads against one consistent snapshot of the database (one read transaction)."""
-        conn = self._conn()
-        if conn.in_transaction:
+        """Run the enclosed reads against one consistent snapshot of the database (one read transaction).
+
+        The read transaction is left open when the connection goes back to the pool and reused by later
+        snapshots until a block is applied: simulations at the same height then cost no BEGIN/COMMIT.
+        """
+        if getattr(self._local, "conn", None) is not None:
             yield
             return
-        conn.execute("BEGIN")
+        conn = self._borrow()
+        if not conn.in_transaction:
+            self._snapshots[id(conn)] = self._generation
+            conn.execute("BEGIN")
+        self._local.conn = conn
         try:
             yield
         finally:
-            conn.execute("COMMIT")
+            self._local.conn = None
+            self._pool.put(conn)
+
+    def _refresh_idle(self) -> None:
+        """End the read transactions of idle pooled connections so they do not pin old WAL pages."""
+        idle = []
+        while True:
+            try:
+                idle.append(self._pool.get_nowait())
+            except queue.Empty:
+                break
+        for conn in idle:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+            self._pool.put(conn)
 
     def close(self) -> None:
         """Close every connection this database opened."""
@@ -157,25 +228,26 @@ class StateDB:
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+        self._pool = queue.SimpleQueue()
 
     # -- public state ----------------------------------------------------------------------------------------
 
     @property
     def height(self) -> int:
         """Number of blocks applied."""
-        row = self._conn().execute("SELECT value FROM meta WHERE name = 'height'").fetchone()
+        row = self._one("SELECT value FROM meta WHERE name = 'height'")
         return row[0] if row else 0
 
     def get(self, ns: str, key: str) -> StateValue | None:
         """The current value and version of a key, or None."""
-        row = self._conn().execute("SELECT value, block, tx FROM state WHERE ns = ? AND key = ?", (ns, key)).fetchone()
+        row = self._one("SELECT value, block, tx FROM state WHERE ns = ? AND key = ?", (ns, key))
         if row is None:
             return None
         return StateValue(row[0].encode(), Version(row[1], row[2]))
 
     def get_version(self, ns: str, key: str) -> Version | None:
         """The version of a key, or None when it does not exist."""
-        row = self._conn().execute("SELECT block, tx FROM state WHERE ns = ? AND key = ?", (ns, key)).fetchone()
+        row = self._one("SELECT block, tx FROM state WHERE ns = ? AND key = ?", (ns, key))
         return Version(row[0], row[1]) if row else None
 
     def range(self, ns: str, start: str, end: str, limit: int | None = None) -> list[tuple[str, StateValue]]:
@@ -189,7 +261,7 @@ class StateDB:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self._conn().execute(sql, params).fetchall()
+        rows = self._all(sql, params)
         return [(row[0], StateValue(row[1].encode(), Version(row[2], row[3]))) for row in rows]
 
     def query(self, ns: str, query: Any) -> list[tuple[str, StateValue]]:
@@ -199,113 +271,100 @@ class StateDB:
             f"SELECT key, value, block, tx FROM state WHERE ns = ? AND ({compiled.where}) "
             f"ORDER BY {compiled.order_by} LIMIT ?"
         )
-        rows = self._conn().execute(sql, (ns, *compiled.params, compiled.limit)).fetchall()
+        rows = self._all(sql, (ns, *compiled.params, compiled.limit))
         return [(row[0], StateValue(row[1].encode(), Version(row[2], row[3]))) for row in rows]
+
+    def has_key_policies(self, ns: str) -> bool:
+        """Whether any key of the namespace may carry a key-level policy (lets validation skip lookups)."""
+        return self.read_only or ns in self._policy_namespaces
+
+    def versions(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Version]:
+        """Current versions of many keys at once (absent keys are left out)."""
+        pairs = list(dict.fromkeys(keys))
+        found: dict[tuple[str, str], Version] = {}
+        for start in range(0, len(pairs), 400):
+            chunk = pairs[start : start + 400]
+            values = ",".join("(?, ?)" for _ in chunk)
+            params = [item for pair in chunk for item in pair]
+            for ns, key, block, tx in self._all(
+                f"SELECT ns, key, block, tx FROM state WHERE (ns, key) IN (VALUES {values})", params
+            ):
+                found[(ns, key)] = Version(block, tx)
+        return found
 
     def key_policy(self, ns: str, key: str) -> str | None:
         """The key-level endorsement policy of a key, if one is set."""
-        row = self._conn().execute("SELECT policy FROM key_policy WHERE ns = ? AND key = ?", (ns, key)).fetchone()
+        row = self._one("SELECT policy FROM key_policy WHERE ns = ? AND key = ?", (ns, key))
         return row[0] if row else None
 
     def history(self, ns: str, key: str, limit: int = 1000) -> list[HistoryEntry]:
         """Writes of a key, newest first."""
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT block, tx, tx_id, value, is_delete, timestamp_ms FROM history WHERE ns = ? AND key = ? "
+        rows = self._all("SELECT block, tx, tx_id, value, is_delete, timestamp_ms FROM history WHERE ns = ? AND key = ? "
                 "ORDER BY block DESC, tx DESC LIMIT ?",
-                (ns, key, limit),
-            )
-            .fetchall()
-        )
+                (ns, key, limit))
         return [HistoryEntry(row[0], row[1], row[2], None if row[4] else row[3].encode(), row[5]) for row in rows]
 
     def count(self, ns: str | None = None) -> int:
         """Number of keys (in one namespace, or in all)."""
         if ns is None:
-            return self._conn().execute("SELECT count(*) FROM state").fetchone()[0]
-        return self._conn().execute("SELECT count(*) FROM state WHERE ns = ?", (ns,)).fetchone()[0]
+            return self._one("SELECT count(*) FROM state")[0]
+        return self._one("SELECT count(*) FROM state WHERE ns = ?", (ns,))[0]
 
     # -- private data ----------------------------------------------------------------------------------------
 
     def hashed_get(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version] | None:
         """The salted value hash and version of a private key (kept by every peer)."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT value_hash, block, tx FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?",
-                (ns, coll, key_hash),
-            )
-            .fetchone()
-        )
+        row = self._one("SELECT value_hash, block, tx FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?",
+                (ns, coll, key_hash))
         return (row[0], Version(row[1], row[2])) if row else None
 
     def private_get(self, ns: str, coll: str, key: str) -> PrivateValue | None:
         """Private plaintext (only on member peers, and only until purged)."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT value, salt, block, tx FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key)
-            )
-            .fetchone()
-        )
+        row = self._one("SELECT value, salt, block, tx FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key))
         return PrivateValue(row[0], row[1], Version(row[2], row[3])) if row else None
 
     def purge_record(self, ns: str, coll: str, key_hash: bytes) -> tuple[int, str] | None:
         """When and why a private key's plaintext was purged, if it was."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT block, reason FROM purged WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash)
-            )
-            .fetchone()
-        )
+        row = self._one("SELECT block, reason FROM purged WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash))
         return (row[0], row[1]) if row else None
 
     def private_rows(self) -> list[tuple[str, str, str, bytes, bytes]]:
         """Every private plaintext held: (ns, coll, key, value, salt)."""
-        return self._conn().execute("SELECT ns, coll, key, value, salt FROM private ORDER BY ns, coll, key").fetchall()
+        return self._all("SELECT ns, coll, key, value, salt FROM private ORDER BY ns, coll, key")
 
     def expired_private(self, block: int) -> list[tuple[str, str, str]]:
         """Private keys whose blocks-to-live end at or before ``block``."""
-        return (
-            self._conn()
-            .execute("SELECT ns, coll, key FROM private WHERE expires > 0 AND expires <= ?", (block,))
-            .fetchall()
-        )
+        return self._all("SELECT ns, coll, key FROM private WHERE expires > 0 AND expires <= ?", (block,))
 
     def put_transient(self, tx_id: str, ns: str, coll: str, data: bytes, received_ms: int) -> None:
         """Keep private plaintext received for a not-yet-committed transaction."""
         with self._write_lock:
-            self._conn().execute(
-                "INSERT OR REPLACE INTO transient VALUES (?, ?, ?, ?, ?)", (tx_id, ns, coll, data, received_ms)
-            )
+            self._write("INSERT OR REPLACE INTO transient VALUES (?, ?, ?, ?, ?)", (tx_id, ns, coll, data, received_ms))
 
     def get_transient(self, tx_id: str) -> list[tuple[str, str, bytes]]:
         """Private plaintext received for a transaction: (ns, coll, data) rows."""
-        return self._conn().execute("SELECT ns, coll, data FROM transient WHERE tx_id = ?", (tx_id,)).fetchall()
+        return self._all("SELECT ns, coll, data FROM transient WHERE tx_id = ?", (tx_id,))
 
     def drop_transient_before(self, received_ms: int) -> int:
         """Forget transient data of transactions that never committed."""
         with self._write_lock:
-            return self._conn().execute("DELETE FROM transient WHERE received_ms < ?", (received_ms,)).rowcount
+            return self._write("DELETE FROM transient WHERE received_ms < ?", (received_ms,))
 
     # -- transactions ids ------------------------------------------------------------------------------------
 
     def tx_position(self, tx_id: str) -> tuple[int, int, int] | None:
         """(block, index, validation code) of a transaction id already committed, or None."""
-        row = self._conn().execute("SELECT block, tx, code FROM txids WHERE tx_id = ?", (tx_id,)).fetchone()
+        row = self._one("SELECT block, tx, code FROM txids WHERE tx_id = ?", (tx_id,))
         return (row[0], row[1], row[2]) if row else None
 
     def tx_seen(self, tx_ids: Iterable[str]) -> set[str]:
         """The subset of ``tx_ids`` already committed."""
         ids = list(tx_ids)
         seen: set[str] = set()
-        conn = self._conn()
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" for _ in chunk)
-            seen.update(row[0] for row in conn.execute(f"SELECT tx_id FROM txids WHERE tx_id IN ({marks})", chunk))
+            seen.update(row[0] for row in self._all(f"SELECT tx_id FROM txids WHERE tx_id IN ({marks})", chunk))
         return seen
 
     # -- applying a block ------------------------------------------------------------------------------------
@@ -315,7 +374,7 @@ class StateDB:
         if self.read_only:
             raise RuntimeError("state database is open read-only")
         with self._write_lock:
-            conn = self._conn()
+            conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._apply(conn, batch)
@@ -324,6 +383,9 @@ class StateDB:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            self._generation += 1
+            self._policy_namespaces.update(ns for (ns, _), policy in batch.policies.items() if policy)
+        self._refresh_idle()
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, batch: UpdateBatch) -> None:
@@ -380,7 +442,11 @@ class StateDB:
 
     def digest_rows(self) -> Iterator[tuple[str, tuple[Any, ...]]]:
         """Every row that must equal a replay of the blocks, table by table, in a fixed order."""
-        conn = self._conn()
+        with self._reader() as conn:
+            yield from self._digest(conn)
+
+    @staticmethod
+    def _digest(conn: sqlite3.Connection) -> Iterator[tuple[str, tuple[Any, ...]]]:
         yield from (("state", row) for row in conn.execute("SELECT * FROM state ORDER BY ns, key"))
         yield from (("key_policy", row) for row in conn.execute("SELECT * FROM key_policy ORDER BY ns, key"))
         yield from (("history", row) for row in conn.execute("SELECT * FROM history ORDER BY ns, key, block, tx"))

@@ -136,8 +136,12 @@ class EmbeddedNetwork:
             policy,
             [msgspec.to_builtins(c) for c in collections],
         ]
+        last_block = 0
         for org in orgs or channel_orgs:
-            self.gateway(org, "admin").network(channel).contract(LIFECYCLE).submit("approve", *args)
+            approved = self.gateway(org, "admin").network(channel).contract(LIFECYCLE).submit("approve", *args)
+            last_block = max(last_block, approved.block)
+        # The committing admin's endorsers must see every approval before they count them.
+        self.wait_for_height(channel, last_block + 1)
         result = self.gateway(channel_orgs[0], "admin").network(channel).contract(LIFECYCLE).submit("commit", *args)
         self.wait_for_height(channel, result.block + 1)
         if Deployment(channel, reference) not in self.spec.deployments:

@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from consortia.channel.rules import ChannelRules, ConfigError, check_config_signatures, read_genesis, rules_from_config
+from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.contracts.registry import ContractRegistry
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.chain import ChainError, check_block
@@ -66,7 +67,8 @@ class PeerChannel:
         self.ledger = ChannelLedger(self.directory, sync=sync)
         self.events = EventHub()
         self._lock = threading.Lock()
-        if self.ledger.height == 0:
+        self._height_changed = threading.Condition()
+        if self.ledger.stored_height == 0:
             if genesis is None:
                 raise ConfigError(f"peer has not joined channel {name!r} and no genesis block was given")
             self._join(genesis)
@@ -97,14 +99,15 @@ class PeerChannel:
 
     def _recover(self) -> None:
         state = self.ledger.state
-        for number in range(max(state.height, 1), self.ledger.height):
+        if state.height == 0 and self.ledger.stored_height >= 1:
+            self.ledger.apply_replayed(UpdateBatch(height=1))
+        for number in range(max(state.height, 1), self.ledger.stored_height):
             record = self.ledger.record(number)
             block = decode_canonical(record.block, Block)
             _, batch, _ = self.validator.validate(block, known_codes=record.codes)
-            state.apply(batch)
+            self.ledger.apply_replayed(batch)
+            self.validator.invalidate_definitions()
             log.info("channel %s: replayed block %d into the state database", self.name, number)
-        if state.height == 0 and self.ledger.height >= 1:
-            state.apply(UpdateBatch(height=1))
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -112,6 +115,17 @@ class PeerChannel:
     def height(self) -> int:
         """Number of blocks committed."""
         return self.ledger.height
+
+    def wait_for_height(self, height: int, timeout: float) -> bool:
+        """Wait until ``height`` blocks are committed; return whether they are."""
+        deadline = time.monotonic() + timeout
+        with self._height_changed:
+            while self.ledger.height < height:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._height_changed.wait(remaining)
+        return True
 
     # -- private data dissemination --------------------------------------------------------------------------
 
@@ -130,7 +144,7 @@ class PeerChannel:
         except MalformedError as exc:
             raise BlockRejected(f"channel {self.name}: unreadable block: {exc}") from None
         with self._lock:
-            if block.header.number < self.ledger.height:
+            if block.header.number < self.ledger.stored_height:
                 raise BlockRejected(
                     f"channel {self.name}: block {block.header.number} is already committed", block.header.number
                 )
@@ -144,6 +158,10 @@ class PeerChannel:
             except LedgerError as exc:
                 raise BlockRejected(f"channel {self.name}: {exc}", block.header.number) from None
             self._history = history
+            if any(ns == LIFECYCLE for ns, _ in batch.state):
+                self.validator.invalidate_definitions()
+        with self._height_changed:
+            self._height_changed.notify_all()
         event = BlockEvent(
             self.name, block.header.number, header_hash(block.header), block.header.timestamp_ms, tuple(outcomes)
         )

@@ -124,6 +124,8 @@ class Peer:
                         log.error("peer %s refused a block: %s", self.name, exc)
                         self._stop.wait(1.0)
                         break
+                else:
+                    self._stop.wait(0.1)  # the service stopped delivering (shutting down): do not spin
             except Exception:
                 if self._stop.is_set():
                     return

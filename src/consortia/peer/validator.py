@@ -124,6 +124,10 @@ class BlockValidator:
         self.state = state
         self.peer_org = peer_org
         self.transient = transient or (lambda tx_id: [])
+        self._definitions: dict[str, ContractDefinition | None] = {}
+        self._prefetched: dict[tuple[str, str], Version] = {}
+        self._prefetch_complete = False
+        self._lifecycle_definition = ContractDefinition(LIFECYCLE, "1", 1, "", rules.lifecycle_policy_text, ())
 
     # -- decoding and signatures (order-independent) ----------------------------------------------------------
 
@@ -180,7 +184,21 @@ class BlockValidator:
         if pending is not None:
             value, version = pending
             return None if value is None else version
+        if self._prefetch_complete:
+            return self._prefetched.get((ns, key))
         return self.state.get_version(ns, key)
+
+    def _prefetch_versions(self, txs: list[_Tx]) -> None:
+        """Read the committed versions of every key the block's transactions read, in one query."""
+        keys = [
+            (ns.namespace, read.key)
+            for tx in txs
+            if tx.code == Code.VALID and tx.payload is not None
+            for ns in tx.payload.rwset.namespaces
+            for read in ns.reads
+        ]
+        self._prefetched = self.state.versions(keys)
+        self._prefetch_complete = True
 
     def _key_policy(self, batch: UpdateBatch, ns: str, key: str) -> str | None:
         if (ns, key) in batch.policies:
@@ -188,6 +206,8 @@ class BlockValidator:
         pending = batch.state.get((ns, key))
         if pending is not None and pending[0] is None:
             return None  # deleted keys lose their policy
+        if not self.state.has_key_policies(ns):
+            return None
         return self.state.key_policy(ns, key)
 
     def _hashed_version(self, batch: UpdateBatch, ns: str, coll: str, khash: bytes) -> Version | None:
@@ -200,15 +220,21 @@ class BlockValidator:
     def definition(self, batch: UpdateBatch | None, name: str) -> ContractDefinition | None:
         """The committed definition of a contract, as of the transactions applied so far."""
         if name == LIFECYCLE:
-            return ContractDefinition(LIFECYCLE, "1", 1, "", self.rules.lifecycle_policy_text, ())
+            return self._lifecycle_definition
         key = definition_key(name)
         pending = batch.state.get((LIFECYCLE, key)) if batch is not None else None
         if pending is not None:
-            value = pending[0]
-        else:
-            current = self.state.get(LIFECYCLE, key)
-            value = current.value if current else None
-        return _definition_from_bytes(value) if value else None
+            return _definition_from_bytes(pending[0]) if pending[0] else None
+        if name in self._definitions:
+            return self._definitions[name]
+        current = self.state.get(LIFECYCLE, key)
+        definition = _definition_from_bytes(current.value) if current else None
+        self._definitions[name] = definition
+        return definition
+
+    def invalidate_definitions(self) -> None:
+        """Forget cached definitions (after a block that changed the lifecycle namespace was applied)."""
+        self._definitions = {}
 
     def _range_now(self, batch: UpdateBatch, ns: str, query: RangeRead) -> list[tuple[str, Version]]:
         rows = {key: value.version for key, value in self.state.range(ns, query.start, query.end)}
@@ -415,6 +441,8 @@ class BlockValidator:
                 tx.code, tx.detail = Code(code), ""
             seen = set()
         self._expire_private(batch, number)
+        if known_codes is None:
+            self._prefetch_versions(txs)
         outcomes = []
         for tx in txs:
             if known_codes is None:
@@ -437,5 +465,6 @@ class BlockValidator:
                     events=tx.payload.events if (tx.payload and tx.code == Code.VALID) else (),
                 )
             )
+        self._prefetched, self._prefetch_complete = {}, False
         codes = bytes(int(tx.code) for tx in txs)
         return codes, batch, outcomes

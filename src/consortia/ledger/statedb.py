@@ -299,9 +299,11 @@ class StateDB:
 
     def history(self, ns: str, key: str, limit: int = 1000) -> list[HistoryEntry]:
         """Writes of a key, newest first."""
-        rows = self._all("SELECT block, tx, tx_id, value, is_delete, timestamp_ms FROM history WHERE ns = ? AND key = ? "
-                "ORDER BY block DESC, tx DESC LIMIT ?",
-                (ns, key, limit))
+        rows = self._all(
+            "SELECT block, tx, tx_id, value, is_delete, timestamp_ms FROM history WHERE ns = ? AND key = ? "
+            "ORDER BY block DESC, tx DESC LIMIT ?",
+            (ns, key, limit),
+        )
         return [HistoryEntry(row[0], row[1], row[2], None if row[4] else row[3].encode(), row[5]) for row in rows]
 
     def count(self, ns: str | None = None) -> int:
@@ -314,18 +316,23 @@ class StateDB:
 
     def hashed_get(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version] | None:
         """The salted value hash and version of a private key (kept by every peer)."""
-        row = self._one("SELECT value_hash, block, tx FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?",
-                (ns, coll, key_hash))
+        row = self._one(
+            "SELECT value_hash, block, tx FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash)
+        )
         return (row[0], Version(row[1], row[2])) if row else None
 
     def private_get(self, ns: str, coll: str, key: str) -> PrivateValue | None:
         """Private plaintext (only on member peers, and only until purged)."""
-        row = self._one("SELECT value, salt, block, tx FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key))
+        row = self._one(
+            "SELECT value, salt, block, tx FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key)
+        )
         return PrivateValue(row[0], row[1], Version(row[2], row[3])) if row else None
 
     def purge_record(self, ns: str, coll: str, key_hash: bytes) -> tuple[int, str] | None:
         """When and why a private key's plaintext was purged, if it was."""
-        row = self._one("SELECT block, reason FROM purged WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash))
+        row = self._one(
+            "SELECT block, reason FROM purged WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash)
+        )
         return (row[0], row[1]) if row else None
 
     def private_rows(self) -> list[tuple[str, str, str, bytes, bytes]]:

@@ -1,0 +1,42 @@
+"""The ``consortia`` command: demo, verify, proof, bench (and, in later issues, serve, node, apps)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from consortia.cli.bench_cmd import bench
+from consortia.cli.common import err_console
+from consortia.cli.demo_cmd import demo
+from consortia.cli.proof_cmd import proof
+from consortia.cli.verify_cmd import verify
+
+app = typer.Typer(
+    name="consortia",
+    help="Consortia: a permissioned blockchain platform (execute–order–validate) and its consortium applications.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(demo)
+app.command()(verify)
+app.command()(proof)
+app.command()(bench)
+
+
+def main() -> None:
+    """Entry point: run the app; report unexpected failures in one line instead of a traceback."""
+    logging.basicConfig(level=os.environ.get("CONSORTIA_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: a person gets a message, not a traceback
+        if os.environ.get("CONSORTIA_DEBUG"):
+            raise
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc} (set CONSORTIA_DEBUG=1 for details)")
+        sys.exit(1)

@@ -241,8 +241,25 @@ class Contract:
         Endorsement and ordering errors are raised here; the future raises TransactionInvalid.
         """
         gateway = self._gateway
+        signed, proposal, sent = build_proposal(
+            gateway.identity, self.network.channel, self.name, function, args, transient
+        )
+        transaction_bytes = self.endorse(signed, proposal, sent, endorsing_orgs=endorsing_orgs, timeout=timeout)
+        envelope = encode(Envelope(ENVELOPE_TRANSACTION, transaction_bytes, gateway.identity.sign(transaction_bytes)))
+        return self.order(proposal.tx_id, envelope, transaction_bytes)
+
+    def endorse(
+        self,
+        signed: bytes,
+        proposal: Proposal,
+        transient: Mapping[str, bytes],
+        *,
+        endorsing_orgs: Sequence[str] | None = None,
+        timeout: float = 30.0,
+    ) -> bytes:
+        """Collect endorsements of a signed proposal; return the transaction bytes the submitter must sign."""
+        gateway = self._gateway
         channel = self.network.channel
-        signed, proposal, sent = build_proposal(gateway.identity, channel, self.name, function, args, transient)
         orgs = list(endorsing_orgs) if endorsing_orgs else self.endorsing_orgs()
         home = self.network.home_peer().channel(channel)
         # Endorsers must have seen at least what the caller's own peer has committed (read-your-writes across
@@ -253,7 +270,7 @@ class Contract:
             try:
                 peer = gateway.connection.peer(org)
                 peer.channel(channel).wait_for_height(target, timeout)
-                responses.append(peer.endorse(channel, signed, sent))
+                responses.append(peer.endorse(channel, signed, transient))
             except EndorsementError as exc:
                 raise EndorsementFailed(exc.code, f"peer of {org}: {exc.message}", proposal.tx_id) from None
             except KeyError:
@@ -266,34 +283,39 @@ class Contract:
                 "and are the peers at the same height?)",
                 proposal.tx_id,
             )
-        transaction_bytes = encode(
+        return encode(
             Transaction(
                 proposal=encode(proposal),
                 response=payload,
                 endorsements=tuple(response.endorsement for response in responses),
             )
         )
-        envelope = encode(Envelope(ENVELOPE_TRANSACTION, transaction_bytes, gateway.identity.sign(transaction_bytes)))
-        waiter = home.waiter(proposal.tx_id)
+
+    def order(self, tx_id: str, envelope: bytes, transaction_bytes: bytes) -> Future[SubmitResult]:
+        """Send a signed envelope to the ordering service; return a future resolved at commit."""
+        channel = self.network.channel
+        home = self.network.home_peer().channel(channel)
+        waiter = home.waiter(tx_id)
         try:
-            gateway.connection.orderer.broadcast(channel, envelope)
+            self._gateway.connection.orderer.broadcast(channel, envelope)
         except OrderingError as exc:
-            home.events.forget(proposal.tx_id, waiter)
-            raise OrderingFailed(f"ORDERING_{exc.status}", exc.message, proposal.tx_id) from None
+            home.events.forget(tx_id, waiter)
+            raise OrderingFailed(f"ORDERING_{exc.status}", exc.message, tx_id) from None
+        payload = decode(transaction_bytes, Transaction).response
         result: Future[SubmitResult] = Future()
 
         def finish(done: Future[CommitStatus]) -> None:
             try:
                 status = done.result()
             except Exception as exc:
-                result.set_exception(CommitTimeout("COMMIT_FAILED", str(exc), proposal.tx_id))
+                result.set_exception(CommitTimeout("COMMIT_FAILED", str(exc), tx_id))
                 return
             if status.code != Code.VALID:
                 message = status.detail or f"transaction committed as {code_name(status.code)}"
-                result.set_exception(TransactionInvalid(code_name(status.code), message, proposal.tx_id, status.block))
+                result.set_exception(TransactionInvalid(code_name(status.code), message, tx_id, status.block))
                 return
             value = parse_json(decode(payload, ResponsePayload).response.payload)
-            result.set_result(SubmitResult(proposal.tx_id, status.block, "VALID", value))
+            result.set_result(SubmitResult(tx_id, status.block, "VALID", value))
 
         waiter.add_done_callback(finish)
         return result

@@ -292,6 +292,11 @@ class StateDB:
                 found[(ns, key)] = Version(block, tx)
         return found
 
+    def find_key(self, key: str) -> list[tuple[str, StateValue]]:
+        """Every namespace holding ``key``, with its value and version."""
+        rows = self._all("SELECT ns, value, block, tx FROM state WHERE key = ? ORDER BY ns", (key,))
+        return [(row[0], StateValue(row[1].encode(), Version(row[2], row[3]))) for row in rows]
+
     def key_policy(self, ns: str, key: str) -> str | None:
         """The key-level endorsement policy of a key, if one is set."""
         row = self._one("SELECT policy FROM key_policy WHERE ns = ? AND key = ?", (ns, key))

@@ -10,6 +10,7 @@ block. Everything lands in the data folder::
     crypto/<org>/users/<name>/       cert.pem, key.pem (0600)
     crypto/<org>/peers/peer0/        the peer's identity
     crypto/<orderer org>/orderers/orderer0/
+    wallet/                          people's identities, keys encrypted under their passwords
     genesis/<channel>.block          the signed genesis block
 """
 
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from consortia.identity import CertificateAuthority, Kind, SigningIdentity
+from consortia.identity.wallet import Wallet
 from consortia.ledger.config import (
     ChannelConfig,
     ConfigSignature,
@@ -52,6 +54,11 @@ def peer_dir(directory: Path, org: str) -> Path:
 def orderer_dir(directory: Path, org: str) -> Path:
     """Where the orderer's identity lives."""
     return crypto_dir(directory, org) / "orderers" / "orderer0"
+
+
+def wallet_dir(directory: Path) -> Path:
+    """Where the password-protected identities of people are kept."""
+    return Path(directory) / "wallet"
 
 
 def genesis_path(directory: Path, channel: str) -> Path:
@@ -101,9 +108,16 @@ def create_network(directory: Path, spec: NetworkSpec) -> None:
         cas[org.name] = ca
         for user in org.users:
             identity = ca.issue(user.name, Kind(user.kind), dict(user.attributes))
-            identity.save(user_dir(directory, org.name, user.name))
+            if user.password:
+                # A person's key is kept only encrypted under their password; programs' keys are plain files.
+                Wallet(wallet_dir(directory)).add(identity, user.password)
+            else:
+                identity.save(user_dir(directory, org.name, user.name))
             if user.kind == "admin" and org.name not in admins:
                 admins[org.name] = identity
+        if "public" not in {user.name for user in org.users}:
+            # The identity the gateway signs anonymous queries of public contract functions with.
+            ca.issue("public", Kind.CLIENT, {"role": "public"}).save(user_dir(directory, org.name, "public"))
         if org.name not in admins:
             identity = ca.issue("admin", Kind.ADMIN)
             identity.save(user_dir(directory, org.name, "admin"))

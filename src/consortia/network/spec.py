@@ -42,6 +42,8 @@ class ChannelSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     orgs: tuple[str, ...]
     batch: BatchConfig = BatchConfig()
     lifecycle_policy: str = "MAJORITY"
+    readers: tuple[str, ...] = ()
+    """Roles (the ``role`` attribute) that may read the whole channel through the gateway, from any org."""
 
 
 class Deployment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

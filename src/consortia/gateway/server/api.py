@@ -1,0 +1,422 @@
+"""The REST API: channels, blocks, transactions, proofs, contracts and live events.
+
+Every route answers JSON (errors as RFC 9457 problem details) and asks :class:`Backend` whether the caller may
+do what it asks. Reads need a member (or a reader role); writes need a member organisation's client or admin;
+public contract functions may be evaluated by anyone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from consortia.gateway.sdk import CommitTimeout, EndorsementFailed, GatewayError, OrderingFailed, TransactionInvalid
+from consortia.gateway.server.auth import Principal
+from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.views import block_view, transaction_view
+from consortia.ledger.block import Block, header_hash
+from consortia.ledger.codes import code_name
+from consortia.ledger.encoding import MalformedError, decode_canonical, encode
+from consortia.ledger.proof import build_consistency, build_proof, header_json
+from consortia.ledger.transaction import Envelope, Proposal, SignedProposal, Transaction
+from consortia.peer.endorser import EndorsementError
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
+
+class ContractCall(BaseModel):
+    """A contract call: by a logged-in person (function and args) or a program (a signed proposal)."""
+
+    function: str | None = Field(None, max_length=128, description="Function name (people and public calls).")
+    args: list[Any] = Field(default_factory=list, max_length=64, description="JSON arguments.")
+    transient: dict[str, str] = Field(default_factory=dict, description="Transient data, base64 values.")
+    signed_proposal: str | None = Field(None, description="Base64 signed proposal (programs).")
+
+
+class SubmitCall(ContractCall):
+    """A submission: function and args (people), or a signed envelope (programs, after /endorse)."""
+
+    envelope: str | None = Field(None, description="Base64 signed envelope (programs).")
+    timeout_s: float = Field(30.0, ge=0.1, le=120.0, description="How long to wait for the commit.")
+
+
+class EndorseCall(BaseModel):
+    """A program's signed proposal to be endorsed."""
+
+    signed_proposal: str = Field(..., description="Base64 signed proposal.")
+    transient: dict[str, str] = Field(default_factory=dict, description="Transient data, base64 values.")
+
+
+def _b64(value: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (ValueError, TypeError):
+        raise Problem(400, f"{what} is not valid base64", code="BAD_BASE64") from None
+
+
+def _transient(values: dict[str, str]) -> dict[str, bytes]:
+    return {key: _b64(value, f"transient[{key!r}]") for key, value in values.items()}
+
+
+_ENDORSEMENT_STATUS = {
+    "CONTRACT_ERROR": 400,
+    "BAD_ARGUMENTS": 400,
+    "BAD_PROPOSAL": 400,
+    "BAD_TXID": 400,
+    "BAD_TRANSIENT": 400,
+    "WRONG_CHANNEL": 400,
+    "BAD_SIGNATURE": 401,
+    "NOT_A_MEMBER": 403,
+    "UNKNOWN_CONTRACT": 404,
+    "UNKNOWN_FUNCTION": 404,
+    "UNKNOWN_CHANNEL": 404,
+    "NOT_INSTALLED": 503,
+    "NO_PEER": 503,
+    "NO_ENDORSERS": 503,
+    "DUPLICATE_TXID": 409,
+    "ENDORSEMENT_MISMATCH": 409,
+    "NONDETERMINISTIC_CONTRACT": 422,
+    "CONTRACT_FAILED": 422,
+}
+
+
+def _gateway_problem(exc: GatewayError) -> Problem:
+    if isinstance(exc, TransactionInvalid):
+        return Problem(
+            409, f"transaction committed as invalid: {exc.message}", code=exc.code, tx_id=exc.tx_id, block=exc.block
+        )
+    if isinstance(exc, OrderingFailed):
+        status = int(exc.code.rsplit("_", 1)[-1]) if exc.code.rsplit("_", 1)[-1].isdigit() else 503
+        return Problem(status if 400 <= status < 600 else 503, exc.message, code=exc.code, tx_id=exc.tx_id)
+    if isinstance(exc, CommitTimeout):
+        return Problem(504, exc.message, code=exc.code, tx_id=exc.tx_id)
+    status = _ENDORSEMENT_STATUS.get(exc.code, 400)
+    return Problem(status, exc.message, code=exc.code, tx_id=exc.tx_id)
+
+
+def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proofs: bool) -> APIRouter:
+    """The /api routes."""
+    router = APIRouter(prefix="/api")
+    principal_dep = Depends(get_principal)
+
+    def _channel_summary(name: str, principal: Principal | None) -> dict[str, Any]:
+        access = backend.access(name)
+        peer_channel = backend.peer_channel(name, principal)
+        header = peer_channel.ledger.last_header
+        return {
+            "name": name,
+            "organisations": list(access.orgs),
+            "reader_roles": list(access.readers),
+            "height": peer_channel.height,
+            "last_header_hash": None if header is None else header_hash(header).hex(),
+        }
+
+    @router.get("/channels", summary="Channels the caller may read, with heights")
+    def list_channels(principal: Principal | None = principal_dep) -> dict[str, Any]:
+        if principal is None:
+            raise Problem(401, "log in or sign the request to list channels", code="UNAUTHENTICATED")
+        names = [n for n in backend.channel_names() if backend.can_read(principal, n)]
+        return {"channels": [_channel_summary(n, principal) for n in names]}
+
+    @router.get("/channels/{channel}", summary="A channel: organisations, height, contracts")
+    def get_channel(channel: str, principal: Principal | None = principal_dep) -> dict[str, Any]:
+        backend.require_read(principal, channel)
+        summary = _channel_summary(channel, principal)
+        peer_channel = backend.peer_channel(channel, principal)
+        rows = peer_channel.ledger.state.range("_lifecycle", "definition/", "definition0")
+        summary["contracts"] = [json.loads(value.value) for _, value in rows]
+        summary["orderer_organisations"] = [o.msp_id for o in peer_channel.rules.config.orderer.organisations]
+        return summary
+
+    @router.get("/channels/{channel}/blocks", summary="Block headers, from a number, ascending")
+    def list_blocks(
+        channel: str,
+        principal: Principal | None = principal_dep,
+        start: int | None = Query(None, alias="from", ge=0, description="First block (default: the latest page)."),
+        limit: int = Query(20, ge=1, le=MAX_PAGE),
+    ) -> dict[str, Any]:
+        backend.require_read(principal, channel)
+        peer_channel = backend.peer_channel(channel, principal)
+        height = peer_channel.height
+        first = max(0, height - limit) if start is None else start
+        blocks = []
+        for number in range(first, min(height, first + limit)):
+            record = peer_channel.ledger.record(number)
+            block = decode_canonical(record.block, Block)
+            blocks.append(block_view(block, record.codes, with_transactions=False))
+        return {"channel": channel, "height": height, "blocks": blocks}
+
+    @router.get("/channels/{channel}/blocks/{number}", summary="A block with its transactions and codes")
+    def get_block(channel: str, number: int, principal: Principal | None = principal_dep) -> dict[str, Any]:
+        backend.require_read(principal, channel)
+        peer_channel = backend.peer_channel(channel, principal)
+        if not 0 <= number < peer_channel.height:
+            raise Problem(
+                404, f"channel {channel!r} has no block {number} (height {peer_channel.height})", code="UNKNOWN_BLOCK"
+            )
+        record = peer_channel.ledger.record(number)
+        return block_view(decode_canonical(record.block, Block), record.codes)
+
+    def _locate(channel: str, tx_id: str, principal: Principal | None) -> tuple[Any, Block, int, int]:
+        backend.require_read(principal, channel)
+        peer_channel = backend.peer_channel(channel, principal)
+        position = peer_channel.ledger.state.tx_position(tx_id.lower())
+        if position is None:
+            raise Problem(404, f"transaction {tx_id} is not on channel {channel!r}", code="UNKNOWN_TRANSACTION")
+        number, index, code = position
+        record = peer_channel.ledger.record(number)
+        return peer_channel, decode_canonical(record.block, Block), index, code
+
+    @router.get("/channels/{channel}/transactions/{tx_id}", summary="A transaction in full")
+    def get_transaction(channel: str, tx_id: str, principal: Principal | None = principal_dep) -> dict[str, Any]:
+        _, block, index, code = _locate(channel, tx_id, principal)
+        return transaction_view(block, index, code)
+
+    @router.get(
+        "/channels/{channel}/transactions/{tx_id}/proof",
+        summary="Inclusion proofs (block and history tree), signed header, orderer certificates",
+    )
+    def get_proof(channel: str, tx_id: str, principal: Principal | None = principal_dep) -> dict[str, Any]:
+        peer_channel, block, index, code = _locate(channel, tx_id, principal)
+        cas = {o.msp_id: o.ca_certificate for o in peer_channel.rules.config.orderer.organisations}
+        document = build_proof(block, index, peer_channel.ledger.history, cas, code_name(code))
+        document["tx_id"] = tx_id.lower()
+        if tamper_proofs:
+            # Test-only switch: corrupt the proof in transit so the browser verifier must catch it.
+            path = document["history_proof"]["path"]
+            if path:
+                first = bytes.fromhex(path[0])
+                path[0] = (bytes([first[0] ^ 1]) + first[1:]).hex()
+            else:
+                document["header"]["history_size"] += 1
+        return document
+
+    @router.get("/channels/{channel}/consistency", summary="Consistency proof between two blocks' history trees")
+    def get_consistency(
+        channel: str,
+        principal: Principal | None = principal_dep,
+        start: int = Query(..., alias="from", ge=0),
+        end: int = Query(..., alias="to", ge=0),
+    ) -> dict[str, Any]:
+        backend.require_read(principal, channel)
+        peer_channel = backend.peer_channel(channel, principal)
+        height = peer_channel.height
+        if not (start <= end < height):
+            raise Problem(400, f"need 0 ≤ from ≤ to < height ({height})", code="BAD_RANGE")
+        first, last = peer_channel.ledger.block(start), peer_channel.ledger.block(end)
+        proof = build_consistency(peer_channel.ledger.history, first.header.history_size, last.header.history_size)
+
+        def signed(block: Block) -> dict[str, Any]:
+            return {
+                "header": header_json(block.header),
+                "header_bytes": base64.b64encode(encode(block.header)).decode(),
+                "signature": block.signature.hex(),
+                "orderer_certificate": base64.b64encode(block.orderer).decode(),
+            }
+
+        return {"channel": channel, "from": signed(first), "to": signed(last), "proof": proof}
+
+    @router.get("/search", summary="Find a transaction id, block number or state key")
+    def search(
+        q: str = Query(..., min_length=1, max_length=256), principal: Principal | None = principal_dep
+    ) -> dict[str, Any]:
+        if principal is None:
+            raise Problem(401, "log in or sign the request to search", code="UNAUTHENTICATED")
+        results: list[dict[str, Any]] = []
+        for name in backend.channel_names():
+            if not backend.can_read(principal, name):
+                continue
+            peer_channel = backend.peer_channel(name, principal)
+            text = q.strip()
+            if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+                position = peer_channel.ledger.state.tx_position(text.lower())
+                if position:
+                    results.append(
+                        {"type": "transaction", "channel": name, "tx_id": text.lower(), "block": position[0]}
+                    )
+            if text.isdigit() and int(text) < peer_channel.height:
+                results.append({"type": "block", "channel": name, "block": int(text)})
+            for ns, value in peer_channel.ledger.state.find_key(text):
+                results.append(
+                    {
+                        "type": "key",
+                        "channel": name,
+                        "namespace": ns,
+                        "key": text,
+                        "version": [value.version.block, value.version.tx],
+                    }
+                )
+        return {"query": q, "results": results}
+
+    # -- contracts -------------------------------------------------------------------------------------------
+
+    def _check_names(channel: str, contract: str) -> None:
+        if not re.match(_NAME, contract) and contract != "_lifecycle":
+            raise Problem(400, f"invalid contract name {contract!r}", code="BAD_NAME")
+        backend.access(channel)
+
+    @router.post("/channels/{channel}/contracts/{contract}/evaluate", summary="Evaluate a query function")
+    def evaluate(
+        channel: str, contract: str, call: ContractCall, principal: Principal | None = principal_dep
+    ) -> dict[str, Any]:
+        _check_names(channel, contract)
+        transient = _transient(call.transient)
+        if call.signed_proposal is not None:
+            if principal is None or principal.via != "signature":
+                raise Problem(401, "a signed proposal must come in a signed request", code="UNAUTHENTICATED")
+            backend.require_read(principal, channel)
+            signed = _b64(call.signed_proposal, "signed_proposal")
+            peer = backend.network.peers[backend.peer_channel(channel, principal).org]
+            try:
+                return {"result": peer.evaluate(channel, signed, transient)}
+            except EndorsementError as exc:
+                raise _gateway_problem(EndorsementFailed(exc.code, exc.message)) from None
+        if not call.function:
+            raise Problem(400, "give a function (and args), or a signed_proposal", code="BAD_CALL")
+        if principal is None or principal.identity is None:
+            if not backend.is_public(channel, contract, call.function):
+                if principal is None:
+                    raise Problem(
+                        401, f"{contract}.{call.function} is not public: log in to call it", code="UNAUTHENTICATED"
+                    )
+                raise Problem(
+                    400,
+                    "programs send a signed_proposal (the server holds no key for them)",
+                    code="SIGNED_PROPOSAL_REQUIRED",
+                )
+            identity = backend.public_identity(channel)
+        else:
+            backend.require_read(principal, channel)
+            identity = principal.identity
+        contract_handle = backend.gateway(identity).network(channel).contract(contract)
+        try:
+            return {"result": contract_handle.evaluate(call.function, *call.args, transient=transient)}
+        except GatewayError as exc:
+            raise _gateway_problem(exc) from None
+
+    @router.post(
+        "/channels/{channel}/contracts/{contract}/endorse",
+        summary="Endorse a program's signed proposal; returns the transaction for it to sign",
+    )
+    def endorse(
+        channel: str, contract: str, call: EndorseCall, principal: Principal | None = principal_dep
+    ) -> dict[str, Any]:
+        _check_names(channel, contract)
+        backend.require_write(principal, channel)
+        signed = _b64(call.signed_proposal, "signed_proposal")
+        try:
+            proposal = decode_canonical(decode_canonical(signed, SignedProposal).proposal, Proposal)
+        except MalformedError as exc:
+            raise Problem(400, f"signed_proposal: {exc}", code="BAD_PROPOSAL") from None
+        if proposal.channel != channel or proposal.contract != contract:
+            raise Problem(400, "the proposal names another channel or contract", code="BAD_PROPOSAL")
+        handle = backend.gateway(backend.network.identity(principal.org, "public")).network(channel).contract(contract)
+        try:
+            transaction = handle.endorse(signed, proposal, _transient(call.transient))
+        except GatewayError as exc:
+            raise _gateway_problem(exc) from None
+        return {"tx_id": proposal.tx_id, "transaction": base64.b64encode(transaction).decode()}
+
+    @router.post("/channels/{channel}/contracts/{contract}/submit", summary="Submit a transaction and wait for commit")
+    def submit(
+        channel: str, contract: str, call: SubmitCall, principal: Principal | None = principal_dep
+    ) -> dict[str, Any]:
+        _check_names(channel, contract)
+        backend.require_write(principal, channel)
+        assert principal is not None
+        started = time.perf_counter()
+        try:
+            if call.envelope is not None:
+                envelope_bytes = _b64(call.envelope, "envelope")
+                try:
+                    envelope = decode_canonical(envelope_bytes, Envelope)
+                    transaction = decode_canonical(envelope.payload, Transaction)
+                    proposal = decode_canonical(transaction.proposal, Proposal)
+                except MalformedError as exc:
+                    raise Problem(400, f"envelope: {exc}", code="BAD_ENVELOPE") from None
+                if proposal.channel != channel or proposal.contract != contract:
+                    raise Problem(400, "the envelope names another channel or contract", code="BAD_ENVELOPE")
+                handle = backend.gateway(backend.network.identity(principal.org, "public")).network(channel)
+                future = handle.contract(contract).order(proposal.tx_id, envelope_bytes, envelope.payload)
+            else:
+                if principal.identity is None:
+                    raise Problem(400, "programs submit a signed envelope (see /endorse)", code="ENVELOPE_REQUIRED")
+                if not call.function:
+                    raise Problem(400, "give the function to call", code="BAD_CALL")
+                handle = backend.gateway(principal.identity).network(channel).contract(contract)
+                future = handle.submit_async(
+                    call.function, *call.args, transient=_transient(call.transient), timeout=call.timeout_s
+                )
+            try:
+                result = future.result(call.timeout_s)
+            except TimeoutError:
+                raise Problem(
+                    504, f"not committed within {call.timeout_s:g} s (it may still commit)", code="COMMIT_TIMEOUT"
+                ) from None
+        except GatewayError as exc:
+            raise _gateway_problem(exc) from None
+        metrics.latency.labels(channel).observe(time.perf_counter() - started)
+        return {"tx_id": result.tx_id, "block": result.block, "validation_code": result.code, "result": result.result}
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    @router.get(
+        "/channels/{channel}/events",
+        summary="Server-sent events: blocks and contract events",
+        response_class=StreamingResponse,
+    )
+    def events(
+        channel: str,
+        request: Request,
+        principal: Principal | None = principal_dep,
+        start: int | None = Query(None, alias="from", ge=0, description="First block (default: next block)."),
+    ) -> Response:
+        backend.require_read(principal, channel)
+        peer_channel = backend.peer_channel(channel, principal)
+        last_id = request.headers.get("last-event-id")
+        if start is None:
+            start = int(last_id) + 1 if last_id and last_id.isdigit() else peer_channel.height
+
+        def stream() -> Iterator[str]:
+            yield "retry: 2000\n\n"
+            for event in peer_channel.block_events(start, timeout=15.0):
+                payload = {
+                    "channel": channel,
+                    "number": event.number,
+                    "header_hash": event.header_hash.hex(),
+                    "timestamp_ms": event.timestamp_ms,
+                    "transactions": [
+                        {"tx_id": o.tx_id, "code": code_name(o.code), "contract": o.contract, "function": o.function}
+                        for o in event.transactions
+                    ],
+                }
+                yield f"id: {event.number}\nevent: block\ndata: {json.dumps(payload)}\n\n"
+                for outcome in event.transactions:
+                    for contract_event in outcome.events:
+                        data = {
+                            "tx_id": outcome.tx_id,
+                            "contract": outcome.contract,
+                            "name": contract_event.name,
+                            "payload": json.loads(contract_event.payload or b"null"),
+                        }
+                        yield f"id: {event.number}\nevent: contract\ndata: {json.dumps(data)}\n\n"
+            yield ": idle, reconnect to resume\n\n"
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+
+    return router

@@ -1,0 +1,210 @@
+"""The gateway service application: API, events, metrics, login and explorer pages over one network.
+
+``create_app(network)`` builds the FastAPI application; ``consortia serve`` and ``consortia demo`` run it with
+uvicorn on 127.0.0.1. OpenAPI is at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from consortia import __version__
+from consortia.gateway.server.api import build_router
+from consortia.gateway.server.auth import (
+    SESSION_COOKIE,
+    AuthError,
+    Principal,
+    SessionStore,
+    principal_from_certificate,
+    principal_from_session,
+    verify_request,
+)
+from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.metrics import CONTENT_TYPE, GatewayMetrics
+from consortia.gateway.server.problems import Problem, install_problem_handlers, problem_response
+from consortia.identity.wallet import WalletError
+from consortia.network.embedded import EmbeddedNetwork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Limits and switches of the gateway service."""
+
+    max_body_bytes: int = 1 << 20
+    session_ttl_seconds: float = 8 * 3600
+    secure_cookies: bool = False
+    tamper_proofs: bool = False
+    """Test-only: corrupt proofs in transit so the browser verifier's failure path can be tested."""
+
+
+class BodyLimit:
+    """Refuse request bodies over a limit with 413, before reading them whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = problem_response(request, 413, f"request body is larger than {self.limit} bytes")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Login(BaseModel):
+    """Credentials of a person."""
+
+    username: str = Field(..., min_length=3, max_length=128, description="org/name, e.g. Org1/alice")
+    password: str = Field(..., min_length=1, max_length=1024)
+
+
+def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None) -> FastAPI:
+    """Build the gateway service for a running network."""
+    settings = settings or ServerSettings()
+    backend = Backend(network)
+    sessions = SessionStore(settings.session_ttl_seconds)
+    metrics = GatewayMetrics()
+    for name in backend.channel_names():
+        metrics.follow(backend.peer_channel(name))
+
+    app = FastAPI(
+        title="Consortia gateway",
+        version=__version__,
+        description="Channels, blocks, transactions, proofs, contracts and events of a Consortia network. "
+        "Programs sign requests (Authorization: Consortia-Ed25519 …); people log in.",
+    )
+    app.state.backend = backend
+    app.state.sessions = sessions
+    app.state.metrics = metrics
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    async def get_principal(request: Request) -> Principal | None:
+        header = request.headers.get("authorization")
+        if header:
+            body = await request.body()
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            try:
+                info = verify_request(header, request.method, target, body, backend.members)
+            except AuthError as exc:
+                metrics.denied.labels("401").inc()
+                raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
+            return principal_from_certificate(info)
+        session = sessions.get(request.cookies.get(SESSION_COOKIE))
+        if session is not None:
+            # Cookie-authenticated writes must be JSON: a cross-site form cannot send that without CORS.
+            is_json = request.headers.get("content-type", "").startswith("application/json")
+            if request.method == "POST" and request.url.path.startswith("/api/") and not is_json:
+                raise Problem(415, "send JSON (Content-Type: application/json)", code="JSON_REQUIRED")
+            return principal_from_session(session)
+        return None
+
+    @app.middleware("http")
+    async def count_denials(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        if response.status_code in (401, 403):
+            metrics.denied.labels(str(response.status_code)).inc()
+            log.warning("%s %s → %s", request.method, request.url.path, response.status_code)
+        return response
+
+    app.include_router(build_router(backend, get_principal, metrics, settings.tamper_proofs))
+
+    @app.get("/healthz", summary="Liveness and channel heights")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "channels": {n: backend.peer_channel(n).height for n in backend.channel_names()}}
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.post("/api/login", summary="Log in a person; sets the session cookie")
+    def api_login(credentials: Login, response: Response) -> dict[str, Any]:
+        try:
+            user, identity = backend.wallet.login(credentials.username, credentials.password)
+        except WalletError as exc:
+            raise Problem(401, str(exc), code="LOGIN_FAILED") from None
+        token = sessions.create(user, identity)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=settings.secure_cookies,
+            max_age=int(settings.session_ttl_seconds),
+        )
+        return {"user": user.username, "org": user.org, "kind": user.kind, "role": user.role}
+
+    @app.post("/api/logout", summary="End the session")
+    def api_logout(request: Request) -> JSONResponse:
+        sessions.end(request.cookies.get(SESSION_COOKIE))
+        response = JSONResponse({"logged_out": True})
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @app.get("/api/me", summary="Who the caller is")
+    async def me(request: Request) -> dict[str, Any]:
+        principal = await get_principal(request)
+        if principal is None:
+            raise Problem(401, "not logged in", code="UNAUTHENTICATED")
+        return {
+            "org": principal.org,
+            "name": principal.name,
+            "kind": principal.kind,
+            "role": principal.role,
+            "via": principal.via,
+            "channels": [n for n in backend.channel_names() if backend.can_read(principal, n)],
+        }
+
+    try:
+        from consortia.gateway.server.pages import install_pages
+    except ImportError:  # pages not built yet
+        install_pages = None
+    if install_pages is not None:
+        install_pages(app, backend, sessions, get_principal)
+
+    @app.on_event("shutdown")
+    def _shutdown() -> None:
+        metrics.close()
+
+    return app
+
+
+STATIC_DIR = Path(__file__).parent / "static"
+TEMPLATES_DIR = Path(__file__).parent / "templates"

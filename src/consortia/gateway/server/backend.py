@@ -1,0 +1,124 @@
+"""What the gateway service needs from the network it fronts, and the access rules it enforces.
+
+The service runs beside an embedded network (or, in a cluster, beside one organisation's peer): it reads blocks
+and state from a peer, endorses through peers, orders through the ordering service. :class:`Backend` gathers
+those handles and answers the authorisation questions — may this principal read or write this channel, may
+anyone evaluate this function — in one place, so every route asks the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from consortia.contracts.lifecycle import LIFECYCLE
+from consortia.gateway.sdk import Gateway
+from consortia.gateway.server.auth import Principal
+from consortia.gateway.server.problems import Problem
+from consortia.identity import Membership, SigningIdentity
+from consortia.identity.wallet import Wallet
+from consortia.network.bootstrap import wallet_dir
+from consortia.network.embedded import EmbeddedNetwork
+from consortia.network.spec import ChannelSpec
+from consortia.peer.channel import PeerChannel
+
+
+@dataclass(frozen=True)
+class ChannelAccess:
+    """Who may use a channel."""
+
+    name: str
+    orgs: tuple[str, ...]
+    readers: tuple[str, ...]
+
+
+class Backend:
+    """The network behind the gateway service."""
+
+    def __init__(self, network: EmbeddedNetwork, directory: Path | None = None) -> None:
+        self.network = network
+        self.directory = Path(directory or network.directory)
+        cas = {}
+        for org in network.spec.orgs:
+            peer_channels = network.peers[org.name].channels
+            any_channel = next(iter(peer_channels.values()), None)
+            if any_channel is not None and org.name in any_channel.rules.members:
+                cas[org.name] = any_channel.rules.members.ca_certificate(org.name)
+            else:
+                cas[org.name] = (self.directory / "crypto" / org.name / "ca" / "ca.pem").read_bytes()
+        self.members = Membership(cas)
+        self.wallet = Wallet(wallet_dir(self.directory))
+
+    # -- channels --------------------------------------------------------------------------------------------
+
+    def channel_names(self) -> list[str]:
+        """Every channel of the network."""
+        return [channel.name for channel in self.network.spec.channels]
+
+    def access(self, channel: str) -> ChannelAccess:
+        """The access rules of a channel (404 problem if it does not exist)."""
+        try:
+            spec: ChannelSpec = self.network.spec.channel(channel)
+        except KeyError:
+            raise Problem(404, f"there is no channel {channel!r}", code="UNKNOWN_CHANNEL") from None
+        return ChannelAccess(spec.name, tuple(spec.orgs), tuple(spec.readers))
+
+    def can_read(self, principal: Principal | None, channel: str) -> bool:
+        """Whether a principal may read a channel's ledger."""
+        access = self.access(channel)
+        return principal is not None and (principal.org in access.orgs or principal.role in access.readers)
+
+    def require_read(self, principal: Principal | None, channel: str) -> ChannelAccess:
+        """401 without a principal, 403 unless it may read the channel."""
+        access = self.access(channel)
+        if principal is None:
+            raise Problem(401, "log in or sign the request to read this channel", code="UNAUTHENTICATED")
+        if not self.can_read(principal, channel):
+            raise Problem(
+                403, f"{principal.id} is not a member of channel {channel!r} and has no reader role", code="FORBIDDEN"
+            )
+        return access
+
+    def require_write(self, principal: Principal | None, channel: str) -> ChannelAccess:
+        """401 without a principal, 403 unless its organisation is a member."""
+        access = self.access(channel)
+        if principal is None:
+            raise Problem(401, "log in or sign the request to submit transactions", code="UNAUTHENTICATED")
+        if principal.org not in access.orgs:
+            raise Problem(403, f"{principal.org} is not a member of channel {channel!r}", code="FORBIDDEN")
+        return access
+
+    def peer_channel(self, channel: str, principal: Principal | None = None) -> PeerChannel:
+        """The peer channel to read from: the caller's organisation's peer, else the first member's."""
+        access = self.access(channel)
+        org = principal.org if principal is not None and principal.org in access.orgs else access.orgs[0]
+        return self.network.peers[org].channel(channel)
+
+    # -- contracts -------------------------------------------------------------------------------------------
+
+    def is_public(self, channel: str, contract: str, function: str) -> bool:
+        """Whether a contract function is marked public (evaluable without login)."""
+        if contract == LIFECYCLE:
+            return False
+        peer_channel = self.peer_channel(channel)
+        definition = peer_channel.validator.definition(None, contract)
+        if definition is None:
+            return False
+        package = peer_channel.registry.by_hash(definition.source_hash)
+        if package is None:
+            return False
+        spec = package.contract_class.functions().get(function)
+        return spec is not None and spec.public and spec.kind == "evaluate"
+
+    def public_identity(self, channel: str) -> SigningIdentity:
+        """The identity anonymous queries of public functions are signed with."""
+        return self.network.identity(self.access(channel).orgs[0], "public")
+
+    def gateway(self, identity: SigningIdentity) -> Gateway:
+        """An SDK gateway acting as ``identity``."""
+        return Gateway(identity, self.network)
+
+    def orgs(self) -> Sequence[str]:
+        """Every organisation of the network."""
+        return [org.name for org in self.network.spec.orgs]

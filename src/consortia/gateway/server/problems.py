@@ -1,0 +1,79 @@
+"""Problem details (RFC 9457): every error the API returns is a small JSON document a person can act on.
+
+``{"type": "about:blank", "title": "Forbidden", "status": 403, "detail": "Org3 is not a member of channel
+trade", "instance": "/api/channels/trade"}`` with media type ``application/problem+json``. Validation errors
+also list the offending fields. No traceback ever leaves the server; unexpected failures are logged with one and
+answered with a 500 that says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error answered as problem details."""
+
+    def __init__(self, status: int, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.extra = extra
+
+
+def problem_response(request: Request, status: int, detail: str, code: str | None = None, **extra: Any) -> JSONResponse:
+    """A problem-details response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if code:
+        body["code"] = code
+    body.update(extra)
+    headers = {"WWW-Authenticate": 'Consortia-Ed25519 realm="consortia"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error as problem details."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        if exc.status in (401, 403):
+            log.info("denied %s %s: %s %s", request.method, request.url.path, exc.status, exc.detail)
+        return problem_response(request, exc.status, exc.detail, exc.code, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in error.get("loc", ())), "message": error.get("msg", "")}
+            for error in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+        return problem_response(request, 422, detail, "INVALID_REQUEST", errors=errors)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error serving %s %s", request.method, request.url.path)
+        return problem_response(
+            request, 500, f"the server failed unexpectedly ({type(exc).__name__}); the error was logged"
+        )

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from consortia.cli.common import DATA_HELP, console, data_dir, fail
+from consortia.cli.serve_cmd import run_server
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.ledger.codes import code_name
 from consortia.ledger.config import BatchConfig
@@ -22,22 +23,31 @@ from consortia.network.workload import run_workload
 ASSET_TRANSFER = "consortia.samples.asset_transfer:AssetTransfer"
 
 
+DEMO_PASSWORD = "consortia-demo"
+PEOPLE = {"Org1": ("alice", "auditor"), "Org2": ("bob",), "Org3": ("carol",)}
+
+
 def demo_spec() -> NetworkSpec:
-    """Three organisations; channel 'alpha' for all three, 'beta' for two of them."""
-    users = (
-        UserSpec("admin", "admin"),
-        UserSpec("client", "client"),
-        UserSpec("auditor", "client", {"role": "auditor"}),
-    )
+    """Three organisations; channel 'alpha' for all three, 'beta' for two of them (auditors may read it)."""
+
+    def users(org: str) -> tuple[UserSpec, ...]:
+        people = tuple(
+            UserSpec(name, "client", {"role": "auditor"} if name == "auditor" else {}, DEMO_PASSWORD)
+            for name in PEOPLE[org]
+        )
+        return (UserSpec("admin", "admin"), UserSpec("client", "client"), *people)
+
     return NetworkSpec(
         orgs=(
-            OrgSpec("Org1", "First Bank", users),
-            OrgSpec("Org2", "Second Bank", users),
-            OrgSpec("Org3", "Logistics Co", users),
+            OrgSpec("Org1", "First Bank", users("Org1")),
+            OrgSpec("Org2", "Second Bank", users("Org2")),
+            OrgSpec("Org3", "Logistics Co", users("Org3")),
         ),
         channels=(
             ChannelSpec("alpha", ("Org1", "Org2", "Org3"), BatchConfig(max_transactions=200, timeout_ms=50)),
-            ChannelSpec("beta", ("Org2", "Org3"), BatchConfig(max_transactions=200, timeout_ms=50)),
+            ChannelSpec(
+                "beta", ("Org2", "Org3"), BatchConfig(max_transactions=200, timeout_ms=50), readers=("auditor",)
+            ),
         ),
     )
 
@@ -54,6 +64,9 @@ def demo(
     transactions: int = typer.Option(
         3000, "--transactions", "-n", min=1, max=1_000_000, help="How many transactions to submit."
     ),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Seed, print the summary and exit (no web server)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address of the web server."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port of the web server."),
 ) -> None:
     """Start an embedded network (3 organisations, 2 channels), deploy a contract, submit a workload, summarise."""
     folder = data_dir(data)
@@ -105,6 +118,17 @@ def demo(
         sample = network.gateway("Org1").network("alpha").contract("asset-transfer")
         appraisal = sample.submit("appraise", "a1", transient={"appraisal": b"CNY 1,200,000 (confidential)"})
         _summary(network, results, elapsed, folder, appraisal.tx_id)
+        if not no_serve:
+            console.print(
+                "\n[bold]People[/] (password [cyan]"
+                + DEMO_PASSWORD
+                + "[/]): "
+                + ", ".join(f"{org}/{name}" for org, names in PEOPLE.items() for name in names)
+                + " — Org1/auditor may also read channel beta.",
+                soft_wrap=True,
+            )
+            console.print(f"Explorer: http://{host}:{port}/channels/alpha/tx/{appraisal.tx_id}", soft_wrap=True)
+            run_server(network, host, port)
     finally:
         network.close()
 

@@ -9,9 +9,11 @@ import sys
 import typer
 
 from consortia.cli.bench_cmd import bench
+from consortia.cli.client_cmds import blocks, evaluate, submit, tx
 from consortia.cli.common import err_console
 from consortia.cli.demo_cmd import demo
 from consortia.cli.proof_cmd import proof
+from consortia.cli.serve_cmd import serve
 from consortia.cli.verify_cmd import verify
 
 app = typer.Typer(
@@ -21,10 +23,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    server: str | None = typer.Option(None, "--server", help="Gateway service URL for client commands."),
+) -> None:
+    """Consortia: a permissioned blockchain platform and its consortium applications."""
+    ctx.obj = {"server": server}
+
+
 app.command()(demo)
+app.command()(serve)
 app.command()(verify)
 app.command()(proof)
 app.command()(bench)
+app.command()(submit)
+app.command()(evaluate)
+app.command()(blocks)
+app.command()(tx)
 
 
 def main() -> None:

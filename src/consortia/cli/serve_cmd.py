@@ -1,0 +1,40 @@
+"""``consortia serve``: run the gateway service (API, events, explorer) over the embedded network in a folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from consortia.cli.common import DATA_HELP, console, data_dir, fail, require_network
+
+
+def run_server(network: object, host: str, port: int) -> None:
+    """Serve the gateway for an open network until interrupted."""
+    import uvicorn
+
+    from consortia.gateway.server.app import create_app
+
+    app = create_app(network)  # type: ignore[arg-type]
+    console.print(f"Gateway on [bold]http://{host}:{port}/[/] (API docs at /docs). Ctrl-C stops it.", soft_wrap=True)
+    uvicorn.run(app, host=host, port=port, log_level=logging.getLevelName(logging.getLogger().level).lower())
+
+
+def serve(
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Open the network in --data and serve its REST API, events and explorer pages."""
+    from consortia.network.embedded import EmbeddedNetwork
+
+    folder = require_network(data_dir(data))
+    try:
+        network = EmbeddedNetwork(folder)
+    except RuntimeError as exc:
+        fail(f"cannot open {folder}: {exc} (is another server using it?)")
+    try:
+        run_server(network, host, port)
+    finally:
+        network.close()

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import msgspec
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -14,6 +15,7 @@ from rich.table import Table
 from consortia.cli.common import DATA_HELP, console, data_dir, fail
 from consortia.cli.serve_cmd import run_server
 from consortia.contracts.collections_config import CollectionConfig
+from consortia.gateway.applications import Application, discover
 from consortia.ledger.codes import code_name
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
@@ -52,6 +54,23 @@ def demo_spec() -> NetworkSpec:
     )
 
 
+def merge_specs(base: NetworkSpec, applications: list[Application]) -> NetworkSpec:
+    """The demo network: the base organisations and channels plus every application's."""
+    orgs = {org.name: org for org in base.orgs}
+    for application in applications:
+        for org in application.orgs:
+            if org.name in orgs:
+                known = {u.name for u in orgs[org.name].users}
+                users = orgs[org.name].users + tuple(u for u in org.users if u.name not in known)
+                orgs[org.name] = msgspec.structs.replace(orgs[org.name], users=users)
+            else:
+                orgs[org.name] = org
+    channels = list(base.channels)
+    for application in applications:
+        channels.extend(c for c in application.channels if c.name not in {x.name for x in channels})
+    return msgspec.structs.replace(base, orgs=tuple(orgs.values()), channels=tuple(channels))
+
+
 def _reset(folder: Path) -> None:
     if folder.exists():
         if not (folder / "network.json").is_file() and any(folder.iterdir()):
@@ -73,7 +92,8 @@ def demo(
     _reset(folder)
     console.rule("[bold]Consortia demo")
     console.print(f"Creating organisations, CAs and channels in [cyan]{folder}[/] …")
-    network = EmbeddedNetwork.create(folder, demo_spec())
+    applications = discover()
+    network = EmbeddedNetwork.create(folder, merge_specs(demo_spec(), applications))
     try:
         network.deploy(
             "alpha",
@@ -118,6 +138,13 @@ def demo(
         sample = network.gateway("Org1").network("alpha").contract("asset-transfer")
         appraisal = sample.submit("appraise", "a1", transient={"appraisal": b"CNY 1,200,000 (confidential)"})
         _summary(network, results, elapsed, folder, appraisal.tx_id)
+        for application in applications:
+            console.rule(f"[bold]{application.title}")
+            if application.deploy is not None:
+                application.deploy(network)
+            if application.seed is not None:
+                for line in application.seed(network, console):
+                    console.print(line.replace("{base}", f"http://{host}:{port}"), soft_wrap=True)
         if not no_serve:
             console.print(
                 "\n[bold]People[/] (password [cyan]"

@@ -15,6 +15,7 @@ from consortia.cli.demo_cmd import demo
 from consortia.cli.proof_cmd import proof
 from consortia.cli.serve_cmd import serve
 from consortia.cli.verify_cmd import verify
+from consortia.gateway.applications import discover
 
 app = typer.Typer(
     name="consortia",
@@ -43,6 +44,10 @@ app.command()(submit)
 app.command()(evaluate)
 app.command()(blocks)
 app.command()(tx)
+
+for _application in discover():
+    if _application.cli is not None:
+        app.add_typer(_application.cli, name=_application.name, help=_application.title)
 
 
 def main() -> None:

@@ -199,6 +199,15 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
     if install_pages is not None:
         install_pages(app, backend, sessions, get_principal)
 
+    from consortia.gateway.applications import discover
+
+    for application in discover():
+        if application.install is not None:
+            try:
+                application.install(app, backend)
+            except Exception:  # an application's pages must not take the gateway down
+                log.exception("application %s failed to install its routes", application.name)
+
     @app.on_event("shutdown")
     def _shutdown() -> None:
         metrics.close()

@@ -747,6 +747,45 @@ def test_many_bad_blocks_then_reopen_loses_nothing(solo: SoloPeer) -> None:
     assert peer.channel(SOLO).ledger.state.tx_position(solo.tx_id) == (1, 0, int(Code.VALID))
 
 
+def test_block_of_malformed_envelopes_commits_with_codes(solo: SoloPeer) -> None:
+    """Malformed envelopes an orderer let through stay in their block, each with its own code; no state from them."""
+    admin = SigningIdentity.load(user_dir(solo.folder, "Org1", "admin"))
+    good = solo.next_block.transactions[0]
+    envelope = decode(good, Envelope)
+    transaction = decode(envelope.payload, Transaction)
+    other = encode(_proposal(admin, channel="other", contract=LIFECYCLE, function="approve"))
+    other_tx = encode(Transaction(other, transaction.response, transaction.endorsements))
+    envelopes = [
+        b"garbage",
+        _wide_array(good),
+        solo.genesis.transactions[0],
+        encode(Envelope(ENVELOPE_TRANSACTION, other_tx, admin.sign(other_tx))),
+        encode(Envelope(ENVELOPE_TRANSACTION, envelope.payload, _flip_last(envelope.signature))),
+        good,
+        good,
+    ]
+    history = solo.peer.channel(SOLO).ledger.history_range()
+    block, _ = make_block(
+        SOLO, 1, solo.genesis.header, history, envelopes, solo.orderer, solo.next_block.header.timestamp_ms
+    )
+    event = solo.peer.channel(SOLO).receive_block(encode(block))
+    assert [outcome.code for outcome in event.transactions] == [
+        Code.BAD_PAYLOAD,
+        Code.BAD_PAYLOAD,
+        Code.CONFIG_REJECTED,
+        Code.WRONG_CHANNEL,
+        Code.BAD_SIGNATURE,
+        Code.VALID,
+        Code.DUPLICATE_TXID,
+    ]
+    state = solo.peer.channel(SOLO).ledger.state
+    assert [key for key, _ in state.range(LIFECYCLE, "", "")] == [approval_key("demo", 1, "Org1")]
+    assert state.tx_position(solo.tx_id) == (1, 5, int(Code.VALID))
+    peer = solo.reopen()
+    assert peer.channel(SOLO).height == 2
+    assert peer.channel(SOLO).ledger.record(1).codes == bytes(int(o.code) for o in event.transactions)
+
+
 def test_block_rejected_carries_the_block_number(solo: SoloPeer) -> None:
     """A readable but bad block is reported with its number; an unreadable one without."""
     with pytest.raises(BlockRejected) as info:

@@ -68,7 +68,7 @@ def emit(line: str) -> None:
 
 def client(org: str, channel: str) -> None:
     contract = network.gateway(org).network(channel).contract("asset-transfer")
-    window = threading.Semaphore(3)
+    window = threading.Semaphore(2)
     rng = random.Random(f"{run}-{org}-{channel}")
     number = 0
     while True:
@@ -93,7 +93,7 @@ def client(org: str, channel: str) -> None:
                 window.release()
 
         future.add_done_callback(done)
-        time.sleep(rng.uniform(0.0, 0.03))
+        time.sleep(rng.uniform(0.03, 0.09))
 
 
 threads = [

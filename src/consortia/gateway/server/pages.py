@@ -1,0 +1,508 @@
+"""The explorer pages: login, dashboard, channels, blocks, transactions (with the in-browser verifier), search.
+
+Server-rendered Jinja2 templates over the same :class:`Backend` the JSON API uses, so every page enforces exactly
+the API's access rules: anonymous visitors are sent to ``/login``, a caller who may not read a channel gets a 403
+page, unknown channels, blocks and transactions a 404 page. The live parts (transactions-per-second chart, recent
+blocks, invalid transactions by reason) are plain JavaScript in ``static/explorer.js`` fed by the server-sent
+events of ``/api/channels/{ch}/events``; the Verify box is driven by ``static/verify-widget.js``.
+
+Pages carry a strict Content-Security-Policy (scripts only from this origin, no inline script), so data for the
+scripts travels in ``data-`` attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from consortia.gateway.server.auth import SESSION_COOKIE, Principal, SessionStore
+from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.views import block_view, transaction_summary, transaction_view
+from consortia.identity.wallet import WalletError
+from consortia.ledger.block import Block, header_hash
+from consortia.ledger.codes import code_name
+from consortia.ledger.encoding import MalformedError, decode_canonical
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+TEMPLATES_DIR = HERE / "templates"
+
+PAGE_SIZE = 20
+RECENT_BLOCKS = 12
+REASON_WINDOW = 200
+"""How many recent blocks per channel the invalid-by-reason view counts over."""
+CHART_SECONDS = 120
+SEED_BLOCKS = 2000
+"""At most this many blocks per channel are read to seed the chart with the last two minutes."""
+LIVE_CHANNELS = 4
+"""Server-sent event streams a dashboard opens at most (browsers allow six connections per host)."""
+MAX_QUERY = 256
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+PrincipalGetter = Callable[[Request], Awaitable[Principal | None]]
+
+
+# -- formatting ------------------------------------------------------------------------------------------------
+
+
+def short_hash(value: str | None, head: int = 8, tail: int = 6) -> str:
+    """A long hex string shortened for display (``abcd1234…9f8e7d``)."""
+    if not value:
+        return "—"
+    return value if len(value) <= head + tail + 1 else f"{value[:head]}…{value[-tail:]}"
+
+
+def format_time(ms: int | None) -> str:
+    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM:SS UTC`` (the browser shows local time)."""
+    if ms is None:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pretty_json(value: Any) -> str:
+    """A JSON value indented for reading."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def compact_json(value: Any) -> str:
+    """A JSON value on one line."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def code_class(code: str | None) -> str:
+    """The CSS class of a validation code."""
+    if code == "VALID":
+        return "code-valid"
+    return "code-invalid" if code else "code-none"
+
+
+def who(party: Mapping[str, Any] | None) -> str:
+    """``org/name`` of a creator, endorser or orderer view."""
+    if not party or not party.get("org"):
+        return "unknown"
+    return f"{party['org']}/{party['name']}"
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to return to after login (anything else becomes ``/``)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or not value.strip().isdigit() or len(value.strip()) > 18:
+        return None
+    return int(value.strip())
+
+
+# -- the pages -------------------------------------------------------------------------------------------------
+
+
+def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_principal: PrincipalGetter) -> None:
+    """Add the explorer pages, their static files and HTML error pages to the gateway application."""
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    env = templates.env
+    env.filters.update(short=short_hash, when=format_time, pretty=pretty_json, compact=compact_json, who=who)
+    env.filters["code_class"] = code_class
+    env.globals["quote"] = lambda value: quote(str(value), safe="")
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    principal_dep = Depends(get_principal)
+
+    def settings() -> Any:
+        return app.state.settings
+
+    def render(
+        request: Request,
+        template: str,
+        context: dict[str, Any],
+        principal: Principal | None,
+        status: int = 200,
+    ) -> Response:
+        session = sessions.get(request.cookies.get(SESSION_COOKIE)) if principal is not None else None
+        full = {
+            "principal": principal,
+            "csrf": session.csrf if session is not None else "",
+            "query": "",
+            "nav_channels": readable(principal) if principal is not None else [],
+            **context,
+        }
+        response = templates.TemplateResponse(request, template, full, status_code=status)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def error_page(request: Request, principal: Principal | None, status: int, detail: str) -> Response:
+        title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        context = {"status": status, "title": title, "detail": detail}
+        return render(request, "error.html", context, principal, status)
+
+    def to_login(request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    def page(
+        request: Request,
+        principal: Principal | None,
+        template: str,
+        build: Callable[[Principal], dict[str, Any]],
+    ) -> Response:
+        """Render a page for a logged-in caller; redirect anonymous ones, turn problems into error pages."""
+        if principal is None:
+            return to_login(request)
+        try:
+            context = build(principal)
+        except Problem as exc:
+            if exc.status == 401:
+                return to_login(request)
+            return error_page(request, principal, exc.status, exc.detail)
+        except MalformedError as exc:
+            return error_page(request, principal, 422, f"this ledger entry cannot be shown: {exc}")
+        return render(request, template, context, principal)
+
+    def readable(principal: Principal) -> list[str]:
+        return [name for name in backend.channel_names() if backend.can_read(principal, name)]
+
+    def same_origin(request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None or origin == "null":
+            return origin is None
+        return urlsplit(origin).netloc == request.headers.get("host", "")
+
+    # -- login / logout ----------------------------------------------------------------------------------------
+
+    @app.get("/login", include_in_schema=False)
+    async def login_form(request: Request, principal: Principal | None = principal_dep) -> Response:
+        target = safe_next(request.query_params.get("next"))
+        if principal is not None:
+            return RedirectResponse(target, status_code=303)
+        return render(request, "login.html", {"next": target, "username": "", "error": None}, None)
+
+    @app.post("/login", include_in_schema=False)
+    async def login_submit(request: Request) -> Response:
+        form = await request.form()
+        username = str(form.get("username") or "").strip()
+        password = str(form.get("password") or "")
+        target = safe_next(str(form.get("next") or "/"))
+
+        def again(message: str, status: int) -> Response:
+            context = {"next": target, "username": username[:128], "error": message}
+            return render(request, "login.html", context, None, status)
+
+        if not same_origin(request):
+            return again("This form must be sent from this site.", 403)
+        if not username or not password or len(username) > 128 or len(password) > 1024:
+            return again("Enter your organisation/user (e.g. Org1/alice) and your password.", 401)
+        try:
+            from starlette.concurrency import run_in_threadpool
+
+            user, identity = await run_in_threadpool(backend.wallet.login, username, password)
+        except WalletError:
+            return again("Unknown user or wrong password.", 401)
+        token = sessions.create(user, identity)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=settings().secure_cookies,
+            max_age=int(settings().session_ttl_seconds),
+        )
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        form = await request.form()
+        token = request.cookies.get(SESSION_COOKIE)
+        session = sessions.get(token)
+        if session is not None:
+            sent = str(form.get("csrf") or "")
+            if not same_origin(request) or not secrets.compare_digest(sent.encode(), session.csrf.encode()):
+                return error_page(request, principal_of(session), 403, "This logout request did not come from this site.")
+            sessions.end(token)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    def principal_of(session: Any) -> Principal:
+        from consortia.gateway.server.auth import principal_from_session
+
+        return principal_from_session(session)
+
+    # -- dashboard ---------------------------------------------------------------------------------------------
+
+    def dashboard_context(principal: Principal) -> dict[str, Any]:
+        now_ms = int(time.time() * 1000)
+        channels: list[dict[str, Any]] = []
+        recent: list[dict[str, Any]] = []
+        reasons: Counter[str] = Counter()
+        examined_tx = 0
+        examined_blocks = 0
+        seed: list[list[int]] = []
+        for name in readable(principal):
+            access = backend.access(name)
+            peer_channel = backend.peer_channel(name, principal)
+            height = peer_channel.height
+            last = peer_channel.ledger.last_header
+            channels.append(
+                {
+                    "name": name,
+                    "height": height,
+                    "organisations": list(access.orgs),
+                    "last_hash": None if last is None else header_hash(last).hex(),
+                    "last_time": None if last is None else last.timestamp_ms,
+                }
+            )
+            lowest = max(0, height - max(REASON_WINDOW, SEED_BLOCKS))
+            for number in range(height - 1, lowest - 1, -1):
+                within_reasons = number >= height - REASON_WINDOW
+                record = peer_channel.ledger.record(number)
+                block: Block | None = None
+                if within_reasons:
+                    examined_blocks += 1
+                    examined_tx += len(record.codes)
+                    reasons.update(code_name(c) for c in record.codes if c != 0)
+                if number >= height - RECENT_BLOCKS or seed_open(seed, name):
+                    block = decode_canonical(record.block, Block)
+                if number >= height - RECENT_BLOCKS and block is not None:
+                    view = block_view(block, record.codes, with_transactions=False)
+                    view["channel"] = name
+                    recent.append(view)
+                if block is not None and block.header.timestamp_ms >= now_ms - CHART_SECONDS * 1000:
+                    valid = sum(1 for c in record.codes if c == 0)
+                    seed.append([block.header.timestamp_ms, valid, len(record.codes) - valid])
+                elif block is not None:
+                    close_seed(seed, name)
+                if not within_reasons and not seed_open(seed, name):
+                    break
+            reset_seed_marks()
+        recent.sort(key=lambda b: (b["header"]["timestamp_ms"], b["number"]), reverse=True)
+        rows = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+        return {
+            "channels": channels,
+            "recent": recent[:RECENT_BLOCKS],
+            "reasons": rows,
+            "reason_max": max((count for _, count in rows), default=0),
+            "examined_tx": examined_tx,
+            "examined_blocks": examined_blocks,
+            "reason_window": REASON_WINDOW,
+            "live": {
+                "channels": [{"name": c["name"], "from": c["height"]} for c in channels[:LIVE_CHANNELS]],
+                "serverNow": now_ms,
+                "seconds": CHART_SECONDS,
+                "seed": seed,
+                "recentMax": RECENT_BLOCKS,
+            },
+        }
+
+    closed_seeds: set[str] = set()
+
+    def seed_open(seed: list[list[int]], name: str) -> bool:
+        return name not in closed_seeds
+
+    def close_seed(seed: list[list[int]], name: str) -> None:
+        closed_seeds.add(name)
+
+    def reset_seed_marks() -> None:
+        closed_seeds.clear()
+
+    @app.get("/", include_in_schema=False)
+    def dashboard(request: Request, principal: Principal | None = principal_dep) -> Response:
+        return page(request, principal, "dashboard.html", dashboard_context)
+
+    # -- channel -----------------------------------------------------------------------------------------------
+
+    @app.get("/channels/{channel}", include_in_schema=False)
+    def channel_page(channel: str, request: Request, principal: Principal | None = principal_dep) -> Response:
+        def build(principal: Principal) -> dict[str, Any]:
+            access = backend.require_read(principal, channel)
+            peer_channel = backend.peer_channel(channel, principal)
+            height = peer_channel.height
+            rows = peer_channel.ledger.state.range("_lifecycle", "definition/", "definition0")
+            contracts = [json.loads(value.value) for _, value in rows]
+            orderers = [o.msp_id for o in peer_channel.rules.config.orderer.organisations]
+            requested = _int(request.query_params.get("from"))
+            first = max(0, height - PAGE_SIZE) if requested is None else min(requested, max(0, height - 1))
+            last = min(height, first + PAGE_SIZE)
+            blocks = []
+            for number in range(last - 1, first - 1, -1):
+                record = peer_channel.ledger.record(number)
+                blocks.append(block_view(decode_canonical(record.block, Block), record.codes, with_transactions=False))
+            header = peer_channel.ledger.last_header
+            return {
+                "channel": channel,
+                "organisations": list(access.orgs),
+                "reader_roles": list(access.readers),
+                "orderers": orderers,
+                "contracts": contracts,
+                "height": height,
+                "last_hash": None if header is None else header_hash(header).hex(),
+                "blocks": blocks,
+                "newer": first + PAGE_SIZE if last < height else None,
+                "older": max(0, first - PAGE_SIZE) if first > 0 else None,
+                "latest": last < height,
+            }
+
+        return page(request, principal, "channel.html", build)
+
+    # -- block -------------------------------------------------------------------------------------------------
+
+    @app.get("/channels/{channel}/blocks/{number}", include_in_schema=False)
+    def block_page(channel: str, number: str, request: Request, principal: Principal | None = principal_dep) -> Response:
+        def build(principal: Principal) -> dict[str, Any]:
+            backend.require_read(principal, channel)
+            peer_channel = backend.peer_channel(channel, principal)
+            height = peer_channel.height
+            n = _int(number)
+            if n is None or n >= height:
+                raise Problem(404, f"channel {channel!r} has no block {number} (height {height})")
+            record = peer_channel.ledger.record(n)
+            view = block_view(decode_canonical(record.block, Block), record.codes)
+            return {
+                "channel": channel,
+                "block": view,
+                "height": height,
+                "previous": n - 1 if n > 0 else None,
+                "next": n + 1 if n + 1 < height else None,
+                "invalid": sum(1 for t in view["transactions"] if t["validation_code"] != "VALID"),
+            }
+
+        return page(request, principal, "block.html", build)
+
+    # -- transaction -------------------------------------------------------------------------------------------
+
+    @app.get("/channels/{channel}/tx/{tx_id}", include_in_schema=False)
+    def transaction_page(
+        channel: str, tx_id: str, request: Request, principal: Principal | None = principal_dep
+    ) -> Response:
+        def build(principal: Principal) -> dict[str, Any]:
+            backend.require_read(principal, channel)
+            peer_channel = backend.peer_channel(channel, principal)
+            tx = tx_id.strip().lower()
+            position = peer_channel.ledger.state.tx_position(tx) if len(tx) <= 128 else None
+            if position is None:
+                raise Problem(404, f"transaction {tx_id[:128]} is not on channel {channel!r}")
+            number, index, code = position
+            record = peer_channel.ledger.record(number)
+            view = transaction_view(decode_canonical(record.block, Block), index, code)
+            writes = sum(len(ns["writes"]) for ns in view["rwset"])
+            reads = sum(len(ns["reads"]) for ns in view["rwset"])
+            private = sum(len(ns["private"]) for ns in view["rwset"])
+            return {
+                "channel": channel,
+                "tx": view,
+                "proof_url": f"/api/channels/{quote(channel, safe='')}/transactions/{quote(tx, safe='')}/proof",
+                "consistency_url": f"/api/channels/{quote(channel, safe='')}/consistency",
+                "counts": {"reads": reads, "writes": writes, "private": private},
+            }
+
+        return page(request, principal, "transaction.html", build)
+
+    # -- search ------------------------------------------------------------------------------------------------
+
+    def search_results(principal: Principal, text: str) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        is_txid = len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+        for name in readable(principal):
+            peer_channel = backend.peer_channel(name, principal)
+            if is_txid:
+                position = peer_channel.ledger.state.tx_position(text.lower())
+                if position:
+                    number, _, code = position
+                    results.append(
+                        {
+                            "type": "transaction",
+                            "channel": name,
+                            "tx_id": text.lower(),
+                            "block": number,
+                            "code": code_name(code),
+                        }
+                    )
+            if text.isdigit() and len(text) < 19 and int(text) < peer_channel.height:
+                results.append({"type": "block", "channel": name, "block": int(text)})
+            for ns, value in peer_channel.ledger.state.find_key(text):
+                writer = None
+                try:
+                    record = peer_channel.ledger.record(value.version.block)
+                    block = decode_canonical(record.block, Block)
+                    index = value.version.tx
+                    if index < len(block.transactions):
+                        code = record.codes[index] if index < len(record.codes) else 255
+                        writer = transaction_summary(block.transactions[index], index, code).get("tx_id")
+                except (MalformedError, IndexError, OSError):
+                    writer = None
+                results.append(
+                    {
+                        "type": "key",
+                        "channel": name,
+                        "namespace": ns,
+                        "key": text,
+                        "version": [value.version.block, value.version.tx],
+                        "writer": writer,
+                    }
+                )
+        return results
+
+    @app.get("/search", include_in_schema=False)
+    def search_page(request: Request, principal: Principal | None = principal_dep) -> Response:
+        raw = request.query_params.get("q", "")
+
+        def build(principal: Principal) -> dict[str, Any]:
+            text = raw.strip()
+            if len(text) > MAX_QUERY:
+                return {"query": raw[:MAX_QUERY], "results": [], "error": f"Search for at most {MAX_QUERY} characters."}
+            results = search_results(principal, text) if text else []
+            return {"query": text, "results": results, "error": None}
+
+        return page(request, principal, "search.html", build)
+
+    # -- HTML error pages for browsers -------------------------------------------------------------------------
+
+    previous_handler = app.exception_handlers.get(StarletteHTTPException)
+
+    async def html_errors(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if wants_html and not request.url.path.startswith("/api/") and exc.status_code in (404, 405):
+            principal = None
+            session = sessions.get(request.cookies.get(SESSION_COOKIE))
+            if session is not None:
+                principal = principal_of(session)
+            detail = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+            return error_page(request, principal, exc.status_code, detail)
+        if previous_handler is not None:
+            result = previous_handler(request, exc)
+            return await result if isinstance(result, Awaitable) else result
+        raise exc
+
+    app.add_exception_handler(StarletteHTTPException, html_errors)

@@ -22,11 +22,14 @@ from consortia.identity import CertificateAuthority, Kind, SigningIdentity
 from consortia.ledger.block import Block, BlockHeader, header_signing_bytes
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import canonical_json, decode, encode
+from consortia.ledger.rwset import KVWrite, RWSet
 from consortia.ledger.transaction import (
     ENVELOPE_CONFIG,
     ENVELOPE_TRANSACTION,
+    Endorsement,
     Envelope,
     Proposal,
+    ResponsePayload,
     SignedProposal,
     Transaction,
     compute_tx_id,
@@ -786,6 +789,56 @@ def test_block_of_malformed_envelopes_commits_with_codes(solo: SoloPeer) -> None
     assert peer.channel(SOLO).ledger.record(1).codes == bytes(int(o.code) for o in event.transactions)
 
 
+def _forged_write_envelope(s: SoloPeer, value: bytes) -> bytes:
+    """The approval transaction with its rwset replaced by one write of ``value``, endorsed by the channel's peer.
+
+    The peer's signature satisfies the lifecycle policy (the majority of one organisation), as a colluding or
+    compromised endorser's would: validation, not the endorser, must keep the ledger sound.
+    """
+    admin = SigningIdentity.load(user_dir(s.folder, "Org1", "admin"))
+    transaction = decode(decode(s.next_block.transactions[0], Envelope).payload, Transaction)
+    payload = decode(transaction.response, ResponsePayload)
+    namespace = msgspec.structs.replace(payload.rwset.namespaces[0], writes=(KVWrite("forged", value, False),))
+    response = encode(msgspec.structs.replace(payload, rwset=RWSet((namespace,))))
+    endorser = s.peer.identity
+    forged = encode(
+        Transaction(transaction.proposal, response, (Endorsement(endorser.certificate_der, endorser.sign(response)),))
+    )
+    return encode(Envelope(ENVELOPE_TRANSACTION, forged, admin.sign(forged)))
+
+
+def test_endorsed_json_write_commits(solo: SoloPeer) -> None:
+    """Control for the test below: the same forged transaction writing a JSON value commits as valid."""
+    envelope = _forged_write_envelope(solo, b'{"ok":1}')
+    history = solo.peer.channel(SOLO).ledger.history_range()
+    timestamp = solo.next_block.header.timestamp_ms
+    block, _ = make_block(SOLO, 1, solo.genesis.header, history, [envelope], solo.orderer, timestamp)
+    event = solo.peer.channel(SOLO).receive_block(encode(block))
+    assert [outcome.code for outcome in event.transactions] == [Code.VALID]
+    stored = solo.reopen().channel(SOLO).ledger.state.get(LIFECYCLE, "forged")
+    assert stored is not None
+    assert stored.value == b'{"ok":1}'
+
+
+def test_endorsed_non_utf8_write_does_not_wedge_the_peer(solo: SoloPeer) -> None:
+    """A policy-satisfying transaction writing non-UTF-8 bytes is refused (BAD_RWSET) or the block is rejected."""
+    envelope = _forged_write_envelope(solo, b"\xff\xfe not UTF-8")
+    history = solo.peer.channel(SOLO).ledger.history_range()
+    block, _ = make_block(
+        SOLO, 1, solo.genesis.header, history, [envelope], solo.orderer, solo.next_block.header.timestamp_ms
+    )
+    channel = solo.peer.channel(SOLO)
+    try:
+        event = channel.receive_block(encode(block))
+    except BlockRejected:
+        assert channel.ledger.stored_height == 1  # refused whole: nothing stored
+    else:
+        assert [outcome.code for outcome in event.transactions] == [Code.BAD_RWSET]
+    assert channel.ledger.stored_height == channel.height
+    peer = solo.reopen()
+    assert peer.channel(SOLO).ledger.state.get(LIFECYCLE, "forged") is None
+
+
 def test_block_rejected_carries_the_block_number(solo: SoloPeer) -> None:
     """A readable but bad block is reported with its number; an unreadable one without."""
     with pytest.raises(BlockRejected) as info:
@@ -870,9 +923,12 @@ BAD_COMMANDS: dict[str, tuple[list[str], str]] = {
     "bench-zero-seconds": (["bench", "--seconds", "0"], "'--seconds'"),
     "bench-not-a-number": (["bench", "--seconds", "soon"], "'--seconds'"),
     "bench-zero-clients": (["bench", "--clients", "0"], "'--clients'"),
-    "demo-zero-transactions": (["demo", "--transactions", "0"], "'--transactions'"),
-    "demo-negative-transactions": (["demo", "-n", "-5"], "'--transactions'"),
-    "demo-into-a-foreign-folder": (["demo", "--data", "{plain}", "-n", "1"], "is not a Consortia data folder"),
+    "demo-zero-transactions": (["demo", "--no-serve", "--transactions", "0"], "'--transactions'"),
+    "demo-negative-transactions": (["demo", "--no-serve", "-n", "-5"], "'--transactions'"),
+    "demo-into-a-foreign-folder": (
+        ["demo", "--no-serve", "--data", "{plain}", "-n", "1"],
+        "is not a Consortia data folder",
+    ),
 }
 
 
@@ -898,7 +954,7 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> CliRuns:
     (plain / "notes.txt").write_text("not a ledger\n")
     (plain / "keep").mkdir()
     cwd.mkdir()
-    made = _cli(["demo", "--data", str(demo), "-n", "60"], cwd, default_data)
+    made = _cli(["demo", "--no-serve", "--data", str(demo), "-n", "60"], cwd, default_data)
     assert made.code == 0, made.output
     assert "Traceback" not in made.output
     before = _storage_digest(demo)

@@ -7,11 +7,13 @@ each transaction its client saw committed as valid. The test kills it with SIGKI
 after its first acknowledgement), then checks, in this process:
 
 * the audit of the crashed folder, before anything is recovered, is clean (no half-written block is indexed, no
-  state is ahead of its blocks);
+  state is ahead of its blocks) — checked every third run and whenever a block store was left with a tail;
 * the network reopens, every peer catches up with the orderer, and every acknowledged transaction is committed
   as VALID on every peer of its channel;
-* after closing it, the audit is clean again: every block record intact and chained, and each peer's state
-  database equal to a replay of its blocks.
+* after closing it, no block store ends in a partial or unindexed record, and the audit is clean again: every
+  block record intact and chained, and each peer's state database equal to a replay of its blocks.
+
+The acknowledgement check covers the transactions acknowledged in all runs so far, not only the last one.
 
 Delays come from ``random.Random(SEED)`` (override with ``CONSORTIA_CRASH_SEED``).
 """
@@ -68,7 +70,7 @@ def emit(line: str) -> None:
 
 def client(org: str, channel: str) -> None:
     contract = network.gateway(org).network(channel).contract("asset-transfer")
-    window = threading.Semaphore(2)
+    window = threading.Semaphore(3)
     rng = random.Random(f"{run}-{org}-{channel}")
     number = 0
     while True:
@@ -93,7 +95,7 @@ def client(org: str, channel: str) -> None:
                 window.release()
 
         future.add_done_callback(done)
-        time.sleep(rng.uniform(0.03, 0.09))
+        time.sleep(rng.uniform(0.02, 0.07))
 
 
 threads = [
@@ -102,7 +104,6 @@ threads = [
 ]
 for thread in threads:
     thread.start()
-emit("READY")
 while True:
     time.sleep(1)
 '''
@@ -136,7 +137,7 @@ class Driver:
     def __init__(self, script: Path, folder: Path, run: int, log: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONUNBUFFERED": "1"}
         self.log = log
-        self._stderr = open(log, "wb")  # noqa: SIM115 - closed in finish()
+        self._stderr = open(log, "wb")  # noqa: SIM115 - closed in kill()
         self.process = subprocess.Popen(
             [sys.executable, str(script), str(folder), str(run)],
             stdout=subprocess.PIPE,
@@ -144,7 +145,6 @@ class Driver:
             env=env,
         )
         self.acked: list[tuple[str, str]] = []
-        self.ready = threading.Event()
         self.first_ack = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -155,9 +155,7 @@ class Driver:
             if not raw.endswith(b"\n"):
                 continue  # cut off by the kill
             parts = raw.decode().split()
-            if parts == ["READY"]:
-                self.ready.set()
-            elif len(parts) == 3 and parts[0] == "ACK" and len(parts[1]) == 64:
+            if len(parts) == 3 and parts[0] == "ACK" and len(parts[1]) == 64:
                 self.acked.append((parts[1], parts[2]))
                 self.first_ack.set()
 
@@ -241,14 +239,18 @@ def test_sigkill_at_random_moments_loses_nothing(crash_folder: Path, tmp_path: P
         all_acked.extend(driver.acked)
         context += f", {len(driver.acked)} acknowledged"
 
-        # What the kill left, before anything recovers it: torn or unindexed tails are invisible to the audit.
-        for blocks in sorted(crash_folder.glob("**/blocks")):
-            tails[tail_of_store(blocks)] += 1
-        crashed = audit_network(crash_folder)
-        assert crashed.ok, f"audit of the crashed folder: {crashed.first_failure}; {context}"
-        behind += sum(1 for ledger in crashed.ledgers if ledger.warnings)
+        # What the kill left, before anything recovers it: a torn or unindexed tail must be invisible to the
+        # audit. (Audited every third run and whenever a tail is not clean, to keep the test fast.)
+        left = [tail_of_store(blocks) for blocks in sorted(crash_folder.glob("**/blocks"))]
+        tails.update(left)
+        if run % 3 == 0 or set(left) != {"clean"}:
+            crashed = audit_network(crash_folder)
+            assert crashed.ok, f"audit of the crashed folder: {crashed.first_failure}; {context}"
+            behind += sum(1 for ledger in crashed.ledgers if ledger.warnings)
 
         heights = check_recovered(crash_folder, all_acked, context)
+        for blocks in sorted(crash_folder.glob("**/blocks")):
+            assert tail_of_store(blocks) == "clean", f"{blocks} still ends in a partial record; {context}"
 
         recovered = audit_network(crash_folder)
         assert recovered.ok, f"audit after recovery: {recovered.first_failure}; {context}"
@@ -257,7 +259,8 @@ def test_sigkill_at_random_moments_loses_nothing(crash_folder: Path, tmp_path: P
             assert ledger.blocks == heights[ledger.channel], f"{ledger.node}/{ledger.channel}; {context}"
     print(
         f"seed {SEED}: {RUNS} kills, {len(all_acked)} acknowledged, heights {heights}, "
-        f"store tails after kills {dict(tails)}, {behind} state databases behind their blocks"
+        f"store tails after kills {dict(tails)}, "
+        f"{behind} state databases behind their blocks in the crashed folders audited"
     )
     assert len(all_acked) >= RUNS, f"too few acknowledged transactions to prove anything ({len(all_acked)})"
     assert len({tx_id for tx_id, _ in all_acked}) == len(all_acked), "a transaction was acknowledged twice"

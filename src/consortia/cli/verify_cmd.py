@@ -17,8 +17,10 @@ def verify(
 ) -> None:
     """Audit every ledger: blocks, signatures, Merkle and history roots, policies, state; exit 1 at the first fault."""
     folder = data_dir(data)
-    if not folder.is_dir():
+    if not folder.exists():
         fail(f"data folder {folder} does not exist", as_json=as_json)
+    if not folder.is_dir():
+        fail(f"{folder} is a file, not a data folder", as_json=as_json)
     report = audit_network(folder)
     if not report.ledgers:
         fail(f"no ledgers found under {folder}", as_json=as_json)

@@ -103,6 +103,10 @@ def _check_key(key: Any) -> str:
         raise ContractError(f"key is longer than {MAX_KEY_LENGTH} characters")
     if "\x00" in key:
         raise ContractError("a key must not contain NUL characters")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ContractError(f"key {key!r} is not valid Unicode text (it holds a lone surrogate)") from None
     return key
 
 

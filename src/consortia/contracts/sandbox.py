@@ -96,6 +96,8 @@ _TIME_FUNCTIONS = (
     "asctime",
     "mktime",
     "sleep",
+    "clock_gettime",
+    "clock_gettime_ns",
 )
 _RANDOM_FUNCTIONS = (
     "random",
@@ -146,6 +148,22 @@ def _install_wrappers() -> None:
         if hasattr(secrets, name):
             setattr(secrets, name, _guard(getattr(secrets, name), f"secrets.{name}()", "random"))
     os.urandom = _guard(os.urandom, "os.urandom()", "random")
+    # SystemRandom draws from the OS directly (through an os.urandom captured at import), and an unseeded
+    # Random() seeds itself from the OS in C: guard both at the class level.
+    for name in ("random", "getrandbits", "randbytes"):
+        method = getattr(random.SystemRandom, name, None)
+        if method is not None:
+            setattr(random.SystemRandom, name, _guard(method, f"SystemRandom().{name}()", "random"))
+    original_seed = random.Random.seed
+
+    @functools.wraps(original_seed)
+    def seed(self: random.Random, a: Any = None, version: int = 2) -> None:
+        if a is None and getattr(_state, "contract", None) is not None:
+            raise _refuse("random.Random() without a seed", "random")
+        original_seed(self, a, version)
+
+    if not getattr(original_seed, "__wrapped__", None):
+        random.Random.seed = seed  # type: ignore[method-assign]
     uuid.uuid1 = _guard(uuid.uuid1, "uuid.uuid1()", "random")
     uuid.uuid4 = _guard(uuid.uuid4, "uuid.uuid4()", "random")
 

@@ -45,10 +45,13 @@ class RemoteClient:
         """Send a (signed) request; return the JSON answer or raise RemoteError with the problem detail."""
         content = b"" if body is None else json.dumps(body).encode()
         headers = {"content-type": "application/json"} if body is not None else {}
+        request = self._http.build_request(method, path, content=content or None, headers=headers)
         if self.identity is not None:
-            headers["authorization"] = authorization_header(self.identity, method, path, content)
+            # Sign the target exactly as it goes on the wire (percent-encoded), which is what the server verifies.
+            target = request.url.raw_path.decode("latin-1")
+            request.headers["authorization"] = authorization_header(self.identity, method, target, content)
         try:
-            response = self._http.request(method, path, content=content or None, headers=headers)
+            response = self._http.send(request)
         except httpx.HTTPError as exc:
             raise RemoteError(0, "UNREACHABLE", f"cannot reach {self.url}: {exc}") from None
         if response.status_code >= 400:

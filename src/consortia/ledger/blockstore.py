@@ -52,8 +52,10 @@ class BlockStore:
             raise BlockStoreError(f"no block store at {self.directory}")
         self._index_path = self.directory / "index"
         self._load_index()
+        self.index_repairs: list[str] = []
+        """What opening had to fix (or, read-only, would fix) in the index and the segment tail."""
+        self._recover_tail()
         if not read_only:
-            self._recover_tail()
             self._index_fd = os.open(self._index_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     # -- opening ---------------------------------------------------------------------------------------------
@@ -76,19 +78,40 @@ class BlockStore:
         return sorted(numbers)
 
     def _recover_tail(self) -> None:
-        """Index complete records written after the last index entry; cut off a half-written record."""
-        # An index entry whose record is not fully on disk cannot be trusted (the segment is synced first, so
-        # this only happens if the disk lost data): drop it and rescan.
-        while self._entries:
-            segment, offset, length = self._entries[-1]
-            path = self.directory / _segment_name(segment)
-            if path.exists() and path.stat().st_size >= offset + RECORD_HEADER.size + length:
-                break
+        """Index complete records written after the last index entry; cut off a half-written record.
+
+        Read-only, the same repairs are made in memory only (so an audit sees every stored block) and reported in
+        ``index_repairs``; nothing on disk changes.
+        """
+        indexed = len(self._entries)
+        # A trailing index entry that does not follow its predecessor, or points past the end of its segment, is
+        # damaged or was never completed: drop it (the rescan below finds its record again if the record is whole).
+        while self._entries and not self._entry_plausible(len(self._entries) - 1):
             self._entries.pop()
-        self._rewrite_index_if_shorter()
+        if len(self._entries) < indexed:
+            self.index_repairs.append(f"{indexed - len(self._entries)} damaged trailing index entr(y/ies) dropped")
+        if not self.read_only:
+            self._rewrite_index_if_shorter()
         if self._entries:
             segment, offset, length = self._entries[-1]
             position = offset + RECORD_HEADER.size + length
+            if not self._header_matches(len(self._entries) - 1):
+                stored = self._intact_record_length(segment, offset)
+                if stored is None:
+                    # Record and entry disagree and the record is damaged: change nothing (no acknowledged block is
+                    # ever cut off); reading that block reports the damage.
+                    self.index_repairs.append(f"block {len(self._entries) - 1}: record is damaged")
+                    return
+                # The record is whole, so the entry's length is what was damaged: take the record's own.
+                self._entries[-1] = (segment, offset, stored)
+                position = offset + RECORD_HEADER.size + stored
+                self.index_repairs.append(f"block {len(self._entries) - 1}: index length corrected from its record")
+                if not self.read_only:
+                    with open(self._index_path, "r+b") as handle:
+                        handle.seek((len(self._entries) - 1) * INDEX_ENTRY.size)
+                        handle.write(INDEX_ENTRY.pack(*self._entries[-1]))
+                        handle.flush()
+                        os.fsync(handle.fileno())
         else:
             segment, position = 0, 0
         segments = [n for n in self._segment_numbers() if n >= segment] or [segment]
@@ -111,17 +134,60 @@ class BlockStore:
                 pos = end
             if pos < len(data):
                 # Everything after the last complete record is a torn write from a crash.
-                with open(path, "r+b") as handle:
-                    handle.truncate(pos)
-                for later in (n for n in self._segment_numbers() if n > number):
-                    (self.directory / _segment_name(later)).unlink()
+                self.index_repairs.append(f"{len(data) - pos} bytes of a half-written record after the last block")
+                if not self.read_only:
+                    with open(path, "r+b") as handle:
+                        handle.truncate(pos)
+                    for later in (n for n in self._segment_numbers() if n > number):
+                        (self.directory / _segment_name(later)).unlink()
                 break
         if added:
             self._entries.extend(added)
+            self.index_repairs.append(f"{len(added)} complete block record(s) beyond the index were re-indexed")
+        if added and not self.read_only:
             with open(self._index_path, "ab") as handle:
                 handle.write(b"".join(INDEX_ENTRY.pack(*entry) for entry in added))
                 handle.flush()
                 os.fsync(handle.fileno())
+
+    def _entry_plausible(self, number: int) -> bool:
+        segment, offset, length = self._entries[number]
+        if number == 0:
+            expected = {(0, 0)}
+        else:
+            prev_segment, prev_offset, prev_length = self._entries[number - 1]
+            expected = {(prev_segment, prev_offset + RECORD_HEADER.size + prev_length), (prev_segment + 1, 0)}
+        if (segment, offset) not in expected:
+            return False
+        path = self.directory / _segment_name(segment)
+        return path.exists() and path.stat().st_size >= offset + RECORD_HEADER.size + length
+
+    def _intact_record_length(self, segment: int, offset: int) -> int | None:
+        """The payload length of a whole, checksum-valid record at ``offset``, or None."""
+        try:
+            data = (self.directory / _segment_name(segment)).read_bytes()
+        except OSError:
+            return None
+        if offset + RECORD_HEADER.size > len(data):
+            return None
+        magic, length, crc = RECORD_HEADER.unpack_from(data, offset)
+        end = offset + RECORD_HEADER.size + length
+        if magic != MAGIC or end > len(data) or zlib.crc32(data[offset + RECORD_HEADER.size : end]) != crc:
+            return None
+        return length
+
+    def _header_matches(self, number: int) -> bool:
+        segment, offset, length = self._entries[number]
+        try:
+            with open(self.directory / _segment_name(segment), "rb") as handle:
+                handle.seek(offset)
+                raw = handle.read(RECORD_HEADER.size)
+        except OSError:
+            return False
+        if len(raw) < RECORD_HEADER.size:
+            return False
+        magic, stored_length, _ = RECORD_HEADER.unpack_from(raw, 0)
+        return magic == MAGIC and stored_length == length
 
     def _rewrite_index_if_shorter(self) -> None:
         expected = len(self._entries) * INDEX_ENTRY.size

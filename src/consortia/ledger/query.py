@@ -48,6 +48,8 @@ def _field_expr(field: str) -> str:
 def _scalar(value: Any, where: str) -> Any:
     if isinstance(value, bool):
         return 1 if value else 0
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise QueryError(f"{where}: integer {value} is outside the 64-bit range the state database compares")
     if value is None or isinstance(value, int | float | str):
         return value
     raise QueryError(f"{where}: only strings, numbers, booleans and null can be compared, got {type(value).__name__}")
@@ -93,6 +95,8 @@ def _compile_selector(selector: Any, params: list[Any]) -> str:
         return "1"
     parts = []
     for name, condition in selector.items():
+        if not isinstance(name, str):
+            raise QueryError(f"selector keys must be strings, got {name!r}")
         if name in ("$and", "$or", "$nor"):
             if not isinstance(condition, list) or not condition:
                 raise QueryError(f"{name} needs a non-empty list of selectors")

@@ -133,6 +133,8 @@ class StateDB:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-16384")
+        # Purged private data must not linger in freed pages: overwrite deleted content.
+        conn.execute("PRAGMA secure_delete=ON")
         with self._connections_lock:
             self._connections.append(conn)
         return conn
@@ -398,6 +400,10 @@ class StateDB:
             self._generation += 1
             self._policy_namespaces.update(ns for (ns, _), policy in batch.policies.items() if policy)
         self._refresh_idle()
+        if batch.purges:
+            # Erasure is only real once the old pages are gone from the write-ahead log too.
+            with self._write_lock:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, batch: UpdateBatch) -> None:

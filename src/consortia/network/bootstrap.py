@@ -80,7 +80,7 @@ def make_genesis(
         name=channel.name,
         organisations=tuple(OrganisationConfig(org, cas[org].certificate_pem) for org in channel.orgs),
         orderer=OrdererConfig(
-            kind="solo",
+            kind=spec.ordering,
             organisations=(OrganisationConfig(spec.orderer_org, cas[spec.orderer_org].certificate_pem),),
             batch=channel.batch,
         ),

@@ -60,6 +60,8 @@ class NetworkSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     channels: tuple[ChannelSpec, ...]
     orderer_org: str = "OrdererOrg"
     deployments: tuple[Deployment, ...] = ()
+    ordering: str = "solo"
+    """The ordering service the channels' genesis blocks name: ``solo`` (embedded) or ``etcd`` (a cluster)."""
 
     def org(self, name: str) -> OrgSpec:
         """The organisation called ``name``."""
@@ -85,6 +87,8 @@ def check_spec(spec: NetworkSpec) -> None:
     names = [org.name for org in spec.orgs]
     if len(set(names)) != len(names):
         raise SpecError("organisation names must be unique")
+    if spec.ordering not in ("solo", "etcd"):
+        raise SpecError(f"ordering must be 'solo' or 'etcd', not {spec.ordering!r}")
     if spec.orderer_org in names:
         raise SpecError(f"orderer_org {spec.orderer_org!r} must not also be a member organisation")
     for org in spec.orgs:

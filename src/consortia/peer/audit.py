@@ -94,6 +94,8 @@ def audit_ledger(directory: Path, node: str, channel: str, *, peer: bool = True)
 
 
 def _audit(store: BlockStore, directory: Path, report: LedgerReport, *, peer: bool) -> None:
+    for repair in store.index_repairs:
+        report.warnings.append(f"block store: {repair} (in memory for this audit; the node repairs it on start)")
     try:
         store.check_index()
     except BlockStoreError as exc:

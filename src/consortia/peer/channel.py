@@ -152,7 +152,15 @@ class PeerChannel:
                 history = check_block(block, self.ledger.last_header, self._history, self.rules.orderers, self.name)
             except ChainError as exc:
                 raise BlockRejected(f"channel {self.name}: {exc}", exc.block) from None
-            codes, batch, outcomes = self.validator.validate(block)
+            try:
+                codes, batch, outcomes = self.validator.validate(block)
+            except Exception as exc:  # a block this code cannot judge must not take the peer down
+                log.exception("channel %s: validating block %d failed", self.name, block.header.number)
+                raise BlockRejected(
+                    f"channel {self.name}: block {block.header.number} could not be validated: "
+                    f"{type(exc).__name__}: {exc}",
+                    block.header.number,
+                ) from None
             try:
                 self.ledger.append(block_bytes, block, codes, batch)
             except LedgerError as exc:

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import msgspec
+
 from consortia.channel.rules import ChannelRules
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.context import key_hash, salted_value_hash
@@ -110,8 +112,22 @@ class _Tx:
 
 
 @lru_cache(maxsize=4096)
-def _definition_from_bytes(value: bytes) -> ContractDefinition:
-    return definition_from_json(parse_json(value))
+def _definition_from_bytes(value: bytes) -> ContractDefinition | None:
+    try:
+        return definition_from_json(parse_json(value))
+    except (ValueError, msgspec.ValidationError):
+        # Only a colluding majority of lifecycle endorsers could store this; treat the contract as undefined
+        # rather than let one unreadable definition stop the channel.
+        log.error("unreadable contract definition on the ledger: %r", value[:200])
+        return None
+
+
+def _is_json(value: bytes) -> bool:
+    try:
+        parse_json(value)
+    except ValueError:
+        return False
+    return True
 
 
 class BlockValidator:
@@ -313,6 +329,10 @@ class BlockValidator:
             tx.fail(Code.BAD_RWSET, f"a transaction of {proposal.contract!r} may only touch its own state")
             return None
         for ns in namespaces:
+            for write in ns.writes:
+                if not write.is_delete and not _is_json(write.value):
+                    tx.fail(Code.BAD_RWSET, f"the value written to {write.key!r} is not a JSON document")
+                    return None
             for coll in ns.collections:
                 if definition.collection(coll.collection) is None:
                     tx.fail(Code.BAD_RWSET, f"contract has no collection {coll.collection!r}")

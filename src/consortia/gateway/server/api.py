@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from consortia.gateway.sdk import CommitTimeout, EndorsementFailed, GatewayError, OrderingFailed, TransactionInvalid
 from consortia.gateway.server.auth import Principal
 from consortia.gateway.server.backend import Backend
-from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem
 from consortia.gateway.server.views import block_view, transaction_view
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.codes import code_name
@@ -109,7 +109,7 @@ def _gateway_problem(exc: GatewayError) -> Problem:
 
 def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proofs: bool) -> APIRouter:
     """The /api routes."""
-    router = APIRouter(prefix="/api")
+    router = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES)
     principal_dep = Depends(get_principal)
 
     def _channel_summary(name: str, principal: Principal | None) -> dict[str, Any]:
@@ -286,21 +286,28 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
                 raise _gateway_problem(EndorsementFailed(exc.code, exc.message)) from None
         if not call.function:
             raise Problem(400, "give a function (and args), or a signed_proposal", code="BAD_CALL")
-        if principal is None or principal.identity is None:
-            if not backend.is_public(channel, contract, call.function):
-                if principal is None:
-                    raise Problem(
-                        401, f"{contract}.{call.function} is not public: log in to call it", code="UNAUTHENTICATED"
-                    )
-                raise Problem(
-                    400,
-                    "programs send a signed_proposal (the server holds no key for them)",
-                    code="SIGNED_PROPOSAL_REQUIRED",
-                )
-            identity = backend.public_identity(channel)
+        access = backend.access(channel)
+        if principal is not None and principal.identity is not None and principal.org in access.orgs:
+            identity = principal.identity  # a member person queries as themselves
+        elif backend.is_public(channel, contract, call.function):
+            identity = backend.public_identity(channel)  # anyone may call a public function
+        elif principal is None:
+            raise Problem(401, f"{contract}.{call.function} is not public: log in to call it", code="UNAUTHENTICATED")
+        elif principal.identity is None:
+            raise Problem(
+                400,
+                "programs send a signed_proposal (the server holds no key for them)",
+                code="SIGNED_PROPOSAL_REQUIRED",
+            )
         else:
             backend.require_read(principal, channel)
-            identity = principal.identity
+            # A reader role opens the ledger (blocks, transactions, proofs), not contract queries, which run as a
+            # member of the channel.
+            raise Problem(
+                403,
+                f"{principal.org} is not a member of channel {channel!r}: contract queries run as a member",
+                code="FORBIDDEN",
+            )
         contract_handle = backend.gateway(identity).network(channel).contract(contract)
         try:
             return {"result": contract_handle.evaluate(call.function, *call.args, transient=transient)}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +29,7 @@ from consortia.gateway.server.auth import (
 )
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.metrics import CONTENT_TYPE, GatewayMetrics
-from consortia.gateway.server.problems import Problem, install_problem_handlers, problem_response
+from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers, problem_response
 from consortia.identity.wallet import WalletError
 from consortia.network.embedded import EmbeddedNetwork
 
@@ -69,7 +69,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge()
+                raise _TooLarge(self.limit)
             return message
 
         try:
@@ -83,8 +83,9 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body is larger than {limit} bytes")
 
 
 class Login(BaseModel):
@@ -108,6 +109,7 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
         version=__version__,
         description="Channels, blocks, transactions, proofs, contracts and events of a Consortia network. "
         "Programs sign requests (Authorization: Consortia-Ed25519 …); people log in.",
+        responses=PROBLEM_RESPONSES,
     )
     app.state.backend = backend
     app.state.sessions = sessions
@@ -120,11 +122,13 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
         header = request.headers.get("authorization")
         if header:
             body = await request.body()
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            # Verify over the request target exactly as sent (percent-encoding included), as the client signed it.
+            raw_query = request.scope.get("query_string", b"").decode("latin-1")
+            raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+            target = raw_path + (f"?{raw_query}" if raw_query else "")
             try:
                 info = verify_request(header, request.method, target, body, backend.members)
             except AuthError as exc:
-                metrics.denied.labels("401").inc()
                 raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
             return principal_from_certificate(info)
         session = sessions.get(request.cookies.get(SESSION_COOKIE))

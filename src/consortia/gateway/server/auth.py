@@ -22,7 +22,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from consortia.identity import CertInfo, Kind, Membership, MembershipError, SigningIdentity
@@ -82,9 +82,16 @@ def authorization_header(
 
 
 def verify_request(
-    header: str, method: str, target: str, body: bytes, members: Membership, now_ms: int | None = None
+    header: str,
+    method: str,
+    target: str,
+    body: bytes,
+    members: Membership,
+    now_ms: int | None = None,
+    *,
+    kinds: Collection[Kind] = (Kind.CLIENT, Kind.ADMIN),
 ) -> CertInfo:
-    """Authenticate a signed request; return the caller's certificate or raise AuthError."""
+    """Authenticate a signed request from one of ``kinds`` (programs, or nodes); return the caller's certificate."""
     scheme, _, rest = header.partition(" ")
     if scheme != SCHEME:
         raise AuthError(f"unsupported authorization scheme {scheme!r}; use {SCHEME}")
@@ -99,7 +106,7 @@ def verify_request(
     if abs(now - timestamp) > MAX_SKEW_MS:
         raise AuthError("request timestamp is more than 5 minutes from the server's clock")
     try:
-        info = members.validate(cert, at_ms=now, kinds={Kind.CLIENT, Kind.ADMIN})
+        info = members.validate(cert, at_ms=now, kinds=kinds)
     except MembershipError as exc:
         raise AuthError(exc.message) from None
     if not verify_signature(info.public_key, request_signing_bytes(method, target, timestamp, body), signature):

@@ -28,9 +28,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from consortia.gateway.server.auth import SESSION_COOKIE, Principal, SessionStore
+from consortia.gateway.server.auth import SESSION_COOKIE, Principal, SessionStore, principal_from_session
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.problems import Problem
 from consortia.gateway.server.views import block_view, transaction_summary, transaction_view
@@ -50,7 +51,7 @@ RECENT_BLOCKS = 12
 REASON_WINDOW = 200
 """How many recent blocks per channel the invalid-by-reason view counts over."""
 CHART_SECONDS = 120
-SEED_BLOCKS = 2000
+SEED_BLOCKS = 1000
 """At most this many blocks per channel are read to seed the chart with the last two minutes."""
 LIVE_CHANNELS = 4
 """Server-sent event streams a dashboard opens at most (browsers allow six connections per host)."""
@@ -86,6 +87,11 @@ def format_time(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def iso_time(ms: int) -> str:
+    """Milliseconds since the epoch as an ISO 8601 UTC timestamp (for ``<time datetime>``)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def pretty_json(value: Any) -> str:
     """A JSON value indented for reading."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
@@ -115,7 +121,7 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
+    if parts.scheme or parts.netloc or parts.path in ("/login", "/logout"):
         return "/"
     return value
 
@@ -133,7 +139,9 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
     """Add the explorer pages, their static files and HTML error pages to the gateway application."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
-    env.filters.update(short=short_hash, when=format_time, pretty=pretty_json, compact=compact_json, who=who)
+    env.filters.update(
+        short=short_hash, when=format_time, iso=iso_time, pretty=pretty_json, compact=compact_json, who=who
+    )
     env.filters["code_class"] = code_class
     env.globals["quote"] = lambda value: quote(str(value), safe="")
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
@@ -162,7 +170,10 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
         return response
 
     def error_page(request: Request, principal: Principal | None, status: int, detail: str) -> Response:
-        title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        try:
+            title = HTTPStatus(status).phrase
+        except ValueError:
+            title = "Error"
         context = {"status": status, "title": title, "detail": detail}
         return render(request, "error.html", context, principal, status)
 
@@ -187,6 +198,9 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             return error_page(request, principal, exc.status, exc.detail)
         except MalformedError as exc:
             return error_page(request, principal, 422, f"this ledger entry cannot be shown: {exc}")
+        except Exception as exc:
+            log.exception("unexpected error rendering %s", request.url.path)
+            return error_page(request, principal, 500, f"the page failed ({type(exc).__name__}); the error was logged")
         return render(request, template, context, principal)
 
     def readable(principal: Principal) -> list[str]:
@@ -223,8 +237,6 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
         if not username or not password or len(username) > 128 or len(password) > 1024:
             return again("Enter your organisation/user (e.g. Org1/alice) and your password.", 401)
         try:
-            from starlette.concurrency import run_in_threadpool
-
             user, identity = await run_in_threadpool(backend.wallet.login, username, password)
         except WalletError:
             return again("Unknown user or wrong password.", 401)
@@ -248,21 +260,19 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
         if session is not None:
             sent = str(form.get("csrf") or "")
             if not same_origin(request) or not secrets.compare_digest(sent.encode(), session.csrf.encode()):
-                return error_page(request, principal_of(session), 403, "This logout request did not come from this site.")
+                return error_page(
+                    request, principal_from_session(session), 403, "This logout request did not come from this site."
+                )
             sessions.end(token)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
 
-    def principal_of(session: Any) -> Principal:
-        from consortia.gateway.server.auth import principal_from_session
-
-        return principal_from_session(session)
-
     # -- dashboard ---------------------------------------------------------------------------------------------
 
     def dashboard_context(principal: Principal) -> dict[str, Any]:
         now_ms = int(time.time() * 1000)
+        cutoff_ms = now_ms - CHART_SECONDS * 1000
         channels: list[dict[str, Any]] = []
         recent: list[dict[str, Any]] = []
         reasons: Counter[str] = Counter()
@@ -283,29 +293,30 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
                     "last_time": None if last is None else last.timestamp_ms,
                 }
             )
+            chart_open = True
             lowest = max(0, height - max(REASON_WINDOW, SEED_BLOCKS))
             for number in range(height - 1, lowest - 1, -1):
-                within_reasons = number >= height - REASON_WINDOW
+                in_reasons = number >= height - REASON_WINDOW
+                in_recent = number >= height - RECENT_BLOCKS
+                if not (in_reasons or in_recent or chart_open):
+                    break
                 record = peer_channel.ledger.record(number)
-                block: Block | None = None
-                if within_reasons:
+                if in_reasons:
                     examined_blocks += 1
                     examined_tx += len(record.codes)
                     reasons.update(code_name(c) for c in record.codes if c != 0)
-                if number >= height - RECENT_BLOCKS or seed_open(seed, name):
-                    block = decode_canonical(record.block, Block)
-                if number >= height - RECENT_BLOCKS and block is not None:
+                if not (in_recent or chart_open):
+                    continue
+                block = decode_canonical(record.block, Block)
+                if in_recent:
                     view = block_view(block, record.codes, with_transactions=False)
                     view["channel"] = name
                     recent.append(view)
-                if block is not None and block.header.timestamp_ms >= now_ms - CHART_SECONDS * 1000:
+                if chart_open and block.header.timestamp_ms >= cutoff_ms:
                     valid = sum(1 for c in record.codes if c == 0)
                     seed.append([block.header.timestamp_ms, valid, len(record.codes) - valid])
-                elif block is not None:
-                    close_seed(seed, name)
-                if not within_reasons and not seed_open(seed, name):
-                    break
-            reset_seed_marks()
+                else:
+                    chart_open = False  # block times only grow: everything older is off the chart
         recent.sort(key=lambda b: (b["header"]["timestamp_ms"], b["number"]), reverse=True)
         rows = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
         return {
@@ -324,17 +335,6 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
                 "recentMax": RECENT_BLOCKS,
             },
         }
-
-    closed_seeds: set[str] = set()
-
-    def seed_open(seed: list[list[int]], name: str) -> bool:
-        return name not in closed_seeds
-
-    def close_seed(seed: list[list[int]], name: str) -> None:
-        closed_seeds.add(name)
-
-    def reset_seed_marks() -> None:
-        closed_seeds.clear()
 
     @app.get("/", include_in_schema=False)
     def dashboard(request: Request, principal: Principal | None = principal_dep) -> Response:
@@ -378,7 +378,9 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
     # -- block -------------------------------------------------------------------------------------------------
 
     @app.get("/channels/{channel}/blocks/{number}", include_in_schema=False)
-    def block_page(channel: str, number: str, request: Request, principal: Principal | None = principal_dep) -> Response:
+    def block_page(
+        channel: str, number: str, request: Request, principal: Principal | None = principal_dep
+    ) -> Response:
         def build(principal: Principal) -> dict[str, Any]:
             backend.require_read(principal, channel)
             peer_channel = backend.peer_channel(channel, principal)
@@ -497,7 +499,7 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             principal = None
             session = sessions.get(request.cookies.get(SESSION_COOKIE))
             if session is not None:
-                principal = principal_of(session)
+                principal = principal_from_session(session)
             detail = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
             return error_page(request, principal, exc.status_code, detail)
         if previous_handler is not None:

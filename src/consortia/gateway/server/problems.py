@@ -15,11 +15,33 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error response of the API carries them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str | None = None
+
+
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": ProblemDetails.model_json_schema()}}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "The request was refused (problem details, RFC 9457)", "content": _PROBLEM_CONTENT},
+    "5XX": {"description": "The server or network failed (problem details, RFC 9457)", "content": _PROBLEM_CONTENT},
+}
+"""OpenAPI description of the error responses, attached to every operation."""
 
 
 class Problem(Exception):

@@ -53,7 +53,8 @@ def verify(
         for column in ("node", "channel", "blocks", "transactions", "valid", "result"):
             table.add_column(column)
         for r in report.ledgers:
-            result = "[green]sound[/]" if r.ok else f"[red]block {r.bad_block}: {r.error}[/]"
+            where = f"block {r.bad_block}: " if r.bad_block is not None else ""
+            result = "[green]sound[/]" if r.ok else f"[red]{where}{r.error}[/]"
             table.add_row(r.node, r.channel, str(r.blocks), str(r.transactions), str(r.valid), result)
         console.print(table)
         for r in report.ledgers:

@@ -7,12 +7,14 @@ public contract functions may be evaluated by anyone.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import queue
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -30,10 +32,12 @@ from consortia.ledger.encoding import MalformedError, decode_canonical, encode
 from consortia.ledger.proof import build_consistency, build_proof, header_json
 from consortia.ledger.transaction import Envelope, Proposal, SignedProposal, Transaction
 from consortia.peer.endorser import EndorsementError
+from consortia.peer.events import BlockEvent
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+KEEPALIVE_SECONDS = 15.0
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
 
@@ -397,30 +401,60 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
         if start is None:
             start = int(last_id) + 1 if last_id and last_id.isdigit() else peer_channel.height
 
-        def stream() -> Iterator[str]:
-            yield "retry: 2000\n\n"
-            for event in peer_channel.block_events(start, timeout=15.0):
-                payload = {
-                    "channel": channel,
-                    "number": event.number,
-                    "header_hash": event.header_hash.hex(),
-                    "timestamp_ms": event.timestamp_ms,
-                    "transactions": [
-                        {"tx_id": o.tx_id, "code": code_name(o.code), "contract": o.contract, "function": o.function}
-                        for o in event.transactions
-                    ],
-                }
-                yield f"id: {event.number}\nevent: block\ndata: {json.dumps(payload)}\n\n"
-                for outcome in event.transactions:
-                    for contract_event in outcome.events:
-                        data = {
-                            "tx_id": outcome.tx_id,
-                            "contract": outcome.contract,
-                            "name": contract_event.name,
-                            "payload": json.loads(contract_event.payload or b"null"),
-                        }
-                        yield f"id: {event.number}\nevent: contract\ndata: {json.dumps(data)}\n\n"
-            yield ": idle, reconnect to resume\n\n"
+        def render(event: BlockEvent) -> Iterator[str]:
+            payload = {
+                "channel": channel,
+                "number": event.number,
+                "header_hash": event.header_hash.hex(),
+                "timestamp_ms": event.timestamp_ms,
+                "transactions": [
+                    {"tx_id": o.tx_id, "code": code_name(o.code), "contract": o.contract, "function": o.function}
+                    for o in event.transactions
+                ],
+            }
+            yield f"id: {event.number}\nevent: block\ndata: {json.dumps(payload)}\n\n"
+            for outcome in event.transactions:
+                for contract_event in outcome.events:
+                    data = {
+                        "tx_id": outcome.tx_id,
+                        "contract": outcome.contract,
+                        "name": contract_event.name,
+                        "payload": json.loads(contract_event.payload or b"null"),
+                    }
+                    yield f"id: {event.number}\nevent: contract\ndata: {json.dumps(data)}\n\n"
+
+        async def stream() -> AsyncIterator[str]:
+            # An async stream that polls the peer's event queue: an open dashboard costs no worker thread.
+            subscription = peer_channel.events.subscribe()
+            number = start
+            quiet = 0.0
+            try:
+                yield "retry: 2000\n\n"
+                while not await request.is_disconnected():
+                    if number < peer_channel.height:
+                        for chunk in render(peer_channel.stored_event(number)):
+                            yield chunk
+                        number += 1
+                        quiet = 0.0
+                        continue
+                    try:
+                        event = subscription.get_nowait()
+                    except queue.Empty:
+                        await asyncio.sleep(0.1)
+                        quiet += 0.1
+                        if quiet >= KEEPALIVE_SECONDS:
+                            quiet = 0.0
+                            yield ": keep-alive\n\n"
+                        continue
+                    if event is None:
+                        return
+                    if event.number == number:
+                        for chunk in render(event):
+                            yield chunk
+                        number += 1
+                        quiet = 0.0
+            finally:
+                peer_channel.events.unsubscribe(subscription)
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -7,6 +7,8 @@ uvicorn on 127.0.0.1. OpenAPI is at ``/docs``.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,7 +106,13 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
     for name in backend.channel_names():
         metrics.follow(backend.peer_channel(name))
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        metrics.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Consortia gateway",
         version=__version__,
         description="Channels, blocks, transactions, proofs, contracts and events of a Consortia network. "
@@ -211,10 +219,6 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
                 application.install(app, backend)
             except Exception:  # an application's pages must not take the gateway down
                 log.exception("application %s failed to install its routes", application.name)
-
-    @app.on_event("shutdown")
-    def _shutdown() -> None:
-        metrics.close()
 
     return app
 

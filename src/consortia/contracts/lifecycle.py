@@ -91,8 +91,17 @@ class Lifecycle(Contract):
     version = "1"
 
     def _definition(
-        self, ctx: Context, name: str, version: str, sequence: int, source_hash: str, policy: str, collections: Any
+        self,
+        ctx: Context,
+        action: str,
+        name: str,
+        version: str,
+        sequence: int,
+        source_hash: str,
+        policy: str,
+        collections: Any,
     ) -> ContractDefinition:
+        """Check the caller and a definition's fields, and that ``sequence`` is the next one."""
         from consortia.policy import PolicySyntaxError, parse_policy
 
         if ctx.caller.kind != "admin":
@@ -109,12 +118,12 @@ class Lifecycle(Contract):
             parse_policy(policy)
         except PolicySyntaxError as exc:
             raise ContractError(f"endorsement policy: {exc}") from None
+        current = ctx.get_state(definition_key(name))
+        expected = 1 if current is None else current["sequence"] + 1
+        if sequence != expected:
+            raise ContractError(f"contract {name!r} is at sequence {expected - 1}; {action} sequence {expected}")
         channel_orgs = tuple(ctx.channel_orgs)
         return ContractDefinition(name, version, sequence, source_hash, policy, _collections(collections, channel_orgs))
-
-    def _next_sequence(self, ctx: Context, name: str) -> int:
-        current = ctx.get_state(definition_key(name))
-        return 1 if current is None else current["sequence"] + 1
 
     @submit
     def approve(
@@ -128,10 +137,7 @@ class Lifecycle(Contract):
         collections: list | None,
     ) -> dict:
         """Record the caller's organisation's approval of a contract definition."""
-        definition = self._definition(ctx, name, version, sequence, source_hash, policy, collections)
-        expected = self._next_sequence(ctx, name)
-        if sequence != expected:
-            raise ContractError(f"contract {name!r} is at sequence {expected - 1}; approve sequence {expected}")
+        definition = self._definition(ctx, "approve", name, version, sequence, source_hash, policy, collections)
         ctx.put_state(approval_key(name, sequence, ctx.caller.org), definition_to_json(definition))
         ctx.set_event("ContractApproved", {"name": name, "sequence": sequence, "org": ctx.caller.org})
         return {"approved": name, "sequence": sequence, "org": ctx.caller.org}
@@ -148,10 +154,7 @@ class Lifecycle(Contract):
         collections: list | None,
     ) -> dict:
         """Commit a definition that a majority of the channel's organisations approved."""
-        definition = self._definition(ctx, name, version, sequence, source_hash, policy, collections)
-        expected = self._next_sequence(ctx, name)
-        if sequence != expected:
-            raise ContractError(f"contract {name!r} is at sequence {expected - 1}; commit sequence {expected}")
+        definition = self._definition(ctx, "commit", name, version, sequence, source_hash, policy, collections)
         wanted = definition_to_json(definition)
         approved = [org for org in ctx.channel_orgs if ctx.get_state(approval_key(name, sequence, org)) == wanted]
         needed = len(ctx.channel_orgs) // 2 + 1

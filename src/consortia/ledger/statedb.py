@@ -357,7 +357,10 @@ class StateDB:
 
     def get_transient(self, tx_id: str) -> list[tuple[str, str, bytes]]:
         """Private plaintext received for a transaction: (ns, coll, data) rows."""
-        return self._all("SELECT ns, coll, data FROM transient WHERE tx_id = ?", (tx_id,))
+        # Read through the writer: a pooled reader may still hold a snapshot (see ``snapshot``) taken before the
+        # plaintext arrived, since receiving transient data does not start a new generation.
+        with self._write_lock:
+            return self._writer.execute("SELECT ns, coll, data FROM transient WHERE tx_id = ?", (tx_id,)).fetchall()
 
     def drop_transient_before(self, received_ms: int) -> int:
         """Forget transient data of transactions that never committed."""

@@ -1,0 +1,498 @@
+"""``consortia health …``: risk equations, FHIR import, consent, reads, erasure, training and the benchmark.
+
+Commands that touch the ledger open the embedded network in ``--data`` (stop a server using the same folder
+first) and act as ``--user`` of ``--org``. Every command takes ``--json``; bad input ends with a message naming
+what is wrong and exit status 1 (rejected data, refused access) or 2 (bad usage), never a traceback, and
+nothing is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from consortia.apps.health.service import HealthService
+    from consortia.identity import SigningIdentity
+
+app = typer.Typer(
+    name="health",
+    help="Chronic-disease care (Gangwon): consented BP and glucose records, alerts, risk equations, risk model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DATA_HELP = "Data folder (default: $CONSORTIA_DATA, else ./.consortia)."
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str, code: int = 1, *, as_json: bool = False, extra: dict[str, Any] | None = None) -> NoReturn:
+    if as_json:
+        _print_json({"ok": False, "error": message, **(extra or {})})
+    else:
+        typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _yes_no(value: str, name: str, as_json: bool) -> bool:
+    text = value.strip().lower()
+    if text in ("yes", "y", "true", "1"):
+        return True
+    if text in ("no", "n", "false", "0"):
+        return False
+    _fail(f"{name} must be yes or no, not {value!r}", 2, as_json=as_json)
+
+
+def _folder(data: Path | None) -> Path:
+    from consortia.cli.common import data_dir
+
+    return data_dir(data)
+
+
+@contextmanager
+def _service(data: Path | None, as_json: bool) -> Iterator[HealthService]:
+    from consortia.apps.health.consortium import CHANNEL
+    from consortia.apps.health.service import HealthService
+    from consortia.network.embedded import EmbeddedNetwork
+
+    folder = _folder(data)
+    if not (folder / "network.json").is_file():
+        _fail(
+            f"{folder} holds no Consortia network; run 'consortia health init --data {folder}' or "
+            f"'consortia demo --data {folder}' first",
+            as_json=as_json,
+        )
+    try:
+        network = EmbeddedNetwork(folder)
+    except Exception as exc:  # a locked or damaged folder: say so instead of a traceback
+        _fail(f"cannot open the network in {folder}: {exc} (is a server using it?)", as_json=as_json)
+    try:
+        if CHANNEL not in {c.name for c in network.spec.channels}:
+            _fail(f"the network in {folder} has no '{CHANNEL}' channel", as_json=as_json)
+        service = HealthService(network)
+        try:
+            yield service
+        finally:
+            service.store.close()
+    finally:
+        network.close()
+
+
+PASSWORD_HELP = "The person's wallet password (or set CONSORTIA_PASSWORD); programs need none."
+
+
+def _identity(
+    service: HealthService, org: str, user: str, as_json: bool, password: str | None = None
+) -> SigningIdentity:
+    from consortia.apps.health.service import HealthError
+
+    try:
+        return service.identity(org, user, password)
+    except HealthError as exc:
+        _fail(str(exc), 2, as_json=as_json)
+
+
+# -- risk -----------------------------------------------------------------------------------------------------
+
+
+@app.command("risk")
+def risk_command(
+    model: str = typer.Option("pce", "--model", help="pce (Goff 2013) or framingham (D'Agostino 2008)."),
+    age: float = typer.Option(..., "--age", help="Age in years."),
+    sex: str = typer.Option(..., "--sex", help="female or male."),
+    race: str = typer.Option("white", "--race", help="white, african-american or other (PCE only)."),
+    total_chol: float = typer.Option(..., "--total-chol", help="Total cholesterol, mg/dL."),
+    hdl: float = typer.Option(..., "--hdl", help="HDL cholesterol, mg/dL."),
+    sbp: float = typer.Option(..., "--sbp", help="Systolic blood pressure, mm Hg."),
+    bp_treated: str = typer.Option("no", "--bp-treated", help="yes or no."),
+    smoker: str = typer.Option("no", "--smoker", help="yes or no."),
+    diabetes: str = typer.Option("no", "--diabetes", help="yes or no."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """10-year cardiovascular risk by a published equation, with warnings and the factors that drive it."""
+    from consortia.apps.health.risk import UnknownModel, score
+    from consortia.apps.health.riskfactors import RiskFactors, RiskInputError
+
+    treated = _yes_no(bp_treated, "--bp-treated", as_json)
+    smokes = _yes_no(smoker, "--smoker", as_json)
+    diabetic = _yes_no(diabetes, "--diabetes", as_json)
+    try:
+        factors = RiskFactors(age, sex.lower(), race.lower(), total_chol, hdl, sbp, treated, smokes, diabetic)  # type: ignore[arg-type]
+        result = score(model.lower(), factors)
+    except RiskInputError as exc:
+        _fail(f"--{exc.field.replace('_', '-')}: {exc.message}", 2, as_json=as_json, extra={"field": exc.field})
+    except UnknownModel as exc:
+        _fail(f"--model: {exc}", 2, as_json=as_json)
+    body = result.to_json()
+    if as_json:
+        _print_json(body)
+        return
+    typer.echo(f"{result.title}: 10-year risk {body['risk_percent']:.1f} %")
+    for driver in body["drivers"]:
+        typer.echo(
+            f"  {driver['factor']}: {driver['value']} (optimal {driver['optimal']}) adds "
+            f"{100 * driver['contribution']:.1f} points"
+        )
+    for warning in body["warnings"]:
+        typer.echo(f"  warning: {warning}")
+
+
+# -- FHIR import ----------------------------------------------------------------------------------------------
+
+
+@app.command("import-fhir")
+def import_fhir(
+    file: Path = typer.Argument(..., help="A FHIR R4 Observation or Bundle (JSON)."),
+    patient: str = typer.Option(..., "--patient", help="The patient's pseudonym (e.g. GW-0001)."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and normalise only; store nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Import blood-pressure and glucose Observations: normalise units, reject implausible ones, store the rest."""
+    from consortia.apps.health.fhir_import import parse_document, parse_json_document
+    from consortia.apps.health.service import HealthError
+    from consortia.gateway.sdk import GatewayError
+
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}", 2, as_json=as_json)
+    try:
+        document = parse_json_document(raw)
+    except ValueError as exc:
+        _fail(
+            f"{file}: {exc}",
+            as_json=as_json,
+            extra={"observations": 0, "rejected": [{"path": "$", "reason": str(exc)}], "items": []},
+        )
+    parsed = parse_document(document, patient)
+    report = {**parsed.report(), "stored": 0}
+    if parsed.readings and not dry_run:
+        with _service(data, as_json) as service:
+            try:
+                result = service.ingest(parsed.readings)
+            except (HealthError, GatewayError) as exc:
+                _fail(f"nothing was stored: {exc}", as_json=as_json, extra=report)
+        report.update(stored=result.records, batches=result.batches, alerts=result.alerts)
+    if as_json:
+        _print_json(report)
+    else:
+        typer.echo(
+            f"{report['observations']} observation(s), {len(parsed.readings)} accepted, "
+            f"{len(parsed.rejected)} rejected, {report['stored']} stored"
+        )
+        for rejection in report["rejected"]:
+            typer.echo(f"  rejected {rejection['path']}: {rejection['reason']}")
+    if parsed.rejected:
+        raise typer.Exit(1)
+
+
+# -- set-up, consent, reads, erasure --------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    patients: int = typer.Option(3, "--patients", min=1, max=999, help="Patient identities to issue."),
+) -> None:
+    """Create a network holding only the health consortium, deploy the contract and enrol the patients."""
+    from consortia.apps.health import consortium
+    from consortia.apps.health.service import HealthService
+    from consortia.network.embedded import EmbeddedNetwork
+    from consortia.network.spec import NetworkSpec
+
+    folder = _folder(data)
+    if (folder / "network.json").is_file():
+        _fail(f"{folder} already holds a network; choose another --data", 2)
+    spec = NetworkSpec(orgs=consortium.org_specs(patients), channels=(consortium.channel_spec(),))
+    network = EmbeddedNetwork.create(folder, spec)
+    try:
+        consortium.deploy(network)
+        service = HealthService(network)
+        service.enroll([consortium.patient_id(n) for n in range(1, patients + 1)])
+        service.store.close()
+    finally:
+        network.close()
+    typer.echo(f"Created the health consortium in {folder} ({', '.join(consortium.ORGS)}), {patients} patients.")
+
+
+@app.command()
+def grant(
+    to: str = typer.Option(..., "--to", help="Organisation, or Organisation/user, to grant access to."),
+    purpose: list[str] = typer.Option(..., "--purpose", help="TREAT, CAREMGT or HRESCH (repeatable)."),
+    data_class: list[str] = typer.Option([], "--class", help="blood-pressure, glucose, risk (default: all)."),
+    end: str | None = typer.Option(None, "--until", help="End of the consent period (ISO date)."),
+    user: str = typer.Option(..., "--user", help="The patient's user name (e.g. patient001)."),
+    password: str | None = typer.Option(None, "--password", envvar="CONSORTIA_PASSWORD", help=PASSWORD_HELP),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """A patient grants consent (FHIR R4 Consent on the ledger)."""
+    from consortia.apps.health.consortium import CUSTODIAN
+    from consortia.apps.health.service import HealthError
+    from consortia.gateway.sdk import GatewayError
+
+    with _service(data, as_json) as service:
+        identity = _identity(service, CUSTODIAN, user, as_json, password)
+        try:
+            doc = service.grant(identity, to, [p.upper() for p in purpose], data_class, end=end)
+        except (HealthError, GatewayError) as exc:
+            _fail(str(exc), as_json=as_json)
+    _print_json(doc) if as_json else typer.echo(f"granted {doc['id']}")
+
+
+@app.command()
+def revoke(
+    consent_id: str = typer.Argument(..., help="The consent to revoke."),
+    user: str = typer.Option(..., "--user", help="The patient's user name."),
+    password: str | None = typer.Option(None, "--password", envvar="CONSORTIA_PASSWORD", help=PASSWORD_HELP),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """A patient revokes a consent; it takes effect for the next read."""
+    from consortia.apps.health.consortium import CUSTODIAN
+    from consortia.apps.health.service import HealthError
+    from consortia.gateway.sdk import GatewayError
+
+    with _service(data, as_json) as service:
+        identity = _identity(service, CUSTODIAN, user, as_json, password)
+        try:
+            doc = service.revoke(identity, consent_id)
+        except (HealthError, GatewayError) as exc:
+            _fail(str(exc), as_json=as_json)
+    _print_json(doc) if as_json else typer.echo(f"revoked {consent_id}")
+
+
+@app.command()
+def read(
+    patient: str = typer.Argument(..., help="The patient's pseudonym."),
+    org: str = typer.Option(..., "--org", help="The reader's organisation."),
+    user: str = typer.Option(..., "--user", help="The reader."),
+    password: str | None = typer.Option(None, "--password", envvar="CONSORTIA_PASSWORD", help=PASSWORD_HELP),
+    purpose: str = typer.Option("TREAT", "--purpose", help="TREAT, CAREMGT or HRESCH (patients: PATRQT)."),
+    data_class: list[str] = typer.Option([], "--class", help="Data classes (default: all)."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Read a patient's records (consent checked and logged on the ledger)."""
+    from consortia.apps.health.service import AccessRefused, HealthError
+    from consortia.gateway.sdk import GatewayError
+
+    with _service(data, as_json) as service:
+        identity = _identity(service, org, user, as_json, password)
+        try:
+            result = service.read(identity, patient, purpose.upper(), data_class)
+        except AccessRefused as exc:
+            _fail(str(exc), as_json=as_json, extra={"access_id": exc.access_id, "logged": True})
+        except (HealthError, GatewayError) as exc:
+            _fail(str(exc), as_json=as_json)
+    body = {
+        "patient": patient,
+        "access_id": result.access_id,
+        "verified": result.verified,
+        "readings": [r.summary() for r in result.readings],
+        "documents": result.documents,
+    }
+    _print_json(body) if as_json else typer.echo(f"{len(result.readings)} readings, {result.verified} verified")
+
+
+@app.command("access-log")
+def access_log(
+    patient: str = typer.Argument(..., help="The patient's pseudonym."),
+    org: str = typer.Option("GangwonHealthOffice", "--org", help="The reader's organisation."),
+    user: str = typer.Option(..., "--user", help="The patient (or a custodian officer)."),
+    password: str | None = typer.Option(None, "--password", envvar="CONSORTIA_PASSWORD", help=PASSWORD_HELP),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Who read a patient's data, from the ledger, newest first."""
+    from consortia.gateway.sdk import GatewayError
+
+    with _service(data, as_json) as service:
+        try:
+            entries = service.access_log(_identity(service, org, user, as_json, password), patient)
+        except GatewayError as exc:
+            _fail(str(exc), as_json=as_json)
+    if as_json:
+        _print_json(entries)
+        return
+    for e in entries:
+        typer.echo(f"{e['at']}  {e['accessor']:<32} {e['purpose']:<8} {e['decision']:<6} {e['tx_id']}")
+
+
+@app.command()
+def erase(
+    patient: str = typer.Argument(..., help="The patient's pseudonym."),
+    org: str = typer.Option("GangwonHealthOffice", "--org", help="The patient's or officer's organisation."),
+    user: str = typer.Option(..., "--user", help="The patient, or a custodian officer."),
+    password: str | None = typer.Option(None, "--password", envvar="CONSORTIA_PASSWORD", help=PASSWORD_HELP),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Erase a patient: purge keys on the ledger, destroy the vault key and ciphertexts (crypto-shredding)."""
+    from consortia.gateway.sdk import GatewayError
+
+    with _service(data, as_json) as service:
+        try:
+            result = service.erase(_identity(service, org, user, as_json, password), patient)
+        except GatewayError as exc:
+            _fail(str(exc), as_json=as_json)
+    _print_json(result) if as_json else typer.echo(f"erased {patient}: {result['records_deleted']} records shredded")
+
+
+@app.command()
+def alerts(
+    org: str = typer.Option("GangwonCareCentre", "--org", help="The reader's organisation."),
+    user: str = typer.Option("choi", "--user", help="A coordinator or clinician."),
+    password: str | None = typer.Option(None, "--password", envvar="CONSORTIA_PASSWORD", help=PASSWORD_HELP),
+    status: str = typer.Option("", "--status", help="open or acknowledged (default: all)."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Alerts recorded on the ledger, newest first."""
+    from consortia.gateway.sdk import GatewayError
+
+    with _service(data, as_json) as service:
+        try:
+            rows = service.alerts(_identity(service, org, user, as_json, password), status)
+        except GatewayError as exc:
+            _fail(str(exc), as_json=as_json)
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        typer.echo(f"{row['raised']}  {row['severity']:<8} {row['patient']}  {row['class']:<15} {row['status']}")
+
+
+# -- CGM ------------------------------------------------------------------------------------------------------
+
+
+@app.command()
+def cgm(
+    file: Path = typer.Argument(..., help="CSV of 'time,glucose' (ISO 8601 with zone, mg/dL) or a FHIR Bundle."),
+    patient: str = typer.Option("unknown", "--patient", help="Patient pseudonym (for a Bundle)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """CGM metrics of a glucose series (2019 consensus): TIR, TBR, TAR, mean, GMI, CV, data sufficiency."""
+    import csv
+    import io
+
+    from consortia.apps.health.cgm import metrics
+    from consortia.apps.health.fhir_import import parse_document, parse_json_document
+    from consortia.apps.health.readings import parse_iso
+
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}", 2, as_json=as_json)
+    times, values = [], []
+    if raw.lstrip().startswith(b"{"):
+        try:
+            parsed = parse_document(parse_json_document(raw), patient)
+        except ValueError as exc:
+            _fail(f"{file}: {exc}", as_json=as_json)
+        if parsed.rejected:
+            _fail(
+                f"{file}: {len(parsed.rejected)} rejected observation(s)",
+                as_json=as_json,
+                extra={"rejected": [r.to_json() for r in parsed.rejected]},
+            )
+        glucose = [r for r in parsed.readings if r.kind == "glucose"]
+        times, values = [r.effective for r in glucose], [r.value for r in glucose]
+    else:
+        text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if not row or (number == 1 and not row[0][:1].isdigit()):
+                continue
+            try:
+                when, value = parse_iso(row[0].strip()), float(row[1])
+            except (IndexError, ValueError) as exc:
+                _fail(f"{file} line {number}: expected 'time,glucose' ({exc})", as_json=as_json)
+            if not 10 <= value <= 1000 or when.tzinfo is None:
+                _fail(f"{file} line {number}: glucose {value:g} mg/dL is not plausible", as_json=as_json)
+            times.append(when)
+            values.append(value)
+    if not values:
+        _fail(f"{file} holds no glucose values", as_json=as_json)
+    result = metrics(times, values).to_json()
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(", ".join(f"{k} {v}" for k, v in result.items() if k != "meets_targets"))
+
+
+# -- model and benchmark --------------------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP + " The model is registered if it holds one."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write the model (default: DATA/health/models)."),
+    register: bool = typer.Option(True, "--register/--no-register", help="Register the model hash on the ledger."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Train the CHD risk model on the Framingham teaching cohort; report AUC and Brier beside the equation."""
+    from consortia.apps.health import training
+    from consortia.apps.health.consortium import ANALYTICS
+    from consortia.apps.health.dataset import DatasetError
+    from consortia.gateway.sdk import GatewayError
+
+    folder = _folder(data)
+    has_network = (folder / "network.json").is_file()
+    try:
+        _, report, blob = training.train()
+    except DatasetError as exc:
+        _fail(str(exc), as_json=as_json)
+    target = out or (folder / "health" / "models" if has_network else Path("health-models"))
+    report = training.save(report, blob, target)
+    body = report.to_json()
+    if register and has_network:
+        with _service(data, as_json) as service:
+            try:
+                record = service.register_model(service.identity(ANALYTICS, "client"), report)
+            except GatewayError as exc:
+                _fail(f"the model was saved but not registered: {exc}", as_json=as_json, extra=body)
+        body["registered"] = {"ledger": True, "at": record["registered"]}
+    else:
+        body["registered"] = {"ledger": False}
+    if as_json:
+        _print_json(body)
+        return
+    model, eq = body["held_out"]["model"], body["held_out"]["framingham_2008_equation"]
+    typer.echo(f"{report.name} {report.version} ({report.estimator}) sha256 {report.sha256}")
+    typer.echo(f"  held-out model:    AUC {model['roc_auc']:.3f}  Brier {model['brier']:.4f}")
+    typer.echo(f"  Framingham 2008:   AUC {eq['roc_auc']:.3f}  Brier {eq['brier']:.4f}")
+    typer.echo(f"  model card: {report.files['model_card']}")
+
+
+@app.command()
+def bench(
+    patients: int = typer.Option(450_000, "--patients", min=1, max=2_000_000, help="Patients to simulate."),
+    readings_per_day: float = typer.Option(6.0, "--readings-per-day", min=1, max=100, help="Readings per patient."),
+    batch: int = typer.Option(20_000, "--batch", min=100, max=1_000_000, help="Records per anchored batch."),
+    data: Path | None = typer.Option(None, "--data", help="Scratch folder (default: a temporary one, removed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Ingest one day of readings for N patients (sealed, stored, anchored) and score every patient's risk."""
+    from consortia.apps.health.bench import BenchError, run
+
+    try:
+        result = run(patients, readings_per_day, batch, data)
+    except BenchError as exc:
+        _fail(str(exc), 2, as_json=as_json)
+    if as_json:
+        _print_json(result)
+        return
+    for key, value in result.items():
+        typer.echo(f"{key}: {value}")

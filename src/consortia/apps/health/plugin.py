@@ -1,0 +1,53 @@
+"""How the health application plugs into the platform: one :class:`~consortia.gateway.applications.Application`.
+
+``pyproject.toml`` names :data:`application` under the ``consortia.apps`` entry-point group. The platform then
+adds the five organisations (with 100 synthetic patients' identities) and the ``health`` channel to
+``consortia demo``, deploys the contract and seeds the pilot (:mod:`.demo`), mounts ``consortia health …``
+(:mod:`.cli`) and lets :mod:`.web` add the FHIR endpoints, the API, the alert stream and the pages to the gateway
+service. Heavy modules (scikit-learn, FHIR models) are imported only when the platform calls in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from consortia.apps.health import consortium
+from consortia.apps.health.cli import app as cli
+from consortia.gateway.applications import Application
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from rich.console import Console
+
+    from consortia.gateway.server.backend import Backend
+    from consortia.network.embedded import EmbeddedNetwork
+
+DEMO_PATIENTS = 100
+
+
+def _deploy(network: EmbeddedNetwork) -> None:
+    consortium.deploy(network)
+
+
+def _seed(network: EmbeddedNetwork, console: Console) -> list[str]:
+    from consortia.apps.health.demo import seed
+
+    return seed(network, console, DEMO_PATIENTS)
+
+
+def _install(app: FastAPI, backend: Backend) -> None:
+    from consortia.apps.health.web import install
+
+    install(app, backend)
+
+
+application = Application(
+    name="health",
+    title="Chronic-disease care (Gangwon): consented BP and glucose records, alerts, risk equations and model",
+    orgs=consortium.org_specs(DEMO_PATIENTS),
+    channels=(consortium.channel_spec(),),
+    deploy=_deploy,
+    seed=_seed,
+    cli=cli,
+    install=_install,
+)

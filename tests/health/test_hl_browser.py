@@ -1,0 +1,169 @@
+"""The pages in a real browser: a patient sees trends and risk, revokes a clinician's consent; the clinician is refused.
+
+One health network (four synthetic patients, 14 days of readings, two alerts) is served by the gateway app under
+uvicorn on 127.0.0.1 and driven with Debian's Chromium through Playwright (never a downloaded browser). The
+patient uses a phone-sized viewport.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from hl_support import PASSWORD, health_spec
+from rich.console import Console
+
+from consortia.apps.health import consortium
+from consortia.apps.health.demo import seed
+from consortia.apps.health.readings import Reading
+from consortia.apps.health.service import service_for
+from consortia.gateway.server.app import create_app
+from consortia.network.embedded import EmbeddedNetwork
+
+IN_CI = os.environ.get("CI") == "true"
+try:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - the dev extra installs it
+    if IN_CI:
+        raise
+    pytest.skip("the Python package playwright is not installed", allow_module_level=True)
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync"]  # fmt: skip
+TIMEOUT_MS = 20_000
+PHONE = {"width": 390, "height": 844}
+
+if not CHROMIUM.exists():
+    if IN_CI:
+        raise RuntimeError(f"{CHROMIUM} is missing (apt-get install chromium)")
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+
+
+class Server:
+    """A gateway app served by uvicorn in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def start(self) -> Server:
+        """Start serving; return once uvicorn accepts connections."""
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browser, EmbeddedNetwork]]:
+    """The seeded network behind a running server, and a headless Chromium."""
+    network = EmbeddedNetwork.create(tmp_path_factory.mktemp("health-web") / "net", health_spec(4))
+    consortium.deploy(network)
+    seed(network, Console(quiet=True), 4, days=14, train_model=False)
+    server = Server(create_app(network)).start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        try:
+            yield server.url, browser, network
+        finally:
+            browser.close()
+            network.close()
+            server.stop()
+
+
+def login(page: Page, base: str, username: str, target: str) -> None:
+    """Log in through the platform's login form and land on ``target``."""
+    page.goto(f"{base}/login?next={target}")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{target}*", timeout=TIMEOUT_MS)
+
+
+def test_patient_revokes_and_clinician_is_refused(site: tuple[str, Browser, EmbeddedNetwork], tmp_path: Path) -> None:
+    """The acceptance flow, with the verifiable access log on the way."""
+    base, browser, _ = site
+    clinician = browser.new_context().new_page()
+    clinician.set_default_timeout(TIMEOUT_MS)
+    login(clinician, base, "ChuncheonHospital/drkim", "/health/patients/GW-0001")
+    expect(clinician.locator("#patient-id")).to_have_text("GW-0001")
+    expect(clinician.locator("#bp-trend")).to_be_visible()
+
+    patient = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    patient.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    patient.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(patient, base, "GangwonHealthOffice/patient001", "/health/me")
+    expect(patient.locator("#synthetic-badge")).to_be_visible()
+    expect(patient.locator("#bp-trend polyline")).to_have_count(2)
+    expect(patient.locator("#glucose-trend")).to_be_visible()
+    gauge = patient.locator("#risk-gauge")
+    expect(gauge).to_be_visible()
+    assert 0 < float(gauge.get_attribute("data-risk") or 0) < 1
+    expect(patient.locator("#risk-drivers li").first).to_be_visible()
+    # The clinician's read is in the log, and the entry verifies in this browser against the signed ledger.
+    entry = patient.locator(".log-entry", has_text="ChuncheonHospital/drkim").first
+    expect(entry).to_be_visible()
+    entry.locator("[data-verify-button]").click()
+    expect(entry.locator("[data-verify-proof]")).to_have_attribute("data-verify-result", "ok")
+    patient.screenshot(path=str(tmp_path / "patient.png"), full_page=True)
+
+    consent = patient.locator("li.consent-active[data-actor='ChuncheonHospital']")
+    expect(consent).to_have_count(1)
+    consent_id = consent.get_attribute("data-consent-id")
+    consent.locator("button[data-revoke]").click()
+    patient.wait_for_url(f"{base}/health/me?notice=revoked*")
+    expect(patient.locator(f"li[data-consent-id='{consent_id}']")).to_have_class("consent consent-inactive")
+    expect(patient.locator(f"li[data-consent-id='{consent_id}'] button[data-revoke]")).to_have_count(0)
+
+    clinician.reload()
+    expect(clinician.locator("#refused")).to_be_visible()
+    expect(clinician.locator("#refused-reason")).to_contain_text("no active consent")
+    expect(clinician.locator("#refused-tx")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
+    # The refusal is itself in the patient's log.
+    patient.goto(f"{base}/health/me?lang=ko")
+    expect(patient.locator("html")).to_have_attribute("lang", "ko")
+    refusal = patient.locator(".log-entry.decision-deny", has_text="ChuncheonHospital/drkim").first
+    expect(refusal).to_contain_text("거부")
+    assert errors == []
+
+
+def test_coordinator_sees_patients_by_risk_and_live_alerts(site: tuple[str, Browser, EmbeddedNetwork]) -> None:
+    """The coordinator's worklist is sorted by risk; a hypertensive crisis arrives live (server-sent events)."""
+    base, browser, network = site
+    page = browser.new_context().new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    login(page, base, "GangwonCareCentre/choi", "/health/worklist")
+    expect(page.locator("#worklist tbody tr")).to_have_count(4)
+    risks = [float(r) for r in page.locator("#worklist tbody tr").evaluate_all("rows => rows.map(r => r.dataset.risk)")]
+    assert risks == sorted(risks, reverse=True)
+    expect(page.locator("#live-state")).to_have_attribute("data-connected", "true")
+    crisis = Reading("GW-0002", "85354-9", "bp", "blood-pressure", 201, "mm[Hg]", datetime.now(UTC), value2=124)
+    service_for(network).ingest([crisis])
+    live = page.locator("#alert-list li[data-kind='hypertensive-crisis']")
+    expect(live).to_have_count(1)
+    expect(live).to_contain_text("GW-0002")
+    expect(live).to_contain_text("201/124 mm Hg")

@@ -1,0 +1,207 @@
+"""Capturing EPCIS documents on the ledger, and the capture jobs the EPCIS REST binding reports on.
+
+:class:`Capturer` sends one validated :class:`~consortia.apps.coldchain.document.Document` to the contract as one
+transaction — the unit of "whole or nothing" — through the client SDK, and checks that the event IDs the
+contract assigned are the ones the document's validation computed. The EPCIS 2.0 REST binding makes capture
+asynchronous (``POST /capture`` answers ``202 Accepted`` with a capture job, ``GET /capture/{id}`` reports it);
+:class:`CaptureJobs` keeps those jobs in memory, each resolved when its transaction commits or fails.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from consortia.apps.coldchain.consortium import CHANNEL, CONTRACT
+from consortia.apps.coldchain.document import Document, DocumentRejected, Rejection
+from consortia.gateway.sdk import Contract, EndorsementFailed, Gateway, GatewayError, SubmitResult
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    """A captured document: its capture id, event IDs, and the transaction that recorded them."""
+
+    capture_id: str
+    event_ids: tuple[str, ...]
+    tx_id: str
+    block: int
+
+
+def contract_of(gateway: Gateway) -> Contract:
+    """The cold-chain contract as seen through a gateway."""
+    return gateway.network(CHANNEL).contract(CONTRACT)
+
+
+def _arguments(document: Document, capture_id: str) -> tuple[list[Any], Any, dict[str, Any]]:
+    meta: dict[str, Any] = {"captureID": capture_id}
+    if document.master_data:
+        meta["masterData"] = document.master_data
+    if document.source:
+        meta["source"] = document.source
+    return [dict(event) for event in document.events], document.context, meta
+
+
+def _rejection(exc: EndorsementFailed, document: Document) -> DocumentRejected:
+    """A contract refusal as a document rejection naming the event, when the contract named one."""
+    message = exc.message
+    for index, event_id in enumerate(document.event_ids):
+        marker = f"event {index} ({event_id}): "
+        if marker in message:
+            detail = message.split(marker, 1)[1]
+            name, sep, rest = detail.partition(": ")
+            if sep and " " not in name:
+                return DocumentRejected([Rejection(rest, index, event_id, name)], document.source)
+            return DocumentRejected([Rejection(detail, index, event_id)], document.source)
+    return DocumentRejected([Rejection(message)], document.source)
+
+
+class Capturer:
+    """Captures validated documents through one gateway identity."""
+
+    def __init__(self, contract: Contract, *, endorsing_orgs: list[str] | None = None) -> None:
+        self.contract = contract
+        self.endorsing_orgs = endorsing_orgs
+
+    def capture(self, document: Document, capture_id: str | None = None, timeout: float = 60.0) -> CaptureResult:
+        """Capture a document now; raise DocumentRejected if the contract refuses it, GatewayError otherwise."""
+        return self.capture_async(document, capture_id, timeout).result(timeout)
+
+    def capture_async(
+        self, document: Document, capture_id: str | None = None, timeout: float = 60.0
+    ) -> Future[CaptureResult]:
+        """Endorse and order a capture now; the future resolves when it commits."""
+        capture_id = capture_id or str(uuid.uuid4())
+        events, context, meta = _arguments(document, capture_id)
+        try:
+            submitted = self.contract.submit_async(
+                "capture", events, context, meta, endorsing_orgs=self.endorsing_orgs, timeout=timeout
+            )
+        except EndorsementFailed as exc:
+            if exc.code == "CONTRACT_ERROR":
+                raise _rejection(exc, document) from None
+            raise
+        result: Future[CaptureResult] = Future()
+
+        def done(future: Future[SubmitResult]) -> None:
+            try:
+                committed = future.result()
+            except Exception as exc:
+                result.set_exception(exc)
+                return
+            ids = tuple(committed.result["eventIDs"])
+            if ids != document.event_ids:
+                result.set_exception(
+                    GatewayError("EVENT_ID_MISMATCH", f"contract assigned {ids}, expected {document.event_ids}")
+                )
+                return
+            result.set_result(CaptureResult(capture_id, ids, committed.tx_id, committed.block))
+
+        submitted.add_done_callback(done)
+        return result
+
+
+@dataclass
+class CaptureJob:
+    """One capture job of the EPCIS REST binding."""
+
+    capture_id: str
+    created_ms: int
+    events: int
+    running: bool = True
+    success: bool | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    tx_id: str | None = None
+    block: int | None = None
+    finished_ms: int | None = None
+    captured_by: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, following the EPCIS 2.0 capture job resource."""
+        return {
+            "captureID": self.capture_id,
+            "createdAt": self.created_ms,
+            "finishedAt": self.finished_ms,
+            "running": self.running,
+            "success": self.success,
+            "captureErrorBehaviour": "rollback",
+            "errors": self.errors,
+            "events": self.events,
+            "eventIDs": self.event_ids,
+            "txID": self.tx_id,
+            "block": self.block,
+            "capturedBy": self.captured_by,
+        }
+
+
+class CaptureJobs:
+    """Capture jobs in memory (the most recent ``keep`` of them)."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self.keep = keep
+        self._jobs: OrderedDict[str, CaptureJob] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def start(self, capturer: Capturer, document: Document, captured_by: str | None = None) -> CaptureJob:
+        """Submit a document and return its (running) job; endorsement refusals fail the job at once."""
+        capture_id = str(uuid.uuid4())
+        job = CaptureJob(capture_id, int(time.time() * 1000), len(document.events), captured_by=captured_by)
+        with self._lock:
+            self._jobs[capture_id] = job
+            while len(self._jobs) > self.keep:
+                self._jobs.popitem(last=False)
+        try:
+            future = capturer.capture_async(document, capture_id)
+        except DocumentRejected as exc:
+            self._finish(job, None, exc.as_dict()["rejections"])
+            return job
+        except GatewayError as exc:
+            self._finish(job, None, [{"message": exc.message, "code": exc.code}])
+            return job
+
+        def done(f: Future[CaptureResult]) -> None:
+            try:
+                self._finish(job, f.result(), [])
+            except GatewayError as exc:
+                self._finish(job, None, [{"message": exc.message, "code": exc.code}])
+            except Exception as exc:
+                self._finish(job, None, [{"message": str(exc)}])
+
+        future.add_done_callback(done)
+        return job
+
+    def _finish(self, job: CaptureJob, result: CaptureResult | None, errors: list[dict[str, Any]]) -> None:
+        with self._lock:
+            job.running = False
+            job.success = result is not None
+            job.errors = errors
+            job.finished_ms = int(time.time() * 1000)
+            if result is not None:
+                job.event_ids = list(result.event_ids)
+                job.tx_id = result.tx_id
+                job.block = result.block
+
+    def get(self, capture_id: str) -> CaptureJob | None:
+        """A job by id."""
+        with self._lock:
+            return self._jobs.get(capture_id)
+
+    def all(self) -> list[CaptureJob]:
+        """Every kept job, newest first."""
+        with self._lock:
+            return list(reversed(self._jobs.values()))
+
+    def wait(self, capture_id: str, timeout: float = 30.0) -> CaptureJob | None:
+        """Wait until a job finishes (tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.get(capture_id)
+            if job is None or not job.running:
+                return job
+            time.sleep(0.01)
+        return self.get(capture_id)

@@ -1,0 +1,428 @@
+"""``consortia coldchain …``: the cold chain from the command line.
+
+Commands that touch the ledger open the embedded network in ``--data`` (stop a server using the same folder
+first) and act as ``--user`` of ``--org``. Every command that prints results takes ``--json``; bad input ends
+with a message naming what is wrong and exit status 1 (rejected data) or 2 (bad usage), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from consortia.network.embedded import EmbeddedNetwork
+
+app = typer.Typer(
+    name="coldchain",
+    help="Seafood cold chain: EPCIS 2.0 capture and query, lots and trace, FSMA 204, sensors, freshness rules.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DATA_HELP = "Data folder (default: $CONSORTIA_DATA, else ./.consortia)."
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _fail(message: str, code: int = 1, *, as_json: bool = False, extra: dict[str, Any] | None = None) -> NoReturn:
+    if as_json:
+        _print_json({"ok": False, "error": message, **(extra or {})})
+    else:
+        typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _data(data: Path | None) -> Path:
+    from consortia.cli.common import data_dir
+
+    return data_dir(data)
+
+
+@contextmanager
+def _network(data: Path | None, as_json: bool = False) -> Iterator[EmbeddedNetwork]:
+    from consortia.apps.coldchain import consortium
+    from consortia.network.embedded import EmbeddedNetwork
+
+    folder = _data(data)
+    if not (folder / "network.json").is_file():
+        _fail(
+            f"{folder} holds no Consortia network; run 'consortia coldchain init --data {folder}' or "
+            f"'consortia demo --data {folder}' first",
+            as_json=as_json,
+        )
+    try:
+        network = EmbeddedNetwork(folder)
+    except Exception as exc:  # a locked or damaged folder: say so instead of a traceback
+        _fail(f"cannot open the network in {folder}: {exc} (is a server using it?)", as_json=as_json)
+    try:
+        if not consortium.is_deployed(network):
+            _fail(f"the network in {folder} has no '{consortium.CHANNEL}' channel with the contract", as_json=as_json)
+        yield network
+    finally:
+        network.close()
+
+
+@app.command()
+def init(data: Path | None = typer.Option(None, "--data", help=DATA_HELP)) -> None:
+    """Create a network holding only the cold-chain consortium and deploy its contract."""
+    from consortia.apps.coldchain import consortium
+    from consortia.network.embedded import EmbeddedNetwork
+
+    folder = _data(data)
+    if (folder / "network.json").is_file():
+        _fail(f"{folder} already holds a network; choose another --data")
+    network = EmbeddedNetwork.create(folder, consortium.network_spec(passwords=True))
+    try:
+        consortium.deploy(network)
+    finally:
+        network.close()
+    typer.echo(f"Created the cold-chain consortium in {folder} ({', '.join(consortium.ORGS)}).")
+
+
+@app.command("import-epcis")
+def import_epcis(
+    files: list[Path] = typer.Argument(..., help="EPCIS 2.0 JSON / JSON-LD documents."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    org: str = typer.Option("BusanFishMarket", "--org", help="Organisation capturing the events."),
+    user: str = typer.Option("client", "--user", help="Identity of that organisation."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Validate every document (schema, GS1 keys, units), then capture each one whole; nothing if any is invalid."""
+    from consortia.apps.coldchain.capture import Capturer, contract_of
+    from consortia.apps.coldchain.document import DocumentRejected, read_document
+    from consortia.apps.coldchain.schema import SchemaUnavailable
+    from consortia.gateway.sdk import GatewayError
+
+    documents = []
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            _fail(f"cannot read {path}: {exc.strerror or exc}", as_json=as_json, extra={"source": str(path)})
+        try:
+            documents.append(read_document(raw, str(path)))
+        except DocumentRejected as exc:
+            _fail(str(exc), as_json=as_json, extra=exc.as_dict())
+        except SchemaUnavailable as exc:
+            _fail(str(exc), as_json=as_json)
+    with _network(data, as_json) as network:
+        try:
+            capturer = Capturer(contract_of(network.gateway(org, user)))
+        except Exception as exc:
+            _fail(f"cannot act as {org}/{user}: {exc}", 2, as_json=as_json)
+        event_ids: list[str] = []
+        for document in documents:
+            try:
+                result = capturer.capture(document)
+            except DocumentRejected as exc:
+                _fail(str(exc), as_json=as_json, extra={**exc.as_dict(), "captured_before": event_ids})
+            except GatewayError as exc:
+                _fail(f"{document.source}: {exc}", as_json=as_json, extra={"captured_before": event_ids})
+            event_ids.extend(result.event_ids)
+    summary = {
+        "documents": len(documents),
+        "events": len(event_ids),
+        "sensor_reports": sum(d.sensor_reports for d in documents),
+        "event_ids": event_ids,
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(f"Captured {summary['events']} events from {summary['documents']} documents.")
+
+
+@app.command("event-hash")
+def event_hash(
+    file: Path = typer.Argument(..., help="An EPCIS 2.0 JSON / JSON-LD document."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+    prehash: bool = typer.Option(False, "--prehash", help="Print the canonical pre-hash strings instead."),
+) -> None:
+    """The CBV 2.0 event hash ID of each event of a document, in document order."""
+    from consortia.apps.coldchain import eventhash
+    from consortia.apps.coldchain.document import DocumentRejected, parse_json
+
+    try:
+        document = parse_json(file.read_bytes())
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}", as_json=as_json)
+    except DocumentRejected as exc:
+        _fail(f"{file}: {exc}", as_json=as_json)
+    body = document.get("epcisBody") if isinstance(document, dict) else None
+    events = body.get("eventList") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        _fail(f"{file}: no epcisBody.eventList of event objects", as_json=as_json)
+    prefixes = eventhash.context_prefixes(document.get("@context"))
+    if prehash:
+        values = [eventhash.prehash(event, prefixes) for event in events]
+    else:
+        values = [eventhash.event_hash_id(event, prefixes) for event in events]
+    if as_json:
+        _print_json(values)
+    else:
+        for value in values:
+            typer.echo(value)
+
+
+@app.command()
+def trace(
+    lot: str = typer.Argument(..., help="The lot: Digital Link (…/01/<gtin>/10/<lot>), LGTIN URI or <gtin>/<lot>."),
+    direction: str = typer.Option("back", "--direction", help="back (to the landing) or forward (to retail lots)."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    org: str = typer.Option("BusanFishMarket", "--org", help="Organisation asking."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """One-up / one-down trace of a lot through transformations."""
+    from consortia.apps.coldchain import gs1
+    from consortia.apps.coldchain.capture import contract_of
+    from consortia.gateway.sdk import GatewayError
+
+    if direction not in ("back", "forward"):
+        _fail("--direction must be 'back' or 'forward'", 2, as_json=as_json)
+    try:
+        lot_id = gs1.LotId.parse(lot)
+    except gs1.GS1Error as exc:
+        _fail(str(exc), 2, as_json=as_json)
+    with _network(data, as_json) as network:
+        try:
+            result = contract_of(network.gateway(org)).evaluate("trace", lot_id.key, direction)
+        except GatewayError as exc:
+            _fail(exc.message, as_json=as_json)
+    for key in ("lots", "ends"):
+        result[key + "_uris"] = [gs1.LotId.from_key(x).canonical for x in result[key]]
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"{direction} from {lot_id.canonical}:")
+    for edge in result["edges"]:
+        typer.echo(f"  {edge['from']} → {edge['to']} (transformation {edge['transformation']})")
+    typer.echo("ends: " + ", ".join(result["ends_uris"]))
+
+
+@app.command()
+def fsma204(
+    start: str = typer.Option(..., "--from", help="First day (YYYY-MM-DD), inclusive."),
+    end: str = typer.Option(..., "--to", help="Last day (YYYY-MM-DD), inclusive."),
+    out: Path = typer.Option(..., "--out", help="Output file: .csv or .xlsx."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    org: str = typer.Option("InspectionAgency", "--org", help="Organisation asking."),
+    offset: str = typer.Option("+09:00", "--tz", help="Time zone of the day boundaries and of the times shown."),
+) -> None:
+    """The FSMA 204 sortable spreadsheet of critical tracking events between two dates."""
+    from consortia.apps.coldchain import fsma204 as export
+    from consortia.apps.coldchain.timestamps import TimestampError, check_offset
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        _fail("--from and --to take dates as YYYY-MM-DD", 2)
+    if last < first:
+        _fail("--to is before --from", 2)
+    if out.suffix.lower() not in (".csv", ".xlsx"):
+        _fail("--out must end in .csv or .xlsx", 2)
+    try:
+        check_offset(offset)
+    except TimestampError as exc:
+        _fail(str(exc), 2)
+    with _network(data) as network:
+        rows = export.collect(network.gateway(org), first, last, offset)
+    export.write(rows, out)
+    typer.echo(f"Wrote {len(rows)} rows to {out}.")
+
+
+@app.command()
+def assess(
+    species: str = typer.Option(..., "--species", help="Species (mackerel, monkfish, or one from --species-file)."),
+    readings: Path = typer.Option(..., "--readings", help="CSV with columns ts,celsius."),
+    species_file: Path | None = typer.Option(None, "--species-file", help="JSON overriding species settings."),
+    as_json: bool = typer.Option(False, "--json", help="Print the assessment as JSON."),
+) -> None:
+    """Temperature abuse (FDA chapter 7 limits) and remaining shelf life (RRS model) from a temperature history."""
+    from consortia.apps.coldchain import rules
+    from consortia.apps.coldchain import species as species_config
+
+    try:
+        table = species_config.load(species_file)
+        settings = table.get(species)
+    except species_config.SpeciesError as exc:
+        _fail(str(exc), 2, as_json=as_json)
+    try:
+        samples = rules.read_csv(readings)
+    except rules.ReadingsError as exc:
+        _fail(str(exc), 1, as_json=as_json)
+    result = rules.assess(samples, settings)
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    typer.echo(
+        f"{settings.name}: {result.status}; remaining shelf life {result.remaining_shelf_life_days:.2f} days; "
+        f"{result.hours_above_4_4c:.2f} h above 4.4 °C, {result.hours_above_21_1c:.2f} h above 21.1 °C"
+    )
+    for alarm in result.alarms:
+        typer.echo(f"  ALARM {alarm.code}: {alarm.message}")
+
+
+@app.command()
+def qr(
+    lot: str = typer.Argument(..., help="The lot: Digital Link, LGTIN URI or <gtin>/<lot>."),
+    out: Path = typer.Option(..., "--out", help="Output file: .svg or .png."),
+    resolver: str = typer.Option(
+        "", "--resolver", help="Resolver base URL (default: the lot URI's own, or id.gs1.org)."
+    ),
+    scale: int = typer.Option(8, "--scale", min=1, max=64, help="Pixels (or SVG units) per module."),
+) -> None:
+    """Write the QR code of a lot's GS1 Digital Link (the consumer page)."""
+    from consortia.apps.coldchain import qrcode
+
+    try:
+        payload = qrcode.write(lot, out, resolver=resolver or None, scale=scale)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc), 2)
+    typer.echo(f"Wrote {out}: {payload}")
+
+
+@app.command()
+def simulate(
+    lots: int = typer.Option(2, "--lots", min=1, max=1000, help="Landing lots (each followed to retail)."),
+    devices: int = typer.Option(4, "--devices", min=1, max=10_000, help="Temperature loggers."),
+    hours: float = typer.Option(48.0, "--hours", min=0.1, max=24 * 60, help="Hours of simulated time."),
+    rate: float = typer.Option(1.0, "--rate", min=0.01, max=600, help="Readings per device per minute."),
+    broker: str = typer.Option("127.0.0.1:1883", "--broker", help="MQTT broker host:port."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP + " With --register, the lots are captured."),
+    register: bool = typer.Option(False, "--register", help="Capture the lots' events and device associations first."),
+    duplicates: float = typer.Option(0.01, "--duplicates", min=0, max=0.5, help="Share of readings sent twice."),
+    disorder: float = typer.Option(0.01, "--disorder", min=0, max=0.5, help="Share of readings sent out of order."),
+    seed: int = typer.Option(7, "--seed", help="Random seed (traces are reproducible)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was published as JSON."),
+) -> None:
+    """Publish realistic temperature traces (boat ice, dock, reefer truck, retail display) with excursions."""
+    from consortia.apps.coldchain import simulate as sim
+
+    try:
+        host, port = sim.parse_broker(broker)
+    except ValueError as exc:
+        _fail(str(exc), 2, as_json=as_json)
+    plan = sim.plan(lots=lots, devices=devices, hours=hours, rate=rate, seed=seed)
+    if register:
+        with _network(data, as_json) as network:
+            sim.register(network, plan)
+    try:
+        stats = sim.publish(plan, host, port, duplicates=duplicates, disorder=disorder, seed=seed)
+    except OSError as exc:
+        _fail(f"cannot publish to the MQTT broker at {broker}: {exc}", as_json=as_json)
+    if as_json:
+        _print_json(stats)
+    else:
+        typer.echo(
+            f"Published {stats['published']} messages ({stats['readings']} readings, {stats['duplicates']} duplicates, "
+            f"{stats['out_of_order']} out of order) from {stats['devices']} devices to {broker}."
+        )
+
+
+@app.command()
+def ingest(
+    broker: str = typer.Option("127.0.0.1:1883", "--broker", help="MQTT broker host:port."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    org: str = typer.Option("ColdLogistics", "--org", help="Organisation anchoring the batches."),
+    window: int = typer.Option(300, "--window", min=1, max=86_400, help="Seconds per anchored batch."),
+    seconds: float = typer.Option(0.0, "--seconds", min=0, help="Stop after this long (0: until Ctrl-C)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the counters as JSON at the end."),
+) -> None:
+    """Subscribe to the loggers' MQTT topics, store every reading, anchor batches on the ledger."""
+    import time
+
+    from consortia.apps.coldchain import ingest as ingestion
+    from consortia.apps.coldchain import simulate as sim
+
+    try:
+        host, port = sim.parse_broker(broker)
+    except ValueError as exc:
+        _fail(str(exc), 2, as_json=as_json)
+    with _network(data, as_json) as network:
+        service = ingestion.IngestService.for_network(network, org=org, window_seconds=window)
+        try:
+            service.connect(host, port)
+        except OSError as exc:
+            _fail(f"cannot connect to the MQTT broker at {broker}: {exc}", as_json=as_json)
+        typer.echo(f"Ingesting from {broker} (window {window} s). Ctrl-C stops.", err=True)
+        try:
+            deadline = time.monotonic() + seconds if seconds else None
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            service.close()
+    counters = service.counters()
+    if as_json:
+        _print_json(counters)
+    else:
+        typer.echo(" ".join(f"{k}={v}" for k, v in counters.items()))
+
+
+@app.command("reading-proof")
+def reading_proof(
+    device: str = typer.Argument(..., help="Device id as published on MQTT."),
+    seq: int = typer.Argument(..., help="Sequence number of the reading."),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
+) -> None:
+    """A stored reading's inclusion proof in its anchored batch, with the anchoring transaction's proof; verified."""
+    from consortia.apps.coldchain import consortium, proofs
+    from consortia.apps.coldchain.store import ReadingStore
+
+    folder = _data(data)
+    with _network(data, as_json) as network:
+        store = ReadingStore(proofs.store_path(folder))
+        try:
+            peer_channel = network.peers[network.spec.channel(consortium.CHANNEL).orgs[0]].channel(consortium.CHANNEL)
+            document = proofs.reading_proof(store, peer_channel, device, seq)
+        except proofs.ProofError as exc:
+            _fail(str(exc), as_json=as_json)
+        finally:
+            store.close()
+    steps = proofs.verify_reading_proof(document)
+    document["verification"] = [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in steps]
+    document["verified"] = all(s.ok for s in steps)
+    if as_json:
+        _print_json(document)
+    else:
+        for s in steps:
+            typer.echo(f"{'✓' if s.ok else '✗'} {s.name} {s.detail}")
+    if not document["verified"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    readings: int = typer.Option(200_000, "--readings", min=1000, max=10_000_000, help="Sensor readings to ingest."),
+    devices: int = typer.Option(200, "--devices", min=1, max=100_000, help="Devices sending them."),
+    events: int = typer.Option(5000, "--events", min=10, max=1_000_000, help="EPCIS events to capture."),
+    per_document: int = typer.Option(100, "--per-document", min=1, max=5000, help="Events per captured document."),
+    mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="Also measure ingestion through a Mosquitto broker."),
+    keep: Path | None = typer.Option(None, "--data", help="Keep the benchmark network in this folder."),
+) -> None:
+    """Sensor readings ingested and anchored per second, and EPCIS events captured per second."""
+    from consortia.apps.coldchain import bench as benchmark
+
+    figures = benchmark.run(
+        readings=readings, devices=devices, events=events, per_document=per_document, mqtt=mqtt, folder=keep
+    )
+    if as_json:
+        _print_json(figures)
+        return
+    for name, value in figures.items():
+        typer.echo(f"{name}: {value}")

@@ -1,0 +1,416 @@
+"""GS1 identifiers: check digits, EPC URIs, and GS1 Digital Link URIs.
+
+Every traded thing in the cold chain carries a GS1 key. A *GTIN* (Global Trade Item Number, 8, 12, 13 or 14
+digits, the last one a mod-10 check digit) names a product — "chub mackerel, whole, 10 kg box"; a GTIN plus a
+*lot number* (application identifier 10) names one batch of it, the unit FSMA 204 calls a traceability lot. An
+*SSCC* names a pallet or shipping container, a *GLN* a location, a *GIAI* an individual asset such as a
+temperature logger.
+
+The same key has two spellings. EPCIS 1.x used EPC URNs, which split the key at the company prefix::
+
+    urn:epc:id:sgtin:4012345.011111.9876        a serialised trade item (GTIN 04012345111118, serial 9876)
+    urn:epc:class:lgtin:4012345.011111.L42      a lot of a GTIN
+    urn:epc:id:sgln:4012345.00005.0             a location (GLN 4012345000054)
+
+EPCIS 2.0 prefers GS1 Digital Link URIs — ordinary web addresses that a phone can open::
+
+    https://id.gs1.org/01/04012345111118/21/9876
+    https://example.com/01/04012345111118/10/L42    (any resolver domain; id.gs1.org is the canonical one)
+
+:func:`canonical_id` turns either spelling into the *canonical* Digital Link (domain ``id.gs1.org``, numeric
+application identifiers, GTINs padded to 14 digits, no query string, only the finest level of identification),
+which is what the CBV 2.0 event hash and this application's indexes compare. :class:`LotId` is a traceability
+lot: GTIN (check digit verified) and lot number, with its Digital Link for the consumer QR code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import quote, unquote, urlsplit
+
+CANONICAL_DOMAIN = "https://id.gs1.org"
+
+# Characters GS1 Digital Link requires percent-encoded in a path segment beyond what EPC URIs already escape
+# (GS1 Digital Link standard, table 7-1).
+_DL_ESCAPES = {"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"}
+
+# GS1 AI 82 character set (the "CSET 82" allowed in lot numbers and serials), as it appears in an EPC URI or a
+# Digital Link path segment once percent-escapes are removed.
+_CSET82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
+
+
+class GS1Error(ValueError):
+    """An identifier that is not a valid GS1 key; the message says what is wrong."""
+
+
+# -- check digits ------------------------------------------------------------------------------------------------
+
+
+def check_digit(body: str) -> int:
+    """The GS1 mod-10 check digit of ``body`` (all digits but the check digit)."""
+    if not body.isdigit() or not body.isascii():
+        raise GS1Error(f"{body!r} must be digits only")
+    total = 0
+    for position, char in enumerate(reversed(body)):
+        total += int(char) * (3 if position % 2 == 0 else 1)
+    return (10 - total % 10) % 10
+
+
+def with_check_digit(body: str) -> str:
+    """``body`` followed by its check digit."""
+    return body + str(check_digit(body))
+
+
+def gtin14(gtin: str) -> str:
+    """Validate a GTIN-8/12/13/14 (check digit included) and return it padded to 14 digits."""
+    if not isinstance(gtin, str) or not gtin.isascii() or not gtin.isdigit():
+        raise GS1Error(f"GTIN {gtin!r} must be 8, 12, 13 or 14 digits")
+    if len(gtin) not in (8, 12, 13, 14):
+        raise GS1Error(f"GTIN {gtin!r} has {len(gtin)} digits; a GTIN has 8, 12, 13 or 14")
+    expected = check_digit(gtin[:-1])
+    if int(gtin[-1]) != expected:
+        raise GS1Error(f"GTIN {gtin} has check digit {gtin[-1]}, expected {expected}")
+    return gtin.zfill(14)
+
+
+def is_valid_gtin(gtin: str) -> bool:
+    """Whether ``gtin`` is a GTIN with a correct check digit."""
+    try:
+        gtin14(gtin)
+    except GS1Error:
+        return False
+    return True
+
+
+def check_lot(lot: str) -> str:
+    """Validate a lot number (GS1 AI 10: 1–20 characters of the CSET 82 set) and return it."""
+    if not isinstance(lot, str) or not _CSET82.match(lot):
+        raise GS1Error(
+            f"lot number {lot!r} must be 1 to 20 characters of GS1 character set 82 (letters, digits, -._/…)"
+        )
+    return lot
+
+
+# -- EPC URIs to canonical Digital Link --------------------------------------------------------------------------
+
+
+def _dl_escape(text: str) -> str:
+    return "".join(_DL_ESCAPES.get(char, char) for char in text)
+
+
+def _split(value: str, parts: int) -> list[str] | None:
+    pieces = value.split(".", parts - 1)
+    return pieces if len(pieces) == parts else None
+
+
+def _digits(*values: str) -> bool:
+    return all(v.isascii() and v.isdigit() for v in values)
+
+
+def _gtin_from(company: str, item: str) -> str | None:
+    """GTIN-14 from an EPC company prefix and item reference (whose first digit is the indicator)."""
+    if not _digits(company, item) or len(company) + len(item) != 13 or not 6 <= len(company) <= 12:
+        return None
+    return with_check_digit(item[0] + company + item[1:])
+
+
+def _epc_id(scheme: str, value: str) -> str | None:
+    """The canonical Digital Link of an ``urn:epc:id:<scheme>:<value>`` URI, or None if malformed."""
+    if scheme == "sgtin":
+        parts = _split(value, 3)
+        gtin = parts and _gtin_from(parts[0], parts[1])
+        return f"{CANONICAL_DOMAIN}/01/{gtin}/21/{_dl_escape(parts[2])}" if gtin and parts and parts[2] else None
+    if scheme == "sscc":
+        parts = _split(value, 2)
+        if parts and _digits(*parts) and len(parts[0]) + len(parts[1]) == 17:
+            return f"{CANONICAL_DOMAIN}/00/{with_check_digit(parts[1][0] + parts[0] + parts[1][1:])}"
+        return None
+    if scheme == "sgln":
+        parts = _split(value, 3)
+        if parts and _digits(parts[0], parts[1]) and len(parts[0]) + len(parts[1]) == 12 and parts[2]:
+            gln = with_check_digit(parts[0] + parts[1])
+            return f"{CANONICAL_DOMAIN}/414/{gln}" + ("" if parts[2] == "0" else f"/254/{_dl_escape(parts[2])}")
+        return None
+    if scheme == "pgln":
+        parts = _split(value, 2)
+        if parts and _digits(*parts) and len(parts[0]) + len(parts[1]) == 12:
+            return f"{CANONICAL_DOMAIN}/417/{with_check_digit(parts[0] + parts[1])}"
+        return None
+    if scheme == "grai":
+        parts = _split(value, 3)
+        if parts and _digits(parts[0], parts[1]) and len(parts[0]) + len(parts[1]) == 12:
+            return f"{CANONICAL_DOMAIN}/8003/{with_check_digit('0' + parts[0] + parts[1])}{_dl_escape(parts[2])}"
+        return None
+    if scheme == "giai":
+        parts = _split(value, 2)
+        if parts and _digits(parts[0]) and parts[1]:
+            return f"{CANONICAL_DOMAIN}/8004/{parts[0]}{_dl_escape(parts[1])}"
+        return None
+    if scheme in ("gsrn", "gsrnp"):
+        parts = _split(value, 2)
+        if parts and _digits(*parts) and len(parts[0]) + len(parts[1]) == 17:
+            ai = "8018" if scheme == "gsrn" else "8017"
+            return f"{CANONICAL_DOMAIN}/{ai}/{with_check_digit(parts[0] + parts[1])}"
+        return None
+    if scheme in ("gdti", "sgcn"):
+        parts = _split(value, 3)
+        if parts and _digits(parts[0], parts[1]) and len(parts[0]) + len(parts[1]) == 12:
+            ai = "253" if scheme == "gdti" else "255"
+            return f"{CANONICAL_DOMAIN}/{ai}/{with_check_digit(parts[0] + parts[1])}{_dl_escape(parts[2])}"
+        return None
+    if scheme == "ginc":
+        parts = _split(value, 2)
+        return f"{CANONICAL_DOMAIN}/401/{parts[0]}{_dl_escape(parts[1])}" if parts and _digits(parts[0]) else None
+    if scheme == "gsin":
+        parts = _split(value, 2)
+        if parts and _digits(*parts) and len(parts[0]) + len(parts[1]) == 16:
+            return f"{CANONICAL_DOMAIN}/402/{with_check_digit(parts[0] + parts[1])}"
+        return None
+    if scheme == "cpi":
+        company, _, rest = value.partition(".")
+        reference, _, serial = rest.rpartition(".")
+        if _digits(company, serial) and reference:
+            return f"{CANONICAL_DOMAIN}/8010/{_dl_escape(company + reference)}/8011/{serial}"
+        return None
+    if scheme == "itip":
+        parts = _split(value, 5)
+        gtin = parts and _gtin_from(parts[0], parts[1])
+        if gtin and parts and _digits(parts[2], parts[3]):
+            return f"{CANONICAL_DOMAIN}/8006/{gtin}{parts[2]}{parts[3]}/21/{_dl_escape(parts[4])}"
+        return None
+    if scheme == "upui":
+        parts = _split(value, 3)
+        gtin = parts and _gtin_from(parts[0], parts[1])
+        return f"{CANONICAL_DOMAIN}/01/{gtin}/235/{_dl_escape(parts[2])}" if gtin and parts else None
+    return None
+
+
+def _epc_class(scheme: str, value: str) -> str | None:
+    if scheme == "lgtin":
+        parts = _split(value, 3)
+        gtin = parts and _gtin_from(parts[0], parts[1])
+        return f"{CANONICAL_DOMAIN}/01/{gtin}/10/{_dl_escape(parts[2])}" if gtin and parts and parts[2] else None
+    return None
+
+
+def _epc_pattern(scheme: str, value: str) -> str | None:
+    if scheme in ("sgtin", "upui"):
+        parts = _split(value, 3)
+        gtin = parts and parts[2] == "*" and _gtin_from(parts[0], parts[1])
+        return f"{CANONICAL_DOMAIN}/01/{gtin}" if gtin else None
+    if scheme == "itip":
+        parts = _split(value, 5)
+        gtin = parts and parts[4] == "*" and _gtin_from(parts[0], parts[1])
+        return f"{CANONICAL_DOMAIN}/8006/{gtin}{parts[2]}{parts[3]}" if gtin and parts else None
+    return None
+
+
+# Short names some Digital Links use for application identifiers (GS1 Digital Link 1.1, section 6).
+_SHORT_NAMES = {
+    "gtin": "01",
+    "itip": "8006",
+    "cpid": "8010",
+    "gln": "414",
+    "party": "417",
+    "gsrnp": "8017",
+    "gsrn": "8018",
+    "gcn": "255",
+    "sscc": "00",
+    "gdti": "253",
+    "ginc": "401",
+    "gsin": "402",
+    "grai": "8003",
+    "giai": "8004",
+    "cpv": "22",
+    "lot": "10",
+    "ser": "21",
+}
+_PRIMARY_KEYS = ("01", "8006", "8010", "414", "417", "8017", "8018", "255", "00", "253", "401", "402", "8003", "8004")
+_QUALIFIERS = {"01": ("22", "10", "21", "235"), "8006": ("22", "10", "21"), "414": ("254",), "8010": ("8011",)}
+_FIXED_LENGTH = {"00": 18, "414": 13, "417": 13, "8017": 18, "8018": 18, "402": 17}
+
+
+def _digital_link(uri: str) -> str | None:
+    """Constrained canonical form of a GS1 Digital Link URI (any domain), or None if it is not one."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https"):
+        return None
+    segments = [s for s in parts.path.split("/") if s != ""]
+    segments = [_SHORT_NAMES.get(s, s) for s in segments]
+    start = next((i for i, s in enumerate(segments) if s in _PRIMARY_KEYS and i + 1 < len(segments)), None)
+    if start is None:
+        return None
+    key, value = segments[start], segments[start + 1]
+    rest = segments[start + 2 :]
+    if len(rest) % 2:
+        return None
+    qualifiers = dict(zip(rest[::2], rest[1::2], strict=True))
+    if key == "01":
+        # Structure only: check digits are the validator's business (see gtin14), not the normaliser's.
+        if not _digits(value) or len(value) not in (8, 12, 13, 14):
+            return None
+        value = value.zfill(14)
+    elif key in _FIXED_LENGTH and (not _digits(value) or len(value) != _FIXED_LENGTH[key]):
+        return None
+    allowed = _QUALIFIERS.get(key, ())
+    if any(q not in allowed for q in qualifiers):
+        return None
+    qualifiers.pop("22", None)  # consumer product variant is not part of the identity
+    if "21" in qualifiers:
+        qualifiers.pop("10", None)  # only the finest level of identification
+    path = f"/{key}/{value}" + "".join(f"/{q}/{qualifiers[q]}" for q in allowed if q in qualifiers)
+    return CANONICAL_DOMAIN + path
+
+
+def canonical_id(value: str) -> str | None:
+    """The canonical GS1 Digital Link of an EPC URI, EPC class/pattern URI or Digital Link; None if not a GS1 key."""
+    if not isinstance(value, str):
+        return None
+    return _canonical(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical(value: str) -> str | None:
+    """canonical_id, memoised: the same lots, places and loggers recur in event after event."""
+    if value.startswith("urn:epc:"):
+        _, _, kind, rest = [*value.split(":", 3), "", ""][:4]
+        scheme, _, body = rest.partition(":")
+        if kind == "id":
+            return _epc_id(scheme, body)
+        if kind == "class":
+            return _epc_class(scheme, body)
+        if kind == "idpat":
+            return _epc_pattern(scheme, body)
+        return None
+    if value.startswith(("http://", "https://")):
+        return _digital_link(value)
+    return None
+
+
+def normalise_id(value: str) -> str:
+    """``canonical_id(value)`` when it is a GS1 key, else the value unchanged."""
+    return canonical_id(value) or value
+
+
+# -- traceability lots -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LotId:
+    """A traceability lot: a GTIN (14 digits, check digit verified) and a lot number."""
+
+    gtin: str
+    lot: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gtin", gtin14(self.gtin))
+        check_lot(self.lot)
+
+    @property
+    def key(self) -> str:
+        """The lot's key in the ledger's indexes: ``<gtin14>/<lot>``."""
+        return f"{self.gtin}/{self.lot}"
+
+    @property
+    def canonical(self) -> str:
+        """The canonical Digital Link (``https://id.gs1.org/01/<gtin>/10/<lot>``)."""
+        return f"{CANONICAL_DOMAIN}/01/{self.gtin}/10/{quote(self.lot, safe='')}"
+
+    def digital_link(self, resolver: str = CANONICAL_DOMAIN) -> str:
+        """The lot's Digital Link on ``resolver`` (e.g. ``https://fish.example.kr``), as printed in its QR code."""
+        return f"{resolver.rstrip('/')}/01/{self.gtin}/10/{quote(self.lot, safe='')}"
+
+    @property
+    def path(self) -> str:
+        """The Digital Link path ``/01/<gtin>/10/<lot>``."""
+        return f"/01/{self.gtin}/10/{quote(self.lot, safe='')}"
+
+    @classmethod
+    def from_key(cls, key: str) -> LotId:
+        """Parse ``<gtin14>/<lot>``."""
+        gtin, sep, lot = key.partition("/")
+        if not sep:
+            raise GS1Error(f"lot key {key!r} must look like <gtin>/<lot>")
+        return cls(gtin, lot)
+
+    @classmethod
+    def parse(cls, text: str) -> LotId:
+        """Parse a lot from a Digital Link (any resolver), an LGTIN class URI, or ``<gtin>/<lot>``."""
+        if not isinstance(text, str) or not text.strip():
+            raise GS1Error("a lot must be given as a Digital Link, an LGTIN URI or <gtin>/<lot>")
+        text = text.strip()
+        if text.startswith("urn:epc:class:lgtin:"):
+            parts = _split(text[len("urn:epc:class:lgtin:") :], 3)
+            if not parts or not _digits(parts[0], parts[1]) or len(parts[0]) + len(parts[1]) != 13:
+                raise GS1Error(f"{text!r} is not a valid LGTIN URI (company prefix + item reference = 13 digits)")
+            return cls(with_check_digit(parts[1][0] + parts[0] + parts[1][1:]), unquote(parts[2]))
+        if text.startswith(("http://", "https://")):
+            try:
+                segments = [s for s in urlsplit(text).path.split("/") if s]
+            except ValueError:
+                raise GS1Error(f"{text!r} is not a valid URI") from None
+            segments = [_SHORT_NAMES.get(s, s) for s in segments]
+            try:
+                at = segments.index("01")
+            except ValueError:
+                raise GS1Error(f"Digital Link {text!r} has no GTIN (/01/<gtin>)") from None
+            pairs = dict(zip(segments[at::2], segments[at + 1 :: 2], strict=False))
+            if "10" not in pairs:
+                raise GS1Error(f"Digital Link {text!r} has no lot number (/10/<lot>)")
+            return cls(pairs["01"], unquote(pairs["10"]))
+        gtin, sep, lot = text.partition("/")
+        if sep:
+            return cls(gtin, unquote(lot))
+        raise GS1Error(f"{text!r} is not a lot: give a Digital Link, an LGTIN URI or <gtin>/<lot>")
+
+    @classmethod
+    def from_id(cls, value: str) -> LotId | None:
+        """The lot named by an EPC class URI or Digital Link (with /10/), or None for anything else."""
+        return _lot_of(value) if isinstance(value, str) else None
+
+
+def lgtin_urn(gtin: str, lot: str, company_prefix_length: int) -> str:
+    """The EPC class URI of a lot, given the length of the GS1 company prefix inside the GTIN."""
+    gtin = gtin14(gtin)
+    if not 6 <= company_prefix_length <= 12:
+        raise GS1Error("a GS1 company prefix has 6 to 12 digits")
+    company = gtin[1 : 1 + company_prefix_length]
+    item = gtin[0] + gtin[1 + company_prefix_length : 13]
+    return f"urn:epc:class:lgtin:{company}.{item}.{check_lot(lot)}"
+
+
+def sgln_urn(gln: str, company_prefix_length: int, extension: str = "0") -> str:
+    """The EPC URI of a location (GLN with check digit) and an optional extension."""
+    if not _digits(gln) or len(gln) != 13 or check_digit(gln[:-1]) != int(gln[-1]):
+        raise GS1Error(f"GLN {gln!r} must be 13 digits with a valid check digit")
+    return f"urn:epc:id:sgln:{gln[:company_prefix_length]}.{gln[company_prefix_length:12]}.{extension}"
+
+
+def sscc_urn(company: str, serial_reference: str) -> str:
+    """The EPC URI of an SSCC from its company prefix and serial reference (extension digit first)."""
+    if not _digits(company, serial_reference) or len(company) + len(serial_reference) != 17:
+        raise GS1Error("company prefix + serial reference of an SSCC must be 17 digits")
+    return f"urn:epc:id:sscc:{company}.{serial_reference}"
+
+
+def giai_urn(company: str, asset: str) -> str:
+    """The EPC URI of an individual asset (e.g. a temperature logger)."""
+    if not _digits(company) or not asset:
+        raise GS1Error("a GIAI needs a numeric company prefix and an asset reference")
+    return f"urn:epc:id:giai:{company}.{asset}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _lot_of(value: str) -> LotId | None:
+    canonical = canonical_id(value)
+    if canonical is None or "/01/" not in canonical or "/10/" not in canonical:
+        return None
+    try:
+        return LotId.parse(canonical)
+    except GS1Error:
+        return None

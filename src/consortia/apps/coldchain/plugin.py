@@ -1,0 +1,47 @@
+"""How the cold chain plugs into the platform: one :class:`~consortia.gateway.applications.Application`.
+
+``pyproject.toml`` names :data:`application` under the ``consortia.apps`` entry-point group. The platform then
+adds the five organisations and the ``coldchain`` channel to ``consortia demo``, deploys the contract and runs
+the Busan scenario (:mod:`consortia.apps.coldchain.demo`), mounts ``consortia coldchain …`` and lets
+:mod:`consortia.apps.coldchain.web` add the EPCIS REST binding, the public consumer pages and the dashboard to the
+gateway service. Heavy modules are imported only when the platform calls in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from consortia.apps.coldchain import consortium
+from consortia.apps.coldchain.cli import app as cli
+from consortia.gateway.applications import Application
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from rich.console import Console
+
+    from consortia.gateway.server.backend import Backend
+    from consortia.network.embedded import EmbeddedNetwork
+
+
+def _seed(network: EmbeddedNetwork, console: Console) -> list[str]:
+    from consortia.apps.coldchain.demo import seed
+
+    return seed(network, console)
+
+
+def _install(app: FastAPI, backend: Backend) -> None:
+    from consortia.apps.coldchain.web import install
+
+    install(app, backend)
+
+
+application = Application(
+    name="coldchain",
+    title="Seafood cold chain (Busan): EPCIS 2.0, IoT sensors, freshness rules, consumer QR pages",
+    orgs=consortium.org_specs(passwords=True),
+    channels=(consortium.channel_spec(),),
+    deploy=consortium.deploy,
+    seed=_seed,
+    cli=cli,
+    install=_install,
+)

@@ -1,0 +1,60 @@
+"""Fixtures of the cold-chain tests: the shared EPCIS test vectors and a cold-chain network."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from consortia.apps.coldchain import consortium
+from consortia.ledger.config import BatchConfig
+from consortia.network.embedded import EmbeddedNetwork
+
+
+@pytest.fixture
+def cc_network(tmp_path: Path) -> Iterator[EmbeddedNetwork]:
+    """A running cold-chain network (five organisations, contract deployed and initialised)."""
+    network = EmbeddedNetwork.create(
+        tmp_path / "net", consortium.network_spec(BatchConfig(max_transactions=200, timeout_ms=20))
+    )
+    consortium.deploy(network)
+    try:
+        yield network
+    finally:
+        network.close()
+
+
+@pytest.fixture
+def cc_folder(tmp_path: Path) -> Path:
+    """A closed cold-chain network folder, for CLI commands that open it themselves."""
+    folder = tmp_path / "data"
+    network = EmbeddedNetwork.create(folder, consortium.network_spec(BatchConfig(max_transactions=200, timeout_ms=20)))
+    try:
+        consortium.deploy(network)
+    finally:
+        network.close()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNetwork]:
+    """The cold chain's demo data (``demo.seed``: scenario recorded, readings replayed through MQTT), ending now.
+
+    The services file the seed leaves for a server is removed, so test servers start no broker of their own.
+    """
+    from rich.console import Console
+
+    from consortia.apps.coldchain import demo
+
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    network = EmbeddedNetwork.create(
+        folder, consortium.network_spec(BatchConfig(max_transactions=200, timeout_ms=20), passwords=True)
+    )
+    consortium.deploy(network)
+    demo.seed(network, Console(quiet=True))
+    (folder / "coldchain" / "services.json").unlink()
+    try:
+        yield network
+    finally:
+        network.close()

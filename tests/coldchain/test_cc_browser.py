@@ -1,0 +1,115 @@
+"""Headless Chromium: a demo lot's consumer page opened from its QR payload shows the timeline, the chart and a
+green Verified badge; with proofs tampered in transit it is not verified. The dashboard traces downstream lots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from consortia.apps.coldchain import consortium, gs1, qrcode
+from consortia.gateway.server.app import ServerSettings, create_app
+
+from .cc_support import ServerThread, settle
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) or shutil.which("chromium")) and os.environ.get("CI") != "true",
+    reason="Debian's Chromium is not installed (required when CI=true)",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def _lots(network) -> tuple[list[gs1.LotId], gs1.LotId]:
+    settle(network)
+    contract = network.gateway(consortium.RETAILER).network(consortium.CHANNEL).contract(consortium.CONTRACT)
+    rows = contract.evaluate("lots")
+    retail = [gs1.LotId.from_key(r["lot"]) for r in rows if r["lot"].split("/")[1][:2] in ("FL", "MP")]
+    landing = next(gs1.LotId.from_key(r["lot"]) for r in rows if r["lot"].split("/")[1][:2] == "MK")
+    return retail, landing
+
+
+def test_consumer_page_verifies_in_the_browser(demo_network, browser) -> None:
+    retail, _ = _lots(demo_network)
+    lot = retail[0]
+    with ServerThread(create_app(demo_network)) as server:
+        url = qrcode.payload(lot.key, resolver=server.base)
+        assert url == f"{server.base}/01/{lot.gtin}/10/{lot.lot}"
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)  # a phone
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        badge = page.locator("[data-verify-badge]")
+        page.wait_for_selector('[data-verify-badge][data-verified="true"]', timeout=60_000)
+        assert "verified" in badge.get_attribute("class").split()
+        assert page.locator("[data-timeline] li").count() >= 6
+        assert page.locator("[data-timeline] li[data-cte='first_land_based_receiving']").count() == 1
+        assert page.locator("[data-chart] svg path[data-series]").count() == 1
+        assert page.locator("[data-chart] svg line[data-limit]").count() >= 1
+        assert page.locator("[data-gauge] svg").count() == 1
+        assert page.locator("[data-map] svg circle").count() >= 2
+        assert page.locator(".proof-mark.ok").count() == page.locator("[data-timeline] li").count()
+        page.goto(url + "?lang=ko")
+        page.wait_for_selector('[data-verify-badge][data-verified="true"]', timeout=60_000)
+        assert "블록체인 검증 완료" in badge.inner_text()
+        assert errors == []
+        context.close()
+
+
+def test_tampered_proofs_are_not_verified(demo_network, browser) -> None:
+    retail, _ = _lots(demo_network)
+    with ServerThread(create_app(demo_network, ServerSettings(tamper_proofs=True))) as server:
+        page = browser.new_page()
+        page.goto(qrcode.payload(retail[0].key, resolver=server.base))
+        page.wait_for_selector('[data-verify-badge][data-verified="false"]', timeout=60_000)
+        assert "not-verified" in page.locator("[data-verify-badge]").get_attribute("class").split()
+        assert page.locator(".proof-mark.bad").count() >= 1
+        assert page.locator("[data-timeline] li").count() >= 6  # the story is shown, just not vouched for
+        page.close()
+
+
+def test_dashboard_one_click_to_downstream(demo_network, browser) -> None:
+    retail, landing = _lots(demo_network)
+    with ServerThread(create_app(demo_network)) as server:
+        context = browser.new_context()
+        login = context.request.post(
+            f"{server.base}/api/login",
+            data={"username": f"{consortium.RETAILER}/yuna", "password": consortium.DEMO_PASSWORD},
+        )
+        assert login.ok, login.text()
+        page = context.new_page()
+        page.goto(f"{server.base}/coldchain/dashboard")
+        page.wait_for_selector("#dashboard[data-loaded='true']", timeout=30_000)
+        assert page.locator("[data-alarms] li[data-alarm]").count() >= 1
+        page.locator(f"tr[data-lot='{landing.key}']").click()
+        page.wait_for_selector("[data-downstream]", timeout=30_000)
+        downstream = set(
+            page.locator("[data-downstream]").evaluate_all("nodes => nodes.map(n => n.dataset.downstream)")
+        )
+        made = {x.key for x in retail if x.lot.split("-")[1][:2] == landing.lot.split("-")[1]}
+        assert made <= downstream
+        context.close()

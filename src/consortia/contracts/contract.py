@@ -48,6 +48,8 @@ class FunctionSpec:
     public: bool
     parameters: tuple[tuple[str, Any], ...]
     doc: str
+    required: int = -1
+    """How many leading parameters have no default (-1: all of them)."""
 
 
 def _mark(kind: str, public: bool) -> Callable[[F], F]:
@@ -101,6 +103,7 @@ class Contract:
                 public=mark[1],
                 parameters=tuple((p.name, hints.get(p.name, Any)) for p in params),
                 doc=inspect.getdoc(member) or "",
+                required=sum(1 for p in params if p.default is inspect.Parameter.empty),
             )
         cls._consortia_functions = specs  # type: ignore[attr-defined]
         return specs
@@ -140,11 +143,11 @@ def _type_name(annotation: Any) -> str:
 def bind_arguments(spec: FunctionSpec, args: list[Any]) -> list[Any]:
     """Check decoded JSON arguments against a function's parameters; raise ContractError naming the problem."""
     names = [name for name, _ in spec.parameters]
-    if len(args) != len(spec.parameters):
-        raise ContractError(
-            f"{spec.name} takes {len(names)} argument(s) ({', '.join(names) or 'none'}), got {len(args)}"
-        )
-    for (name, annotation), value in zip(spec.parameters, args, strict=True):
+    required = len(names) if spec.required < 0 else spec.required
+    if not required <= len(args) <= len(names):
+        count = str(len(names)) if required == len(names) else f"{required} to {len(names)}"
+        raise ContractError(f"{spec.name} takes {count} argument(s) ({', '.join(names) or 'none'}), got {len(args)}")
+    for (name, annotation), value in zip(spec.parameters, args, strict=False):
         if not _accepts(annotation, value):
             raise ContractError(
                 f"{spec.name}: argument {name!r} must be {_type_name(annotation)}, got {type(value).__name__}"

@@ -1,13 +1,15 @@
 """Installed contract code: loading a contract class under the determinism guard and naming it by its hash.
 
 Installing a contract on a peer loads its module's source afresh, with the guarded builtins of
-:mod:`consortia.contracts.sandbox`, and identifies the package by the SHA-256 of that source. The lifecycle
-approves and commits that hash, so every organisation knows exactly which code its peers will run; a peer whose
-installed source differs refuses to endorse.
+:mod:`consortia.contracts.sandbox`, and identifies the package by a SHA-256 over that source *and* the source of
+every module of the same top-level package it imports, directly or through others (a contract's domain helpers
+decide its results as much as the contract module does). The lifecycle approves and commits that hash, so every
+organisation knows exactly which code its peers will run; a peer whose installed code differs cannot endorse.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import sys
@@ -62,11 +64,81 @@ def _load_source(reference: str) -> tuple[str, str, str, str | None]:
     return module_name, class_name, source, spec.origin
 
 
+def _local_imports(source: str, module_name: str, package_root: str) -> set[str]:
+    """Modules of ``package_root`` that ``source`` imports (absolute or relative imports)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    package = module_name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parent = ".".join(parts[: len(parts) - node.level + 1]) if node.level > 1 else package
+                base = f"{parent}.{base}".strip(".") if base else parent
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        for name in names:
+            if name == package_root or name.startswith(package_root + "."):
+                found.add(name)
+    return found
+
+
+def _hash_root(module_name: str) -> str:
+    """The package whose modules count as the contract's code: an application package, else its own package."""
+    parts = module_name.split(".")
+    if parts[0] == "consortia" and len(parts) > 3:
+        return ".".join(parts[:3])  # consortia.apps.<application>
+    return ".".join(parts[:-1])
+
+
+def _package_digest(module_name: str, source: str) -> str:
+    """SHA-256 over a contract module's source and the sources of the package modules it imports."""
+    root = _hash_root(module_name)
+    if not root:
+        return hashlib.sha256(source.encode()).hexdigest()
+    sources = {module_name: source}
+    pending = [module_name]
+    while pending:
+        current = pending.pop()
+        for name in sorted(_local_imports(sources[current], current, root)):
+            if name in sources:
+                continue
+            try:
+                spec = importlib.util.find_spec(name)
+            except (ImportError, ValueError):
+                continue
+            if spec is None or spec.loader is None or not hasattr(spec.loader, "get_source"):
+                continue
+            try:
+                text = spec.loader.get_source(name)  # type: ignore[union-attr]
+            except ImportError:
+                continue
+            if text is None:
+                continue
+            sources[name] = text
+            pending.append(name)
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode() + b"\x00" + sources[name].encode() + b"\x00")
+    return digest.hexdigest()
+
+
 def load_contract(reference: str) -> ContractPackage:
     """Load a contract class from its source under the determinism guard."""
     sandbox.install()
     module_name, class_name, source, origin = _load_source(reference)
-    digest = hashlib.sha256(source.encode()).hexdigest()
+    # A contract given as a file path is hashed alone; one given as a module, with the package code it imports.
+    digest = (
+        _package_digest(module_name, source)
+        if origin is None or not reference.split(":")[0].endswith(".py")
+        else hashlib.sha256(source.encode()).hexdigest()
+    )
     unique = f"consortia_contract_{digest[:16]}_{module_name.replace('.', '_')}"
     module = sys.modules.get(unique)
     if module is None:

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hl_support import make_network
 
 from consortia.network.embedded import EmbeddedNetwork
+
+from .hl_support import make_network
 
 
 @pytest.fixture

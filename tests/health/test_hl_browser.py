@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from hl_support import PASSWORD, health_spec
 from rich.console import Console
 
 from consortia.apps.health import consortium
@@ -28,6 +27,8 @@ from consortia.apps.health.readings import Reading
 from consortia.apps.health.service import service_for
 from consortia.gateway.server.app import create_app
 from consortia.network.embedded import EmbeddedNetwork
+
+from .hl_support import PASSWORD, health_spec
 
 IN_CI = os.environ.get("CI") == "true"
 try:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hl_support import person
 
 from consortia.apps.health import consent as consent_rules
 from consortia.apps.health.consortium import CARE, CLINIC, CUSTODIAN, HOSPITAL
@@ -20,6 +19,8 @@ from consortia.apps.health.service import AccessRefused, HealthError, HealthServ
 from consortia.gateway.sdk import EndorsementFailed
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.peer.audit import audit_network
+
+from .hl_support import person
 
 PATIENT = "GW-0001"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hl_support import PASSWORD, health_spec
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -16,6 +15,8 @@ from consortia.apps.health.service import service_for
 from consortia.gateway.applications import discover
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.peer.audit import audit_network
+
+from .hl_support import PASSWORD, health_spec
 
 
 def test_plugin_is_discovered() -> None:

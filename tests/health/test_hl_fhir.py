@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hl_support import bp_observation, bundle, glucose_observation
 from typer.testing import CliRunner
 
 from consortia.apps.health.cli import app
 from consortia.apps.health.fhir_import import parse_document
 from consortia.apps.health.units import GLUCOSE_MGDL_PER_MMOLL, mg_to_mmol, mmol_to_mg
+
+from .hl_support import bp_observation, bundle, glucose_observation
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hl_support import person
 from typer.testing import CliRunner
 
 from consortia.apps.health import dataset, training
@@ -15,6 +14,8 @@ from consortia.apps.health.cli import app
 from consortia.apps.health.consortium import ANALYTICS
 from consortia.apps.health.service import HealthService
 from consortia.network.embedded import EmbeddedNetwork
+
+from .hl_support import person
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hl_support import PASSWORD, bp_observation, bundle, glucose_observation, health_spec
 from rich.console import Console
 
 from consortia.apps.health import consortium
@@ -19,6 +18,8 @@ from consortia.apps.health.demo import seed
 from consortia.apps.health.service import service_for
 from consortia.gateway.server.app import create_app
 from consortia.network.embedded import EmbeddedNetwork
+
+from .hl_support import PASSWORD, bp_observation, bundle, glucose_observation, health_spec
 
 NOW = "2024-05-01T08:00:00+09:00"
 

@@ -1,4 +1,4 @@
-"""The ``consortia`` command: demo, verify, proof, bench (and, in later issues, serve, node, apps)."""
+"""The ``consortia`` command: demo, serve, verify, proof, bench, client commands, node, cluster, and the apps."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from consortia.cli.demo_cmd import demo
 from consortia.cli.proof_cmd import proof
 from consortia.cli.serve_cmd import serve
 from consortia.cli.verify_cmd import verify
+from consortia.cluster.cli import app as cluster_app
+from consortia.cluster.cli import node
 from consortia.gateway.applications import discover
 
 app = typer.Typer(
@@ -44,6 +46,8 @@ app.command()(submit)
 app.command()(evaluate)
 app.command()(blocks)
 app.command()(tx)
+app.command()(node)
+app.add_typer(cluster_app, name="cluster")
 
 for _application in discover():
     if _application.cli is not None:

@@ -1,0 +1,259 @@
+"""A local cluster's layout: which etcd members and nodes it has, their ports, folders and configuration files.
+
+``consortia cluster up`` bootstraps the network (CAs, identities, genesis blocks that name ``etcd`` ordering),
+issues one identity per orderer and peer, picks free ports on 127.0.0.1, writes one TOML file per node, and
+records everything in ``cluster.json``::
+
+    DIR/cluster.json                   this layout
+    DIR/network.json, crypto/, genesis/ the bootstrapped network (as for the embedded network)
+    DIR/etcd/<member>/                 an etcd member's data
+    DIR/nodes/<name>/node.toml         a node's configuration
+    DIR/nodes/<name>/                  a node's data: orderer/<ch>/ or peers/<name>/<ch>/ (``consortia verify``)
+    DIR/logs/<name>.log                what each process wrote
+    DIR/run/pids.json                  the processes started, while they run
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from consortia.identity import CertificateAuthority, Kind
+from consortia.ledger.config import BatchConfig
+from consortia.network.bootstrap import create_network, crypto_dir, genesis_path
+from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
+from consortia.node.config import EtcdSettings, NodeConfig, NodeRef, write_config
+
+LAYOUT_FILE = "cluster.json"
+ASSET_TRANSFER = "consortia.samples.asset_transfer:AssetTransfer"
+
+
+class EtcdMember(msgspec.Struct, frozen=True):
+    """One etcd member: its name, client and peer URLs, and data folder."""
+
+    name: str
+    client_url: str
+    peer_url: str
+    data: str
+
+
+class NodeEntry(msgspec.Struct, frozen=True):
+    """One node: name, role, organisation, endpoint, configuration file and data folder."""
+
+    name: str
+    role: str
+    org: str
+    endpoint: str
+    config: str
+    data: str
+
+
+class ClusterLayout(msgspec.Struct, frozen=True):
+    """Everything ``cluster up`` created."""
+
+    data: str
+    prefix: str
+    channels: dict[str, list[str]]
+    etcd: list[EtcdMember]
+    nodes: list[NodeEntry]
+    contract: str = ""
+    policy: str = ""
+
+    @property
+    def orderers(self) -> list[NodeEntry]:
+        """The orderer nodes."""
+        return [n for n in self.nodes if n.role == "orderer"]
+
+    @property
+    def peers(self) -> list[NodeEntry]:
+        """The peer nodes."""
+        return [n for n in self.nodes if n.role == "peer"]
+
+    def node(self, name: str) -> NodeEntry:
+        """The node called ``name``."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def member(self, name: str) -> EtcdMember:
+        """The etcd member called ``name``."""
+        for member in self.etcd:
+            if member.name == name:
+                return member
+        raise KeyError(name)
+
+    def peer_of(self, org: str) -> NodeEntry:
+        """The first peer of ``org``."""
+        for node in self.peers:
+            if node.org == org:
+                return node
+        raise KeyError(org)
+
+    @property
+    def orgs(self) -> list[str]:
+        """Member organisations, in order."""
+        seen: list[str] = []
+        for node in self.peers:
+            if node.org not in seen:
+                seen.append(node.org)
+        return seen
+
+
+def save_layout(layout: ClusterLayout) -> None:
+    """Write ``cluster.json``."""
+    path = Path(layout.data) / LAYOUT_FILE
+    tmp = path.with_suffix(".tmp")
+    data: Any = msgspec.to_builtins(layout)
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def load_layout(directory: Path) -> ClusterLayout:
+    """Read ``cluster.json`` (FileNotFoundError if the folder holds no cluster)."""
+    return msgspec.json.decode((Path(directory) / LAYOUT_FILE).read_bytes(), type=ClusterLayout)
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct ports nothing listens on right now."""
+    sockets, ports = [], []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+            ports.append(sock.getsockname()[1])
+    finally:
+        for sock in sockets:
+            sock.close()
+    return ports
+
+
+def create_cluster(
+    directory: Path,
+    *,
+    orgs: int = 3,
+    orderers: int = 3,
+    etcd_members: int = 3,
+    channel: str = "ch1",
+    batch: BatchConfig | None = None,
+    contract: str = ASSET_TRANSFER,
+    policy: str | None = None,
+    base_port: int | None = None,
+    sync: bool = True,
+    log_level: str = "INFO",
+    lease_ttl: int = 3,
+    retain_blocks: int = 64,
+) -> ClusterLayout:
+    """Bootstrap a network for a local cluster and write every node's configuration; return the layout."""
+    if orgs < 1 or orderers < 1 or etcd_members < 1:
+        raise ValueError("a cluster needs at least one organisation, one orderer and one etcd member")
+    directory = Path(directory).resolve()
+    org_names = [f"Org{i + 1}" for i in range(orgs)]
+    users = (UserSpec("admin", "admin"), UserSpec("client", "client"))
+    spec = NetworkSpec(
+        orgs=tuple(OrgSpec(name, users=users) for name in org_names),
+        channels=(ChannelSpec(channel, tuple(org_names), batch or BatchConfig(max_transactions=500, timeout_ms=50)),),
+        ordering="etcd",
+    )
+    create_network(directory, spec)
+    orderer_ca = CertificateAuthority.load(crypto_dir(directory, spec.orderer_org) / "ca")
+    for index in range(1, orderers):
+        orderer_ca.issue(f"orderer{index}", Kind.ORDERER).save(
+            crypto_dir(directory, spec.orderer_org) / "orderers" / f"orderer{index}"
+        )
+    needed = 2 * etcd_members + orderers + orgs
+    ports = list(range(base_port, base_port + needed)) if base_port else free_ports(needed)
+    members = []
+    for index in range(etcd_members):
+        client, peer = ports.pop(0), ports.pop(0)
+        members.append(
+            EtcdMember(
+                f"etcd{index}",
+                f"http://127.0.0.1:{client}",
+                f"http://127.0.0.1:{peer}",
+                str(directory / "etcd" / f"etcd{index}"),
+            )
+        )
+    nodes: list[NodeEntry] = []
+    for index in range(orderers):
+        name = f"orderer{index}"
+        nodes.append(
+            NodeEntry(
+                name,
+                "orderer",
+                spec.orderer_org,
+                f"http://127.0.0.1:{ports.pop(0)}",
+                str(directory / "nodes" / name / "node.toml"),
+                str(directory / "nodes" / name),
+            )
+        )
+    for org in org_names:
+        name = f"{org}.peer0"
+        nodes.append(
+            NodeEntry(
+                name,
+                "peer",
+                org,
+                f"http://127.0.0.1:{ports.pop(0)}",
+                str(directory / "nodes" / name / "node.toml"),
+                str(directory / "nodes" / name),
+            )
+        )
+    layout = ClusterLayout(
+        data=str(directory),
+        prefix=f"/consortia/{secrets.token_hex(4)}",
+        channels={channel: org_names},
+        etcd=members,
+        nodes=nodes,
+        contract=contract,
+        policy=policy or _majority_policy(org_names),
+    )
+    genesis = {channel: str(genesis_path(directory, channel))}
+    orderer_refs = [NodeRef(n.name, n.endpoint) for n in layout.orderers]
+    for node in nodes:
+        if node.role == "orderer":
+            identity = crypto_dir(directory, spec.orderer_org) / "orderers" / node.name
+            config = NodeConfig(
+                name=node.name,
+                role="orderer",
+                listen=node.endpoint.removeprefix("http://"),
+                data=node.data,
+                identity=str(identity),
+                channels=genesis,
+                orderers=orderer_refs,
+                etcd=EtcdSettings([m.client_url for m in members], layout.prefix, lease_ttl, retain_blocks),
+                sync=sync,
+                log_level=log_level,
+            )
+        else:
+            config = NodeConfig(
+                name=node.name,
+                role="peer",
+                listen=node.endpoint.removeprefix("http://"),
+                data=node.data,
+                identity=str(crypto_dir(directory, node.org) / "peers" / "peer0"),
+                channels=genesis,
+                contracts=[contract] if contract else [],
+                orderers=orderer_refs,
+                peers=[NodeRef(p.name, p.endpoint, p.org) for p in layout.peers if p.name != node.name],
+                sync=sync,
+                log_level=log_level,
+            )
+        Path(node.config).parent.mkdir(parents=True, exist_ok=True)
+        write_config(Path(node.config), config)
+    (directory / "logs").mkdir(exist_ok=True)
+    save_layout(layout)
+    return layout
+
+
+def _majority_policy(orgs: list[str]) -> str:
+    if len(orgs) == 1:
+        return f"OR('{orgs[0]}.peer')"
+    needed = len(orgs) // 2 + 1
+    return f"OutOf({needed}, {', '.join(repr(f'{org}.peer') for org in orgs)})"

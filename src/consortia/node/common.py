@@ -1,0 +1,48 @@
+"""What peer and orderer nodes share: who they trust, who may read a channel, and their status document."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+
+from consortia.identity import CertInfo, Membership
+from consortia.ledger.config import ChannelConfig
+from consortia.node.transport import HttpError, Request
+
+
+def node_membership(configs: Mapping[str, ChannelConfig]) -> Membership:
+    """Every organisation a node's channels name — members and ordering organisations — by their CAs."""
+    cas: dict[str, bytes] = {}
+    for config in configs.values():
+        for org in (*config.organisations, *config.orderer.organisations):
+            cas.setdefault(org.msp_id, org.ca_certificate)
+    return Membership(cas)
+
+
+def channel_readers(config: ChannelConfig) -> frozenset[str]:
+    """Organisations that may read a channel's blocks and events from a node: members and orderers."""
+    return frozenset(config.org_ids()) | frozenset(org.msp_id for org in config.orderer.organisations)
+
+
+def require_reader(request: Request, configs: Mapping[str, ChannelConfig], channel: str) -> ChannelConfig:
+    """The channel's configuration; 404 if the node does not serve it, 403 if the caller may not read it."""
+    config = configs.get(channel)
+    if config is None:
+        raise HttpError(404, f"this node does not serve channel {channel!r}")
+    caller: CertInfo | None = request.caller
+    if caller is not None and caller.org not in channel_readers(config):
+        raise HttpError(403, f"{caller.org} is not a member of channel {channel!r}")
+    return config
+
+
+def base_status(name: str, role: str, org: str, endpoint: str, started: float) -> dict[str, object]:
+    """The fields every node's status starts with."""
+    return {
+        "name": name,
+        "role": role,
+        "org": org,
+        "pid": os.getpid(),
+        "endpoint": endpoint,
+        "uptime_s": round(time.monotonic() - started, 1),
+    }

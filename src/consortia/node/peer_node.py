@@ -1,0 +1,290 @@
+"""A peer node: one organisation's peer in its own process, serving its API over HTTP.
+
+The node wraps a :class:`~consortia.peer.peer.Peer` — the same code that endorses, validates and commits in the
+embedded network — and gives it a network around it:
+
+* **blocks in**: delivery threads pull each channel's blocks from the orderers (long polls, falling back to
+  other peers), starting at the peer's own height, so a peer that was down catches up with what it missed and a
+  new peer joins from block 1 after its genesis block. Every block is checked and validated as always: a block
+  with a wrong previous hash or a bad orderer signature is refused (logged, the source is changed) and the peer
+  carries on;
+* **requests**: endorse (batched), evaluate, private data from other organisations' endorsers, block events for
+  clients waiting for their commits, blocks for other peers, a block pushed by an orderer or a peer;
+* **comparison**: the header hash and a hash of the whole state at the current height, so that copies can be
+  compared across organisations (``consortia cluster compare``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from typing import Any
+
+import msgspec
+
+from consortia.contracts.registry import ContractRegistry
+from consortia.identity import Kind
+from consortia.ledger.block import header_hash
+from consortia.ledger.encoding import MalformedError, canonical_json, decode_canonical, encode
+from consortia.ledger.rwset import PrivateWrites
+from consortia.node.common import base_status, node_membership, require_reader
+from consortia.node.config import ConfigError, LoadedConfig
+from consortia.node.messages import (
+    BlocksReply,
+    EndorseItem,
+    EndorseResult,
+    EvaluateRequest,
+    EvaluateResult,
+    EventsReply,
+    PrivateRequest,
+)
+from consortia.node.remote import RemoteOrderer
+from consortia.node.transport import (
+    ANY_KIND,
+    CLIENT_KINDS,
+    HttpError,
+    NodeClient,
+    NodeServer,
+    Reply,
+    Request,
+    Route,
+    json_reply,
+    msgpack_reply,
+)
+from consortia.peer.channel import BlockRejected, PeerChannel
+from consortia.peer.endorser import EndorsementError
+from consortia.peer.events import BlockEvent, iterate
+from consortia.peer.peer import Peer
+
+log = logging.getLogger(__name__)
+
+_ROW_ENCODER = msgspec.msgpack.Encoder()
+
+
+def state_digest(channel: PeerChannel) -> dict[str, Any]:
+    """Height, last header hash and SHA-256 of every state row, read from one consistent snapshot."""
+    state = channel.ledger.state
+    digest = hashlib.sha256()
+    with state.snapshot():
+        height = state.height
+        for table, row in state.digest_rows():
+            digest.update(_ROW_ENCODER.encode([table, list(row)]))
+    last = channel.ledger.block(height - 1).header if height else None
+    return {
+        "height": height,
+        "last_header_hash": header_hash(last).hex() if last else "",
+        "state_hash": digest.hexdigest(),
+    }
+
+
+class _EventLog:
+    """Recent block events of one channel, kept for clients that long-poll for their commits."""
+
+    def __init__(self, channel: PeerChannel, keep: int = 512) -> None:
+        self.channel = channel
+        self.keep = keep
+        self.events: dict[int, BlockEvent] = {}
+        self.condition = threading.Condition()
+        self.subscription = channel.events.subscribe(maxsize=1_000_000)
+        self.next = channel.height
+        self.thread = threading.Thread(target=self._record, name=f"events-{channel.name}", daemon=True)
+        self.thread.start()
+
+    def _record(self) -> None:
+        for event in iterate(self.subscription):
+            with self.condition:
+                self.events[event.number] = event
+                self.events.pop(event.number - self.keep, None)
+                self.next = max(self.next, event.number + 1)
+                self.condition.notify_all()
+
+    def read(self, start: int, limit: int, wait: float, stop: threading.Event) -> list[BlockEvent]:
+        """Events from ``start`` (waiting up to ``wait`` seconds for the first)."""
+        deadline = time.monotonic() + wait
+        with self.condition:
+            while self.next <= start and not stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                self.condition.wait(min(remaining, 0.5))
+            upto = min(self.next, start + limit)
+            live = {n: self.events.get(n) for n in range(start, upto)}
+        return [event if event is not None else self.channel.stored_event(n) for n, event in live.items()]
+
+
+class PeerNode:
+    """A peer in its own process: the peer, its delivery from the orderers, and its HTTP API."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        config = loaded.config
+        self.loaded = loaded
+        self.name = config.name
+        self.identity = loaded.identity
+        self.started = time.monotonic()
+        self.stop = threading.Event()
+        registry = ContractRegistry()
+        for index, reference in enumerate(config.contracts):
+            try:
+                registry.install(reference)
+            except Exception as exc:
+                raise ConfigError(f"contracts[{index}]", f"cannot install {reference!r}: {exc}") from None
+        self.configs = loaded.channel_configs
+        self.peer = Peer(
+            loaded.identity,
+            loaded.data / "peers" / config.name,
+            registry=registry,
+            genesis=loaded.genesis,
+            disseminate=self._disseminate,
+            sync=config.sync,
+        )
+        self.orderer = RemoteOrderer(
+            [ref.endpoint for ref in config.orderers], loaded.identity, sources=[ref.endpoint for ref in config.peers]
+        )
+        self.others = [(ref.org, NodeClient(ref.endpoint, loaded.identity, timeout=5)) for ref in config.peers]
+        self.event_logs = {name: _EventLog(channel) for name, channel in self.peer.channels.items()}
+        routes = [
+            Route("GET", "/status", self._status, None),
+            Route("GET", "/channels/{channel}/height", self._height, None),
+            Route("GET", "/channels/{channel}/digest", self._digest, ANY_KIND),
+            Route("GET", "/channels/{channel}/blocks", self._blocks, ANY_KIND),
+            Route("POST", "/channels/{channel}/blocks", self._push_block, frozenset({Kind.ORDERER, Kind.PEER})),
+            Route("GET", "/channels/{channel}/events", self._events, ANY_KIND),
+            Route("GET", "/channels/{channel}/definitions/{contract}", self._definition, ANY_KIND),
+            Route("POST", "/endorse", self._endorse, CLIENT_KINDS),
+            Route("POST", "/evaluate", self._evaluate, CLIENT_KINDS),
+            Route("POST", "/private", self._private, frozenset({Kind.PEER})),
+        ]
+        self.server = NodeServer(loaded.host, loaded.port, routes, node_membership(self.configs))
+
+    def start(self) -> None:
+        """Serve requests and start pulling blocks."""
+        self.server.start()
+        self.peer.start_delivery(self.orderer)
+
+    def close(self) -> None:
+        """Stop delivery and serving; close the ledgers."""
+        self.stop.set()
+        self.orderer.close()
+        self.server.close()
+        self.peer.close()
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def _channel(self, request: Request) -> PeerChannel:
+        name = request.params["channel"]
+        require_reader(request, self.configs, name)
+        channel = self.peer.channels.get(name)
+        if channel is None:
+            raise HttpError(404, f"this peer has not joined channel {name!r}")
+        return channel
+
+    def _disseminate(self, channel: str, writes: PrivateWrites, members: tuple[str, ...], sender: str) -> None:
+        body = PrivateRequest(channel, encode(writes))
+        for org, client in self.others:
+            if org in members and org != sender:
+                try:
+                    client.call("POST", "/private", body)
+                except Exception as exc:  # the endorsement stands; that peer will lack the plaintext
+                    log.warning("private data for %s not delivered to %s: %s", org, client.endpoint, exc)
+
+    # -- routes ----------------------------------------------------------------------------------------------
+
+    def _status(self, request: Request) -> Reply:
+        status = base_status(self.name, "peer", self.identity.org, self.loaded.endpoint, self.started)
+        channels = {}
+        for name, channel in self.peer.channels.items():
+            height = channel.height
+            last = channel.ledger.block(height - 1).header if height else None
+            channels[name] = {"height": height, "last_header_hash": header_hash(last).hex() if last else ""}
+        status["channels"] = channels
+        return json_reply(status)
+
+    def _height(self, request: Request) -> Reply:
+        name = request.params["channel"]
+        channel = self.peer.channels.get(name)
+        if channel is None:
+            raise HttpError(404, f"this peer has not joined channel {name!r}")
+        return json_reply({"height": channel.height})
+
+    def _digest(self, request: Request) -> Reply:
+        return json_reply(state_digest(self._channel(request)))
+
+    def _blocks(self, request: Request) -> Reply:
+        channel = self._channel(request)
+        start = request.arg("from", 0)
+        limit = max(1, min(request.arg("limit", 32), 256))
+        wait = min(max(request.arg("wait", 0), 0), 30)
+        channel.wait_for_height(start + 1, wait)
+        blocks, size = [], 0
+        for number in range(start, min(channel.height, start + limit)):
+            data = channel.ledger.record(number).block
+            if blocks and size + len(data) > 8 << 20:
+                break
+            blocks.append(data)
+            size += len(data)
+        return msgpack_reply(BlocksReply(blocks, channel.height))
+
+    def _push_block(self, request: Request) -> Reply:
+        channel = self._channel(request)
+        try:
+            event = channel.receive_block(request.body)
+        except BlockRejected as exc:
+            log.error("peer %s refused a pushed block: %s", self.name, exc)
+            raise HttpError(422, str(exc)) from None
+        return json_reply({"committed": event.number})
+
+    def _events(self, request: Request) -> Reply:
+        channel = self._channel(request)
+        start = request.arg("from", 0)
+        limit = max(1, min(request.arg("limit", 64), 1024))
+        try:
+            wait = min(max(float(request.query.get("wait", "0")), 0.0), 30.0)
+        except ValueError:
+            raise HttpError(400, "query parameter 'wait' must be a number of seconds") from None
+        events = self.event_logs[channel.name].read(start, limit, wait, self.stop)
+        return msgpack_reply(EventsReply(events, channel.height))
+
+    def _definition(self, request: Request) -> Reply:
+        channel = self._channel(request)
+        return msgpack_reply(channel.validator.definition(None, request.params["contract"]))
+
+    def _endorse(self, request: Request) -> Reply:
+        items = request.decode(list[EndorseItem])
+        results = []
+        for item in items:
+            try:
+                channel = self.peer.channel(item.channel)
+                if item.min_height > channel.height and not channel.wait_for_height(item.min_height, 10):
+                    raise EndorsementError(
+                        "BEHIND", f"peer {self.name} has {channel.height} blocks, not the {item.min_height} asked for"
+                    )
+                response = self.peer.endorse(item.channel, item.signed_proposal, item.transient)
+                results.append(EndorseResult(encode(response)))
+            except EndorsementError as exc:
+                results.append(EndorseResult(b"", exc.code, exc.message))
+        return msgpack_reply(results)
+
+    def _evaluate(self, request: Request) -> Reply:
+        query = request.decode(EvaluateRequest)
+        try:
+            result = self.peer.evaluate(query.channel, query.signed_proposal, query.transient)
+            return msgpack_reply(EvaluateResult(canonical_json(result)))
+        except EndorsementError as exc:
+            return msgpack_reply(EvaluateResult(b"", exc.code, exc.message))
+
+    def _private(self, request: Request) -> Reply:
+        message = request.decode(PrivateRequest)
+        config = self.configs.get(message.channel)
+        if config is None or request.caller is None or request.caller.org not in config.org_ids():
+            raise HttpError(403, "only peers of the channel's organisations may hand over private data")
+        try:
+            writes = decode_canonical(message.writes, PrivateWrites)
+        except MalformedError as exc:
+            raise HttpError(400, str(exc)) from None
+        try:
+            self.peer.receive_private(message.channel, writes)
+        except EndorsementError as exc:
+            raise HttpError(404, exc.message) from None
+        return msgpack_reply(writes.tx_id)

@@ -47,8 +47,8 @@ def measure_verify_rate(seconds: float = 1.0) -> float:
 def bench(
     seconds: float = typer.Option(20.0, "--seconds", min=1.0, max=3600.0, help="How long to drive the network."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
-    clients: int = typer.Option(4, "--clients", min=1, max=64, help="Client threads."),
-    window: int = typer.Option(100, "--window", min=1, max=10_000, help="Transactions in flight per client."),
+    clients: int = typer.Option(1, "--clients", min=1, max=64, help="Client threads."),
+    window: int = typer.Option(400, "--window", min=1, max=10_000, help="Transactions in flight per client."),
     keep: Path | None = typer.Option(None, "--data", help="Keep the benchmark network in this folder."),
     cluster: bool = typer.Option(
         False,

@@ -20,7 +20,9 @@ instead of a crash deep inside the contract. Raise :class:`ContractError` to ref
 
 from __future__ import annotations
 
+import functools
 import inspect
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,12 +121,28 @@ _JSON_TYPES: dict[Any, tuple[type, ...]] = {
 }
 
 
+_UNION_ORIGINS = (typing.Union, types.UnionType)
+
+
+@functools.lru_cache(maxsize=1024)
+def _union_members(annotation: Any) -> tuple[Any, ...] | None:
+    """The members of a union annotation (cached: typing introspection is slow on the endorsement path)."""
+    return typing.get_args(annotation) if typing.get_origin(annotation) in _UNION_ORIGINS else None
+
+
 def _accepts(annotation: Any, value: Any) -> bool:
     if annotation is Any or annotation is inspect.Parameter.empty:
         return True
+    accepted = _JSON_TYPES.get(annotation)
+    if accepted is not None:  # the common case: a plain JSON type
+        return isinstance(value, accepted) and (annotation is bool or not isinstance(value, bool))
+    try:
+        members = _union_members(annotation)
+    except TypeError:  # an unhashable annotation: introspect without the cache
+        members = typing.get_args(annotation) if typing.get_origin(annotation) in _UNION_ORIGINS else None
+    if members is not None:
+        return any(_accepts(arg, value) for arg in members)
     origin = typing.get_origin(annotation)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return any(_accepts(arg, value) for arg in typing.get_args(annotation))
     if annotation is type(None):
         return value is None
     base = origin or annotation

@@ -246,7 +246,7 @@ class Contract:
         )
         transaction_bytes = self.endorse(signed, proposal, sent, endorsing_orgs=endorsing_orgs, timeout=timeout)
         envelope = encode(Envelope(ENVELOPE_TRANSACTION, transaction_bytes, gateway.identity.sign(transaction_bytes)))
-        return self.order(proposal.tx_id, envelope, transaction_bytes)
+        return self.order(proposal.tx_id, envelope, transaction_bytes, fresh=True)
 
     def endorse(
         self,
@@ -291,11 +291,17 @@ class Contract:
             )
         )
 
-    def order(self, tx_id: str, envelope: bytes, transaction_bytes: bytes) -> Future[SubmitResult]:
-        """Send a signed envelope to the ordering service; return a future resolved at commit."""
+    def order(
+        self, tx_id: str, envelope: bytes, transaction_bytes: bytes, *, fresh: bool = False
+    ) -> Future[SubmitResult]:
+        """Send a signed envelope to the ordering service; return a future resolved at commit.
+
+        ``fresh``: the transaction id was just made from a new nonce, so it cannot have committed already and the
+        ledger need not be asked first.
+        """
         channel = self.network.channel
         home = self.network.home_peer().channel(channel)
-        waiter = home.waiter(tx_id)
+        waiter = home.events.waiter(tx_id) if fresh else home.waiter(tx_id)
         try:
             self._gateway.connection.orderer.broadcast(channel, envelope)
         except OrderingError as exc:

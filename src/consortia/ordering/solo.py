@@ -100,9 +100,13 @@ class _ChannelChain:
 
     def submit(self, envelope: bytes) -> None:
         with self.condition:
+            was_idle = not self.cutter.pending
             for batch in self.cutter.add(envelope):
                 self._write(batch)
-            self.condition.notify()
+            # The cutter thread only needs waking when a new batch (and so a new deadline) starts: waking it for
+            # every envelope costs a context switch per transaction.
+            if was_idle and self.cutter.pending:
+                self.condition.notify()
 
     def _run(self) -> None:
         while not self.service.stopped.is_set():

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -262,19 +263,23 @@ class Contract:
         channel = self.network.channel
         orgs = list(endorsing_orgs) if endorsing_orgs else self.endorsing_orgs()
         home = self.network.home_peer().channel(channel)
-        # Endorsers must have seen at least what the caller's own peer has committed (read-your-writes across
-        # organisations); otherwise their read sets differ and the endorsements cannot agree.
+        # Endorsers must agree on what they read: bring them all to the highest height any of them (or the caller's
+        # own peer) has reached before simulating, so that a lagging peer does not endorse stale reads.
+        try:
+            peers = [(org, gateway.connection.peer(org)) for org in orgs]
+        except KeyError as exc:
+            raise EndorsementFailed("NO_PEER", f"no peer of {exc.args[0]} is reachable", proposal.tx_id) from None
         target = home.height
+        for _, peer in peers:
+            with suppress(EndorsementError):  # a peer not on the channel is reported by endorsing below
+                target = max(target, peer.channel(channel).height)
         responses: list[ProposalResponse] = []
-        for org in orgs:
+        for org, peer in peers:
             try:
-                peer = gateway.connection.peer(org)
                 peer.channel(channel).wait_for_height(target, timeout)
                 responses.append(peer.endorse(channel, signed, transient))
             except EndorsementError as exc:
                 raise EndorsementFailed(exc.code, f"peer of {org}: {exc.message}", proposal.tx_id) from None
-            except KeyError:
-                raise EndorsementFailed("NO_PEER", f"no peer of {org} is reachable", proposal.tx_id) from None
         payload = responses[0].payload
         if any(response.payload != payload for response in responses[1:]):
             raise EndorsementFailed(

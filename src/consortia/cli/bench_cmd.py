@@ -53,7 +53,7 @@ def bench(
     cluster: bool = typer.Option(
         False,
         "--cluster",
-        help="Bench a cluster instead: 3 etcd members, 3 orderers, 2 peers, one process each (256 client threads).",
+        help="Bench a cluster instead: 3 etcd members, 3 orderers, 2 peers, one process each (512 client threads).",
     ),
 ) -> None:
     """Drive the embedded network at full speed and print committed tx/s, latency and the verification bound."""

@@ -34,7 +34,7 @@ POLICY = "AND('Org1.peer','Org2.peer')"
 def run_cluster_bench(
     seconds: float,
     *,
-    clients: int = 256,
+    clients: int = 512,
     window: int = 4,
     keep: Path | None = None,
     progress: Callable[[str], None] | None = None,

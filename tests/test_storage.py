@@ -747,3 +747,31 @@ def test_ledger_reports_an_unreadable_record(tmp_path: Path, orderer: SigningIde
             ChannelLedger(tmp_path, read_only=read_only)
     with BlockStore(tmp_path / "blocks", read_only=True) as store:
         assert store.height == 3
+
+
+def test_peer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) -> None:
+    """A record found beyond the index after a crash is adopted only if it is the next block, signed by the orderer."""
+    from conftest import ASSET_TRANSFER, three_org_spec
+    from consortia.contracts.registry import ContractRegistry
+    from consortia.network.bootstrap import genesis_path
+    from consortia.network.embedded import EmbeddedNetwork
+    from consortia.peer.channel import PeerChannel
+
+    folder = tmp_path / "net"
+    network = EmbeddedNetwork.create(folder, three_org_spec())
+    network.deploy("ch1", ASSET_TRANSFER, policy="AND('Org1.peer','Org2.peer')")
+    network.close()
+    channel_dir = folder / "peers" / "Org3.peer0" / "ch1"
+    blocks = channel_dir / "blocks"
+    index = (blocks / "index").read_bytes()
+    segment, offset, length = INDEX_ENTRY.unpack_from(index, len(index) - INDEX_ENTRY.size)
+    segment_file = blocks / f"segment-{segment:06d}.blk"
+    # A replayed copy of the last block record, appended without an index entry: CRC-valid, but not the next block.
+    record = segment_file.read_bytes()[offset : offset + RECORD_HEADER.size + length]
+    with open(segment_file, "ab") as handle:
+        handle.write(record)
+    genesis = genesis_path(folder, "ch1").read_bytes()
+    for _ in range(2):  # refused again on the next start: the refusal does not index the record
+        with pytest.raises(LedgerError, match="refusing to adopt"):
+            PeerChannel("ch1", "Org3", channel_dir, ContractRegistry(), genesis)
+    assert (blocks / "index").read_bytes() == index

@@ -53,6 +53,8 @@ class BlockStore:
         self._index_path = self.directory / "index"
         self._load_index()
         self.index_repairs: list[str] = []
+        self.reindexed: range = range(0)
+        """Numbers of blocks found beyond the index on opening (their chain is for the caller to check)."""
         """What opening had to fix (or, read-only, would fix) in the index and the segment tail."""
         self._recover_tail()
         if not read_only:
@@ -142,6 +144,7 @@ class BlockStore:
                         (self.directory / _segment_name(later)).unlink()
                 break
         if added:
+            self.reindexed = range(len(self._entries), len(self._entries) + len(added))
             self._entries.extend(added)
             self.index_repairs.append(f"{len(added)} complete block record(s) beyond the index were re-indexed")
         if added and not self.read_only:
@@ -282,6 +285,16 @@ class BlockStore:
             os.write(self._index_fd, INDEX_ENTRY.pack(*entry))
             self._entries.append(entry)
             return len(self._entries) - 1
+
+    def drop_reindexed(self) -> None:
+        """Take back the index entries of records found beyond the index (their adoption was refused)."""
+        if not self.reindexed:
+            return
+        with self._lock:
+            del self._entries[self.reindexed.start :]
+            if not self.read_only:
+                os.ftruncate(self._index_fd, len(self._entries) * INDEX_ENTRY.size)
+            self.reindexed = range(0)
 
     def close(self) -> None:
         """Release file descriptors."""

@@ -76,6 +76,7 @@ class PeerChannel:
         config, _ = read_genesis(self.genesis)
         self.rules: ChannelRules = rules_from_config(config)
         self.validator = BlockValidator(self.rules, self.ledger.state, org, self.ledger.state.get_transient)
+        self._check_reindexed()
         self._history = self.ledger.history_range()
         self._recover()
 
@@ -96,6 +97,29 @@ class PeerChannel:
         except ChainError as exc:
             raise ConfigError(str(exc)) from None
         self.ledger.append(genesis_bytes, block, bytes([Code.VALID]), UpdateBatch(height=1))
+
+    def _check_reindexed(self) -> None:
+        """Blocks found beyond the index after a crash are adopted only if they chain and the orderer signed them."""
+        numbers = self.ledger.blocks.reindexed
+        if not numbers or numbers.start == 0:
+            return
+        history_tree = self.ledger.history
+        assert history_tree is not None
+        previous = self.ledger.block(numbers.start - 1).header
+        for number in numbers:
+            block = self.ledger.block(number)
+            try:
+                check_block(
+                    block, previous, history_tree.compact_range(previous.history_size), self.rules.orderers, self.name
+                )
+            except ChainError as exc:
+                self.ledger.blocks.drop_reindexed()
+                self.ledger.close()
+                raise LedgerError(
+                    f"channel {self.name}: block {number} was found beyond the index after a crash but does not "
+                    f"follow the chain ({exc.reason}); refusing to adopt it — inspect {self.directory}"
+                ) from None
+            previous = block.header
 
     def _recover(self) -> None:
         state = self.ledger.state

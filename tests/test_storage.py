@@ -775,3 +775,26 @@ def test_peer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) -> 
         with pytest.raises(LedgerError, match="refusing to adopt"):
             PeerChannel("ch1", "Org3", channel_dir, ContractRegistry(), genesis)
     assert (blocks / "index").read_bytes() == index
+
+
+def test_orderer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) -> None:
+    """The solo orderer, too, adopts a record found beyond its index only if it is the next signed block."""
+    from conftest import three_org_spec
+    from consortia.network.bootstrap import orderer_dir
+    from consortia.network.embedded import EmbeddedNetwork
+    from consortia.ordering.base import OrderingError
+    from consortia.ordering.solo import SoloOrderer
+
+    folder = tmp_path / "net"
+    EmbeddedNetwork.create(folder, three_org_spec()).close()
+    blocks = folder / "orderer" / "ch1" / "blocks"
+    index = (blocks / "index").read_bytes()
+    segment, offset, length = INDEX_ENTRY.unpack_from(index, len(index) - INDEX_ENTRY.size)
+    segment_file = blocks / f"segment-{segment:06d}.blk"
+    record = segment_file.read_bytes()[offset : offset + RECORD_HEADER.size + length]
+    with open(segment_file, "ab") as handle:
+        handle.write(record)
+    identity = SigningIdentity.load(orderer_dir(folder, "OrdererOrg"))
+    with pytest.raises(OrderingError, match="refusing to adopt"):
+        SoloOrderer(identity, folder / "orderer")
+    assert (blocks / "index").read_bytes() == index

@@ -20,6 +20,7 @@ from consortia.identity import Kind, MembershipError, SigningIdentity
 from consortia.identity.batch import verify_one
 from consortia.ledger.block import Block, BlockHeader, data_hash, header_hash, header_signing_bytes, transaction_leaves
 from consortia.ledger.blockstore import BlockStore
+from consortia.ledger.chain import ChainError, check_block
 from consortia.ledger.config import ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode
 from consortia.ledger.merkle import CompactRange
@@ -73,6 +74,7 @@ class _ChannelChain:
         self.config: ChannelConfig = config
         self.rules: ChannelRules = rules_from_config(config)
         self.name = config.name
+        self._check_reindexed()
         self.last: BlockHeader = decode(self.store.read(self.store.height - 1), Block).header
         self.history = self._load_history()
         self.cutter = BlockCutter(config.orderer.batch)
@@ -80,6 +82,29 @@ class _ChannelChain:
         self.blocks_condition = threading.Condition()
         self.thread = threading.Thread(target=self._run, name=f"orderer-{self.name}", daemon=True)
         self.thread.start()
+
+    def _check_reindexed(self) -> None:
+        """Adopt blocks found beyond the index after a crash only if they chain and carry this service's signature."""
+        numbers = self.store.reindexed
+        if not numbers or numbers.start == 0:
+            return
+        edge = CompactRange()
+        for number in range(numbers.start):
+            edge.extend(transaction_leaves(decode(self.store.read(number), Block).transactions))
+        previous = decode(self.store.read(numbers.start - 1), Block).header
+        for number in numbers:
+            block = decode(self.store.read(number), Block)
+            try:
+                edge = check_block(block, previous, edge, self.rules.orderers, self.name)
+            except ChainError as exc:
+                self.store.drop_reindexed()
+                self.store.close()
+                raise OrderingError(
+                    500,
+                    f"channel {self.name}: block {number} was found beyond the index after a crash but does not "
+                    f"follow the chain ({exc.reason}); refusing to adopt it",
+                ) from None
+            previous = block.header
 
     def _load_history(self) -> CompactRange:
         try:

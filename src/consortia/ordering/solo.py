@@ -9,24 +9,23 @@ the orderer's own block store before any peer can receive it.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from consortia.channel.rules import ChannelRules, read_genesis, rules_from_config
-from consortia.identity import Kind, MembershipError, SigningIdentity
-from consortia.identity.batch import verify_one
+from consortia.identity import Kind, SigningIdentity
 from consortia.ledger.block import Block, BlockHeader, data_hash, header_hash, header_signing_bytes, transaction_leaves
 from consortia.ledger.blockstore import BlockStore
 from consortia.ledger.chain import ChainError, check_block
 from consortia.ledger.config import ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode
 from consortia.ledger.merkle import CompactRange
-from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope, Proposal, Transaction
+from consortia.ordering.admission import admit_envelope
 from consortia.ordering.base import OrderingError, OrderingService
 from consortia.ordering.cutter import BlockCutter
+from consortia.ordering.edge import load_edge, replay_edge, save_edge
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ class _ChannelChain:
         self.name = config.name
         self._check_reindexed()
         self.last: BlockHeader = decode(self.store.read(self.store.height - 1), Block).header
-        self.history = self._load_history()
+        self.history = load_edge(self.frontier_path, self.store, self.last)
         self.cutter = BlockCutter(config.orderer.batch)
         self.condition = threading.Condition()
         self.blocks_condition = threading.Condition()
@@ -88,9 +87,7 @@ class _ChannelChain:
         numbers = self.store.reindexed
         if not numbers or numbers.start == 0:
             return
-        edge = CompactRange()
-        for number in range(numbers.start):
-            edge.extend(transaction_leaves(decode(self.store.read(number), Block).transactions))
+        edge = replay_edge(self.store, numbers.start)
         previous = decode(self.store.read(numbers.start - 1), Block).header
         for number in numbers:
             block = decode(self.store.read(number), Block)
@@ -105,23 +102,6 @@ class _ChannelChain:
                     f"follow the chain ({exc.reason}); refusing to adopt it",
                 ) from None
             previous = block.header
-
-    def _load_history(self) -> CompactRange:
-        try:
-            edge = CompactRange.from_bytes(self.frontier_path.read_bytes())
-            if edge.size == self.last.history_size and edge.root() == self.last.history_root:
-                return edge
-        except (OSError, ValueError):
-            pass
-        edge = CompactRange()
-        for number in range(self.store.height):
-            edge.extend(transaction_leaves(decode(self.store.read(number), Block).transactions))
-        return edge
-
-    def _save_history(self) -> None:
-        tmp = self.frontier_path.with_suffix(".tmp")
-        tmp.write_bytes(self.history.to_bytes())
-        os.replace(tmp, self.frontier_path)
 
     def submit(self, envelope: bytes) -> None:
         with self.condition:
@@ -155,7 +135,7 @@ class _ChannelChain:
         )
         self.store.append(encode(block))
         self.last, self.history = block.header, history
-        self._save_history()
+        save_edge(self.frontier_path, history)
         with self.blocks_condition:
             self.blocks_condition.notify_all()
 
@@ -207,24 +187,7 @@ class SoloOrderer(OrderingService):
         if self.stopped.is_set():
             raise OrderingError(503, "the ordering service is shutting down")
         chain = self._chain(channel)
-        if len(envelope) > chain.config.orderer.batch.max_bytes:
-            raise OrderingError(413, f"envelope of {len(envelope)} bytes exceeds the channel's block size limit")
-        try:
-            parsed = decode_canonical(envelope, Envelope)
-            if parsed.kind != ENVELOPE_TRANSACTION:
-                raise OrderingError(400, "only transaction envelopes can be broadcast")
-            transaction = decode_canonical(parsed.payload, Transaction)
-            proposal = decode_canonical(transaction.proposal, Proposal)
-        except MalformedError as exc:
-            raise OrderingError(400, f"malformed envelope: {exc}") from None
-        if proposal.channel != channel:
-            raise OrderingError(400, f"envelope is for channel {proposal.channel!r}, not {channel!r}")
-        try:
-            creator = chain.rules.members.validate(proposal.creator, at_ms=int(time.time() * 1000), kinds=_CLIENT_KINDS)
-        except MembershipError as exc:
-            raise OrderingError(403, f"submitter: {exc.message}") from None
-        if not verify_one(creator.public_key, parsed.payload, parsed.signature):
-            raise OrderingError(403, "the submitter's signature over the envelope does not verify")
+        admit_envelope(chain.rules, channel, envelope, chain.config.orderer.batch.max_bytes)
         chain.submit(envelope)
 
     def deliver(self, channel: str, start: int, stop: threading.Event | None = None) -> Iterator[bytes]:

@@ -13,7 +13,8 @@ leases that expire when their holder dies — without Consortia implementing con
 
 from consortia.ordering.etcd.client import EtcdClient, EtcdError, EtcdUnavailable
 from consortia.ordering.etcd.election import Election, Leadership, Session
-from consortia.ordering.etcd.orderer import MAX_BLOCK_BYTES, ORDERING_KIND, Ack, EtcdOrderer, Keys
+from consortia.ordering.etcd.layout import MAX_BLOCK_BYTES, Keys
+from consortia.ordering.etcd.orderer import ORDERING_KIND, Ack, EtcdOrderer
 
 __all__ = [
     "MAX_BLOCK_BYTES",

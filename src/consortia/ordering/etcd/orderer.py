@@ -2,13 +2,7 @@
 
 Every orderer node keeps its own copy of each channel's chain (a block store, as the solo orderer does) and
 mirrors the log from etcd; one of them, elected through etcd (:mod:`consortia.ordering.etcd.election`), cuts
-blocks. Keys, under a cluster prefix::
-
-    leader                      {"name", "endpoint"}, attached to the leader's lease; create_revision = term
-    orderers/<name>             {"endpoint", "heights"}: each live orderer's copy, attached to its lease
-    channels/<ch>/genesis       hash of the genesis header every orderer must share
-    channels/<ch>/blocks/<n>    block n, canonical bytes (n zero-padded, so key order is block order)
-    channels/<ch>/tip           number of the last block written
+blocks. The keys it uses are described in :mod:`consortia.ordering.etcd.layout`.
 
 **Writing a block.** The leader builds block *n* on its copy of block *n − 1* and writes it with one transaction:
 *if* ``create_revision(leader) == term`` *and* ``create_revision(blocks/n) == 0`` *then* put the block and the tip.
@@ -44,30 +38,28 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 
 from consortia.channel.rules import ChannelRules, read_genesis, rules_from_config
-from consortia.identity import Kind, MembershipError, SigningIdentity
-from consortia.identity.batch import verify_one
-from consortia.ledger.block import Block, BlockHeader, header_hash, transaction_leaves
+from consortia.identity import Kind, SigningIdentity
+from consortia.ledger.block import Block, BlockHeader, header_hash
 from consortia.ledger.blockstore import BlockStore
 from consortia.ledger.chain import ChainError, check_block
 from consortia.ledger.config import BatchConfig, ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode
 from consortia.ledger.merkle import CompactRange
-from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope, Proposal, Transaction
+from consortia.ledger.transaction import Envelope, Proposal, Transaction
+from consortia.ordering.admission import admit_envelope
 from consortia.ordering.base import OrderingError, OrderingService
 from consortia.ordering.cutter import BlockCutter
+from consortia.ordering.edge import load_edge, save_edge
 from consortia.ordering.etcd.client import (
     EtcdClient,
     EtcdCompacted,
@@ -80,13 +72,12 @@ from consortia.ordering.etcd.client import (
     prefix_end,
 )
 from consortia.ordering.etcd.election import Election, Leadership, Session
+from consortia.ordering.etcd.layout import MAX_BLOCK_BYTES, Keys, pack_block, unpack_block
 from consortia.ordering.solo import make_block
 
 log = logging.getLogger(__name__)
 
 ORDERING_KIND = "etcd"
-MAX_BLOCK_BYTES = 1_000_000
-"""Envelope bytes per block: with the header, the orderer's certificate and framing, under etcd's 1.5 MiB."""
 RETAIN_BLOCKS = 64
 """Blocks kept in etcd behind the slowest live orderer's copy (by default)."""
 DEDUPE_BLOCKS = 256
@@ -112,73 +103,6 @@ class Ack(msgspec.Struct, array_like=True, frozen=True):
     message: str = ""
 
 
-@dataclass(frozen=True)
-class Keys:
-    """Where things live in etcd, under one cluster prefix."""
-
-    prefix: str
-
-    def _k(self, *parts: str) -> bytes:
-        return "/".join((self.prefix.rstrip("/"), *parts)).encode()
-
-    @property
-    def leader(self) -> bytes:
-        """The leader key."""
-        return self._k("leader")
-
-    @property
-    def orderers(self) -> bytes:
-        """Prefix of the orderers' presence keys."""
-        return self._k("orderers", "")
-
-    def orderer(self, name: str) -> bytes:
-        """An orderer's presence key."""
-        return self._k("orderers", name)
-
-    def genesis(self, channel: str) -> bytes:
-        """A channel's genesis hash."""
-        return self._k("channels", channel, "genesis")
-
-    def tip(self, channel: str) -> bytes:
-        """A channel's last block number."""
-        return self._k("channels", channel, "tip")
-
-    def blocks(self, channel: str) -> bytes:
-        """Prefix of a channel's block keys."""
-        return self._k("channels", channel, "blocks", "")
-
-    def block(self, channel: str, number: int) -> bytes:
-        """A block's key."""
-        return self._k("channels", channel, "blocks", f"{number:016d}")
-
-    @staticmethod
-    def number(key: bytes) -> int:
-        """The block number of a block key."""
-        return int(key.rsplit(b"/", 1)[1])
-
-
-_COMPRESSED = b"\x01"
-
-
-def pack_block(data: bytes) -> bytes:
-    """How a block is stored in etcd: a format byte and the zlib-compressed block (deterministic)."""
-    return _COMPRESSED + zlib.compress(data, 1)
-
-
-def unpack_block(value: bytes) -> bytes:
-    """The block bytes of an etcd value written by :func:`pack_block`."""
-    if value[:1] != _COMPRESSED:
-        raise MalformedError("unknown block format in etcd")
-    try:
-        inflater = zlib.decompressobj()
-        data = inflater.decompress(value[1:], 4 * MAX_BLOCK_BYTES)
-        if inflater.unconsumed_tail:
-            raise MalformedError("block in etcd inflates beyond the block size limit")
-        return data
-    except zlib.error as exc:
-        raise MalformedError(f"corrupt block in etcd: {exc}") from None
-
-
 def envelope_tx_id(envelope: bytes) -> str | None:
     """The transaction id inside an envelope (None for anything that is not a readable transaction)."""
     try:
@@ -190,25 +114,10 @@ def envelope_tx_id(envelope: bytes) -> str | None:
 
 def check_envelope(rules: ChannelRules, channel: str, envelope: bytes, max_bytes: int) -> tuple[str | None, Ack | None]:
     """What the orderer checks before ordering: (tx_id, None) when acceptable, else (None, refusal)."""
-    if len(envelope) > max_bytes:
-        return None, Ack(413, -1, f"envelope of {len(envelope)} bytes exceeds the block size limit of {max_bytes}")
     try:
-        parsed = decode_canonical(envelope, Envelope)
-        if parsed.kind != ENVELOPE_TRANSACTION:
-            return None, Ack(400, -1, "only transaction envelopes can be broadcast")
-        transaction = decode_canonical(parsed.payload, Transaction)
-        proposal = decode_canonical(transaction.proposal, Proposal)
-    except MalformedError as exc:
-        return None, Ack(400, -1, f"malformed envelope: {exc}")
-    if proposal.channel != channel:
-        return None, Ack(400, -1, f"envelope is for channel {proposal.channel!r}, not {channel!r}")
-    try:
-        creator = rules.members.validate(proposal.creator, at_ms=int(time.time() * 1000), kinds=_CLIENT_KINDS)
-    except MembershipError as exc:
-        return None, Ack(403, -1, f"submitter: {exc.message}")
-    if not verify_one(creator.public_key, parsed.payload, parsed.signature):
-        return None, Ack(403, -1, "the submitter's signature over the envelope does not verify")
-    return proposal.tx_id, None
+        return admit_envelope(rules, channel, envelope, max_bytes), None
+    except OrderingError as exc:
+        return None, Ack(exc.status, -1, exc.message)
 
 
 class _Ticket:
@@ -256,7 +165,7 @@ class _Chain:
         self.lock = threading.Condition()  # guards the copy: store, last, history, seen
         self.last: BlockHeader = decode(self.store.read(self.store.height - 1), Block).header
         self.edge_path = directory / "history.edge"
-        self.history = self._load_history()
+        self.history = load_edge(self.edge_path, self.store, self.last)
         self.seen: collections.OrderedDict[str, int] = collections.OrderedDict()
         for number in range(max(1, self.store.height - DEDUPE_BLOCKS), self.store.height):
             self._remember(number, decode(self.store.read(number), Block).transactions)
@@ -281,18 +190,6 @@ class _Chain:
             thread.start()
 
     # -- the local copy --------------------------------------------------------------------------------------
-
-    def _load_history(self) -> CompactRange:
-        try:
-            edge = CompactRange.from_bytes(self.edge_path.read_bytes())
-            if edge.size == self.last.history_size and edge.root() == self.last.history_root:
-                return edge
-        except (OSError, ValueError):
-            pass
-        edge = CompactRange()
-        for number in range(self.store.height):
-            edge.extend(transaction_leaves(decode(self.store.read(number), Block).transactions))
-        return edge
 
     def _remember(self, number: int, transactions: Sequence[bytes], tx_ids: Sequence[str] | None = None) -> None:
         for tx_id in tx_ids if tx_ids is not None else map(envelope_tx_id, transactions):
@@ -328,9 +225,7 @@ class _Chain:
                 after = check_block(block, self.last, self.history, self.rules.orderers, self.name)
             self.store.append(data)
             self.last, self.history = block.header, after
-            tmp = self.edge_path.with_suffix(".tmp")
-            tmp.write_bytes(after.to_bytes())
-            os.replace(tmp, self.edge_path)
+            save_edge(self.edge_path, after)
             self._remember(number, block.transactions, tx_ids)
             self.lock.notify_all()
             return True

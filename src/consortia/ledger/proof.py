@@ -84,6 +84,16 @@ def build_proof(
     }
 
 
+def corrupt_in_transit(document: dict[str, Any]) -> None:
+    """Flip one bit of a proof document's history path (the servers' test switch for the verifiers' failure path)."""
+    path = document["history_proof"]["path"]
+    if path:
+        first = bytes.fromhex(path[0])
+        path[0] = (bytes([first[0] ^ 1]) + first[1:]).hex()
+    else:
+        document["header"]["history_size"] += 1
+
+
 def build_consistency(history: HistoryTree, size1: int, size2: int) -> dict[str, Any]:
     """A consistency proof between two sizes of the history tree, with both roots."""
     return {

@@ -15,14 +15,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from consortia.gateway.server.auth import (
-    SESSION_COOKIE,
-    AuthError,
-    Principal,
-    principal_from_certificate,
-    principal_from_session,
-    verify_request,
-)
+from consortia.gateway.server import auth
+from consortia.gateway.server.auth import AuthError, Principal
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.problems import Problem
 from consortia.identity import SigningIdentity
@@ -32,20 +26,10 @@ SERVICE_USER = "client"
 
 async def principal_of(request: Request, backend: Backend) -> Principal | None:
     """The caller: a program signing its request, a logged-in person, or None (anonymous)."""
-    header = request.headers.get("authorization")
-    if header:
-        body = await request.body()
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        try:
-            info = verify_request(header, request.method, target, body, backend.members)
-        except AuthError as exc:
-            raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
-        return principal_from_certificate(info)
-    sessions = getattr(request.app.state, "sessions", None)
-    session = sessions.get(request.cookies.get(SESSION_COOKIE)) if sessions is not None else None
-    if session is not None:
-        return principal_from_session(session)
-    return None
+    try:
+        return await auth.principal_of(request, backend.members, getattr(request.app.state, "sessions", None))
+    except AuthError as exc:
+        raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
 
 
 def signer(backend: Backend, principal: Principal) -> SigningIdentity:

@@ -31,7 +31,7 @@ from consortia.ledger import merkle
 from consortia.ledger.block import Block
 from consortia.ledger.codes import code_name
 from consortia.ledger.encoding import MalformedError, decode, decode_canonical
-from consortia.ledger.proof import Step, build_proof, check_proof
+from consortia.ledger.proof import Step, build_proof, check_proof, corrupt_in_transit
 from consortia.ledger.transaction import Envelope, Proposal, Transaction
 from consortia.peer.channel import PeerChannel
 
@@ -58,12 +58,7 @@ def transaction_proof(peer_channel: PeerChannel, tx_id: str, *, tamper: bool = F
     document = build_proof(block, index, peer_channel.ledger.history, cas, code_name(code))
     document["tx_id"] = tx_id.lower()
     if tamper:
-        path = document["history_proof"]["path"]
-        if path:
-            first = bytes.fromhex(path[0])
-            path[0] = (bytes([first[0] ^ 1]) + first[1:]).hex()
-        else:
-            document["header"]["history_size"] += 1
+        corrupt_in_transit(document)
     return document
 
 

@@ -42,14 +42,8 @@ from consortia.apps.health.risk import UnknownModel, score
 from consortia.apps.health.riskfactors import RiskFactors, RiskInputError
 from consortia.apps.health.service import AccessRefused, HealthError, HealthService, service_for
 from consortia.gateway.sdk import GatewayError
-from consortia.gateway.server.auth import (
-    SESSION_COOKIE,
-    AuthError,
-    Principal,
-    principal_from_certificate,
-    principal_from_session,
-    verify_request,
-)
+from consortia.gateway.server import auth
+from consortia.gateway.server.auth import SESSION_COOKIE, AuthError, Principal, principal_from_session
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.pages import SECURITY_HEADERS
 from consortia.gateway.server.problems import Problem
@@ -68,20 +62,10 @@ STAFF = ("clinician", "coordinator", "officer", "analyst")
 
 async def principal_of(request: Request, backend: Backend) -> Principal | None:
     """The caller: a program signing its request, a logged-in person, or None."""
-    header = request.headers.get("authorization")
-    if header:
-        body = await request.body()
-        raw_query = request.scope.get("query_string", b"").decode("latin-1")
-        raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-        target = raw_path + (f"?{raw_query}" if raw_query else "")
-        try:
-            info = verify_request(header, request.method, target, body, backend.members)
-        except AuthError as exc:
-            raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
-        return principal_from_certificate(info)
-    sessions = getattr(request.app.state, "sessions", None)
-    session = sessions.get(request.cookies.get(SESSION_COOKIE)) if sessions is not None else None
-    return principal_from_session(session) if session is not None else None
+    try:
+        return await auth.principal_of(request, backend.members, getattr(request.app.state, "sessions", None))
+    except AuthError as exc:
+        raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
 
 
 def acting(backend: Backend, principal: Principal | None) -> SigningIdentity:

@@ -29,7 +29,7 @@ from consortia.gateway.server.views import block_view, transaction_view
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.codes import code_name
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
-from consortia.ledger.proof import build_consistency, build_proof, header_json
+from consortia.ledger.proof import build_consistency, build_proof, corrupt_in_transit, header_json
 from consortia.ledger.transaction import Envelope, Proposal, SignedProposal, Transaction
 from consortia.peer.endorser import EndorsementError
 from consortia.peer.events import BlockEvent
@@ -199,13 +199,7 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
         document = build_proof(block, index, peer_channel.ledger.history, cas, code_name(code))
         document["tx_id"] = tx_id.lower()
         if tamper_proofs:
-            # Test-only switch: corrupt the proof in transit so the browser verifier must catch it.
-            path = document["history_proof"]["path"]
-            if path:
-                first = bytes.fromhex(path[0])
-                path[0] = (bytes([first[0] ^ 1]) + first[1:]).hex()
-            else:
-                document["header"]["history_size"] += 1
+            corrupt_in_transit(document)  # test-only: the browser verifier must catch it
         return document
 
     @router.get("/channels/{channel}/consistency", summary="Consistency proof between two blocks' history trees")

@@ -20,15 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consortia import __version__
 from consortia.gateway.server.api import build_router
-from consortia.gateway.server.auth import (
-    SESSION_COOKIE,
-    AuthError,
-    Principal,
-    SessionStore,
-    principal_from_certificate,
-    principal_from_session,
-    verify_request,
-)
+from consortia.gateway.server.auth import SESSION_COOKIE, AuthError, Principal, SessionStore, principal_of
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.metrics import CONTENT_TYPE, GatewayMetrics
 from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers, problem_response
@@ -127,26 +119,18 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     async def get_principal(request: Request) -> Principal | None:
-        header = request.headers.get("authorization")
-        if header:
-            body = await request.body()
-            # Verify over the request target exactly as sent (percent-encoding included), as the client signed it.
-            raw_query = request.scope.get("query_string", b"").decode("latin-1")
-            raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-            target = raw_path + (f"?{raw_query}" if raw_query else "")
-            try:
-                info = verify_request(header, request.method, target, body, backend.members)
-            except AuthError as exc:
-                raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
-            return principal_from_certificate(info)
-        session = sessions.get(request.cookies.get(SESSION_COOKIE))
-        if session is not None:
+        try:
+            principal = await principal_of(request, backend.members, sessions)
+        except AuthError as exc:
+            raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
+        if principal is not None and principal.via == "session":
             # Cookie-authenticated writes must be JSON: a cross-site form cannot send that without CORS.
             is_json = request.headers.get("content-type", "").startswith("application/json")
             if request.method == "POST" and request.url.path.startswith("/api/") and not is_json:
                 raise Problem(415, "send JSON (Content-Type: application/json)", code="JSON_REQUIRED")
-            return principal_from_session(session)
-        return None
+        return principal
+
+    app.state.get_principal = get_principal
 
     @app.middleware("http")
     async def count_denials(request: Request, call_next: Any) -> Response:

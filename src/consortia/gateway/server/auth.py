@@ -25,6 +25,8 @@ import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from starlette.requests import Request
+
 from consortia.identity import CertInfo, Kind, Membership, MembershipError, SigningIdentity
 from consortia.identity.signing import verify_signature
 from consortia.identity.wallet import WalletUser
@@ -157,6 +159,25 @@ class SessionStore:
         if token:
             with self._lock:
                 self._sessions.pop(token, None)
+
+
+def request_target(request: Request) -> str:
+    """The request target exactly as sent (percent-encoding included): what a program signs."""
+    raw_query = request.scope.get("query_string", b"").decode("latin-1")
+    raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    return raw_path + (f"?{raw_query}" if raw_query else "")
+
+
+async def principal_of(request: Request, members: Membership, sessions: SessionStore | None) -> Principal | None:
+    """The caller: a program that signed its request, a logged-in person, or None; AuthError if a signature fails."""
+    header = request.headers.get("authorization")
+    if header:
+        body = await request.body()
+        return principal_from_certificate(
+            verify_request(header, request.method, request_target(request), body, members)
+        )
+    session = sessions.get(request.cookies.get(SESSION_COOKIE)) if sessions is not None else None
+    return principal_from_session(session) if session is not None else None
 
 
 def principal_from_session(session: Session) -> Principal:

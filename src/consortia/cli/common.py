@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,10 +39,10 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def fail(message: str, code: int = 1, *, as_json: bool = False) -> NoReturn:
-    """Print an error a person can act on and exit."""
+def fail(message: str, code: int = 1, *, as_json: bool = False, extra: dict[str, Any] | None = None) -> NoReturn:
+    """Print an error a person can act on (as JSON with ``extra`` fields when asked) and exit."""
     if as_json:
-        print_json({"ok": False, "error": message})
+        print_json({"ok": False, "error": message, **(extra or {})})
     else:
-        err_console.print(f"[bold red]error:[/] {message}")
+        err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)

@@ -8,14 +8,14 @@ nothing is stored.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING
 
 import typer
+
+from consortia.cli.common import DATA_HELP, fail, print_json
 
 if TYPE_CHECKING:
     from consortia.apps.health.service import HealthService
@@ -29,20 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DATA_HELP = "Data folder (default: $CONSORTIA_DATA, else ./.consortia)."
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
-
-
-def _fail(message: str, code: int = 1, *, as_json: bool = False, extra: dict[str, Any] | None = None) -> NoReturn:
-    if as_json:
-        _print_json({"ok": False, "error": message, **(extra or {})})
-    else:
-        typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+_print_json = print_json
+_fail = fail
 
 
 def _yes_no(value: str, name: str, as_json: bool) -> bool:

@@ -91,6 +91,22 @@ def _identity(
         _fail(str(exc), 2, as_json=as_json)
 
 
+@contextmanager
+def _acting(
+    data: Path | None, as_json: bool, org: str, user: str, password: str | None
+) -> Iterator[tuple[HealthService, SigningIdentity]]:
+    """The health service and the caller's identity; the service's refusals become clear command-line errors."""
+    from consortia.apps.health.service import HealthError
+    from consortia.gateway.sdk import GatewayError
+
+    with _service(data, as_json) as service:
+        identity = _identity(service, org, user, as_json, password)
+        try:
+            yield service, identity
+        except (HealthError, GatewayError) as exc:
+            _fail(str(exc), as_json=as_json)
+
+
 # -- risk -----------------------------------------------------------------------------------------------------
 
 
@@ -228,15 +244,9 @@ def grant(
 ) -> None:
     """A patient grants consent (FHIR R4 Consent on the ledger)."""
     from consortia.apps.health.consortium import CUSTODIAN
-    from consortia.apps.health.service import HealthError
-    from consortia.gateway.sdk import GatewayError
 
-    with _service(data, as_json) as service:
-        identity = _identity(service, CUSTODIAN, user, as_json, password)
-        try:
-            doc = service.grant(identity, to, [p.upper() for p in purpose], data_class, end=end)
-        except (HealthError, GatewayError) as exc:
-            _fail(str(exc), as_json=as_json)
+    with _acting(data, as_json, CUSTODIAN, user, password) as (service, identity):
+        doc = service.grant(identity, to, [p.upper() for p in purpose], data_class, end=end)
     _print_json(doc) if as_json else typer.echo(f"granted {doc['id']}")
 
 
@@ -250,15 +260,9 @@ def revoke(
 ) -> None:
     """A patient revokes a consent; it takes effect for the next read."""
     from consortia.apps.health.consortium import CUSTODIAN
-    from consortia.apps.health.service import HealthError
-    from consortia.gateway.sdk import GatewayError
 
-    with _service(data, as_json) as service:
-        identity = _identity(service, CUSTODIAN, user, as_json, password)
-        try:
-            doc = service.revoke(identity, consent_id)
-        except (HealthError, GatewayError) as exc:
-            _fail(str(exc), as_json=as_json)
+    with _acting(data, as_json, CUSTODIAN, user, password) as (service, identity):
+        doc = service.revoke(identity, consent_id)
     _print_json(doc) if as_json else typer.echo(f"revoked {consent_id}")
 
 
@@ -274,17 +278,13 @@ def read(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Read a patient's records (consent checked and logged on the ledger)."""
-    from consortia.apps.health.service import AccessRefused, HealthError
-    from consortia.gateway.sdk import GatewayError
+    from consortia.apps.health.service import AccessRefused
 
-    with _service(data, as_json) as service:
-        identity = _identity(service, org, user, as_json, password)
+    with _acting(data, as_json, org, user, password) as (service, identity):
         try:
             result = service.read(identity, patient, purpose.upper(), data_class)
         except AccessRefused as exc:
             _fail(str(exc), as_json=as_json, extra={"access_id": exc.access_id, "logged": True})
-        except (HealthError, GatewayError) as exc:
-            _fail(str(exc), as_json=as_json)
     body = {
         "patient": patient,
         "access_id": result.access_id,
@@ -305,13 +305,8 @@ def access_log(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Who read a patient's data, from the ledger, newest first."""
-    from consortia.gateway.sdk import GatewayError
-
-    with _service(data, as_json) as service:
-        try:
-            entries = service.access_log(_identity(service, org, user, as_json, password), patient)
-        except GatewayError as exc:
-            _fail(str(exc), as_json=as_json)
+    with _acting(data, as_json, org, user, password) as (service, identity):
+        entries = service.access_log(identity, patient)
     if as_json:
         _print_json(entries)
         return
@@ -329,13 +324,8 @@ def erase(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Erase a patient: purge keys on the ledger, destroy the vault key and ciphertexts (crypto-shredding)."""
-    from consortia.gateway.sdk import GatewayError
-
-    with _service(data, as_json) as service:
-        try:
-            result = service.erase(_identity(service, org, user, as_json, password), patient)
-        except GatewayError as exc:
-            _fail(str(exc), as_json=as_json)
+    with _acting(data, as_json, org, user, password) as (service, identity):
+        result = service.erase(identity, patient)
     _print_json(result) if as_json else typer.echo(f"erased {patient}: {result['records_deleted']} records shredded")
 
 
@@ -349,13 +339,8 @@ def alerts(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Alerts recorded on the ledger, newest first."""
-    from consortia.gateway.sdk import GatewayError
-
-    with _service(data, as_json) as service:
-        try:
-            rows = service.alerts(_identity(service, org, user, as_json, password), status)
-        except GatewayError as exc:
-            _fail(str(exc), as_json=as_json)
+    with _acting(data, as_json, org, user, password) as (service, identity):
+        rows = service.alerts(identity, status)
     if as_json:
         _print_json(rows)
         return

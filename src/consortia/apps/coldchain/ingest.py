@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consortia.apps.coldchain import readings as readings_module
-from consortia.apps.coldchain.batches import Sealed, anchor_event, seal
+from consortia.apps.coldchain.batches import anchor_event, seal
 from consortia.apps.coldchain.capture import Capturer, CaptureResult, contract_of
 from consortia.apps.coldchain.devices import DeviceRegistry
 from consortia.apps.coldchain.document import read_document
@@ -142,10 +142,9 @@ class Anchorer:
     def _events(self, group: list[BatchRow]) -> list[dict[str, Any]]:
         events = []
         for batch in group:
-            sealed = sealed_of(batch)
             uri = self.registry.giai(batch.device)
             read_point = self.registry.read_point(batch.device, batch.start_ms, batch.end_ms)
-            events.append(anchor_event(sealed, uri, batch.lots, read_point=read_point, alarm_above=self.alarm_above))
+            events.append(anchor_event(batch, uri, batch.lots, read_point=read_point, alarm_above=self.alarm_above))
         return events
 
     def _capture(self, group: list[BatchRow]) -> None:
@@ -207,24 +206,6 @@ class Anchorer:
         """Stop the anchoring thread (after :meth:`wait`)."""
         self._queue.put(None)
         self._thread.join(timeout=10)
-
-
-def sealed_of(batch: BatchRow) -> Sealed:
-    """A stored batch as the anchor event builder sees it."""
-    return Sealed(
-        batch.device,
-        batch.window,
-        batch.part,
-        batch.start_ms,
-        batch.end_ms,
-        batch.count,
-        batch.min,
-        batch.max,
-        batch.mean,
-        batch.root,
-        batch.first_seq,
-        batch.last_seq,
-    )
 
 
 class IngestService:
@@ -543,26 +524,7 @@ class IngestService:
             rows = self._buffers.pop(key)
             sealed = seal(device, window, part, self.window_ms, rows)
             lots = self.registry.lots(device, sealed.start_ms, sealed.end_ms)
-            batch = BatchRow(
-                device,
-                window,
-                part,
-                sealed.start_ms,
-                sealed.end_ms,
-                sealed.count,
-                sealed.min,
-                sealed.max,
-                sealed.mean,
-                sealed.root,
-                sealed.first_seq,
-                sealed.last_seq,
-                lots,
-                self._sites.get(device, ""),
-                "sealed",
-                None,
-                None,
-                None,
-            )
+            batch = BatchRow.of(sealed, lots, self._sites.get(device, ""))
             self.store.save_batch(batch, now)
             self._sealed.add((device, window))
             self._open_part.pop((device, window), None)

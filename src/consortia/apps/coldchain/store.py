@@ -22,10 +22,11 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from consortia.apps.coldchain.batches import Sealed
 from consortia.apps.coldchain.readings import Reading
 
 SCHEMA = """
@@ -59,27 +60,20 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 
 @dataclass(frozen=True)
-class BatchRow:
-    """A batch as stored."""
+class BatchRow(Sealed):
+    """A batch as stored: the sealed batch, the lots and site it covers, and how far its anchoring got."""
 
-    device: str
-    window: int
-    part: int
-    start_ms: int
-    end_ms: int
-    count: int
-    min: float
-    max: float
-    mean: float
-    root: bytes
-    first_seq: int
-    last_seq: int
     lots: tuple[str, ...]
     site: str
     status: str
     event_id: str | None
     tx_id: str | None
     block: int | None
+
+    @classmethod
+    def of(cls, sealed: Sealed, lots: tuple[str, ...], site: str) -> BatchRow:
+        """A freshly sealed batch, not yet anchored."""
+        return cls(*(getattr(sealed, f.name) for f in fields(Sealed)), lots, site, "sealed", None, None, None)
 
     @property
     def key(self) -> tuple[str, int, int]:

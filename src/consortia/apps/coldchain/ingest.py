@@ -5,8 +5,8 @@ chunks: it parses each message (:mod:`readings`), refuses bad ones with a counte
 store's ``rejects``), keeps readings of unknown devices aside, stores each valid reading exactly once (a repeat
 of ``device, seq`` is counted as a duplicate), counts out-of-order and late arrivals, and assigns each reading to
 its device's window. After each chunk, windows the device's watermark has passed are sealed into Merkle batches
-(:mod:`batches`) and handed to the :class:`Anchorer`, which captures them — many per EPCIS document, so many per
-transaction — as ``sensor_reporting`` events, a few documents in flight at a time. Lots whose batches were
+(:mod:`batches`) and handed to the anchorer (:mod:`anchoring`), which captures them — many per EPCIS document, so
+many per transaction — as ``sensor_reporting`` events, a few documents in flight at a time. Lots whose batches were
 anchored are then assessed by the species' rules and each broken rule becomes an on-chain alarm (once per lot and
 rule). :meth:`IngestService.close` seals what is open, anchors it, waits, and saves the counters: nothing valid is
 left unanchored.
@@ -19,25 +19,22 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from consortia.apps.coldchain import readings as readings_module
-from consortia.apps.coldchain.batches import anchor_event, seal
-from consortia.apps.coldchain.capture import Capturer, CaptureResult, contract_of
+from consortia.apps.coldchain.alarms import raise_lot_alarms
+from consortia.apps.coldchain.anchoring import Anchorer
+from consortia.apps.coldchain.batches import seal
+from consortia.apps.coldchain.capture import Capturer, contract_of
 from consortia.apps.coldchain.devices import DeviceRegistry
-from consortia.apps.coldchain.document import read_document
 from consortia.apps.coldchain.readings import Reading, Rejected
-from consortia.apps.coldchain.scenario import CONTEXT
 from consortia.apps.coldchain.store import BatchRow, ReadingStore
 
 if TYPE_CHECKING:
     from consortia.apps.coldchain.species import SpeciesTable
-    from consortia.gateway.sdk import Contract
     from consortia.network.embedded import EmbeddedNetwork
 
 log = logging.getLogger(__name__)
@@ -62,150 +59,6 @@ COUNTERS = (
 def store_path(data: Path) -> Path:
     """Where the readings of a data folder are kept."""
     return Path(data) / "coldchain" / "readings.sqlite"
-
-
-class Anchorer:
-    """Captures sealed batches as sensor_reporting events, up to ``max_events`` per document."""
-
-    def __init__(
-        self,
-        capturer: Capturer,
-        store: ReadingStore,
-        registry: DeviceRegistry,
-        *,
-        window_ms: int,
-        max_events: int = 250,
-        max_inflight: int = 4,
-        alarm_above: float | None = 4.4,
-        on_anchored: Callable[[list[BatchRow]], None] | None = None,
-    ) -> None:
-        self.capturer = capturer
-        self.store = store
-        self.registry = registry
-        self.window_ms = window_ms
-        self.max_events = max_events
-        self.alarm_above = alarm_above
-        self.on_anchored = on_anchored
-        self.counters: Counter[str] = Counter()
-        self._queue: queue.Queue[BatchRow | None] = queue.Queue()
-        self._slots = threading.Semaphore(max_inflight)
-        self._pending = 0
-        self._idle = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="coldchain-anchorer", daemon=True)
-        self._thread.start()
-
-    def submit(self, batch: BatchRow) -> None:
-        """Queue a sealed batch for anchoring."""
-        with self._idle:
-            self._pending += 1
-        self._queue.put(batch)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            group = [first]
-            deadline = time.monotonic() + 0.1  # gather: fewer, fuller transactions
-            while len(group) < self.max_events:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                group.append(item)
-            self._slots.acquire()
-            self._submit(group)
-
-    def _submit(self, group: list[BatchRow]) -> None:
-        """Capture a group (holding one in-flight slot); a group too big for a block is split in two."""
-        from consortia.gateway.sdk import OrderingFailed
-
-        try:
-            self._capture(group)
-        except OrderingFailed as exc:
-            if exc.code == "ORDERING_413" and len(group) > 1:
-                half = len(group) // 2
-                self._slots.release()
-                for part in (group[:half], group[half:]):
-                    self._slots.acquire()
-                    self._submit(part)
-                return
-            log.warning("anchoring %d batches failed: %s", len(group), exc)
-            self._failed(group)
-        except Exception as exc:  # a failed capture must not stop the anchorer
-            log.warning("anchoring %d batches failed: %s", len(group), exc)
-            self._failed(group)
-
-    def _events(self, group: list[BatchRow]) -> list[dict[str, Any]]:
-        events = []
-        for batch in group:
-            uri = self.registry.giai(batch.device)
-            read_point = self.registry.read_point(batch.device, batch.start_ms, batch.end_ms)
-            events.append(anchor_event(batch, uri, batch.lots, read_point=read_point, alarm_above=self.alarm_above))
-        return events
-
-    def _capture(self, group: list[BatchRow]) -> None:
-        document = {
-            "@context": CONTEXT,
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": "2000-01-01T00:00:00Z",
-            "epcisBody": {"eventList": self._events(group)},
-        }
-        parsed = read_document(document, "anchor")
-        future = self.capturer.capture_async(parsed, f"anchor-{uuid.uuid4()}")
-
-        def done(f: Future[CaptureResult]) -> None:
-            try:
-                result = f.result()
-                self.store.mark_anchored(
-                    [(b.key, eid, result.tx_id, result.block) for b, eid in zip(group, result.event_ids, strict=True)],
-                    int(time.time() * 1000),
-                )
-                self.counters["batches_anchored"] += len(group)
-                self.counters["readings_anchored"] += sum(b.count for b in group)
-                self.counters["anchor_transactions"] += 1
-                if self.on_anchored is not None:
-                    self.on_anchored(group)
-            except Exception as exc:
-                log.warning("anchoring %d batches failed at commit: %s", len(group), exc)
-                self._failed(group, release=False)
-            finally:
-                self._slots.release()
-                self._done(len(group))
-
-        future.add_done_callback(done)
-
-    def _failed(self, group: list[BatchRow], release: bool = True) -> None:
-        self.store.mark_failed([b.key for b in group])
-        self.counters["anchor_failures"] += len(group)
-        if release:
-            self._slots.release()
-            self._done(len(group))
-
-    def _done(self, count: int) -> None:
-        with self._idle:
-            self._pending -= count
-            self._idle.notify_all()
-
-    def wait(self, timeout: float = 120.0) -> bool:
-        """Wait until every submitted batch is anchored (or failed)."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._pending > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(remaining)
-        return True
-
-    def close(self) -> None:
-        """Stop the anchoring thread (after :meth:`wait`)."""
-        self._queue.put(None)
-        self._thread.join(timeout=10)
 
 
 class IngestService:
@@ -632,60 +485,3 @@ class IngestService:
         merged = Counter(self._counters)
         merged.update(self.anchorer.counters)
         return {name: int(merged.get(name, 0)) for name in COUNTERS}
-
-
-def raise_lot_alarms(contract: Contract, store: ReadingStore, table: SpeciesTable, lots: set[str]) -> int:
-    """Assess lots and record an on-chain alarm for each broken rule (idempotent per lot and rule)."""
-    from consortia.apps.coldchain.history import assess_lot
-    from consortia.gateway.sdk import GatewayError
-
-    raised = 0
-    futures = []
-    try:
-        existing = {alarm["id"] for alarm in contract.evaluate("alarms", False)}
-    except GatewayError:
-        existing = set()
-    for lot in sorted(lots):
-        try:
-            journey = contract.evaluate("lot_journey", lot)
-        except GatewayError:
-            continue
-        species, _, assessment = assess_lot(journey, store, table, int(time.time() * 1000))
-        if assessment is None or species is None:
-            continue
-        for alarm in assessment.alarms:
-            if f"{lot}#{alarm.code}" in existing:
-                continue  # raised before: an alarm is recorded once per lot and rule
-            record = {
-                "id": f"{lot}#{alarm.code}",
-                "code": alarm.code,
-                "severity": "critical" if alarm.code != "shelf_life_exhausted" else "warning",
-                "lots": [lot],
-                "species": species.name,
-                "message": alarm.message,
-                "message_ko": _korean(alarm.code),
-                "observed": round(alarm.observed, 3),
-                "limit": alarm.limit,
-                "citation": alarm.citation,
-                "hours_above_4_4c": round(assessment.hours_above_4_4c, 3),
-                "hours_above_21_1c": round(assessment.hours_above_21_1c, 3),
-            }
-            try:
-                futures.append(contract.submit_async("raise_alarm", record))
-                raised += 1
-            except GatewayError as exc:
-                log.warning("raising alarm %s failed: %s", record["id"], exc)
-    for future in futures:
-        try:
-            future.result(60)
-        except Exception as exc:
-            log.warning("an alarm did not commit: %s", exc)
-    return raised
-
-
-def _korean(code: str) -> str:
-    return {
-        "high_temperature_exposure": "21.1 °C 초과 노출 — 히스타민 생성 위험",
-        "critical_limit_exceeded": "4.4 °C 초과 누적 시간이 한계를 넘음",
-        "shelf_life_exhausted": "남은 유통기한 소진",
-    }.get(code, code)

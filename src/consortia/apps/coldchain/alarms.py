@@ -1,0 +1,77 @@
+"""Lot alarms: each broken freshness or safety rule of a lot becomes an alarm on the ledger, once per lot and rule.
+
+After batches are anchored the lots they cover are assessed from their whole temperature history
+(:mod:`consortia.apps.coldchain.history`, FDA chapter 7 limits and the RRS shelf-life model); every rule the
+assessment finds broken is submitted as a ``raise_alarm`` transaction, in English and Korean.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from consortia.apps.coldchain.store import ReadingStore
+
+if TYPE_CHECKING:
+    from consortia.apps.coldchain.species import SpeciesTable
+    from consortia.gateway.sdk import Contract
+
+log = logging.getLogger(__name__)
+
+
+def raise_lot_alarms(contract: Contract, store: ReadingStore, table: SpeciesTable, lots: set[str]) -> int:
+    """Assess lots and record an on-chain alarm for each broken rule (idempotent per lot and rule)."""
+    from consortia.apps.coldchain.history import assess_lot
+    from consortia.gateway.sdk import GatewayError
+
+    raised = 0
+    futures = []
+    try:
+        existing = {alarm["id"] for alarm in contract.evaluate("alarms", False)}
+    except GatewayError:
+        existing = set()
+    for lot in sorted(lots):
+        try:
+            journey = contract.evaluate("lot_journey", lot)
+        except GatewayError:
+            continue
+        species, _, assessment = assess_lot(journey, store, table, int(time.time() * 1000))
+        if assessment is None or species is None:
+            continue
+        for alarm in assessment.alarms:
+            if f"{lot}#{alarm.code}" in existing:
+                continue  # raised before: an alarm is recorded once per lot and rule
+            record = {
+                "id": f"{lot}#{alarm.code}",
+                "code": alarm.code,
+                "severity": "critical" if alarm.code != "shelf_life_exhausted" else "warning",
+                "lots": [lot],
+                "species": species.name,
+                "message": alarm.message,
+                "message_ko": _korean(alarm.code),
+                "observed": round(alarm.observed, 3),
+                "limit": alarm.limit,
+                "citation": alarm.citation,
+                "hours_above_4_4c": round(assessment.hours_above_4_4c, 3),
+                "hours_above_21_1c": round(assessment.hours_above_21_1c, 3),
+            }
+            try:
+                futures.append(contract.submit_async("raise_alarm", record))
+                raised += 1
+            except GatewayError as exc:
+                log.warning("raising alarm %s failed: %s", record["id"], exc)
+    for future in futures:
+        try:
+            future.result(60)
+        except Exception as exc:
+            log.warning("an alarm did not commit: %s", exc)
+    return raised
+
+
+def _korean(code: str) -> str:
+    return {
+        "high_temperature_exposure": "21.1 °C 초과 노출 — 히스타민 생성 위험",
+        "critical_limit_exceeded": "4.4 °C 초과 누적 시간이 한계를 넘음",
+        "shelf_life_exhausted": "남은 유통기한 소진",
+    }.get(code, code)

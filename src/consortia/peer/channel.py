@@ -28,6 +28,7 @@ from consortia.ledger.encoding import MalformedError, decode_canonical, encode
 from consortia.ledger.ledger import ChannelLedger, LedgerError
 from consortia.ledger.rwset import PrivateWrites
 from consortia.ledger.statedb import UpdateBatch
+from consortia.ledger.transaction import Envelope, Proposal, ResponsePayload, Transaction
 from consortia.peer.events import BlockEvent, CommitStatus, EventHub
 from consortia.peer.validator import BlockValidator, TxOutcome
 
@@ -42,7 +43,7 @@ class BlockRejected(Exception):
         self.block = block
 
 
-def genesis_outcome(block: Block) -> TxOutcome:
+def genesis_outcome() -> TxOutcome:
     """The outcome recorded for the configuration transaction of a genesis block."""
     return TxOutcome(0, "", Code.VALID, "channel configuration", "", "", "", ())
 
@@ -247,14 +248,12 @@ class PeerChannel:
         record = self.ledger.record(number)
         block = decode_canonical(record.block, Block)
         if number == 0:
-            outcomes: tuple[TxOutcome, ...] = (genesis_outcome(block),)
+            outcomes: tuple[TxOutcome, ...] = (genesis_outcome(),)
         else:
             outcomes = tuple(self._describe(block, record.codes))
         return BlockEvent(self.name, number, header_hash(block.header), block.header.timestamp_ms, outcomes)
 
     def _describe(self, block: Block, codes: bytes) -> Iterator[TxOutcome]:
-        from consortia.ledger.transaction import Envelope, Proposal, ResponsePayload, Transaction
-
         for index, envelope_bytes in enumerate(block.transactions):
             code = Code(codes[index]) if index < len(codes) else Code.BAD_PAYLOAD
             try:

@@ -19,10 +19,12 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consortia import __version__
+from consortia.gateway.applications import discover
 from consortia.gateway.server.api import build_router
 from consortia.gateway.server.auth import SESSION_COOKIE, AuthError, Principal, SessionStore, principal_of
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.metrics import CONTENT_TYPE, GatewayMetrics
+from consortia.gateway.server.pages import install_pages
 from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers, problem_response
 from consortia.identity.wallet import WalletError
 from consortia.network.embedded import EmbeddedNetwork
@@ -188,14 +190,7 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
             "channels": [n for n in backend.channel_names() if backend.can_read(principal, n)],
         }
 
-    try:
-        from consortia.gateway.server.pages import install_pages
-    except ImportError:  # pages not built yet
-        install_pages = None
-    if install_pages is not None:
-        install_pages(app, backend, sessions, get_principal)
-
-    from consortia.gateway.applications import discover
+    install_pages(app, backend, sessions, get_principal)
 
     for application in discover():
         if application.install is not None:

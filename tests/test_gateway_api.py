@@ -3,7 +3,7 @@
 One network (module scope) serves most tests, in process through ``TestClient(create_app(network))`` and, for the
 remote client, the CLI and server-sent events, through a real uvicorn server on 127.0.0.1.
 
-Channels: ``trade`` (Org1 and Org3, readable by the ``regulator`` role; the noticeboard contract with a public
+Channels: ``trade`` (Org1 and Org3, readable by them and by Org2's ``regulator``; the noticeboard contract with a public
 query), ``inner`` (Org1 and Org3, no reader roles) and ``ops`` (Org2 and Org3). People log in with a password:
 Org1/alice and Org3/carol (members of trade), Org2/bob (not a member) and Org2/rita (regulator). Programs sign
 their requests: Org1/client (member), Org2/client (not a member) and Org2/inspector (regulator).
@@ -36,7 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import USERS
 from consortia.gateway.remote import RemoteClient, RemoteError
 from consortia.gateway.sdk import build_proposal
-from consortia.gateway.server.app import create_app
+from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.gateway.server.auth import MAX_SKEW_MS, SESSION_COOKIE, authorization_header
 from consortia.identity import CertificateAuthority, SigningIdentity
 from consortia.identity.wallet import Wallet
@@ -53,6 +53,7 @@ from consortia.peer.audit import audit_network
 ROOT = Path(__file__).resolve().parents[1]
 NOTICEBOARD = f"{ROOT / 'tests' / 'contracts' / 'public_contract.py'}:Noticeboard"
 PASSWORD = "correct horse battery staple"
+METRICS_TOKEN = "metrics-token-for-tests"
 PROBLEM_JSON = "application/problem+json"
 
 TRADE = "/api/channels/trade"
@@ -78,7 +79,7 @@ def gateway_spec() -> NetworkSpec:
             OrgSpec("Org3", users=(*USERS, UserSpec("carol", "client", {}, PASSWORD))),
         ),
         channels=(
-            ChannelSpec("trade", ("Org1", "Org3"), batch, readers=("regulator",)),
+            ChannelSpec("trade", ("Org1", "Org3"), batch, readers=("Org1:*", "Org3:*", "Org2:regulator")),
             ChannelSpec("inner", ("Org1", "Org3"), batch),
             ChannelSpec("ops", ("Org2", "Org3"), batch),
         ),
@@ -248,7 +249,7 @@ def free_socket() -> socket.socket:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     directory = tmp_path_factory.mktemp("gateway") / "net"
     network, seed_tx = start_network(directory)
-    app = create_app(network)
+    app = create_app(network, ServerSettings(metrics_token=METRICS_TOKEN))
     sock = free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
@@ -552,7 +553,7 @@ def test_login_logout(env: Env) -> None:
 
 
 def _metrics(env: Env) -> dict[str, Any]:
-    response = env.client.get("/metrics")
+    response = env.client.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {family.name: family for family in text_string_to_metric_families(response.text)}

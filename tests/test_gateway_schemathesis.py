@@ -102,7 +102,7 @@ def _spec() -> NetworkSpec:
             OrgSpec("Org1", users=(*USERS, UserSpec("alice", "client", {}, PASSWORD))),
             OrgSpec("Org2", users=USERS),
         ),
-        channels=(ChannelSpec("trade", ("Org1", "Org2"), batch, readers=("regulator",)),),
+        channels=(ChannelSpec("trade", ("Org1", "Org2"), batch, readers=("Org1:*", "Org2:*")),),
     )
 
 

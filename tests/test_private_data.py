@@ -172,7 +172,7 @@ def test_purge_removes_plaintext_and_keeps_hash(network: EmbeddedNetwork) -> Non
     hashed = state(network, "Org3").hashed_get(CONTRACT, COLLECTION, khash)
     assert hashed is not None
 
-    result = contract(network, "Org2").submit("purge_appraisal", "p1")
+    result = contract(network, "Org1").submit("purge_appraisal", "p1")
     caught_up(network, "ch1")
 
     for org in ("Org1", "Org2"):
@@ -198,6 +198,20 @@ def test_purge_removes_plaintext_and_keeps_hash(network: EmbeddedNetwork) -> Non
     # Once the peers are closed, no file of any node holds the purged plaintext; the kept one is still held.
     assert files_containing(directory, purged.marker) == []
     assert files_containing(directory / "peers" / "Org1.peer0", kept.marker) != []
+
+
+def test_only_the_appraising_member_may_purge(network: EmbeddedNetwork) -> None:
+    """A non-member (Org3) and a member that did not write the appraisal (Org2) cannot erase it."""
+    appraisal = appraise(network, "p1")
+    with pytest.raises(EndorsementFailed) as outsider:
+        contract(network, "Org3").submit("purge_appraisal", "p1")
+    assert "not a member of collection 'appraisals'" in outsider.value.message, outsider.value.message
+    with pytest.raises(EndorsementFailed) as other_member:
+        contract(network, "Org2").submit("purge_appraisal", "p1")
+    assert "made by Org1; Org2 may not change it" in other_member.value.message, other_member.value.message
+    caught_up(network, "ch1")
+    for org in ("Org1", "Org2"):
+        assert contract(network, org).evaluate("read_appraisal", "p1") == appraisal.note(by="Org1")
 
 
 def test_purge_erases_plaintext_from_running_member_peers_files(network: EmbeddedNetwork) -> None:

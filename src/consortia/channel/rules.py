@@ -2,13 +2,14 @@
 
 They come from the channel's genesis configuration block and are what every validation decision rests on: who
 is a member (their CA certificates), who may sign blocks (the ordering organisations' orderer certificates), and
-which policy endorses contract lifecycle changes.
+which policy endorses contract lifecycle changes, and who may read the channel through the gateway.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consortia.channel.scope import ScopeEntry, read_scope
 from consortia.identity import Kind, Membership, MembershipError
 from consortia.identity.batch import verify_one
 from consortia.ledger.block import Block
@@ -34,6 +35,7 @@ class ChannelRules:
     members: Membership
     orderers: Membership
     lifecycle_policy: Policy
+    read_scope: tuple[ScopeEntry, ...] = ()
 
     @property
     def name(self) -> str:
@@ -59,11 +61,12 @@ def rules_from_config(config: ChannelConfig) -> ChannelRules:
         members = Membership({org.msp_id: org.ca_certificate for org in config.organisations})
         orderers = Membership({org.msp_id: org.ca_certificate for org in config.orderer.organisations})
         policy = lifecycle_policy(config)
+        scope = read_scope(config.readers, config.org_ids())
     except ValueError as exc:
         raise ConfigError(f"channel {config.name!r}: {exc}") from None
     if not config.organisations:
         raise ConfigError(f"channel {config.name!r} has no organisations")
-    return ChannelRules(config, members, orderers, policy)
+    return ChannelRules(config, members, orderers, policy, scope)
 
 
 def read_genesis(block: Block) -> tuple[ChannelConfig, ConfigTransaction]:

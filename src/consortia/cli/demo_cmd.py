@@ -48,7 +48,10 @@ def demo_spec() -> NetworkSpec:
         channels=(
             ChannelSpec("alpha", ("Org1", "Org2", "Org3"), BatchConfig(max_transactions=200, timeout_ms=50)),
             ChannelSpec(
-                "beta", ("Org2", "Org3"), BatchConfig(max_transactions=200, timeout_ms=50), readers=("auditor",)
+                "beta",
+                ("Org2", "Org3"),
+                BatchConfig(max_transactions=200, timeout_ms=50),
+                readers=("Org2:*", "Org3:*", "Org1:auditor"),
             ),
         ),
     )

@@ -351,10 +351,15 @@ class Context:
         self._record(collection).writes[key] = PrivateWrite(key, b"", b"", True, False)
 
     def purge_private(self, collection: str, key: str) -> None:
-        """Erase a private key's plaintext from every member peer; its hash stays on the ledger."""
+        """Erase a private key's plaintext from every member peer (members only); its hash stays on the ledger."""
         config = self._collection(collection)
         _check_key(key)
         self._check_private_write(config)
+        if not config.is_member(self.caller.org):
+            # Erasing is never open to outsiders, whatever the collection lets them write.
+            raise ContractError(
+                f"{self.caller.org} is not a member of collection {config.name!r} and may not purge its data"
+            )
         self._record(collection).writes[key] = PrivateWrite(key, b"", b"", False, True)
 
     # -- results ---------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Each channel is its own ledger. Its first block holds a single configuration transaction naming the member
 organisations (with their CA certificates, which is how membership is decided), the ordering organisations
-whose orderer certificates may sign blocks, the batch settings of the block cutter, and the policy that governs
-the contract lifecycle. Every member organisation's admin signs the configuration, so no organisation is put in
+whose orderer certificates may sign blocks, the batch settings of the block cutter, the policy that governs
+the contract lifecycle, and the read scope (who may read the channel through the gateway, see
+:mod:`consortia.channel.scope`). Every member organisation's admin signs the configuration, so no organisation is put in
 a channel without its consent.
 """
 
@@ -45,6 +46,8 @@ class ChannelConfig(msgspec.Struct, array_like=True, frozen=True, forbid_unknown
     orderer: OrdererConfig
     lifecycle_policy: str
     created_ms: int
+    readers: tuple[str, ...] = ()
+    """Read scope: ``Org:role`` pairs that may read the channel through the gateway (empty: every member)."""
 
     def org_ids(self) -> tuple[str, ...]:
         """MSP ids of the member organisations, in configuration order."""

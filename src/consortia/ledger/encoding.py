@@ -16,6 +16,7 @@ one deterministic form as well (sorted keys, no insignificant whitespace).
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -75,9 +76,48 @@ def canonical_json(value: Any) -> bytes:
         raise ValueError(f"value is not JSON-serialisable: {exc}") from None
 
 
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted in JSON input (EPCIS and FHIR documents need about 10)."""
+MAX_JSON_NUMBER = 40
+"""Longest number literal accepted in JSON input, in characters."""
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+_JSON_NUMBERISH = re.compile(rb"[-+0-9.eE]{%d,}" % (MAX_JSON_NUMBER + 1))
+
+
+class JsonLimitError(ValueError):
+    """JSON input beyond a limit (nesting depth, number length); the message names the limit."""
+
+
+def check_json_limits(data: bytes | str) -> None:
+    """Refuse JSON nested deeper than ``MAX_JSON_DEPTH`` or with a number longer than ``MAX_JSON_NUMBER``."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    deep = raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
+    long_number = _JSON_NUMBERISH.search(raw) is not None
+    if not deep and not long_number:
+        return  # the common case: too few brackets to nest too deep, no long run of number characters
+    text = _JSON_STRING.sub(b'""', raw)  # brackets and digits inside strings do not count
+    if long_number:
+        match = _JSON_NUMBERISH.search(text)
+        if match is not None:
+            raise JsonLimitError(
+                f"JSON number at byte {match.start()} is longer than {MAX_JSON_NUMBER} characters (the limit)"
+            )
+    if deep:
+        depth = 0
+        for match in _JSON_BRACKET.finditer(text):
+            depth += 1 if match.group() in (b"[", b"{") else -1
+            if depth > MAX_JSON_DEPTH:
+                raise JsonLimitError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (the limit)")
+
+
 def parse_json(data: bytes | str) -> Any:
-    """Decode JSON text, raising ValueError with the position of the first error."""
+    """Decode JSON text within the input limits, raising ValueError with the position of the first error."""
+    check_json_limits(data)
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         raise ValueError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise JsonLimitError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels (the limit)") from None

@@ -86,6 +86,7 @@ def make_genesis(
         ),
         lifecycle_policy=channel.lifecycle_policy,
         created_ms=now_ms,
+        readers=tuple(channel.readers),
     )
     config_bytes = encode(config)
     message = config_signing_bytes(config_bytes)

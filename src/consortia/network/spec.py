@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from consortia.channel.scope import ScopeError, parse_entry
 from consortia.ledger.config import BatchConfig
 
 SPEC_FILE = "network.json"
@@ -43,7 +44,7 @@ class ChannelSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     batch: BatchConfig = BatchConfig()
     lifecycle_policy: str = "MAJORITY"
     readers: tuple[str, ...] = ()
-    """Roles (the ``role`` attribute) that may read the whole channel through the gateway, from any org."""
+    """Read scope: ``Org:role`` pairs that may read the channel through the gateway (empty: every member org)."""
 
 
 class Deployment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -106,6 +107,13 @@ def check_spec(spec: NetworkSpec) -> None:
         unknown = [o for o in channel.orgs if o not in names]
         if unknown:
             raise SpecError(f"channel {channel.name!r}: unknown organisation(s) {', '.join(unknown)}")
+        for text in channel.readers:
+            try:
+                entry = parse_entry(text)
+            except ScopeError as exc:
+                raise SpecError(f"channel {channel.name!r}: {exc}") from None
+            if entry.org not in names:
+                raise SpecError(f"channel {channel.name!r}: read scope names unknown organisation {entry.org!r}")
 
 
 def load_spec(directory: Path) -> NetworkSpec:

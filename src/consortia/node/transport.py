@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
-from consortia.gateway.server.auth import AuthError, authorization_header, verify_request
+from consortia.gateway.server.auth import AuthError, NonceCache, authorization_header, verify_request
 from consortia.identity import CertInfo, Kind, Membership, SigningIdentity
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     routes: Sequence[Route]
     members: Membership
+    nonces: NonceCache
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -198,7 +199,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if not header:
                     raise HttpError(401, "sign the request (Authorization: Consortia-Ed25519 …)")
                 try:
-                    caller = verify_request(header, method, self.path, body, self.server.members, kinds=route.kinds)
+                    caller = verify_request(
+                        header, method, self.path, body, self.server.members, kinds=route.kinds,
+                        nonces=self.server.nonces,
+                    )
                 except AuthError as exc:
                     raise HttpError(401, exc.message) from None
             return route.handler(Request(method, path, match.groupdict(), query, body, caller))
@@ -214,6 +218,7 @@ class NodeServer:
         self._server = _Server((host, port), _Handler)
         self._server.routes = routes
         self._server.members = members
+        self._server.nonces = NonceCache()
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 
     @property
@@ -261,9 +266,10 @@ class NodeClient:
     def request(self, method: str, path: str, body: bytes = b"", *, timeout: float | None = None) -> tuple[int, bytes]:
         """Send a signed request; return (status, body). Raises NodeError(0) when the node cannot be reached."""
         headers = {"content-type": MSGPACK}
-        if self.identity is not None:
-            headers["authorization"] = authorization_header(self.identity, method, path, body)
         for attempt in (1, 2):
+            if self.identity is not None:
+                # Signed anew for each attempt: the server refuses a nonce it has seen, even on a retry.
+                headers["authorization"] = authorization_header(self.identity, method, path, body)
             conn, reused = self._connection()
             try:
                 conn.timeout = timeout or self.timeout

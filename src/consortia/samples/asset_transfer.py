@@ -90,13 +90,8 @@ class AssetTransfer(Contract):
     @submit
     def delete(self, ctx: Context, asset_id: str) -> None:
         """Delete an asset (its owner's members only)."""
-        key = _key(asset_id)
-        asset = ctx.get_state(key)
-        if asset is None:
-            raise ContractError(f"asset {asset_id} does not exist")
-        if asset["owner"] != ctx.caller.org:
-            raise ContractError(f"asset {asset_id} belongs to {asset['owner']}")
-        ctx.delete_state(key)
+        self._owned(ctx, asset_id)
+        ctx.delete_state(_key(asset_id))
 
     @evaluate
     def list(self, ctx: Context, start: str = "", end: str = "") -> list:
@@ -124,12 +119,29 @@ class AssetTransfer(Contract):
         ctx.put_state("count:last", {"start": start, "end": end, "count": len(rows)})
         return len(rows)
 
+    def _owned(self, ctx: Context, asset_id: str) -> dict:
+        asset = ctx.get_state(_key(asset_id))
+        if asset is None:
+            raise ContractError(f"asset {asset_id} does not exist")
+        if asset["owner"] != ctx.caller.org:
+            raise ContractError(f"asset {asset_id} belongs to {asset['owner']}, not {ctx.caller.org}")
+        return asset
+
+    def _own_appraisal(self, ctx: Context, asset_id: str) -> Any:
+        note = ctx.get_private("appraisals", _key(asset_id))
+        if note is not None and note.get("by") != ctx.caller.org:
+            raise ContractError(
+                f"the appraisal of {asset_id} was made by {note.get('by')}; {ctx.caller.org} may not change it"
+            )
+        return note
+
     @submit
     def appraise(self, ctx: Context, asset_id: str) -> dict:
         """Store a confidential appraisal (from transient 'appraisal') in the private collection."""
         raw = ctx.transient.get("appraisal")
         if raw is None:
             raise ContractError("pass the appraisal as transient data 'appraisal'")
+        self._own_appraisal(ctx, asset_id)
         note: Any = {"asset": asset_id, "appraisal": raw.decode(), "by": ctx.caller.org}
         ctx.put_private("appraisals", _key(asset_id), note)
         return {"asset": asset_id, "hash": None}
@@ -146,10 +158,13 @@ class AssetTransfer(Contract):
 
     @submit
     def purge_appraisal(self, ctx: Context, asset_id: str) -> None:
-        """Erase an appraisal's plaintext everywhere (its hash stays on the ledger)."""
+        """Erase an appraisal's plaintext everywhere (the appraising organisation only; its hash stays)."""
+        if self._own_appraisal(ctx, asset_id) is None:
+            raise ContractError(f"there is no appraisal of {asset_id} to purge")
         ctx.purge_private("appraisals", _key(asset_id))
 
     @submit
     def protect(self, ctx: Context, asset_id: str, policy: str) -> None:
-        """Set a key-level endorsement policy on an asset."""
+        """Set a key-level endorsement policy on an asset (its owner's members only)."""
+        self._owned(ctx, asset_id)
         ctx.set_key_policy(_key(asset_id), policy)

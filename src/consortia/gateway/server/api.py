@@ -20,11 +20,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from consortia.gateway.sdk import CommitTimeout, EndorsementFailed, GatewayError, OrderingFailed, TransactionInvalid
 from consortia.gateway.server.auth import Principal
 from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem
+from consortia.gateway.server.streams import stream_key
 from consortia.gateway.server.views import block_view, transaction_view
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.codes import code_name
@@ -103,7 +106,7 @@ def _gateway_problem(exc: GatewayError) -> Problem:
             409, f"transaction committed as invalid: {exc.message}", code=exc.code, tx_id=exc.tx_id, block=exc.block
         )
     if isinstance(exc, OrderingFailed):
-        status = int(exc.code.rsplit("_", 1)[-1]) if exc.code.rsplit("_", 1)[-1].isdigit() else 503
+        status = ascii_int(exc.code.rsplit("_", 1)[-1], 3) or 503
         return Problem(status if 400 <= status < 600 else 503, exc.message, code=exc.code, tx_id=exc.tx_id)
     if isinstance(exc, CommitTimeout):
         return Problem(504, exc.message, code=exc.code, tx_id=exc.tx_id)
@@ -245,8 +248,9 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
                     results.append(
                         {"type": "transaction", "channel": name, "tx_id": text.lower(), "block": position[0]}
                     )
-            if text.isdigit() and int(text) < peer_channel.height:
-                results.append({"type": "block", "channel": name, "block": int(text)})
+            number = ascii_int(text)
+            if number is not None and number < peer_channel.height:
+                results.append({"type": "block", "channel": name, "block": number})
             for ns, value in peer_channel.ledger.state.find_key(text):
                 results.append(
                     {
@@ -319,8 +323,8 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
     def endorse(
         channel: str, contract: str, call: EndorseCall, principal: Principal | None = principal_dep
     ) -> dict[str, Any]:
+        backend.require_write(principal, channel)  # 401 before anything is looked up
         _check_names(channel, contract)
-        backend.require_write(principal, channel)
         signed = _b64(call.signed_proposal, "signed_proposal")
         try:
             proposal = decode_canonical(decode_canonical(signed, SignedProposal).proposal, Proposal)
@@ -339,8 +343,8 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
     def submit(
         channel: str, contract: str, call: SubmitCall, principal: Principal | None = principal_dep
     ) -> dict[str, Any]:
+        backend.require_write(principal, channel)  # 401 before anything is looked up
         _check_names(channel, contract)
-        backend.require_write(principal, channel)
         assert principal is not None
         started = time.perf_counter()
         try:
@@ -390,10 +394,12 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
         start: int | None = Query(None, alias="from", ge=0, description="First block (default: next block)."),
     ) -> Response:
         backend.require_read(principal, channel)
+        assert principal is not None
         peer_channel = backend.peer_channel(channel, principal)
-        last_id = request.headers.get("last-event-id")
+        last_id = ascii_int(request.headers.get("last-event-id"))
         if start is None:
-            start = int(last_id) + 1 if last_id and last_id.isdigit() else peer_channel.height
+            start = last_id + 1 if last_id is not None else peer_channel.height
+        slot = request.app.state.streams.acquire(stream_key(request, principal))
 
         def render(event: BlockEvent) -> Iterator[str]:
             payload = {
@@ -449,9 +455,13 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
                         quiet = 0.0
             finally:
                 peer_channel.events.unsubscribe(subscription)
+                slot.release()
 
         return StreamingResponse(
-            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(slot.release),  # also when the stream never started
         )
 
     return router

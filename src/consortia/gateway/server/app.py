@@ -7,6 +7,7 @@ uvicorn on 127.0.0.1. OpenAPI is at ``/docs``.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,11 +22,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from consortia import __version__
 from consortia.gateway.applications import discover
 from consortia.gateway.server.api import build_router
-from consortia.gateway.server.auth import SESSION_COOKIE, AuthError, Principal, SessionStore, principal_of
+from consortia.gateway.server.auth import (
+    SESSION_COOKIE,
+    AuthError,
+    NonceCache,
+    Principal,
+    SessionStore,
+    client_address,
+    cookies_secure,
+    is_loopback,
+    principal_of,
+)
 from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.limits import JsonBodyLimits
 from consortia.gateway.server.metrics import CONTENT_TYPE, GatewayMetrics
 from consortia.gateway.server.pages import install_pages
 from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers, problem_response
+from consortia.gateway.server.streams import StreamSlots
+from consortia.gateway.server.throttle import LoginThrottle
 from consortia.identity.wallet import WalletError
 from consortia.network.embedded import EmbeddedNetwork
 
@@ -38,7 +52,11 @@ class ServerSettings:
 
     max_body_bytes: int = 1 << 20
     session_ttl_seconds: float = 8 * 3600
-    secure_cookies: bool = False
+    secure_cookies: bool | None = None
+    """``Secure`` session cookies: None means whenever the server is not listening on loopback."""
+    metrics_token: str | None = None
+    """Bearer token ``/metrics`` requires; without one, only loopback clients may read the metrics."""
+    max_streams_per_caller: int = 8
     tamper_proofs: bool = False
     """Test-only: corrupt proofs in transit so the browser verifier's failure path can be tested."""
 
@@ -117,8 +135,12 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
     app.state.sessions = sessions
     app.state.metrics = metrics
     app.state.settings = settings
+    app.state.nonces = NonceCache()
+    app.state.streams = StreamSlots(settings.max_streams_per_caller)
+    app.state.throttle = LoginThrottle()
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(JsonBodyLimits)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outermost: refuse large bodies before reading
 
     async def get_principal(request: Request) -> Principal | None:
         try:
@@ -144,27 +166,49 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
 
     app.include_router(build_router(backend, get_principal, metrics, settings.tamper_proofs))
 
-    @app.get("/healthz", summary="Liveness and channel heights")
-    def healthz() -> dict[str, Any]:
-        return {"status": "ok", "channels": {n: backend.peer_channel(n).height for n in backend.channel_names()}}
+    @app.get("/healthz", summary="Liveness (channel heights for callers who may read them)")
+    async def healthz(request: Request) -> dict[str, Any]:
+        try:
+            principal = await get_principal(request)
+        except Problem:
+            principal = None
+        if principal is None:
+            return {"status": "ok"}  # anonymous callers learn that it is up, not which channels exist
+        readable = [n for n in backend.channel_names() if backend.can_read(principal, n)]
+        return {"status": "ok", "channels": {n: backend.peer_channel(n, principal).height for n in readable}}
 
-    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-    def prometheus() -> Response:
+    @app.get(
+        "/metrics", summary="Prometheus metrics (loopback clients, or a bearer token)", response_class=PlainTextResponse
+    )
+    def prometheus(request: Request) -> Response:
+        if settings.metrics_token is not None:
+            sent = request.headers.get("authorization", "")
+            expected = f"Bearer {settings.metrics_token}"
+            if not secrets.compare_digest(sent.encode(), expected.encode()):
+                raise Problem(401, "send the metrics token (Authorization: Bearer …)", code="METRICS_TOKEN")
+        elif not is_loopback(client_address(request)):
+            raise Problem(403, "metrics are served to loopback clients only unless a token is set", code="FORBIDDEN")
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.post("/api/login", summary="Log in a person; sets the session cookie")
-    def api_login(credentials: Login, response: Response) -> dict[str, Any]:
+    def api_login(credentials: Login, request: Request, response: Response) -> dict[str, Any]:
+        address = client_address(request)
+        refusal = app.state.throttle.check(credentials.username, address)
+        if refusal is not None:
+            raise Problem(429, refusal.reason, code="TOO_MANY_LOGINS", retry_after_s=refusal.retry_after_s)
         try:
             user, identity = backend.wallet.login(credentials.username, credentials.password)
         except WalletError as exc:
+            app.state.throttle.failed(credentials.username, address)
             raise Problem(401, str(exc), code="LOGIN_FAILED") from None
+        app.state.throttle.succeeded(credentials.username)
         token = sessions.create(user, identity)
         response.set_cookie(
             SESSION_COOKIE,
             token,
             httponly=True,
             samesite="strict",
-            secure=settings.secure_cookies,
+            secure=cookies_secure(request, settings.secure_cookies),
             max_age=int(settings.session_ttl_seconds),
         )
         return {"user": user.username, "org": user.org, "kind": user.kind, "role": user.role}

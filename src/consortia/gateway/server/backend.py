@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from consortia.channel.scope import ScopeEntry, may_read
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.gateway.sdk import Gateway
 from consortia.gateway.server.auth import Principal
@@ -31,6 +32,8 @@ class ChannelAccess:
     name: str
     orgs: tuple[str, ...]
     readers: tuple[str, ...]
+    """The read scope as text (``Org:role``)."""
+    scope: tuple[ScopeEntry, ...] = ()
 
 
 class Backend:
@@ -57,34 +60,40 @@ class Backend:
         return [channel.name for channel in self.network.spec.channels]
 
     def access(self, channel: str) -> ChannelAccess:
-        """The access rules of a channel (404 problem if it does not exist)."""
+        """The access rules of a channel, from its configuration (404 problem if it does not exist)."""
         try:
             spec: ChannelSpec = self.network.spec.channel(channel)
         except KeyError:
             raise Problem(404, f"there is no channel {channel!r}", code="UNKNOWN_CHANNEL") from None
-        return ChannelAccess(spec.name, tuple(spec.orgs), tuple(spec.readers))
+        rules = self.network.peers[spec.orgs[0]].channel(channel).rules
+        return ChannelAccess(
+            spec.name, tuple(rules.config.org_ids()), tuple(str(entry) for entry in rules.read_scope), rules.read_scope
+        )
 
     def can_read(self, principal: Principal | None, channel: str) -> bool:
-        """Whether a principal may read a channel's ledger."""
-        access = self.access(channel)
-        return principal is not None and (principal.org in access.orgs or principal.role in access.readers)
+        """Whether a principal is in a channel's read scope (which the channel's configuration sets)."""
+        if principal is None:
+            return False
+        return may_read(self.access(channel).scope, principal.org, principal.kind, principal.attributes)
 
     def require_read(self, principal: Principal | None, channel: str) -> ChannelAccess:
-        """401 without a principal, 403 unless it may read the channel."""
-        access = self.access(channel)
+        """401 without a principal (before any lookup), 403 unless it is in the channel's read scope."""
         if principal is None:
             raise Problem(401, "log in or sign the request to read this channel", code="UNAUTHENTICATED")
+        access = self.access(channel)
         if not self.can_read(principal, channel):
             raise Problem(
-                403, f"{principal.id} is not a member of channel {channel!r} and has no reader role", code="FORBIDDEN"
+                403,
+                f"{principal.id} may not read channel {channel!r} (readers: {', '.join(access.readers)})",
+                code="FORBIDDEN",
             )
         return access
 
     def require_write(self, principal: Principal | None, channel: str) -> ChannelAccess:
-        """401 without a principal, 403 unless its organisation is a member."""
-        access = self.access(channel)
+        """401 without a principal (before any lookup), 403 unless its organisation is a member."""
         if principal is None:
             raise Problem(401, "log in or sign the request to submit transactions", code="UNAUTHENTICATED")
+        access = self.access(channel)
         if principal.org not in access.orgs:
             raise Problem(403, f"{principal.org} is not a member of channel {channel!r}", code="FORBIDDEN")
         return access

@@ -31,8 +31,16 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from consortia.gateway.server.auth import SESSION_COOKIE, Principal, SessionStore, principal_from_session
+from consortia.gateway.server.auth import (
+    SESSION_COOKIE,
+    Principal,
+    SessionStore,
+    client_address,
+    cookies_secure,
+    principal_from_session,
+)
 from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.problems import Problem
 from consortia.gateway.server.views import block_view, transaction_summary, transaction_view
 from consortia.identity.wallet import WalletError
@@ -127,9 +135,7 @@ def safe_next(value: str | None) -> str:
 
 
 def _int(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit() or len(value.strip()) > 18:
-        return None
-    return int(value.strip())
+    return ascii_int(value)
 
 
 # -- the pages -------------------------------------------------------------------------------------------------
@@ -236,10 +242,16 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             return again("This form must be sent from this site.", 403)
         if not username or not password or len(username) > 128 or len(password) > 1024:
             return again("Enter your organisation/user (e.g. Org1/alice) and your password.", 401)
+        address = client_address(request)
+        refusal = app.state.throttle.check(username, address)
+        if refusal is not None:
+            return again(f"Too many failed logins. Try again in {refusal.retry_after_s} seconds.", 429)
         try:
             user, identity = await run_in_threadpool(backend.wallet.login, username, password)
         except WalletError:
+            app.state.throttle.failed(username, address)
             return again("Unknown user or wrong password.", 401)
+        app.state.throttle.succeeded(username)
         token = sessions.create(user, identity)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
@@ -247,7 +259,7 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             token,
             httponly=True,
             samesite="strict",
-            secure=settings().secure_cookies,
+            secure=cookies_secure(request, settings().secure_cookies),
             max_age=int(settings().session_ttl_seconds),
         )
         return response
@@ -450,8 +462,9 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
                             "code": code_name(code),
                         }
                     )
-            if text.isdigit() and len(text) < 19 and int(text) < peer_channel.height:
-                results.append({"type": "block", "channel": name, "block": int(text)})
+            number = ascii_int(text)
+            if number is not None and number < peer_channel.height:
+                results.append({"type": "block", "channel": name, "block": number})
             for ns, value in peer_channel.ledger.state.find_key(text):
                 writer = None
                 try:

@@ -124,6 +124,31 @@ class Backend:
         """The identity anonymous queries of public functions are signed with."""
         return self.network.identity(self.access(channel).orgs[0], "public")
 
+    def acting_identity(self, principal: Principal | None, service_user: str = "client") -> SigningIdentity:
+        """The identity that signs for a caller: a person's own, or a program's own key held by this gateway.
+
+        A program that signed its request acts as itself. The gateway holds keys only for its organisations'
+        service identities (``service_user``); it signs for a program only when the program *is* that identity
+        (the same certificate), never for another program of the same organisation, which must sign its own
+        proposals (``POST /api/channels/{channel}/contracts/{contract}/endorse``, then ``/submit``).
+        """
+        if principal is None:
+            raise Problem(401, "log in or sign the request", code="UNAUTHENTICATED")
+        if principal.identity is not None:
+            return principal.identity
+        try:
+            service = self.network.identity(principal.org, service_user)
+        except (OSError, ValueError, KeyError):
+            service = None
+        if service is None or service.info.cert_hash != principal.cert_hash:
+            raise Problem(
+                403,
+                f"{principal.id} signed this request, and this gateway holds no key for it and acts for no one else: "
+                "sign your own proposal (POST /api/channels/{channel}/contracts/{contract}/endorse, then /submit)",
+                code="SIGN_YOUR_OWN",
+            )
+        return service
+
     def gateway(self, identity: SigningIdentity) -> Gateway:
         """An SDK gateway acting as ``identity``."""
         return Gateway(identity, self.network)

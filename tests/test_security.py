@@ -366,3 +366,22 @@ def test_metrics_without_a_token_only_for_loopback(tmp_path: Path) -> None:
         assert TestClient(app, client=("127.0.0.1", 4000)).get("/metrics").status_code == 200
     finally:
         network.close()
+
+
+# -- finding 5: no borrowed identities -------------------------------------------------------------------------
+
+
+def test_a_program_acts_as_itself_never_as_its_organisations_service(env: Env) -> None:
+    from consortia.gateway.server.auth import principal_from_certificate
+    from consortia.gateway.server.problems import Problem
+
+    backend = env.client.app.state.backend
+    service = env.network.identity("Org2", "client")
+    assert backend.acting_identity(principal_from_certificate(service.info)) is service
+    other_program = principal_from_certificate(env.network.identity("Org2", "auditor").info)
+    with pytest.raises(Problem) as refused:
+        backend.acting_identity(other_program)
+    assert refused.value.status == 403 and "sign your own proposal" in refused.value.detail
+    with pytest.raises(Problem) as anonymous:
+        backend.acting_identity(None)
+    assert anonymous.value.status == 401

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from consortia.cli.common import DATA_HELP, console, data_dir, fail
-from consortia.cli.serve_cmd import run_server
+from consortia.cli.serve_cmd import METRICS_TOKEN_HELP, run_server
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.gateway.applications import Application, discover
 from consortia.ledger.codes import code_name
@@ -89,6 +89,9 @@ def demo(
     no_serve: bool = typer.Option(False, "--no-serve", help="Seed, print the summary and exit (no web server)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address of the web server."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port of the web server."),
+    metrics_token: str | None = typer.Option(
+        None, "--metrics-token", envvar="CONSORTIA_METRICS_TOKEN", help=METRICS_TOKEN_HELP
+    ),
 ) -> None:
     """Start an embedded network (3 organisations, 2 channels), deploy a contract, submit a workload, summarise."""
     folder = data_dir(data)
@@ -158,7 +161,7 @@ def demo(
                 soft_wrap=True,
             )
             console.print(f"Explorer: http://{host}:{port}/channels/alpha/tx/{appraisal.tx_id}", soft_wrap=True)
-            run_server(network, host, port)
+            run_server(network, host, port, metrics_token)
     finally:
         network.close()
 

@@ -205,13 +205,19 @@ def test_only_the_appraising_member_may_purge(network: EmbeddedNetwork) -> None:
     appraisal = appraise(network, "p1")
     with pytest.raises(EndorsementFailed) as outsider:
         contract(network, "Org3").submit("purge_appraisal", "p1")
-    assert "not a member of collection 'appraisals'" in outsider.value.message, outsider.value.message
+    assert "made by Org1; Org3 may not change it" in outsider.value.message, outsider.value.message
     with pytest.raises(EndorsementFailed) as other_member:
         contract(network, "Org2").submit("purge_appraisal", "p1")
     assert "made by Org1; Org2 may not change it" in other_member.value.message, other_member.value.message
     caught_up(network, "ch1")
     for org in ("Org1", "Org2"):
         assert contract(network, org).evaluate("read_appraisal", "p1") == appraisal.note(by="Org1")
+    # Even its own appraisal (a non-member may write into this collection) a non-member cannot erase.
+    own = appraise(network, "p9", org="Org3")
+    with pytest.raises(EndorsementFailed) as not_member:
+        contract(network, "Org3").submit("purge_appraisal", "p9")
+    assert "Org3 is not a member of collection 'appraisals' and may not purge" in not_member.value.message
+    assert contract(network, "Org1").evaluate("read_appraisal", "p9") == own.note(by="Org3")
 
 
 def test_purge_erases_plaintext_from_running_member_peers_files(network: EmbeddedNetwork) -> None:

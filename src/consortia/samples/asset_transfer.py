@@ -127,13 +127,14 @@ class AssetTransfer(Contract):
             raise ContractError(f"asset {asset_id} belongs to {asset['owner']}, not {ctx.caller.org}")
         return asset
 
-    def _own_appraisal(self, ctx: Context, asset_id: str) -> Any:
-        note = ctx.get_private("appraisals", _key(asset_id))
-        if note is not None and note.get("by") != ctx.caller.org:
+    def _own_appraisal(self, ctx: Context, asset_id: str) -> str | None:
+        # Who appraised is public (the appraisal is not), so any endorsing peer can check it, member or not.
+        record = ctx.get_state(f"appraiser:{asset_id}")
+        if record is not None and record["org"] != ctx.caller.org:
             raise ContractError(
-                f"the appraisal of {asset_id} was made by {note.get('by')}; {ctx.caller.org} may not change it"
+                f"the appraisal of {asset_id} was made by {record['org']}; {ctx.caller.org} may not change it"
             )
-        return note
+        return None if record is None else str(record["org"])
 
     @submit
     def appraise(self, ctx: Context, asset_id: str) -> dict:
@@ -141,7 +142,8 @@ class AssetTransfer(Contract):
         raw = ctx.transient.get("appraisal")
         if raw is None:
             raise ContractError("pass the appraisal as transient data 'appraisal'")
-        self._own_appraisal(ctx, asset_id)
+        if self._own_appraisal(ctx, asset_id) is None:
+            ctx.put_state(f"appraiser:{asset_id}", {"org": ctx.caller.org})
         note: Any = {"asset": asset_id, "appraisal": raw.decode(), "by": ctx.caller.org}
         ctx.put_private("appraisals", _key(asset_id), note)
         return {"asset": asset_id, "hash": None}

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"  # tests/coldchain → project root → its sibling
 EPCIS = SHARED / "testvectors" / "epcis2"
 EVENT_HASH = SHARED / "testvectors" / "epcis2-eventhash"
+
+
+def _ledger_scan() -> Any:
+    """The lead's ``tests/ledger_scan.py`` (a module beside the test packages, loaded by path)."""
+    name = "consortia_tests_ledger_scan"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "ledger_scan.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def scan_block_files(directory: Path, needles: Iterable[str]) -> list[Any]:
+    """Where any planted value occurs in any block file below ``directory`` (see ``tests/ledger_scan.py``)."""
+    return _ledger_scan().scan_block_files(directory, needles)
 
 
 def epcis_documents() -> list[Path]:

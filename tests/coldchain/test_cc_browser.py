@@ -1,11 +1,14 @@
 """Headless Chromium: a demo lot's consumer page opened from its QR payload shows the timeline, the chart and a
-green Verified badge; with proofs tampered in transit it is not verified. The dashboard traces downstream lots."""
+green Verified badge; with proofs tampered in transit, or a step doctored (shown unlike its leaf, or a leaf the
+ledger never committed to), it is not verified. The dashboard traces downstream lots."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -113,3 +116,37 @@ def test_dashboard_one_click_to_downstream(demo_network, browser) -> None:
         made = {x.key for x in retail if x.lot.split("-")[1][:2] == landing.lot.split("-")[1]}
         assert made <= downstream
         context.close()
+
+
+def _doctored(route: Any, change: Callable[[dict], None]) -> None:
+    response = route.fetch()
+    journey = json.loads(response.text())
+    change(journey)
+    route.fulfill(response=response, body=json.dumps(journey), headers={**response.headers})
+
+
+def _landing(journey: dict) -> dict:
+    return next(step for step in journey["steps"] if step["cte"] == "first_land_based_receiving")
+
+
+def _shown_otherwise(journey: dict) -> None:
+    _landing(journey)["kdes"]["catch_area"] = "27"  # the page would show the Atlantic; the leaf says area 61
+
+
+def _leaf_otherwise(journey: dict) -> None:
+    step = _landing(journey)
+    step["kdes"]["catch_area"] = "27"
+    step["commitment"]["leaf"] = step["commitment"]["leaf"].replace('"catch_area":"61"', '"catch_area":"27"')
+
+
+@pytest.mark.parametrize("change", [_shown_otherwise, _leaf_otherwise], ids=["step-unlike-leaf", "leaf-not-in-tree"])
+def test_a_doctored_step_is_not_verified(demo_network, browser, change) -> None:
+    retail, _ = _lots(demo_network)
+    with ServerThread(create_app(demo_network)) as server:
+        page = browser.new_page()
+        page.route("**/api/coldchain/public/journey*", lambda route: _doctored(route, change))
+        page.goto(qrcode.payload(retail[0].key, resolver=server.base))
+        page.wait_for_selector('[data-verify-badge][data-verified="false"]', timeout=60_000)
+        assert page.locator("[data-timeline] li[data-cte='first_land_based_receiving'] .proof-mark.bad").count() == 1
+        assert page.locator(".proof-mark.ok").count() == page.locator("[data-timeline] li").count() - 1
+        page.close()

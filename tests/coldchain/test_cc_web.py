@@ -136,6 +136,21 @@ def test_epcis_capture_and_query_over_rest(client, seeded) -> None:
     assert client.get(bad_param, headers=signed(network, "GET", bad_param)).status_code == 400
 
 
+def test_a_program_captures_as_itself_never_with_a_borrowed_identity(client, seeded) -> None:
+    """Finding 5: the organisation's admin program signs a capture request; the gateway lends it no other key."""
+    network, _ = seeded
+    document = load(EVENT_HASH / "ReferenceEventHashAlgorithm2.jsonld")
+    body = json.dumps(document).encode()
+    identity = network.identity("BusanFishMarket", "admin")
+    headers = {
+        "Content-Type": "application/ld+json",
+        "Authorization": authorization_header(identity, "POST", "/epcis/capture", body),
+    }
+    refused = client.post("/epcis/capture", content=body, headers=headers)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "SIGN_YOUR_OWN" and "sign your own proposal" in refused.json()["detail"]
+
+
 def test_epcis_capture_refuses_bad_documents_whole(client, seeded) -> None:
     network, _ = seeded
     document = load(EVENT_HASH / "epcisDocWithSingleEvent.jsonld")
@@ -185,9 +200,18 @@ def test_recall_reaches_everything_downstream(client, seeded) -> None:
     order = json.dumps({"lot": monkfish.canonical, "reason": "metal fragment found"}).encode()
     unsigned = client.post("/api/coldchain/recall", content=order, headers={"Content-Type": "application/json"})
     assert unsigned.status_code == 401
+    # the processor owns the fillets made from it, not the landing lot: refused, naming the owner
     headers = {
         "Content-Type": "application/json",
         **signed(network, "POST", "/api/coldchain/recall", order, "SeafoodProcessor"),
+    }
+    refused = client.post("/api/coldchain/recall", content=order, headers=headers)
+    assert refused.status_code == 403, refused.text
+    assert "only BusanFishMarket (which owns lot" in refused.json()["detail"]
+    # the inspection agency recalls it, endorsed by every owner's peer and its own
+    headers = {
+        "Content-Type": "application/json",
+        **signed(network, "POST", "/api/coldchain/recall", order, "InspectionAgency"),
     }
     recalled = client.post("/api/coldchain/recall", content=order, headers=headers)
     assert recalled.status_code == 200, recalled.text

@@ -4,11 +4,11 @@ The gateway service authenticates programs by signed requests and people by sess
 (:mod:`consortia.gateway.server.auth`); the application's routes use the same two ways through
 :func:`principal_of`, and the same channel rules through :class:`~consortia.gateway.server.backend.Backend`.
 
-Signing: a logged-in person's transactions are signed with their own identity. A *program* that posts an EPCIS
-document with a signed request has proven who it is, but the server holds no key of its own: the EPCIS REST
-binding has no endorse-then-sign round trip, so the capture is signed by the organisation's ``client`` service
-identity and the program's name is recorded with the capture job (until the platform offers delegated
-submission). Reads use the channel's public identity once access is checked.
+Signing: a logged-in person's transactions are signed with their own identity. A *program* acts as itself: the
+gateway holds keys only for its organisations' service identities (``client``), so a program that is such an
+identity (an organisation's EPCIS integration) has its captures signed with its own key, and any other program
+gets 403 and signs its own proposals through the platform's endorse/submit API — the gateway never lends it the
+service identity. Reads use the channel's public identity once access is checked.
 """
 
 from __future__ import annotations
@@ -33,15 +33,8 @@ async def principal_of(request: Request, backend: Backend) -> Principal | None:
 
 
 def signer(backend: Backend, principal: Principal) -> SigningIdentity:
-    """The identity that signs a write for ``principal`` (their own, or their organisation's service identity)."""
-    if principal.identity is not None:
-        return principal.identity
-    try:
-        return backend.network.identity(principal.org, SERVICE_USER)
-    except (OSError, ValueError):
-        raise Problem(
-            503, f"{principal.org} has no service identity on this gateway to sign captures", code="NO_SERVICE_IDENTITY"
-        ) from None
+    """The identity that signs a write for ``principal``: their own (never another program's of the same org)."""
+    return backend.acting_identity(principal, SERVICE_USER)
 
 
 def reader(backend: Backend, channel: str) -> SigningIdentity:

@@ -2,7 +2,12 @@
 
 After batches are anchored the lots they cover are assessed from their whole temperature history
 (:mod:`consortia.apps.coldchain.history`, FDA chapter 7 limits and the RRS shelf-life model); every rule the
-assessment finds broken is submitted as a ``raise_alarm`` transaction, in English and Korean.
+assessment finds broken is submitted as a ``raise_alarm`` transaction, in English and Korean. The alarm names
+its lot and the readings that broke the rule, so it travels as transient data and is stored in the members'
+private collection; the block holds only its opaque reference, rule and severity.
+
+Only the organisation owning the alarm's lots may close it (:func:`close_alarm`): the contract refuses anyone
+else, and the alarm's key-level policy makes the transaction valid only when the owners' peers endorsed it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from consortia.apps.coldchain.store import ReadingStore
+from consortia.ledger.encoding import canonical_json
 
 if TYPE_CHECKING:
     from consortia.apps.coldchain.species import SpeciesTable
@@ -33,7 +39,7 @@ def raise_lot_alarms(contract: Contract, store: ReadingStore, table: SpeciesTabl
         existing = set()
     for lot in sorted(lots):
         try:
-            journey = contract.evaluate("lot_journey", lot)
+            journey = {**contract.evaluate("lot_journey", lot), **contract.evaluate("lot_sensors", lot)}
         except GatewayError:
             continue
         species, _, assessment = assess_lot(journey, store, table, int(time.time() * 1000))
@@ -57,7 +63,7 @@ def raise_lot_alarms(contract: Contract, store: ReadingStore, table: SpeciesTabl
                 "hours_above_21_1c": round(assessment.hours_above_21_1c, 3),
             }
             try:
-                futures.append(contract.submit_async("raise_alarm", record))
+                futures.append(contract.submit_async("raise_alarm", transient={"alarm": canonical_json(record)}))
                 raised += 1
             except GatewayError as exc:
                 log.warning("raising alarm %s failed: %s", record["id"], exc)
@@ -67,6 +73,15 @@ def raise_lot_alarms(contract: Contract, store: ReadingStore, table: SpeciesTabl
         except Exception as exc:
             log.warning("an alarm did not commit: %s", exc)
     return raised
+
+
+def close_alarm(contract: Contract, alarm_ref: str, note: str, timeout: float = 30.0) -> dict:
+    """Close an alarm by its reference, endorsed by the owners of its lots (the caller must be one of them)."""
+    orgs = contract.evaluate("endorsers", {"alarm": alarm_ref})
+    committed = contract.submit(
+        "close_alarm", alarm_ref, transient={"note": note.encode()}, endorsing_orgs=orgs, timeout=timeout
+    )
+    return committed.result
 
 
 def _korean(code: str) -> str:

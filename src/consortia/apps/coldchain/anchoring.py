@@ -1,9 +1,12 @@
 """Anchoring: sealed batches of sensor readings captured on the ledger as EPCIS ``sensor_reporting`` events.
 
-Raw readings stay off-chain; what the ledger gets per batch is an ObjectEvent carrying the batch's minimum,
-maximum and mean and the Merkle root of its readings, so any single reading is later provable by its inclusion in
-an anchored batch. The :class:`Anchorer` packs many batches into one EPCIS document (so many into one transaction),
-keeps a few documents in flight, and records in the reading store which transaction anchored each batch.
+Raw readings stay off-chain; per batch, the members' private collection gets an ObjectEvent carrying the batch's
+minimum, maximum and mean and the Merkle root of its readings, and the ledger gets that event's leaf in the capture
+transaction's Merkle root (:mod:`consortia.apps.coldchain.commitment`). So any single reading is later provable by
+its inclusion in an anchored batch, the batch's root by the event's leaf, and the leaf by the transaction — with
+the other loggers' batches of the same transaction only as sibling hashes. The :class:`Anchorer` packs many batches
+into one EPCIS document (so many into one transaction), keeps a few documents in flight, and records in the reading
+store which transaction anchored each batch.
 """
 
 from __future__ import annotations

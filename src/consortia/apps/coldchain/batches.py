@@ -3,7 +3,8 @@
 Per device, readings fall into fixed windows of event time (``window = ts // W``, five minutes by default). A
 window is *sealed* once the device's newest reading is past the window's end by the allowed lateness: its
 readings, in time order, become the leaves of an RFC 9162 Merkle tree, and the batch — count, min, max, mean,
-the root — is anchored on the ledger as an EPCIS ``sensor_reporting`` ObjectEvent of the lots the device watched.
+the root — is anchored as an EPCIS ``sensor_reporting`` ObjectEvent of the lots the device watched (kept by the
+members, committed to on the ledger by its capture's Merkle root).
 A reading that arrives after its window was sealed opens a further *part* of that window, sealed and anchored
 in turn, so late readings are proven too.
 

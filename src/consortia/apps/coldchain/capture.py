@@ -1,14 +1,20 @@
 """Capturing EPCIS documents on the ledger, and the capture jobs the EPCIS REST binding reports on.
 
 :class:`Capturer` sends one validated :class:`~consortia.apps.coldchain.document.Document` to the contract as one
-transaction — the unit of "whole or nothing" — through the client SDK, and checks that the event IDs the
-contract assigned are the ones the document's validation computed. The EPCIS 2.0 REST binding makes capture
+transaction — the unit of "whole or nothing" — through the client SDK. The document travels as *transient data*
+(it reaches the endorsing peers, never the block) with one fresh random salt per event; the transaction's only
+arguments are the Merkle root and leaf count of the events' public projections
+(:mod:`consortia.apps.coldchain.commitment`), which the capturer computes here and the contract recomputes. The
+leaves carry the event IDs, so a root the contract accepts means it assigned the IDs the document's validation
+computed. A document that recalls lots needs the lots' owners and the inspection agency to endorse it: the
+capturer asks the contract who they are and collects their endorsements. The EPCIS 2.0 REST binding makes capture
 asynchronous (``POST /capture`` answers ``202 Accepted`` with a capture job, ``GET /capture/{id}`` reports it);
 :class:`CaptureJobs` keeps those jobs in memory, each resolved when its transaction commits or fails.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -17,9 +23,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from consortia.apps.coldchain import commitment
 from consortia.apps.coldchain.consortium import CHANNEL, CONTRACT
 from consortia.apps.coldchain.document import Document, DocumentRejected, Rejection
+from consortia.apps.coldchain.facts import event_facts
 from consortia.gateway.sdk import Contract, EndorsementFailed, Gateway, GatewayError, SubmitResult
+from consortia.ledger.encoding import canonical_json
+
+SALT_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -37,13 +48,39 @@ def contract_of(gateway: Gateway) -> Contract:
     return gateway.network(CHANNEL).contract(CONTRACT)
 
 
-def _arguments(document: Document, capture_id: str) -> tuple[list[Any], Any, dict[str, Any]]:
-    meta: dict[str, Any] = {"captureID": capture_id}
+@dataclass(frozen=True)
+class Submission:
+    """What a capture sends: the public commitment (the arguments) and the document as transient data."""
+
+    commitment: commitment.Commitment
+    transient: dict[str, bytes]
+
+
+def submission(document: Document, capture_id: str) -> Submission:
+    """The commitment and transient data of a document, with a fresh random salt per event."""
+    salts = [os.urandom(SALT_BYTES) for _ in document.events]
+    leaves = commitment.capture_leaves(document.events, document.event_ids, document.prefixes, salts)
+    payload: dict[str, Any] = {
+        "events": [dict(event) for event in document.events],
+        "context": document.context,
+        "captureID": capture_id,
+        "salts": [salt.hex() for salt in salts],
+    }
     if document.master_data:
-        meta["masterData"] = document.master_data
-    if document.source:
-        meta["source"] = document.source
-    return [dict(event) for event in document.events], document.context, meta
+        payload["masterData"] = document.master_data
+    return Submission(commitment.commit(leaves), {"capture": canonical_json(payload)})
+
+
+def recalled_lots(document: Document) -> list[str]:
+    """The lots a document recalls directly (events whose disposition, or persistent one, is ``recalled``)."""
+    lots: dict[str, None] = {}
+    for event in document.events:
+        if "recalled" not in str(event.get("disposition")) and "persistentDisposition" not in event:
+            continue  # the common case, decided without reading the event's facts
+        facts = event_facts(event)
+        if "recalled" in (facts.disposition, *facts.persistent_set):
+            lots.update(dict.fromkeys(facts.lots))
+    return list(lots)
 
 
 def _rejection(exc: EndorsementFailed, document: Document) -> DocumentRejected:
@@ -67,6 +104,16 @@ class Capturer:
         self.contract = contract
         self.endorsing_orgs = endorsing_orgs
 
+    def _endorsers(self, document: Document) -> list[str] | None:
+        """Who must endorse: the contract's policy alone, unless the document recalls lots (owners, inspectors)."""
+        lots = recalled_lots(document)
+        if not lots:
+            return None
+        try:
+            return list(self.contract.evaluate("endorsers", {"recall": lots}))
+        except EndorsementFailed as exc:
+            raise DocumentRejected([Rejection(exc.message)], document.source) from None
+
     def capture(self, document: Document, capture_id: str | None = None, timeout: float = 60.0) -> CaptureResult:
         """Capture a document now; raise DocumentRejected if the contract refuses it, GatewayError otherwise."""
         return self.capture_async(document, capture_id, timeout).result(timeout)
@@ -76,10 +123,15 @@ class Capturer:
     ) -> Future[CaptureResult]:
         """Endorse and order a capture now; the future resolves when it commits."""
         capture_id = capture_id or str(uuid.uuid4())
-        events, context, meta = _arguments(document, capture_id)
+        sent = submission(document, capture_id)
         try:
             submitted = self.contract.submit_async(
-                "capture", events, context, meta, endorsing_orgs=self.endorsing_orgs, timeout=timeout
+                "capture",
+                sent.commitment.root.hex(),
+                sent.commitment.count,
+                transient=sent.transient,
+                endorsing_orgs=self.endorsing_orgs or self._endorsers(document),
+                timeout=timeout,
             )
         except EndorsementFailed as exc:
             if exc.code == "CONTRACT_ERROR":
@@ -93,13 +145,17 @@ class Capturer:
             except Exception as exc:
                 result.set_exception(exc)
                 return
-            ids = tuple(committed.result["eventIDs"])
-            if ids != document.event_ids:
+            # The leaves hold the event IDs and the contract accepted our root: it assigned the IDs we computed.
+            # (It does not return them: a submit's result is in the block, and a CBV hash ID is an unsalted hash.)
+            if committed.result.get("root") != sent.commitment.root.hex():
                 result.set_exception(
-                    GatewayError("EVENT_ID_MISMATCH", f"contract assigned {ids}, expected {document.event_ids}")
+                    GatewayError(
+                        "COMMITMENT_MISMATCH",
+                        f"contract committed to {committed.result.get('root')}, expected {sent.commitment.root.hex()}",
+                    )
                 )
                 return
-            result.set_result(CaptureResult(capture_id, ids, committed.tx_id, committed.block))
+            result.set_result(CaptureResult(capture_id, document.event_ids, committed.tx_id, committed.block))
 
         submitted.add_done_callback(done)
         return result

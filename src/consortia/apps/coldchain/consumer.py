@@ -3,9 +3,11 @@
 ``GET /01/{gtin}/10/{lot}`` is the GS1 Digital Link path itself, so the QR code on the box needs no other
 resolver: the gateway answers it with the consumer page, in Korean or English (``?lang=ko|en``, else the
 browser's ``Accept-Language``). The page is static HTML; its script (``/coldchain/static/consumer.js``) fetches
-``GET /api/coldchain/public/journey?lot=…`` — built from the contract's *public* ``lot_journey`` function and
-the peer's ledger — draws the timeline, map, temperature chart and freshness gauge, and verifies each step's
-Merkle proof against its signed block header with the gateway's ``verifier.js`` before showing "Verified".
+``GET /api/coldchain/public/journey?lot=…`` — built from the contract's *public* ``lot_journey`` function, the
+loggers' intervals (read by the server as a member, never sent) and the peer's ledger — draws the timeline, map,
+temperature chart and freshness gauge, and verifies each step before showing "Verified": its leaf is in its
+capture's Merkle tree, that tree's root is the capture transaction's argument, and the transaction is under its
+orderer-signed block header (the gateway's ``verifier.js``).
 
 ``app.state.settings.tamper_proofs`` (a test switch) corrupts the proofs in transit, so the failure path of
 the badge can be tested too.
@@ -114,6 +116,7 @@ def build_router(backend: Backend) -> APIRouter:
         contract = contract_of(backend.gateway(backend.public_identity(CHANNEL)))
         try:
             recorded = contract.evaluate("lot_journey", lot_id.key)
+            sensors = contract.evaluate("lot_sensors", lot_id.key)  # the server's own use: loggers, batches
         except EndorsementFailed as exc:
             status = 404 if "not on the ledger" in exc.message else 400
             raise Problem(status, exc.message, code="UNKNOWN_LOT" if status == 404 else "BAD_LOT") from None
@@ -121,7 +124,7 @@ def build_router(backend: Backend) -> APIRouter:
             raise Problem(503, exc.message, code=exc.code) from None
         settings = getattr(request.app.state, "settings", None)
         return journey.build(
-            recorded,
+            {**recorded, **sensors},
             backend.peer_channel(CHANNEL),
             resources.store(),
             resources.species,

@@ -1,44 +1,78 @@
-"""The cold-chain contract: EPCIS events on the ledger, indexed for queries, trace and the consumer journey.
+"""The cold-chain contract: EPCIS events kept private to the consortium, indexed for queries, trace and journeys.
 
-Every organisation of the ``coldchain`` channel captures its own EPCIS 2.0 events through :meth:`ColdChain.capture`.
-A call carries one whole EPCIS document's events, so a document is recorded entirely in one transaction or not
-at all. Each event is stored under its ``eventID`` (or, when it has none, its CBV 2.0 event hash ID, computed
-here so that every peer derives the same key) together with the transaction id that recorded it, which is what
-lets anyone later fetch a Merkle proof of the event. The contract also writes index keys — by object, by lot
-and time, by transformation, by device association — so that queries, trace and journeys are range scans over
-composite keys rather than scans of every event (the state database has no array-contains operator).
+**What goes where.** Every organisation of the ``coldchain`` channel captures its own EPCIS 2.0 events through
+:meth:`ColdChain.capture`. The events are commercial — order and despatch numbers, parties, quantities, master
+data, every lot's name — so they never travel as contract arguments: the client sends them as *transient data*
+(``ctx.transient["capture"]``) and the contract stores each one in the private data collection
+``coldchain-members`` (the five organisations; the ledger keeps only the SHA-256 of each key and a salted hash
+of each value). The transaction's only arguments are the Merkle root and leaf count of the capture's public
+projections (:mod:`consortia.apps.coldchain.commitment`): the contract recomputes them and refuses a mismatch, so
+the block commits to exactly what the members stored, and a consumer can later verify each step of a lot's
+journey without anyone disclosing the rest.
 
-Non-conformance is the inspection agency's call. At :meth:`init` the contract creates the inspection register —
-16 shard keys holding each inspected lot's verdict — and puts a *key-level endorsement policy* on them
-(``AND('<inspection org>.peer')``). An event that declares a lot ``non_conformant`` (or an inspector's
-``inspecting`` verdict) must update the register, so its transaction is valid only if the inspection agency's
-peer endorsed it, whatever the contract's own policy; the contract additionally refuses such events from callers
-without the ``inspector`` role of that organisation.
+**Indexes on public state, under opaque names.** Queries, trace and journeys are range scans over composite keys
+(the state database has no array-contains operator, and private data has no range scans). Those keys must name
+no lot, location, device or container, so every such identifier enters a key only as its *reference*: the first
+128 bits of HMAC-SHA256 under a consortium secret that :meth:`init` stores in the private collection (no
+non-member can even confirm a guessed lot name). A reference resolves to its name through a private
+``name/<ref>`` record. Event IDs are referenced the same way: a CBV 2.0 hash ID is an *unsalted* hash of the
+event, so whoever guesses an event's order number and quantity could test the guess against it. Private keys are
+built from references and transaction ids only, so their hashes on the ledger confirm no guess either. Public
+values carry times, CBV business steps and dispositions, never commercial data; nor do contract events or the
+values submit functions return (both travel in the block).
 
-Alarms from the sensor rules (:meth:`raise_alarm`) are recorded and emitted as contract events
-(``ColdChainAlarm``) for the dashboard and any subscriber.
+**Authority by endorsement policy.** A lot belongs to the organisation that captured its first event other than a
+sensor report (its landing, commissioning, the transformation that made it, or its first logger association):
+``own/<lot ref>`` records the owner and carries the key-level policy
+``AND('<owner>.peer', '<inspection org>.peer')``, and a recall must update it — so a recall is valid only if the
+owner's and the inspection agency's peers endorsed it, and the contract refuses callers other than the owner or an
+inspector. Closing an alarm updates ``alarm/<ref>``, under ``AND`` of the owners' peers of the alarm's lots;
+changing a master-data entry updates ``mdc/<ref>`` (its owner and a keyed seal of the current value), under its
+owner's peer — and readers accept the private value only when it matches that seal, so a member writing the private
+key behind its own peer's back changes nothing anyone sees. Non-conformance is the inspection agency's call: at
+:meth:`init` the contract creates the inspection register — 16 shard keys holding each inspected lot's verdict —
+under ``AND('<inspection org>.peer')``. The ``inspector`` role counts only from the organisation named at
+:meth:`init`; an ``inspector`` certificate of another member is an ordinary member.
+
+Alarms from the sensor rules (:meth:`raise_alarm`, details as transient data) are recorded privately and
+announced as ``ColdChainAlarm`` events that carry only the alarm's reference, rule and severity.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 from typing import Any
 
-from consortia.apps.coldchain import gs1, timestamps, vocab
+from consortia.apps.coldchain import commitment, gs1, timestamps, vocab
 from consortia.apps.coldchain.cte import classify, kdes
 from consortia.apps.coldchain.eventhash import STANDARD_PREFIXES, context_prefixes, event_hash_id
 from consortia.apps.coldchain.facts import EventFacts, event_facts, extension
 from consortia.contracts import Context, Contract, ContractError, evaluate, submit
+from consortia.ledger import merkle
+from consortia.ledger.encoding import canonical_json, parse_json
 
 SEP = "\x1f"
 CONFIG_KEY = "config"
+COLLECTION = "coldchain-members"
+SECRET_KEY = "config" + SEP + "secret"
+SECRET_TRANSIENT = "secret"
+CAPTURE_TRANSIENT = "capture"
+ALARM_TRANSIENT = "alarm"
+NOTE_TRANSIENT = "note"
 SHARDS = 16
 MAX_EVENTS = 5000
 MAX_PAGE = 1000
 TRACE_LIMIT = 500
+REF_HEX = 32
+CAPTURE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,79}")
 
 DOC_EVENT = "epcis-event"
 NONCONFORMANT = "non_conformant"
+RECALLED = "recalled"
+NOT_ALLOWED = "not allowed:"
+"""How every refusal for want of authority begins (the routes answer it with 403)."""
 
 # EPCIS query parameters answered from the object indexes: parameter → index roles.
 MATCH_ROLES = {
@@ -52,14 +86,15 @@ MATCH_ROLES = {
     "MATCH_outputEPCClass": ("outclass",),
     "MATCH_anyEPCClass": ("class", "inclass", "outclass"),
 }
+# parameter → (header field, how values are normalised: CBV word, identifier reference, or as given)
 EQ_FIELDS = {
     "EQ_bizStep": ("bizStep", "bizStep"),
     "EQ_disposition": ("disposition", "disposition"),
     "EQ_action": ("action", None),
     "EQ_bizLocation": ("bizLocation", "id"),
     "EQ_readPoint": ("readPoint", "id"),
-    "EQ_eventID": ("eventID", None),
-    "EQ_transformationID": ("transformationID", None),
+    "EQ_eventID": ("eventRef", "ev"),
+    "EQ_transformationID": ("transformationID", "xf"),
     "eventType": ("eventType", None),
 }
 TIME_FIELDS = {
@@ -70,23 +105,14 @@ TIME_FIELDS = {
 }
 QUERY_PARAMS = frozenset({*MATCH_ROLES, *EQ_FIELDS, *TIME_FIELDS, "perPage", "nextPageToken"})
 
-PUBLIC_KDES = (
-    "species_scientific_name",
-    "species",
-    "market_name",
-    "market_name_ko",
-    "harvest_start",
-    "harvest_end",
-    "catch_area",
-    "vessel_name",
-    "fishing_gear",
-    "result",
-    "resultKo",
-    "histaminePpm",
-    "note",
-    "input_lots",
-    "output_lots",
-)
+PUBLIC_LOCATION = ("name", "nameKo", "latitude", "longitude")
+PUBLIC_PRODUCT = ("descriptionShort", "descriptionKo", "species")
+PUBLIC_ALARM = ("ref", "code", "severity", "message", "message_ko", "status", "raisedAtMs", "txID")
+MASTER_KINDS = {
+    "urn:epcglobal:epcis:vtype:BusinessLocation": "loc",
+    "urn:epcglobal:epcis:vtype:ReadPoint": "loc",
+    "urn:epcglobal:epcis:vtype:EPCClass": "prod",
+}
 
 
 def _key(*parts: str) -> str:
@@ -101,13 +127,13 @@ def _t(ms: int) -> str:
     return f"{max(ms, 0):013d}"
 
 
-def event_key(event_id: str) -> str:
-    """State key of an event record."""
-    return _key("ev", event_id)
+def _last(key: str) -> str:
+    return key.rsplit(SEP, 1)[1]
 
 
-def _shard(lot: str) -> str:
-    return _key("inspection", f"{hashlib.sha256(lot.encode()).digest()[0] % SHARDS:02d}")
+def event_key(event_ref: str) -> str:
+    """Private key of an event record, by the event's reference (a CBV hash ID is an unsalted hash of the event)."""
+    return _key("ev", event_ref)
 
 
 def _lot_key(text: str) -> str:
@@ -130,35 +156,112 @@ def _values(value: Any, name: str) -> list[str]:
     return items
 
 
-def _normal(kind: str | None, value: str) -> str:
-    if kind in ("bizStep", "disposition"):
-        return vocab.short(kind, value) or value
-    if kind == "id":
-        return gs1.normalise_id(value)
-    return value
+def _digits(text: Any) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts '²', which ``int`` refuses)."""
+    return isinstance(text, str) and text.isascii() and text.isdigit()
+
+
+def _gtin_level(identifier: str) -> str | None:
+    """The GTIN-level Digital Link above a finer one (``…/01/<gtin>/21/<serial>`` → ``…/01/<gtin>``)."""
+    if identifier.startswith(gs1.CANONICAL_DOMAIN + "/") and identifier.count("/") > 4:
+        return "/".join(identifier.split("/")[:5])
+    return None
+
+
+def _policy(*orgs: str) -> str:
+    """``AND`` of the peers of some organisations (each once)."""
+    return "AND(" + ",".join(f"'{org}.peer'" for org in sorted(set(orgs))) + ")"
+
+
+def _transient_json(ctx: Context, name: str, what: str) -> Any:
+    raw = ctx.transient.get(name)
+    if raw is None:
+        raise ContractError(f"{what} travels as transient data {name!r} (never as an argument); none was sent")
+    try:
+        return parse_json(raw)
+    except ValueError as exc:
+        raise ContractError(f"transient {name!r}: {exc}") from None
+
+
+def reference(secret: bytes, kind: str, value: str) -> str:
+    """The opaque reference of an identifier of some kind (``lot``, ``id``, ``ev``…) under the consortium secret."""
+    return hmac.new(secret, f"{kind}{SEP}{value}".encode(), hashlib.sha256).hexdigest()[:REF_HEX]
+
+
+class _Refs:
+    """Opaque references of identifiers under the consortium secret, and their names (one per call)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._secret: bytes | None = None
+        self._names: dict[str, str | None] = {}
+        self._remembered: set[str] = set()
+
+    def secret(self) -> bytes:
+        """The consortium secret (read once per call from the private collection)."""
+        if self._secret is None:
+            stored = self.ctx.get_private(COLLECTION, SECRET_KEY)
+            if not isinstance(stored, dict) or not isinstance(stored.get("secret"), str):
+                raise ContractError("the cold-chain contract is not initialised: call init(<inspection org>) first")
+            self._secret = bytes.fromhex(stored["secret"])
+        return self._secret
+
+    def __call__(self, kind: str, value: str) -> str:
+        ref = reference(self.secret(), kind, value)
+        self._names.setdefault(ref, value)
+        return ref
+
+    def seal(self, value: Any) -> str:
+        """A keyed hash of a value (public, yet no one without the secret can test a guess against it)."""
+        return hmac.new(self.secret(), b"seal" + SEP.encode() + canonical_json(value), hashlib.sha256).hexdigest()
+
+    def name(self, ref: str) -> str | None:
+        """The identifier a reference stands for (from this call, else the private name record)."""
+        if ref not in self._names:
+            record = self.ctx.get_private(COLLECTION, _key("name", ref))
+            self._names[ref] = record.get("id") if isinstance(record, dict) else None
+        return self._names[ref]
+
+    def remember(self, ref: str, kind: str) -> None:
+        """Record a reference's name privately (a blind write: it conflicts only with a concurrent read of it)."""
+        if ref not in self._remembered and self._names.get(ref) is not None:
+            self._remembered.add(ref)
+            self.ctx.put_private(COLLECTION, _key("name", ref), {"kind": kind, "id": self._names[ref]})
 
 
 class ColdChain(Contract):
     """EPCIS capture and query, lots, trace, inspections and alarms for the seafood cold chain."""
 
     name = "coldchain"
-    version = "1.0"
+    version = "2.0"
 
     # -- set-up --------------------------------------------------------------------------------------------
 
     @submit
     def init(self, ctx: Context, inspection_org: str) -> dict:
-        """Name the inspection agency and create its register under a key-level policy (once)."""
+        """Name the inspection agency, store the consortium secret (transient), create the register (once)."""
         if ctx.get_state(CONFIG_KEY) is not None:
             raise ContractError("the cold-chain contract is already initialised")
         if inspection_org not in ctx.channel_orgs:
             raise ContractError(f"{inspection_org!r} is not a member of channel {ctx.channel!r}")
-        policy = f"AND('{inspection_org}.peer')"
+        secret = ctx.transient.get(SECRET_TRANSIENT)
+        if not isinstance(secret, bytes) or len(secret) < 32:
+            raise ContractError(
+                f"init needs at least 32 random bytes as transient data {SECRET_TRANSIENT!r} "
+                f"(got {0 if secret is None else len(secret)})"
+            )
+        ctx.put_private(COLLECTION, SECRET_KEY, {"secret": secret.hex()})
+        policy = _policy(inspection_org)
         for shard in range(SHARDS):
             key = _key("inspection", f"{shard:02d}")
             ctx.put_state(key, {"docType": "inspection-register", "lots": {}})
             ctx.set_key_policy(key, policy)
-        config = {"docType": "config", "inspection_org": inspection_org, "inspection_policy": policy}
+        config = {
+            "docType": "config",
+            "inspection_org": inspection_org,
+            "inspection_policy": policy,
+            "collection": COLLECTION,
+        }
         ctx.put_state(CONFIG_KEY, config)
         return config
 
@@ -168,24 +271,38 @@ class ColdChain(Contract):
             raise ContractError("the cold-chain contract is not initialised: call init(<inspection org>) first")
         return config
 
+    def _inspector(self, ctx: Context, config: dict) -> bool:
+        """Whether the caller is an inspector: role ``inspector`` *of the configured inspection organisation*."""
+        return ctx.caller.org == config["inspection_org"] and ctx.caller.role == "inspector"
+
     # -- capture -------------------------------------------------------------------------------------------
 
     @submit
-    def capture(self, ctx: Context, events: list, context: Any, meta: dict) -> dict:
-        """Record one EPCIS document's events, all or none; return the capture id and event ids."""
+    def capture(self, ctx: Context, root: str, count: int) -> dict:
+        """Record one EPCIS document's events (transient ``capture``), all or none, committed to by ``root``."""
         config = self._config(ctx)
-        if not events:
+        refs = _Refs(ctx)
+        payload = _transient_json(ctx, CAPTURE_TRANSIENT, "an EPCIS document")
+        if not isinstance(payload, dict):
+            raise ContractError("transient 'capture' must be a JSON object {events, context, salts, …}")
+        events, salts = payload.get("events"), payload.get("salts")
+        if not isinstance(events, list) or not events:
             raise ContractError("a capture needs at least one event")
         if len(events) > MAX_EVENTS:
             raise ContractError(f"a capture holds at most {MAX_EVENTS} events, got {len(events)}")
-        prefixes = context_prefixes(context)
-        document_prefixes = {k: v for k, v in prefixes.items() if k not in STANDARD_PREFIXES}
-        capture_id = meta.get("captureID") if isinstance(meta.get("captureID"), str) else ctx.tx_id
-        inspector = ctx.caller.org == config["inspection_org"] and ctx.caller.role == "inspector"
+        if not isinstance(salts, list) or len(salts) != len(events):
+            raise ContractError(f"a capture needs one salt per event: {len(events)} events, got {salts!r:.40}")
+        prefixes = context_prefixes(payload.get("context"))
+        # what the document adds to (or changes in) the standard prefixes: enough to rebuild ``prefixes``
+        document_prefixes = {k: v for k, v in prefixes.items() if STANDARD_PREFIXES.get(k) != v}
+        given_id = payload.get("captureID")  # echoed in the block: a job id (a UUID), never free text
+        capture_id = given_id if isinstance(given_id, str) and CAPTURE_ID.fullmatch(given_id) else ctx.tx_id
+        inspector = self._inspector(ctx, config)
         verdicts: dict[str, dict] = {}
         event_ids: list[str] = []
         seen: set[str] = set()
-        lots: set[str] = set()
+        leaves: list[commitment.Leaf] = []
+        owners: dict[str, dict | None] = {}  # lot reference → its ``own`` record, read once per capture
         alarms = 0
         for index, event in enumerate(events):
             if not isinstance(event, dict):
@@ -199,46 +316,61 @@ class ColdChain(Contract):
                 raise ContractError(f"{where}: eventID appears twice in the document")
             seen.add(event_id)
             try:
-                facts = event_facts(event)
+                salt = commitment.check_salt(salts[index], where)
+            except ValueError as exc:
+                raise ContractError(str(exc)) from None
+            stored = commitment.stored_event(event, event_id)
+            try:
+                facts = event_facts(stored)
             except ValueError as exc:
                 raise ContractError(f"{where}: {exc}") from None
-            existing = ctx.get_state(event_key(event_id))
+            cte = classify(stored, facts)
+            first = len(leaves)
+            mine = commitment.event_leaves(stored, event_id, facts, cte, prefixes, salt, index)
+            leaves.extend(mine)
+            event_ref = refs("ev", event_id)
+            # every record has its public header: asking for that is cheaper than the private read
+            existing = (
+                ctx.get_private(COLLECTION, event_key(event_ref)) if ctx.get_state(_key("hd", event_ref)) else None
+            )
             if existing is not None:
                 if isinstance(event.get("errorDeclaration"), dict):
                     owner = str(existing.get("capturedBy", "")).split("/", 1)[0]
                     if ctx.caller.org != owner and not inspector:
                         raise ContractError(
-                            f"{where}: only {owner} (which captured it) or an inspector may declare it in error"
+                            f"{where}: {NOT_ALLOWED} only {owner} (which captured it) or an inspector may declare "
+                            f"it in error"
                         )
-                    existing["errorDeclaration"] = event["errorDeclaration"]
-                    existing["event"]["errorDeclaration"] = event["errorDeclaration"]
-                    ctx.put_state(event_key(event_id), existing)
+                    existing["errorDeclaration"] = event["errorDeclaration"]  # the event stays as committed
+                    existing["declaredIn"] = ctx.tx_id
+                    ctx.put_private(COLLECTION, event_key(event_ref), existing)
                     event_ids.append(event_id)
                     continue
                 raise ContractError(f"{where}: already captured (transaction {existing['txID']})")
             declares_nc = NONCONFORMANT in (facts.disposition, *facts.persistent_set)
             if declares_nc and not inspector:
                 raise ContractError(
-                    f"{where}: only an inspector of {config['inspection_org']} (role=inspector) may declare "
-                    f"a lot non_conformant"
+                    f"{where}: {NOT_ALLOWED} only an inspector of {config['inspection_org']} (role=inspector) "
+                    f"may declare a lot non_conformant, not {ctx.caller.id}"
                 )
             if inspector and facts.biz_step == "inspecting" and facts.disposition in ("conformant", NONCONFORMANT):
                 for lot in facts.lots:
-                    verdicts[lot] = {
+                    verdicts[refs("lot", lot)] = {
                         "disposition": facts.disposition,
-                        "eventID": event_id,
+                        "event": event_ref,
                         "time": facts.time_ms,
-                        "result": extension(event, "result", prefixes),
-                        "by": ctx.caller.id,
                     }
             elif declares_nc:
                 for lot in facts.lots:
-                    verdicts[lot] = {"disposition": NONCONFORMANT, "eventID": event_id, "time": facts.time_ms}
-            stored = {"eventID": event_id, **{k: v for k, v in event.items() if k != "eventID"}}
-            cte = classify(event, facts)
+                    verdicts[refs("lot", lot)] = {
+                        "disposition": NONCONFORMANT,
+                        "event": event_ref,
+                        "time": facts.time_ms,
+                    }
             record = {
                 "docType": DOC_EVENT,
                 "eventID": event_id,
+                "ref": event_ref,
                 "eventType": facts.event_type,
                 "eventTimeMs": facts.time_ms,
                 "recordTimeMs": ctx.timestamp_ms,
@@ -255,26 +387,100 @@ class ColdChain(Contract):
                 "txID": ctx.tx_id,
                 "prefixes": document_prefixes,
                 "event": stored,
+                "commitment": {
+                    "txID": ctx.tx_id,
+                    "salt": salt.hex(),
+                    "first": first,
+                    "lots": [leaf.lot for leaf in mine],
+                },
             }
-            ctx.put_state(event_key(event_id), record)
-            self._index(ctx, event_id, facts, cte)
+            self._own(ctx, refs, config, facts, event_ref, where, inspector, owners)
+            self._index(ctx, refs, record, facts, cte)
+            ctx.put_private(COLLECTION, event_key(event_ref), record)
             if extension(event, "alarm", prefixes):
                 alarms += 1
             event_ids.append(event_id)
-            lots.update(facts.lots)
+        computed = commitment.commit(leaves)
+        if computed.count != count or computed.root.hex() != root:
+            raise ContractError(
+                f"the commitment does not match the events sent: expected root {computed.root.hex()} over "
+                f"{computed.count} leaves, got {str(root)[:64]} over {count}"
+            )
+        ctx.put_private(
+            COLLECTION,
+            _key("cap", ctx.tx_id),
+            {"root": root, "count": count, "leaves": [leaf.hash.hex() for leaf in leaves]},
+        )
         if verdicts:
             self._record_verdicts(ctx, verdicts)
-        master = meta.get("masterData")
+        master = payload.get("masterData")
         if isinstance(master, dict):
-            self._master_data(ctx, master)
-        ctx.set_event(
-            "EventsCaptured",
-            {"captureID": capture_id, "count": len(event_ids), "lots": sorted(lots), "alarms": alarms},
-        )
-        return {"captureID": capture_id, "eventIDs": event_ids}
+            self._master_data(ctx, refs, master)
+        ctx.set_event("EventsCaptured", {"captureID": capture_id, "count": len(event_ids), "alarms": alarms})
+        return {"captureID": capture_id, "events": len(event_ids), "root": root, "count": count}
 
-    def _index(self, ctx: Context, event_id: str, facts: EventFacts, cte: str | None) -> None:
+    def _own(
+        self,
+        ctx: Context,
+        refs: _Refs,
+        config: dict,
+        facts: EventFacts,
+        event_ref: str,
+        where: str,
+        inspector: bool,
+        owners: dict[str, dict | None],
+    ) -> None:
+        """Record the owner of lots seen for the first time; check and record recalls."""
+        if facts.biz_step == "sensor_reporting":
+            return  # a logger's report says nothing about who owns what
+        recall = RECALLED in (facts.disposition, *facts.persistent_set)
+        lots = dict.fromkeys(refs("lot", lot) for lot in facts.lots)
+        if recall:
+            for container in facts.containers:
+                for key, _ in ctx.get_prefix(_prefix("cont", refs("id", container))):
+                    lots[_last(key)] = None
+        for lot_ref in lots:
+            key = _key("own", lot_ref)
+            if lot_ref not in owners:
+                owners[lot_ref] = ctx.get_state(key)
+            owner = owners[lot_ref]
+            if owner is None:
+                if recall:
+                    raise ContractError(f"{where}: lot {refs.name(lot_ref)} is not on the ledger: nothing to recall")
+                owners[lot_ref] = {"org": ctx.caller.org, "recalled": []}
+                ctx.put_state(key, owners[lot_ref])
+                ctx.set_key_policy(key, _policy(ctx.caller.org, config["inspection_org"]))
+                refs.remember(lot_ref, "lot")
+                continue
+            if not recall:
+                continue
+            if ctx.caller.org != owner["org"] and not inspector:
+                raise ContractError(
+                    f"{where}: {NOT_ALLOWED} only {owner['org']} (which owns lot {refs.name(lot_ref)}) or an "
+                    f"inspector of {config['inspection_org']} may recall it, not {ctx.caller.id}"
+                )
+            owner["recalled"] = [*owner.get("recalled", []), event_ref]
+            ctx.put_state(key, owner)  # under AND(owner, inspection agency): both peers must endorse
+
+    def _index(self, ctx: Context, refs: _Refs, record: dict, facts: EventFacts, cte: str | None) -> None:
+        event_ref = record["ref"]
         at = {"t": facts.time_ms}
+        ctx.put_state(
+            _key("hd", event_ref),
+            {
+                "docType": DOC_EVENT,
+                "eventRef": event_ref,
+                "eventType": facts.event_type,
+                "eventTimeMs": facts.time_ms,
+                "recordTimeMs": record["recordTimeMs"],
+                "action": facts.action,
+                "bizStep": facts.biz_step,
+                "disposition": facts.disposition,
+                "readPoint": refs("id", facts.read_point) if facts.read_point else None,
+                "bizLocation": refs("id", facts.biz_location) if facts.biz_location else None,
+                "transformationID": refs("xf", facts.transformation_id) if facts.transformation_id else None,
+            },
+        )
         roles = (
             ("epc", facts.epcs),
             ("parent", (facts.parent,) if facts.parent else ()),
@@ -283,79 +489,75 @@ class ColdChain(Contract):
             ("class", facts.classes),
             ("inclass", facts.input_classes),
             ("outclass", facts.output_classes),
+            ("device", facts.devices),
         )
         for role, ids in roles:
             for value in ids:
-                ctx.put_state(_key("ix", role, value, event_id), at)
-        for device in facts.devices:
-            ctx.put_state(_key("ix", "device", device, event_id), at)
-        lots = set(facts.lots)
+                ctx.put_state(_key("ix", role, refs("id", value), event_ref), at)
+                pattern = _gtin_level(value)
+                if pattern is not None:
+                    ctx.put_state(_key("ix", role, refs("pat", pattern), event_ref), at)
+        lots = dict.fromkeys(refs("lot", lot) for lot in facts.lots)
         for container in facts.containers:
-            for key, _ in ctx.get_prefix(_prefix("cont", container)):
-                lots.add(key.rsplit(SEP, 1)[1])
+            for key, _ in ctx.get_prefix(_prefix("cont", refs("id", container))):
+                lots[_last(key)] = None
         if facts.event_type != "AssociationEvent":  # associations go to the device indexes below
             kind = "lsr" if facts.biz_step == "sensor_reporting" else "lot"
             for lot in sorted(lots):
-                ctx.put_state(_key(kind, lot, _t(facts.time_ms), event_id), {"cte": cte, "step": facts.biz_step})
-        if facts.disposition == "recalled" or "recalled" in facts.persistent_set:
-            for lot in sorted(lots):
-                ctx.put_state(_key("recall", lot, event_id), at)
+                ctx.put_state(_key(kind, lot, _t(facts.time_ms), event_ref), {"cte": cte, "step": facts.biz_step})
         if facts.event_type == "TransformationEvent" or facts.transformation_id:
-            tkey = facts.transformation_id or event_id
+            tref = refs("xf", facts.transformation_id or record["eventID"])
+            refs.remember(tref, "xf")
             for lot in facts.input_lots:
-                ctx.put_state(_key("xin", lot, tkey), at)
-                ctx.put_state(_key("xform", tkey, "in", lot), {"t": facts.time_ms, "eventID": event_id})
+                lref = refs("lot", lot)
+                ctx.put_state(_key("xin", lref, tref), at)
+                ctx.put_state(_key("xform", tref, "in", lref), {"t": facts.time_ms, "event": event_ref})
             for lot in facts.output_lots:
-                ctx.put_state(_key("xout", lot, tkey), at)
-                ctx.put_state(_key("xform", tkey, "out", lot), {"t": facts.time_ms, "eventID": event_id})
+                lref = refs("lot", lot)
+                ctx.put_state(_key("xout", lref, tref), at)
+                ctx.put_state(_key("xform", tref, "out", lref), {"t": facts.time_ms, "event": event_ref})
         if facts.event_type == "AggregationEvent" and facts.parent:
             for lot in facts.lots:
-                key = _key("cont", facts.parent, lot)
+                key = _key("cont", refs("id", facts.parent), refs("lot", lot))
                 if facts.action == "DELETE":
                     ctx.delete_state(key)
                 else:
-                    ctx.put_state(key, {"t": facts.time_ms, "eventID": event_id})
+                    ctx.put_state(key, {"t": facts.time_ms})
         if facts.event_type == "AssociationEvent":
-            assoc_lots = set(facts.lots)
+            associated = dict.fromkeys(refs("lot", lot) for lot in facts.lots)
             if facts.parent:
-                for key, _ in ctx.get_prefix(_prefix("cont", facts.parent)):
-                    assoc_lots.add(key.rsplit(SEP, 1)[1])
+                for key, _ in ctx.get_prefix(_prefix("cont", refs("id", facts.parent))):
+                    associated[_last(key)] = None
+            names = [refs.name(lot) for lot in associated]
+            record["assocLots"] = sorted(name for name in names if name)
             for device in facts.devices:
-                value = {
-                    "action": facts.action,
-                    "parent": facts.parent,
-                    "lots": sorted(assoc_lots),
-                    "t": facts.time_ms,
-                    "eventID": event_id,
-                    "readPoint": facts.read_point,
-                }
-                ctx.put_state(_key("dev", device, _t(facts.time_ms), event_id), value)
-                for lot in sorted(assoc_lots):
+                dref = refs("id", device)
+                refs.remember(dref, "device")
+                ctx.put_state(
+                    _key("dev", dref, _t(facts.time_ms), event_ref), {"action": facts.action, "t": facts.time_ms}
+                )
+                for lot in sorted(associated):
                     ctx.put_state(
-                        _key("lotdev", lot, _t(facts.time_ms), event_id),
-                        {"device": device, "action": facts.action, "t": facts.time_ms},
+                        _key("lotdev", lot, _t(facts.time_ms), event_ref, dref),
+                        {"d": dref, "action": facts.action, "t": facts.time_ms},
                     )
 
     def _record_verdicts(self, ctx: Context, verdicts: dict[str, dict]) -> None:
         by_shard: dict[str, dict[str, dict]] = {}
-        for lot, verdict in verdicts.items():
-            by_shard.setdefault(_shard(lot), {})[lot] = verdict
+        for lot_ref, verdict in verdicts.items():
+            by_shard.setdefault(_shard(lot_ref), {})[lot_ref] = verdict
         for shard, entries in sorted(by_shard.items()):
             register = ctx.get_state(shard) or {"docType": "inspection-register", "lots": {}}
             register["lots"].update(entries)
-            ctx.put_state(shard, register)
+            ctx.put_state(shard, register)  # under AND(inspection agency's peer)
 
-    def _master_data(self, ctx: Context, master: dict) -> None:
+    def _master_data(self, ctx: Context, refs: _Refs, master: dict) -> None:
+        """Store master data privately; its owner (first to record an entry) alone may change it later."""
         for vocabulary in master.get("vocabularyList") or []:
             if not isinstance(vocabulary, dict):
                 continue
-            kind = str(vocabulary.get("type", ""))
-            prefix = {
-                "urn:epcglobal:epcis:vtype:BusinessLocation": "loc",
-                "urn:epcglobal:epcis:vtype:ReadPoint": "loc",
-                "urn:epcglobal:epcis:vtype:EPCClass": "prod",
-            }.get(kind)
-            if prefix is None:
+            kind = MASTER_KINDS.get(str(vocabulary.get("type", "")))
+            if kind is None:
                 continue
             for element in vocabulary.get("vocabularyElementList") or []:
                 if not isinstance(element, dict) or not isinstance(element.get("id"), str):
@@ -366,13 +568,79 @@ class ColdChain(Contract):
                         name = attribute["id"].rsplit("#", 1)[-1].rsplit("/", 1)[-1]
                         attributes[name] = attribute.get("attribute")
                 ident = gs1.normalise_id(element["id"])
-                ctx.put_state(_key(prefix, ident), {"docType": "master-data", "id": ident, "attributes": attributes})
+                value = {"docType": "master-data", "kind": kind, "id": ident, "attributes": attributes}
+                mref = refs("md", f"{kind}:{ident}")
+                control_key = _key("mdc", mref)
+                control = ctx.get_state(control_key)
+                seal = refs.seal(value)
+                if control is not None:
+                    if control.get("seal") == seal:
+                        continue  # unchanged: nothing to write, nobody's permission needed
+                    if control.get("owner") != ctx.caller.org:
+                        raise ContractError(
+                            f"master data {ident}: {NOT_ALLOWED} only {control.get('owner')} (which recorded it) "
+                            f"may change it, not {ctx.caller.org}"
+                        )
+                    ctx.put_state(control_key, {"owner": control["owner"], "seal": seal})  # under AND(owner's peer)
+                else:
+                    ctx.put_state(control_key, {"owner": ctx.caller.org, "seal": seal})
+                    ctx.set_key_policy(control_key, _policy(ctx.caller.org))
+                ctx.put_private(COLLECTION, _key("md", mref), value)
+
+    def _master(self, ctx: Context, refs: _Refs, kind: str, ident: str) -> dict | None:
+        """A master-data entry whose private value matches the seal its owner's peer endorsed, else None."""
+        mref = refs("md", f"{kind}:{ident}")
+        control = ctx.get_state(_key("mdc", mref))
+        value = ctx.get_private(COLLECTION, _key("md", mref)) if control is not None else None
+        if not isinstance(value, dict) or refs.seal(value) != control.get("seal"):
+            return None  # absent, or a private write no owner endorsed
+        return value
+
+    # -- who must endorse ----------------------------------------------------------------------------------
+
+    @evaluate
+    def endorsers(self, ctx: Context, request: dict) -> list:
+        """Organisations whose peers must endorse a recall (``recall``: lots) or closing an alarm (``alarm``)."""
+        config = self._config(ctx)
+        refs = _Refs(ctx)
+        orgs = {ctx.caller.org}
+        recall = request.get("recall") or []
+        if not isinstance(recall, list):
+            raise ContractError("recall must be a list of lots")
+        for lot in recall:
+            owner = ctx.get_state(_key("own", refs("lot", _lot_key(str(lot)))))
+            if owner is None:
+                raise ContractError(f"lot {lot} is not on the ledger")
+            orgs.update((owner["org"], config["inspection_org"]))
+        alarm_ref = request.get("alarm")
+        if alarm_ref is not None:
+            alarm = ctx.get_state(_key("alarm", str(alarm_ref)))
+            if alarm is None:
+                raise ContractError(f"there is no alarm {alarm_ref!r}")
+            orgs.update(alarm.get("owners", []))
+        return sorted(orgs)
+
+    @evaluate
+    def owners(self, ctx: Context, lots: list) -> dict:
+        """The owning organisation of each lot (None when the lot is not on the ledger)."""
+        refs = _Refs(ctx)
+        out = {}
+        for lot in lots:
+            key = _lot_key(str(lot))
+            owner = ctx.get_state(_key("own", refs("lot", key)))
+            out[key] = owner["org"] if owner else None
+        return out
 
     # -- inspections and alarms ----------------------------------------------------------------------------
 
     @submit
-    def raise_alarm(self, ctx: Context, alarm: dict) -> dict:
-        """Record an alarm (idempotent by its id) and emit the ColdChainAlarm event."""
+    def raise_alarm(self, ctx: Context) -> dict:
+        """Record an alarm (transient ``alarm``; idempotent by its id) and emit the ColdChainAlarm event."""
+        self._config(ctx)
+        refs = _Refs(ctx)
+        alarm = _transient_json(ctx, ALARM_TRANSIENT, "an alarm")
+        if not isinstance(alarm, dict):
+            raise ContractError("transient 'alarm' must be a JSON object")
         alarm_id = alarm.get("id")
         if not isinstance(alarm_id, str) or not alarm_id or len(alarm_id) > 256 or SEP in alarm_id:
             raise ContractError("alarm.id must be a non-empty string of at most 256 characters")
@@ -380,64 +648,117 @@ class ColdChain(Contract):
         if not isinstance(code, str) or not code:
             raise ContractError("alarm.code must be a non-empty string")
         lots = alarm.get("lots") or []
-        if not isinstance(lots, list) or not all(isinstance(lot, str) for lot in lots):
-            raise ContractError("alarm.lots must be a list of lot keys or Digital Links")
+        if not isinstance(lots, list) or not lots or not all(isinstance(lot, str) for lot in lots):
+            raise ContractError("alarm.lots must be a non-empty list of lot keys or Digital Links")
         lot_keys = sorted({_lot_key(lot) for lot in lots})
-        existing = ctx.get_state(_key("alarm", alarm_id))
+        ref = refs("alarm", alarm_id)
+        key = _key("alarm", ref)
+        existing = ctx.get_state(key)
         if existing is not None:
-            return existing
+            return {"ref": ref, "status": existing["status"]}
+        owners = set()
+        for lot in lot_keys:
+            owner = ctx.get_state(_key("own", refs("lot", lot)))
+            if owner is None:
+                raise ContractError(f"alarm {alarm_id}: lot {lot} is not on the ledger")
+            owners.add(owner["org"])
+        severity = alarm.get("severity") if isinstance(alarm.get("severity"), str) else "warning"
+        ctx.put_state(key, {"status": "open", "owners": sorted(owners), "raisedAtMs": ctx.timestamp_ms})
+        ctx.set_key_policy(key, _policy(*owners))  # closing it needs every owner's peer
         record = {
             "docType": "alarm",
-            **{k: v for k, v in alarm.items() if k not in ("docType", "status", "lots")},
+            **{k: v for k, v in alarm.items() if k not in ("docType", "status", "lots", "ref")},
+            "ref": ref,
             "lots": lot_keys,
-            "status": "open",
+            "severity": severity,
             "raisedBy": ctx.caller.id,
             "raisedAtMs": ctx.timestamp_ms,
             "txID": ctx.tx_id,
         }
-        ctx.put_state(_key("alarm", alarm_id), record)
+        ctx.put_private(COLLECTION, _key("alarm", ref), record)
         for lot in lot_keys:
-            ctx.put_state(_key("alot", lot, alarm_id), {"t": ctx.timestamp_ms})
-        ctx.set_event("ColdChainAlarm", record)
-        return record
+            ctx.put_state(_key("alot", refs("lot", lot), ref), {"t": ctx.timestamp_ms})
+        ctx.set_event("ColdChainAlarm", {"ref": ref, "code": code, "severity": severity})
+        return {"ref": ref, "status": "open"}
 
     @submit
-    def close_alarm(self, ctx: Context, alarm_id: str, note: str) -> dict:
-        """Close an open alarm with a note (who and when are recorded)."""
-        record = ctx.get_state(_key("alarm", alarm_id))
-        if record is None:
-            raise ContractError(f"there is no alarm {alarm_id!r}")
-        if record["status"] != "open":
-            raise ContractError(f"alarm {alarm_id!r} is already {record['status']}")
-        record.update(status="closed", closedBy=ctx.caller.id, closedAtMs=ctx.timestamp_ms, note=note)
-        ctx.put_state(_key("alarm", alarm_id), record)
-        ctx.set_event("ColdChainAlarmClosed", {"id": alarm_id, "by": ctx.caller.id})
-        return record
+    def close_alarm(self, ctx: Context, alarm_ref: str) -> dict:
+        """Close an open alarm (its lots' owner only; the note travels as transient ``note``)."""
+        self._config(ctx)
+        key = _key("alarm", alarm_ref)
+        state = ctx.get_state(key) if alarm_ref and SEP not in alarm_ref else None
+        if state is None:
+            raise ContractError(f"there is no alarm {alarm_ref!r}")
+        if state["status"] != "open":
+            raise ContractError(f"alarm {alarm_ref!r} is already {state['status']}")
+        owners = state.get("owners", [])
+        if ctx.caller.org not in owners:
+            raise ContractError(
+                f"{NOT_ALLOWED} only the owner of the alarm's lots ({', '.join(owners)}) may close alarm "
+                f"{alarm_ref!r}, not {ctx.caller.id}"
+            )
+        note = ctx.transient.get(NOTE_TRANSIENT, b"").decode("utf-8", "replace")[:1000]
+        state.update(status="closed", closedAtMs=ctx.timestamp_ms)
+        ctx.put_state(key, state)  # under AND(owners' peers)
+        record = ctx.get_private(COLLECTION, _key("alarm", alarm_ref)) or {}
+        record.update(closedBy=ctx.caller.id, closedAtMs=ctx.timestamp_ms, note=note)
+        ctx.put_private(COLLECTION, _key("alarm", alarm_ref), record)
+        ctx.set_event("ColdChainAlarmClosed", {"ref": alarm_ref})
+        return {"ref": alarm_ref, "status": "closed"}
+
+    def _alarm(self, ctx: Context, ref: str) -> dict | None:
+        state = ctx.get_state(_key("alarm", ref))
+        if state is None:
+            return None
+        record = ctx.get_private(COLLECTION, _key("alarm", ref)) or {}
+        return {**record, "ref": ref, "status": state["status"], "owners": state.get("owners", [])}
 
     @evaluate
     def alarms(self, ctx: Context, open_only: bool) -> list:
         """Alarms, newest first."""
-        rows = [value for _, value in ctx.get_prefix(_prefix("alarm"))]
-        if open_only:
-            rows = [row for row in rows if row.get("status") == "open"]
+        rows = []
+        for key, state in ctx.get_prefix(_prefix("alarm")):
+            if open_only and state.get("status") != "open":
+                continue
+            alarm = self._alarm(ctx, _last(key))
+            if alarm is not None:
+                rows.append(alarm)
         return sorted(rows, key=lambda r: r.get("raisedAtMs", 0), reverse=True)
 
     @evaluate(public=True)
     def inspection(self, ctx: Context, lot: str) -> dict | None:
         """The inspection agency's latest verdict on a lot, or None."""
-        key = _lot_key(lot)
-        register = ctx.get_state(_shard(key)) or {"lots": {}}
-        return register["lots"].get(key)
+        refs = _Refs(ctx)
+        lot_ref = refs("lot", _lot_key(lot))
+        verdict = self._verdicts(ctx).get(lot_ref)
+        return None if verdict is None else self._public_verdict(ctx, verdict)
+
+    def _verdicts(self, ctx: Context) -> dict[str, dict]:
+        verdicts: dict[str, dict] = {}
+        for shard in range(SHARDS):
+            register = ctx.get_state(_key("inspection", f"{shard:02d}")) or {"lots": {}}
+            verdicts.update(register["lots"])
+        return verdicts
+
+    def _public_verdict(self, ctx: Context, verdict: dict) -> dict:
+        out = {k: verdict[k] for k in ("disposition", "time") if k in verdict}
+        record = ctx.get_private(COLLECTION, event_key(str(verdict.get("event"))))
+        if record is not None:
+            out["eventID"] = record["eventID"]
+            result = extension(record["event"], "result", record.get("prefixes"))
+            if result is not None:
+                out["result"] = result
+        return out
 
     # -- reading events ------------------------------------------------------------------------------------
 
     @evaluate
     def get_event(self, ctx: Context, event_id: str) -> dict:
         """One event record (the event as captured, with its transaction id)."""
-        record = ctx.get_state(event_key(event_id))
+        record = ctx.get_private(COLLECTION, event_key(_Refs(ctx)("ev", event_id)))
         if record is None:
             raise ContractError(f"there is no event {event_id!r}")
-        return record
+        return as_declared(record)
 
     @evaluate
     def query_events(self, ctx: Context, params: dict) -> dict:
@@ -445,22 +766,23 @@ class ColdChain(Contract):
         unknown = sorted(set(params) - QUERY_PARAMS)
         if unknown:
             raise ContractError(f"unknown query parameter(s) {', '.join(unknown)}; supported: {sorted(QUERY_PARAMS)}")
+        refs = _Refs(ctx)
         per_page = params.get("perPage", 100)
-        if isinstance(per_page, str) and per_page.isdigit():
+        if _digits(per_page):
             per_page = int(per_page)
         if not isinstance(per_page, int) or isinstance(per_page, bool) or not 1 <= per_page <= MAX_PAGE:
-            raise ContractError(f"perPage must be an integer from 1 to {MAX_PAGE}")
+            raise ContractError(f"perPage must be an integer from 1 to {MAX_PAGE}, got {per_page!r:.40}")
         after = None
         token = params.get("nextPageToken")
         if token is not None:
             time_text, sep, last_id = str(token).partition(SEP)
-            if not sep or not time_text.isdigit():
+            if not sep or not _digits(time_text):
                 raise ContractError("nextPageToken is not one this server issued")
             after = (int(time_text), last_id)
         selector: dict[str, Any] = {"docType": DOC_EVENT}
         for name, (field, kind) in EQ_FIELDS.items():
             if name in params:
-                values = [_normal(kind, v) for v in _values(params[name], name)]
+                values = [self._normal(refs, kind, v) for v in _values(params[name], name)]
                 selector[field] = values[0] if len(values) == 1 else {"$in": values}
         for name, (field, operator) in TIME_FIELDS.items():
             if name in params:
@@ -474,12 +796,12 @@ class ColdChain(Contract):
                 selector[field][operator] = bound
         matches = [name for name in MATCH_ROLES if name in params]
         if matches:
-            records = self._by_objects(ctx, params, matches)
-            records = [r for r in records if _selects(r, selector)]
-            records.sort(key=lambda r: (r["eventTimeMs"], r["eventID"]))
+            headers = self._by_objects(ctx, refs, params, matches)
+            headers = [h for h in headers if _selects(h, selector)]
+            headers.sort(key=lambda h: (h["eventTimeMs"], h["eventRef"]))
             if after is not None:
-                records = [r for r in records if (r["eventTimeMs"], r["eventID"]) > after]
-            page = records[: per_page + 1]
+                headers = [h for h in headers if (h["eventTimeMs"], h["eventRef"]) > after]
+            page = headers[: per_page + 1]
         else:
             if after is not None:
                 selector = {
@@ -488,53 +810,65 @@ class ColdChain(Contract):
                         {
                             "$or": [
                                 {"eventTimeMs": {"$gt": after[0]}},
-                                {"eventTimeMs": after[0], "eventID": {"$gt": after[1]}},
+                                {"eventTimeMs": after[0], "eventRef": {"$gt": after[1]}},
                             ]
                         },
                     ]
                 }
-            query = {"selector": selector, "sort": [{"eventTimeMs": "asc"}, {"eventID": "asc"}], "limit": per_page + 1}
+            order = [{"eventTimeMs": "asc"}, {"eventRef": "asc"}]
+            query = {"selector": selector, "sort": order, "limit": per_page + 1}
             page = [value for _, value in ctx.query(query)]
         more = len(page) > per_page
         page = page[:per_page]
-        next_token = f"{page[-1]['eventTimeMs']}{SEP}{page[-1]['eventID']}" if more and page else None
-        return {"events": page, "nextPageToken": next_token}
+        next_token = f"{page[-1]['eventTimeMs']}{SEP}{page[-1]['eventRef']}" if more and page else None
+        records = [ctx.get_private(COLLECTION, event_key(h["eventRef"])) for h in page]
+        return {"events": [as_declared(r) for r in records if r is not None], "nextPageToken": next_token}
 
-    def _by_objects(self, ctx: Context, params: dict, matches: list[str]) -> list[dict]:
-        event_ids: set[str] | None = None
+    @staticmethod
+    def _normal(refs: _Refs, kind: str | None, value: str) -> str:
+        if kind in ("bizStep", "disposition"):
+            return vocab.short(kind, value) or value
+        if kind == "id":
+            return refs("id", gs1.normalise_id(value))
+        if kind in ("xf", "ev"):
+            return refs(kind, value)
+        return value
+
+    def _by_objects(self, ctx: Context, refs: _Refs, params: dict, matches: list[str]) -> list[dict]:
+        event_refs: set[str] | None = None
         for name in matches:
             found: set[str] = set()
             for value in _values(params[name], name):
                 canonical = gs1.normalise_id(value)
+                wanted = [refs("id", canonical)]
+                if canonical.startswith(gs1.CANONICAL_DOMAIN) and canonical.count("/") <= 4:
+                    wanted.append(refs("pat", canonical))  # a GTIN-level pattern: every finer identifier
                 for role in MATCH_ROLES[name]:
-                    prefixes = [_prefix("ix", role, canonical)]
-                    if canonical.startswith(gs1.CANONICAL_DOMAIN) and canonical.count("/") <= 4:
-                        prefixes.append(_key("ix", role, canonical) + "/")  # a GTIN-level pattern
-                    for prefix in prefixes:
-                        found.update(key.rsplit(SEP, 1)[1] for key, _ in ctx.get_prefix(prefix))
-            event_ids = found if event_ids is None else event_ids & found
-        records = []
-        for event_id in sorted(event_ids or ()):
-            record = ctx.get_state(event_key(event_id))
-            if record is not None:
-                records.append(record)
-        return records
+                    for ref in wanted:
+                        found.update(_last(key) for key, _ in ctx.get_prefix(_prefix("ix", role, ref)))
+            event_refs = found if event_refs is None else event_refs & found
+        headers = []
+        for event_ref in sorted(event_refs or ()):
+            header = ctx.get_state(_key("hd", event_ref))
+            if header is not None:
+                headers.append(header)
+        return headers
 
     # -- lots, trace and journeys --------------------------------------------------------------------------
 
-    def _edges(self, ctx: Context, lot: str, direction: str) -> list[dict]:
+    def _edges(self, ctx: Context, lot_ref: str, direction: str) -> list[dict]:
         side, other = ("xout", "in") if direction == "back" else ("xin", "out")
         edges = []
-        for key, value in ctx.get_prefix(_prefix(side, lot)):
-            tkey = key.rsplit(SEP, 1)[1]
-            for other_key, other_value in ctx.get_prefix(_prefix("xform", tkey, other)):
-                neighbour = other_key.rsplit(SEP, 1)[1]
+        for key, value in ctx.get_prefix(_prefix(side, lot_ref)):
+            tref = _last(key)
+            for other_key, other_value in ctx.get_prefix(_prefix("xform", tref, other)):
+                neighbour = _last(other_key)
                 edges.append(
                     {
-                        "from": neighbour if direction == "back" else lot,
-                        "to": lot if direction == "back" else neighbour,
-                        "transformation": tkey,
-                        "eventID": other_value.get("eventID"),
+                        "from": neighbour if direction == "back" else lot_ref,
+                        "to": lot_ref if direction == "back" else neighbour,
+                        "transformation": tref,
+                        "event": other_value.get("event"),
                         "t": value.get("t"),
                         "next": neighbour,
                     }
@@ -542,6 +876,7 @@ class ColdChain(Contract):
         return edges
 
     def _walk(self, ctx: Context, start: str, direction: str) -> tuple[list[str], list[dict]]:
+        """Lot references reached from ``start`` through transformations, and the edges (by reference)."""
         seen = [start]
         edges: list[dict] = []
         frontier = [start]
@@ -554,30 +889,51 @@ class ColdChain(Contract):
                     frontier.append(edge["next"])
         return seen, edges
 
+    def _known(self, ctx: Context, refs: _Refs, lot: str) -> str:
+        """The reference of a lot that is on the ledger (ContractError otherwise)."""
+        start = _lot_key(lot)
+        lot_ref = refs("lot", start)
+        if not ctx.get_prefix(_prefix("lot", lot_ref), limit=1) and not ctx.get_prefix(
+            _prefix("xout", lot_ref), limit=1
+        ):
+            raise ContractError(f"lot {start} is not on the ledger")
+        return lot_ref
+
     @evaluate
     def trace(self, ctx: Context, lot: str, direction: str) -> dict:
         """Lots upstream (``back``) or downstream (``forward``) of a lot through transformations."""
         if direction not in ("back", "forward"):
             raise ContractError("direction must be 'back' or 'forward'")
-        start = _lot_key(lot)
-        lots, edges = self._walk(ctx, start, direction)
-        if not edges and not ctx.get_prefix(_prefix("lot", start), limit=1):
-            raise ContractError(f"lot {start} is not on the ledger")
-        linked = {edge["from"] for edge in edges} if direction == "forward" else {edge["to"] for edge in edges}
-        ends = [x for x in lots if x not in linked]
-        summaries = {x: self._lot_summary(ctx, x) for x in lots}
+        refs = _Refs(ctx)
+        start_ref = self._known(ctx, refs, lot)
+        lot_refs, edges = self._walk(ctx, start_ref, direction)
+        linked = {e["from"] for e in edges} if direction == "forward" else {e["to"] for e in edges}
+        names = {ref: refs.name(ref) or ref for ref in lot_refs}
         return {
-            "lot": start,
+            "lot": names[start_ref],
             "direction": direction,
-            "lots": lots,
-            "edges": edges,
-            "ends": ends,
-            "summaries": summaries,
+            "lots": [names[x] for x in lot_refs],
+            "edges": [
+                {
+                    "from": names.get(e["from"], e["from"]),
+                    "to": names.get(e["to"], e["to"]),
+                    "transformation": refs.name(e["transformation"]),
+                    "eventID": self._event_id(ctx, e["event"]),
+                    "t": e["t"],
+                }
+                for e in edges
+            ],
+            "ends": [names[x] for x in lot_refs if x not in linked],
+            "summaries": {names[x]: self._lot_summary(ctx, x, names[x]) for x in lot_refs},
         }
 
-    def _lot_summary(self, ctx: Context, lot: str) -> dict:
-        rows = ctx.get_prefix(_prefix("lot", lot))
-        summary: dict[str, Any] = {"lot": lot, "events": len(rows)}
+    def _event_id(self, ctx: Context, event_ref: str | None) -> str | None:
+        record = ctx.get_private(COLLECTION, event_key(event_ref)) if event_ref else None
+        return None if record is None else record["eventID"]
+
+    def _lot_summary(self, ctx: Context, lot_ref: str, name: str) -> dict:
+        rows = ctx.get_prefix(_prefix("lot", lot_ref))
+        summary: dict[str, Any] = {"lot": name, "events": len(rows)}
         if rows:
             first_key = rows[0][0]
             last_key, last = rows[-1]
@@ -592,26 +948,29 @@ class ColdChain(Contract):
     @evaluate
     def lots(self, ctx: Context) -> list:
         """Every lot with its first and last business event, inspection verdict, recall flag and open alarms."""
+        refs = _Refs(ctx)
         grouped: dict[str, list[tuple[str, dict]]] = {}
         for key, value in ctx.get_prefix(_prefix("lot")):
             grouped.setdefault(key.split(SEP)[1], []).append((key, value))
-        recalled = {key.split(SEP)[1] for key, _ in ctx.get_prefix(_prefix("recall"))}
+        recalled = {_last(key) for key, value in ctx.get_prefix(_prefix("own")) if value.get("recalled")}
         open_alarms: dict[str, int] = {}
-        for _, alarm in ctx.get_prefix(_prefix("alarm")):
-            if alarm.get("status") == "open":
-                for lot in alarm.get("lots", []):
-                    open_alarms[lot] = open_alarms.get(lot, 0) + 1
-        verdicts: dict[str, dict] = {}
-        for shard in range(SHARDS):
-            register = ctx.get_state(_key("inspection", f"{shard:02d}")) or {"lots": {}}
-            verdicts.update(register["lots"])
+        states = {_last(key): value for key, value in ctx.get_prefix(_prefix("alarm"))}
+        for key, _ in ctx.get_prefix(_prefix("alot")):
+            lot_ref, alarm_ref = key.split(SEP)[1:3]
+            if states.get(alarm_ref, {}).get("status") == "open":
+                open_alarms[lot_ref] = open_alarms.get(lot_ref, 0) + 1
+        verdicts = self._verdicts(ctx)
         out = []
-        for lot, rows in sorted(grouped.items()):
+        for lot_ref, rows in grouped.items():
+            name = refs.name(lot_ref)
+            if name is None:
+                continue
             last_key, last = rows[-1]
-            last_event = ctx.get_state(event_key(last_key.split(SEP)[3])) or {}
+            last_event = ctx.get_private(COLLECTION, event_key(last_key.split(SEP)[3])) or {}
+            verdict = verdicts.get(lot_ref)
             out.append(
                 {
-                    "lot": lot,
+                    "lot": name,
                     "events": len(rows),
                     "first_ms": int(rows[0][0].split(SEP)[2]),
                     "last_ms": int(last_key.split(SEP)[2]),
@@ -619,166 +978,291 @@ class ColdChain(Contract):
                     "last_step": last.get("step"),
                     "last_location": last_event.get("bizLocation") or last_event.get("readPoint"),
                     "in_transit": last.get("cte") == "shipping" or last.get("step") in ("departing", "transporting"),
-                    "recalled": lot in recalled,
-                    "open_alarms": open_alarms.get(lot, 0),
-                    "inspection": verdicts.get(lot),
+                    "recalled": lot_ref in recalled,
+                    "open_alarms": open_alarms.get(lot_ref, 0),
+                    "inspection": None if verdict is None else self._public_verdict(ctx, verdict),
                 }
             )
-        return out
+        return sorted(out, key=lambda row: row["lot"])
 
-    @evaluate
-    def lot_events(self, ctx: Context, lot: str, sensor_reports: bool) -> list:
-        """Event records of one lot in time order (business events; sensor reports on request)."""
-        key = _lot_key(lot)
-        rows = ctx.get_prefix(_prefix("lsr" if sensor_reports else "lot", key))
+    def _records(self, ctx: Context, kind: str, lot_ref: str, until: int | None = None) -> list[dict]:
         records = []
-        for row_key, _ in rows:
-            record = ctx.get_state(event_key(row_key.split(SEP)[3]))
+        for key, _ in ctx.get_prefix(_prefix(kind, lot_ref)):
+            if until is not None and int(key.split(SEP)[2]) > until:
+                break
+            record = ctx.get_private(COLLECTION, event_key(key.split(SEP)[3]))
             if record is not None:
                 records.append(record)
         return records
 
-    @evaluate(public=True)
+    @evaluate
+    def lot_events(self, ctx: Context, lot: str, sensor_reports: bool) -> list:
+        """Event records of one lot in time order (business events; sensor reports on request)."""
+        refs = _Refs(ctx)
+        return [
+            as_declared(r) for r in self._records(ctx, "lsr" if sensor_reports else "lot", refs("lot", _lot_key(lot)))
+        ]
+
+    @evaluate
     def master_data(self, ctx: Context) -> dict:
-        """Location and product master data: canonical id → attributes (names, coordinates, descriptions)."""
-        return {
-            "locations": {value["id"]: value["attributes"] for _, value in ctx.get_prefix(_prefix("loc"))},
-            "products": {value["id"]: value["attributes"] for _, value in ctx.get_prefix(_prefix("prod"))},
-        }
+        """Location and product master data (members only): canonical id → attributes."""
+        out: dict[str, dict] = {"locations": {}, "products": {}}
+        refs = _Refs(ctx)
+        for key, control in ctx.get_prefix(_prefix("mdc")):
+            value = ctx.get_private(COLLECTION, _key("md", _last(key)))
+            if isinstance(value, dict) and refs.seal(value) == control.get("seal"):
+                out["locations" if value["kind"] == "loc" else "products"][value["id"]] = value["attributes"]
+        return out
 
     @evaluate
     def lot_origin(self, ctx: Context, lot: str) -> dict:
         """Where a lot comes from: its creating event and the landing events of the lots it was made from."""
+        refs = _Refs(ctx)
         start = _lot_key(lot)
-        upstream, _ = self._walk(ctx, start, "back")
+        start_ref = refs("lot", start)
+        upstream, _ = self._walk(ctx, start_ref, "back")
         origin: dict[str, Any] = {"lot": start, "created": None, "landings": []}
         for item in upstream:
-            rows = ctx.get_prefix(_prefix("lot", item))
-            for key, value in rows:
-                record = ctx.get_state(event_key(key.split(SEP)[3]))
+            for key, value in ctx.get_prefix(_prefix("lot", item)):
+                record = ctx.get_private(COLLECTION, event_key(key.split(SEP)[3]))
                 if record is None:
                     continue
-                if item == start and origin["created"] is None:
-                    origin["created"] = _public_event(record) | {"location": record.get("bizLocation")}
+                if item == start_ref and origin["created"] is None:
+                    origin["created"] = _member_event(record) | {"location": record.get("bizLocation")}
                 if value.get("cte") == "first_land_based_receiving":
                     origin["landings"].append(
-                        _public_event(record) | {"kdes": kdes(record["event"], event_facts(record["event"]))}
+                        _member_event(record) | {"kdes": kdes(record["event"], event_facts(record["event"]))}
                     )
         return origin
 
     @evaluate
     def device_associations(self, ctx: Context, device: str) -> dict:
         """Association intervals of sensor devices (all, or one): device → [{from, to, lots, parent}]."""
-        prefix = _prefix("dev", gs1.normalise_id(device)) if device else _prefix("dev")
+        refs = _Refs(ctx)
+        prefix = _prefix("dev", refs("id", gs1.normalise_id(device))) if device else _prefix("dev")
         out: dict[str, list[dict]] = {}
         for key, value in ctx.get_prefix(prefix):
-            name = key.split(SEP)[1]
+            name = refs.name(key.split(SEP)[1])
+            if name is None:
+                continue
             intervals = out.setdefault(name, [])
             if value.get("action") == "DELETE":
                 for interval in intervals:
                     if interval["to"] is None:
                         interval["to"] = value["t"]
-            else:
-                intervals.append(
-                    {
-                        "from": value["t"],
-                        "to": None,
-                        "lots": value.get("lots", []),
-                        "parent": value.get("parent"),
-                        "readPoint": value.get("readPoint"),
-                        "eventID": value.get("eventID"),
-                    }
-                )
+                continue
+            record = ctx.get_private(COLLECTION, event_key(_last(key))) or {}
+            intervals.append(
+                {
+                    "from": value["t"],
+                    "to": None,
+                    "lots": record.get("assocLots", []),
+                    "parent": _parent(record),
+                    "readPoint": record.get("readPoint"),
+                    "eventID": record.get("eventID"),
+                }
+            )
         return out
 
-    def _device_intervals(self, ctx: Context, lot: str, until: int | None) -> list[dict]:
+    def _device_intervals(self, ctx: Context, refs: _Refs, lot_ref: str, until: int | None) -> list[dict]:
         open_at: dict[str, int] = {}
         intervals = []
-        for _, value in ctx.get_prefix(_prefix("lotdev", lot)):
-            device, at = value["device"], value["t"]
+        name = refs.name(lot_ref)
+        for _, value in ctx.get_prefix(_prefix("lotdev", lot_ref)):
+            device, at = refs.name(value["d"]), value["t"]
+            if device is None:
+                continue
             if until is not None and at >= until:
                 break
             if value.get("action") == "DELETE":
                 if device in open_at:
-                    intervals.append({"device": device, "from": open_at.pop(device), "to": at, "lot": lot})
+                    intervals.append({"device": device, "from": open_at.pop(device), "to": at, "lot": name})
             elif device not in open_at:
                 open_at[device] = at
         for device, start in open_at.items():
-            intervals.append({"device": device, "from": start, "to": until, "lot": lot})
+            intervals.append({"device": device, "from": start, "to": until, "lot": name})
         return sorted(intervals, key=lambda i: i["from"])
 
-    @evaluate(public=True)
-    def lot_journey(self, ctx: Context, lot: str) -> dict:
-        """What a consumer may see of a lot: its way from landing (through upstream lots), sensors, verdicts."""
-        start = _lot_key(lot)
-        if not ctx.get_prefix(_prefix("lot", start), limit=1):
-            raise ContractError(f"lot {start} is not on the ledger")
-        upstream, edges = self._walk(ctx, start, "back")
+    def _upstream(self, ctx: Context, refs: _Refs, lot: str) -> tuple[str, list[str], list[dict], dict[str, int]]:
+        """A lot's reference, the lots it was made from, the edges, and when each upstream lot's history ends."""
+        start_ref = self._known(ctx, refs, lot)
+        upstream, edges = self._walk(ctx, start_ref, "back")
         cut: dict[str, int] = {}  # an upstream lot's own history ends when it was transformed
         for edge in edges:
             t = edge.get("t") or 0
             cut[edge["from"]] = min(cut.get(edge["from"], t), t)
-        events, intervals, alarms, verdicts, recalls = [], [], [], {}, []
-        for item in upstream:
-            for key, _ in ctx.get_prefix(_prefix("lot", item)):
-                record = ctx.get_state(event_key(key.split(SEP)[3]))
-                if record is not None and record["eventID"] not in {e["eventID"] for e in events}:
-                    events.append(_public_event(record))
-            until = None if item == start else cut.get(item)
-            intervals.extend(self._device_intervals(ctx, item, until))
-            for key, _ in ctx.get_prefix(_prefix("alot", item)):
-                alarm = ctx.get_state(_key("alarm", key.split(SEP)[2]))
-                if alarm is not None and alarm["id"] not in {a["id"] for a in alarms}:
-                    alarms.append({k: alarm.get(k) for k in _PUBLIC_ALARM if k in alarm})
-            register = ctx.get_state(_shard(item)) or {"lots": {}}
-            if item in register["lots"]:
-                verdicts[item] = {k: v for k, v in register["lots"][item].items() if k != "by"}
-            if ctx.get_prefix(_prefix("recall", item), limit=1):
-                recalls.append(item)
-        events.sort(key=lambda e: (e["eventTimeMs"], e["eventID"]))
+        return start_ref, upstream, edges, cut
+
+    @evaluate
+    def lot_sensors(self, ctx: Context, lot: str) -> dict:
+        """Which loggers watched a lot and its upstream lots when, and their anchored batches (members only)."""
+        refs = _Refs(ctx)
+        start_ref, upstream, _, cut = self._upstream(ctx, refs, lot)
+        intervals: list[dict] = []
         anchors = []
         for item in upstream:
-            for key, _ in ctx.get_prefix(_prefix("lsr", item)):
-                record = ctx.get_state(event_key(key.split(SEP)[3]))
-                if record is not None:
-                    anchors.append(_anchor_summary(record))
-        anchors.sort(key=lambda a: (a["start_ms"] or 0, a["device"] or ""))
+            until = None if item == start_ref else cut.get(item)
+            intervals.extend(self._device_intervals(ctx, refs, item, until))
+            for record in self._records(ctx, "lsr", item, until):
+                summary = commitment.sensor_summary(record["event"], record.get("prefixes")) or {}
+                anchors.append({"eventID": record["eventID"], "txID": record["txID"], **summary})
+        anchors.sort(key=lambda a: (a.get("start_ms") or 0, a.get("device") or ""))
+        return {"lot": refs.name(start_ref), "device_intervals": intervals, "sensor_batches": anchors}
+
+    @evaluate(public=True)
+    def lot_journey(self, ctx: Context, lot: str) -> dict:
+        """What a consumer may see of a lot: its way from landing, verdicts, alarms — each step with its proof."""
+        refs = _Refs(ctx)
+        start_ref, upstream, edges, cut = self._upstream(ctx, refs, lot)
+        names = {ref: refs.name(ref) or ref for ref in upstream}
+        events: list[dict] = []
+        seen: set[str] = set()
+        alarms: list[dict] = []
+        verdicts = self._verdicts(ctx)
+        inspections, recalled = {}, []
+        captures: dict[str, list[bytes]] = {}
+        for item in upstream:
+            until = None if item == start_ref else cut.get(item)
+            for record in self._records(ctx, "lot", item, until):
+                if record["eventID"] in seen:
+                    continue
+                step = self._proven_step(ctx, record, names[item], captures)
+                if step is not None:
+                    seen.add(record["eventID"])
+                    events.append(step)
+            for key, _ in ctx.get_prefix(_prefix("alot", item)):
+                alarm = self._alarm(ctx, _last(key))
+                if alarm is not None and alarm["ref"] not in {a["ref"] for a in alarms}:
+                    public = {k: alarm.get(k) for k in PUBLIC_ALARM if k in alarm}
+                    public["lots"] = [x for x in alarm.get("lots", []) if x in names.values()]  # its own lots only
+                    alarms.append(public)
+            if item in verdicts:
+                inspections[names[item]] = self._public_verdict(ctx, verdicts[item])
+            owner = ctx.get_state(_key("own", item))
+            if owner is not None and owner.get("recalled"):
+                recalled.append(names[item])
+        events.sort(key=lambda e: (e["eventTimeMs"], e["eventID"]))
         locations = {}
         for event in events:
-            for ident in (event.get("location"),):
-                if ident and ident not in locations:
-                    master = ctx.get_state(_key("loc", ident))
-                    if master is not None:
-                        locations[ident] = master["attributes"]
+            ident = event.get("location")
+            if ident and ident not in locations:
+                master = self._master(ctx, refs, "loc", ident)
+                if master is not None:
+                    locations[ident] = {k: v for k, v in master["attributes"].items() if k in PUBLIC_LOCATION}
         products = {}
         for item in upstream:
-            gtin = item.split("/", 1)[0]
-            master = ctx.get_state(_key("prod", f"{gs1.CANONICAL_DOMAIN}/01/{gtin}"))
+            gtin = names[item].split("/", 1)[0]
+            master = self._master(ctx, refs, "prod", f"{gs1.CANONICAL_DOMAIN}/01/{gtin}")
             if master is not None:
-                products[gtin] = master["attributes"]
+                products[gtin] = {k: v for k, v in master["attributes"].items() if k in PUBLIC_PRODUCT}
         return {
-            "lot": start,
-            "upstream": upstream,
-            "edges": edges,
+            "lot": names[start_ref],
+            "upstream": [names[x] for x in upstream],
+            "edges": [{"from": names[e["from"]], "to": names[e["to"]], "t": e["t"]} for e in edges],
             "events": events,
-            "device_intervals": intervals,
-            "sensor_batches": anchors,
             "alarms": alarms,
-            "inspections": verdicts,
-            "recalled": recalls,
+            "inspections": inspections,
+            "recalled": recalled,
             "locations": locations,
             "products": products,
         }
 
+    def _proven_step(self, ctx: Context, record: dict, lot: str, captures: dict[str, list[bytes]]) -> dict | None:
+        """An event as a consumer of ``lot`` sees it — its leaf for that lot — with the path to its capture's root."""
+        committed = record.get("commitment") or {}
+        lots = committed.get("lots", [])
+        position = lots.index(lot) if lot in lots else (lots.index(None) if None in lots else None)
+        if position is None:
+            return None  # the event names other lots only: showing it would name them
+        tx_id = committed["txID"]
+        if tx_id not in captures:
+            capture = ctx.get_private(COLLECTION, _key("cap", tx_id)) or {"leaves": []}
+            captures[tx_id] = [bytes.fromhex(h) for h in capture["leaves"]]
+        leaf_hashes = captures[tx_id]
+        index = committed["first"] + position
+        if index >= len(leaf_hashes):
+            return None
+        text = leaf_texts(record)[position]
+        leaf = parse_json(text)
+        return {
+            "eventID": leaf["eventID"],
+            "txID": tx_id,
+            "eventTimeMs": leaf["eventTime"],
+            "offset": leaf["offset"],
+            "eventType": leaf["eventType"],
+            "bizStep": leaf["bizStep"],
+            "disposition": leaf["disposition"],
+            "cte": leaf["cte"],
+            "location": leaf["location"],
+            "lot": leaf["lot"],
+            "kdes": leaf["kdes"],
+            "commitment": {
+                "leaf": text,
+                "index": index,
+                "count": len(leaf_hashes),
+                "path": [h.hex() for h in merkle.inclusion_proof(leaf_hashes, index)],
+            },
+        }
 
-_PUBLIC_ALARM = ("id", "code", "severity", "message", "message_ko", "lots", "status", "raisedAtMs", "txID", "device")
+    @evaluate
+    def event_commitment(self, ctx: Context, event_id: str) -> dict:
+        """An event's first leaf with its path to the capture root, and the salt (members: reading proofs)."""
+        record = ctx.get_private(COLLECTION, event_key(_Refs(ctx)("ev", event_id)))
+        if record is None:
+            raise ContractError(f"there is no event {event_id!r}")
+        committed = record["commitment"]
+        capture = ctx.get_private(COLLECTION, _key("cap", committed["txID"])) or {"leaves": []}
+        leaf_hashes = [bytes.fromhex(h) for h in capture["leaves"]]
+        index = committed["first"]
+        return {
+            "eventID": event_id,
+            "txID": committed["txID"],
+            "leaf": leaf_texts(record)[0],
+            "index": index,
+            "count": len(leaf_hashes),
+            "path": [h.hex() for h in merkle.inclusion_proof(leaf_hashes, index)],
+            "salt": committed["salt"],
+            "event": record["event"],
+            "prefixes": record.get("prefixes", {}),
+        }
 
 
-def _public_event(record: dict) -> dict:
-    """An event as consumers see it: when, where, what happened, key data — no commercial references."""
+def leaf_texts(record: dict) -> list[str]:
+    """An event record's leaves (canonical JSON), rebuilt from the event as committed and its salt."""
+    committed = record["commitment"]
+    event = record["event"]
+    leaves = commitment.event_leaves(
+        event,
+        record["eventID"],
+        event_facts(event),
+        record.get("cte"),
+        context_prefixes([record.get("prefixes") or {}]),
+        bytes.fromhex(committed["salt"]),
+        0,
+    )
+    return [leaf.data.decode() for leaf in leaves]
+
+
+def as_declared(record: dict) -> dict:
+    """An event record as members read it: with its error declaration, if one was made later, in the event."""
+    if "declaredIn" not in record:
+        return record
+    return {**record, "event": {**record["event"], "errorDeclaration": record["errorDeclaration"]}}
+
+
+def _parent(record: dict) -> str | None:
+    parent = (record.get("event") or {}).get("parentID")
+    return gs1.normalise_id(parent) if isinstance(parent, str) else None
+
+
+def _shard(lot_ref: str) -> str:
+    return _key("inspection", f"{int(lot_ref[:2], 16) % SHARDS:02d}")
+
+
+def _member_event(record: dict) -> dict:
+    """An event's when, where and what, as members see it in origins."""
     event = record["event"]
     facts = event_facts(event)
-    data = kdes(event, facts)
     return {
         "eventID": record["eventID"],
         "txID": record["txID"],
@@ -790,42 +1274,11 @@ def _public_event(record: dict) -> dict:
         "cte": record.get("cte"),
         "location": record.get("bizLocation") or record.get("readPoint"),
         "lots": record.get("lots", []),
-        "kdes": {k: data[k] for k in PUBLIC_KDES if k in data},
-    }
-
-
-def _anchor_summary(record: dict) -> dict:
-    event = record["event"]
-    element = (event.get("sensorElementList") or [{}])[0]
-    metadata = element.get("sensorMetadata") or {}
-    report = next(
-        (r for r in element.get("sensorReport") or [] if r.get("type") in ("Temperature", "gs1:Temperature")), {}
-    )
-    batch = extension(event, "batch", record.get("prefixes")) or {}
-
-    def ms(text: Any) -> int | None:
-        try:
-            return timestamps.to_ms(text) if isinstance(text, str) else None
-        except timestamps.TimestampError:
-            return None
-
-    return {
-        "eventID": record["eventID"],
-        "txID": record["txID"],
-        "device": gs1.normalise_id(metadata["deviceID"]) if isinstance(metadata.get("deviceID"), str) else None,
-        "start_ms": ms(metadata.get("startTime")),
-        "end_ms": ms(metadata.get("endTime")),
-        "min": report.get("minValue"),
-        "max": report.get("maxValue"),
-        "mean": report.get("meanValue"),
-        "alarm": report.get("exception") == "ALARM_CONDITION",
-        "count": batch.get("count") if isinstance(batch, dict) else None,
-        "root": batch.get("merkleRoot") if isinstance(batch, dict) else None,
     }
 
 
 def _selects(record: dict, selector: dict) -> bool:
-    """Whether an event record matches an (equality / $in / range) selector, as the state query would."""
+    """Whether an event header matches an (equality / $in / range) selector, as the state query would."""
     for field, condition in selector.items():
         value = record.get(field)
         if isinstance(condition, dict):

@@ -3,7 +3,8 @@
 ``/coldchain/dashboard`` is for members of the consortium (log in first; anonymous visitors are sent to the
 gateway's login page). Its script reads ``/api/coldchain/lots``, ``/api/coldchain/alarms`` and
 ``/api/coldchain/trace`` — one click on a lot lists everything made from it, which is what a recall needs — and
-can recall a lot with everything made from it in one EPCIS event (``POST /api/coldchain/recall``), and
+can recall a lot with everything made from it in one EPCIS event (``POST /api/coldchain/recall``: the owner of
+every lot, or an inspector of the inspection agency, with the owners' and the agency's peers endorsing), and
 listens to ``/api/coldchain/live``, a server-sent event stream of the loggers' latest readings and of the
 contract's alarm and capture events as blocks commit.
 
@@ -35,6 +36,7 @@ from consortia.apps.coldchain.access import principal_of, reader, signer
 from consortia.apps.coldchain.capture import Capturer, contract_of
 from consortia.apps.coldchain.consortium import CHANNEL, CONTRACT
 from consortia.apps.coldchain.consumer import SECURITY_HEADERS, TEMPLATES
+from consortia.apps.coldchain.contract import NOT_ALLOWED
 from consortia.apps.coldchain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.facts import PREFIX
 from consortia.apps.coldchain.ingest import store_path
@@ -44,6 +46,7 @@ from consortia.gateway.sdk import EndorsementFailed, GatewayError
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.problems import Problem
 from consortia.ledger.codes import Code
+from consortia.ledger.encoding import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +158,8 @@ def build_router(backend: Backend) -> APIRouter:
         try:
             result = await run_in_threadpool(capturer.capture, read_document(document, "recall"))
         except DocumentRejected as exc:
+            if NOT_ALLOWED in str(exc):  # not the owner of every lot, nor an inspector
+                raise Problem(403, str(exc), code="NOT_ALLOWED") from None
             raise Problem(400, str(exc), code="RECALL_REFUSED") from None
         except GatewayError as exc:
             raise Problem(409, exc.message, code=exc.code) from None
@@ -190,7 +195,7 @@ def build_router(backend: Backend) -> APIRouter:
                     if outcome.contract != CONTRACT or outcome.code != Code.VALID:
                         continue
                     for contract_event in outcome.events:
-                        payload = json.loads(contract_event.payload or b"null")
+                        payload = parse_json(contract_event.payload or b"null")
                         kind = "alarm" if contract_event.name == "ColdChainAlarm" else "capture"
                         data = {"name": contract_event.name, "tx_id": outcome.tx_id, "payload": payload}
                         messages.append(f"event: {kind}\ndata: {json.dumps(data)}\n\n")
@@ -313,7 +318,7 @@ def start_services(app: FastAPI, backend: Backend) -> None:
     if not path.is_file():
         return
     try:
-        config = json.loads(path.read_text())
+        config = parse_json(path.read_bytes())
     except (OSError, ValueError):
         log.warning("ignoring %s: not readable JSON", path)
         return

@@ -18,11 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from consortia.apps.coldchain import gs1, schema, timestamps
 from consortia.apps.coldchain.eventhash import context_prefixes, event_hash_id
 from consortia.apps.coldchain.facts import event_facts
+from consortia.ledger import encoding
 
 MAX_EVENTS = 5000
 TEMPERATURE_UNITS = ("CEL", "FAH", "KEL")
@@ -210,11 +209,14 @@ def _semantic_rejections(index: int, event: Mapping[str, Any]) -> list[Rejection
 
 
 def parse_json(raw: bytes | str) -> Any:
-    """Decode JSON text or raise DocumentRejected with the position of the error."""
+    """Decode JSON text within the platform's input limits, or raise DocumentRejected saying what is wrong."""
     try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise DocumentRejected([Rejection(f"not valid JSON: {exc}")]) from None
+        return encoding.parse_json(raw)
+    except ValueError as exc:
+        message = str(exc)
+        if message.startswith("invalid JSON: "):
+            message = "not valid JSON: " + message.removeprefix("invalid JSON: ")
+        raise DocumentRejected([Rejection(message)]) from None
 
 
 def read_document(raw: bytes | str | Mapping[str, Any], source: str | None = None, limit: int = 20) -> Document:
@@ -254,7 +256,7 @@ def _read(document: Any, source: str | None, limit: int) -> Document:
     for index, event in enumerate(events):
         rejections.extend(_semantic_rejections(index, event))
         given = event.get("eventID")
-        event_id = given if isinstance(given, str) and given.strip() else event_hash_id(event, prefixes)
+        event_id = given.strip() if isinstance(given, str) and given.strip() else event_hash_id(event, prefixes)
         if event_id in seen:
             rejections.append(
                 Rejection(f"eventID repeats event {seen[event_id]}", index, event_id, "eventID"),

@@ -1,6 +1,6 @@
 """A lot's temperature history: the readings of the loggers that watched it, and of the lots it was made from.
 
-The ledger says which logger watched a lot when (association intervals, see ``ColdChain.lot_journey``), and
+The ledger says which logger watched a lot when (association intervals, see ``ColdChain.lot_sensors``), and
 for a lot made by transformation, which loggers watched its input lots until the transformation. Where two
 intervals overlap — a tote logger still attached when the cold room's logger takes over — the logger associated
 later speaks for the lot from then on. :func:`segments` resolves that into one logger per stretch of time;

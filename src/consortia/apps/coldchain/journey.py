@@ -1,12 +1,17 @@
 """A lot's journey for consumers: what the QR code's page shows, with the proofs that let the phone check it.
 
-The contract's public ``lot_journey`` gives the recorded facts — the lot's events and those of the lots it was
-made from, the loggers that watched it, inspection verdicts, alarms, master data. :func:`build` turns them into
-what a person reads: names in Korean and English, the catch area and vessel, one step per critical tracking
-event with place and time, the temperature history (raw readings from the off-chain store when this server has
-them, else the anchored batch means), the freshness gauge from the rules, and, for every step, the Merkle
-inclusion proof of the transaction that recorded it against its orderer-signed block header. The page verifies
-those proofs itself (``verifier.js``); the server is not trusted for them.
+The contract's public ``lot_journey`` gives the recorded facts as consumers may see them — the lot's events and
+those of the lots it was made from, each as the *public projection* committed in its capture's Merkle tree
+(:mod:`consortia.apps.coldchain.commitment`), inspection verdicts, alarms, the names and coordinates of the
+places on the way — and the members-only ``lot_sensors`` says which loggers watched it when (this server's own
+business: it never reaches the page). :func:`build` turns them into what a person reads: names in Korean and
+English, the catch area and vessel, one step per critical tracking event with place and time, the temperature
+history (raw readings from the off-chain store when this server has them, else the anchored batch means), the
+freshness gauge from the rules, and, for every step, its leaf with the inclusion path to its capture's root and
+the transaction proof of that capture against its orderer-signed block header. The page verifies those proofs
+itself (``consumer.js`` with the gateway's ``verifier.js``); the server is not trusted for them. Nothing in the
+document names a lot outside the journey, a party, an order or a quantity: the envelopes carry only roots,
+opaque references and hashes.
 """
 
 from __future__ import annotations
@@ -94,8 +99,9 @@ def build(
                 "bizStep": event.get("bizStep"),
                 "disposition": event.get("disposition"),
                 "location": _location(locations, event.get("location")),
-                "lots": event.get("lots", []),
+                "lots": [event["lot"]] if event.get("lot") else [],
                 "kdes": kdes,
+                "commitment": event.get("commitment"),
             }
         )
         if cte == "first_land_based_receiving" and not origin:
@@ -104,7 +110,6 @@ def build(
                 "catch_area": area,
                 "catch_area_name": FAO_AREAS.get(area, {"en": f"FAO area {area}", "ko": f"FAO {area} 해역"}),
                 "vessel_name": kdes.get("vessel_name"),
-                "fishing_gear": kdes.get("fishing_gear"),
                 "harvest_start": kdes.get("harvest_start"),
                 "harvest_end": kdes.get("harvest_end"),
                 "landed_ms": event["eventTimeMs"],

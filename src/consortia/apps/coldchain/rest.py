@@ -2,12 +2,15 @@
 
 ``POST /epcis/capture`` takes an EPCIS document (``application/json`` or ``application/ld+json``), validates it
 whole (schema, GS1 keys, units — a refusal is ``400`` with problem details naming the event and field, and nothing
-is stored) and answers ``202 Accepted`` with a capture job whose ``Location`` is ``/epcis/capture/{id}``; the job
-reports success once the transaction holding every event has committed. ``GET /epcis/events`` answers the common
+is stored; a body nested deeper or holding longer numbers than the platform's JSON limits is a ``400`` too, and
+a capture the contract refuses for want of authority — a recall by someone else's lot, say — is ``403``) and
+answers ``202 Accepted`` with a capture job whose ``Location`` is ``/epcis/capture/{id}``; the job reports success
+once the transaction committing to every event has committed (the events themselves go to the members' private
+collection, see :mod:`consortia.apps.coldchain.capture`). ``GET /epcis/events`` answers the common
 query parameters (``EQ_bizStep``, ``MATCH_epc``, ``MATCH_anyEPC``, ``GE_eventTime``, ``LT_eventTime``,
 ``EQ_bizLocation``, ``EQ_disposition`` and friends) with an ``EPCISQueryDocument``; a further page is announced by
-a ``Link: <…&nextPageToken=…>; rel="next"`` header. All routes need a member of the ``coldchain`` channel (or an
-inspector); reads are answered from the caller's organisation's peer.
+a ``Link: <…&nextPageToken=…>; rel="next"`` header; ``perPage`` takes ASCII digits only. All routes need a member
+of the ``coldchain`` channel; reads are answered by a member's peer, from the private collection.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from consortia.apps.coldchain import timestamps
 from consortia.apps.coldchain.access import principal_of, reader, signer
 from consortia.apps.coldchain.capture import CaptureJobs, Capturer, contract_of
 from consortia.apps.coldchain.consortium import CHANNEL
-from consortia.apps.coldchain.contract import QUERY_PARAMS
+from consortia.apps.coldchain.contract import NOT_ALLOWED, QUERY_PARAMS
 from consortia.apps.coldchain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.eventhash import STANDARD_PREFIXES
 from consortia.apps.coldchain.schema import SchemaUnavailable
@@ -83,9 +86,10 @@ def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
         capturer = Capturer(contract_of(backend.gateway(signer(backend, principal))))
         job = await run_in_threadpool(jobs.start, capturer, document, principal.id)
         if not job.running and not job.success:
-            raise Problem(
-                400, job.errors[0].get("message", "capture refused"), code="CAPTURE_REFUSED", rejections=job.errors
-            )
+            message = str(job.errors[0].get("message", "capture refused"))
+            if NOT_ALLOWED in message:
+                raise Problem(403, message, code="NOT_ALLOWED", rejections=job.errors)
+            raise Problem(400, message, code="CAPTURE_REFUSED", rejections=job.errors)
         return JSONResponse(job.as_dict(), status_code=202, headers={"Location": f"/epcis/capture/{job.capture_id}"})
 
     @router.get("/capture", summary="Capture jobs, newest first")

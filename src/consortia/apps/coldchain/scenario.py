@@ -116,11 +116,12 @@ SITES = {
 
 @dataclass(frozen=True)
 class Product:
-    """A trade item (GTIN) with its names."""
+    """A trade item (GTIN) with its names, and the organisation whose item it is."""
 
     gtin: str
     names: dict[str, str]
     species: str
+    org: str
 
 
 def _gtin(org: str, item: str) -> str:
@@ -129,16 +130,22 @@ def _gtin(org: str, item: str) -> str:
 
 PRODUCTS = {
     "mackerel-whole": Product(
-        _gtin(FISH_MARKET, "00011"), {"en": "Chub mackerel, whole, iced", "ko": "생고등어 (통)"}, "mackerel"
+        _gtin(FISH_MARKET, "00011"),
+        {"en": "Chub mackerel, whole, iced", "ko": "생고등어 (통)"},
+        "mackerel",
+        FISH_MARKET,
     ),
     "monkfish-whole": Product(
-        _gtin(FISH_MARKET, "00022"), {"en": "Monkfish, whole, iced", "ko": "생아귀 (통)"}, "monkfish"
+        _gtin(FISH_MARKET, "00022"), {"en": "Monkfish, whole, iced", "ko": "생아귀 (통)"}, "monkfish", FISH_MARKET
     ),
     "mackerel-fillet": Product(
-        _gtin(PROCESSOR, "00101"), {"en": "Chub mackerel fillets, 2 pieces", "ko": "고등어 필렛 2쪽"}, "mackerel"
+        _gtin(PROCESSOR, "00101"),
+        {"en": "Chub mackerel fillets, 2 pieces", "ko": "고등어 필렛 2쪽"},
+        "mackerel",
+        PROCESSOR,
     ),
     "monkfish-pack": Product(
-        _gtin(PROCESSOR, "00202"), {"en": "Monkfish for stew, 1 kg", "ko": "아귀찜용 1kg"}, "monkfish"
+        _gtin(PROCESSOR, "00202"), {"en": "Monkfish for stew, 1 kg", "ko": "아귀찜용 1kg"}, "monkfish", PROCESSOR
     ),
 }
 
@@ -232,8 +239,11 @@ def _document(events: list[dict[str, Any]], master: list[dict[str, Any]] | None 
     return document
 
 
-def master_data() -> list[dict[str, Any]]:
-    """Location and product master data (names in English and Korean, coordinates)."""
+def master_data(org: str | None = None) -> list[dict[str, Any]]:
+    """Location and product master data (names in English and Korean, coordinates), of one organisation or all.
+
+    Each organisation records its own sites and trade items, so each owns its entries: only it may change them.
+    """
     locations = [
         {
             "id": site.sgln,
@@ -246,6 +256,7 @@ def master_data() -> list[dict[str, Any]]:
             ],
         }
         for site in SITES.values()
+        if org is None or site.org == org
     ]
     products = [
         {
@@ -257,6 +268,7 @@ def master_data() -> list[dict[str, Any]]:
             ],
         }
         for product in PRODUCTS.values()
+        if org is None or product.org == org
     ]
     return [
         {"type": "urn:epcglobal:epcis:vtype:BusinessLocation", "vocabularyElementList": locations},
@@ -402,7 +414,7 @@ def build(
                 **{f"{PREFIX}:cte": "first_land_based_receiving"},
             )
         )
-    captures.insert(0, Capture(FISH_MARKET, "client", _document(landing_events, master_data()), "landing"))
+    captures.insert(0, Capture(FISH_MARKET, "client", _document(landing_events, master_data(FISH_MARKET)), "landing"))
     # 10–11 h: on the dock, one logger per lot's tote
     for i, lot in enumerate(landing):
         hot = lot == excursion
@@ -512,7 +524,8 @@ def build(
                         sourceList=source,
                         destinationList=destination,
                     )
-                ]
+                ],
+                master_data(PROCESSOR),
             ),
             "receiving at the processor",
         )
@@ -598,7 +611,8 @@ def build(
                         sourceList=from_plant,
                         destinationList=to_shop,
                     )
-                ]
+                ],
+                master_data(LOGISTICS),
             ),
             "shipping to Seoul",
         )
@@ -623,7 +637,8 @@ def build(
                         sourceList=from_plant,
                         destinationList=to_shop,
                     )
-                ]
+                ],
+                master_data(RETAILER),
             ),
             "receiving in Seoul",
         )

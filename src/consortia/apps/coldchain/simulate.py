@@ -50,7 +50,7 @@ def parse_broker(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep:
         host, port = text, "1883"
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"broker {text!r} must look like host:port, e.g. 127.0.0.1:1883")
     return host, int(port)
 

@@ -24,10 +24,11 @@ configurable (:func:`load` with a JSON file).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from consortia.ledger.encoding import parse_json
 
 FDA_CHAPTER_7 = (
     "FDA Fish and Fishery Products Hazards and Controls Guidance, 4th ed. (2011), ch. 7 Scombrotoxin (Histamine) "
@@ -173,7 +174,7 @@ def load(path: Path | None = None) -> SpeciesTable:
     if path is None:
         return SpeciesTable(table)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = parse_json(Path(path).read_bytes())
     except OSError as exc:
         raise SpeciesError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:

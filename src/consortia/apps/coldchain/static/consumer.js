@@ -4,9 +4,12 @@
 // The page's HTML carries only the journey URL (data-journey-url) and the language (data-lang). Everything else is
 // drawn from GET /api/coldchain/public/journey: the steps (critical tracking events) for the timeline and the map,
 // the temperature series for the chart (with the FDA limits drawn), the freshness gauge, inspections and alarms.
-// For every step the journey carries the proof document of the transaction that recorded it; verifier.js (the
-// gateway's verifier) checks each one against its orderer-signed block header and that the envelope is the very
-// transaction named. Only when every proof holds does the badge turn green.
+// The ledger holds no event in clear: a capture transaction carries only the Merkle root of its events' public
+// projections. So every step arrives with its leaf (that projection, as committed), the leaf's inclusion path and
+// the proof document of the capture transaction. Each step is checked link by link: the step shows only what its
+// leaf says (commitment.js); the leaf is in the tree whose root the transaction's envelope carries (commitment.js,
+// RFC 9162); the envelope is the transaction named, in a block whose header the ordering service signed
+// (verifier.js, the gateway's). Only when every link of every step holds does the badge turn green.
 
 const T = {
   en: {
@@ -167,7 +170,7 @@ function drawTimeline(j) {
           el('p', { class: 'step-title' }, name(step.label)),
           el('p', { class: 'step-meta' }, `${when(step.time_ms)} · ${step.location ? name(step.location.name) : ''}`),
           ...extra,
-          el('span', { class: 'proof-mark', 'data-proof-mark': step.txID }, ''),
+          el('span', { class: 'proof-mark', 'data-proof-mark': step.eventID }, ''),
         ),
       ),
     );
@@ -267,27 +270,36 @@ async function verify(j) {
   const badge = $('[data-verify-badge]');
   const stepsList = $('[data-verify-steps]');
   badge.textContent = t.verifying;
-  let verifier;
+  let verifier, commitment;
   try {
     verifier = await import('/static/verifier.js');
+    commitment = await import('/coldchain/static/commitment.js');
   } catch (error) {
     badge.className = 'badge unavailable';
     badge.dataset.verified = 'false';
     badge.textContent = t.unavailable;
     return;
   }
-  const entries = Object.entries(j.proofs || {});
+  const lots = new Set([j.lot, ...(j.upstream || [])]);
+  const transactions = new Map(); // txId → the transaction proof's steps (checked once per transaction)
+  const checkTx = async (txId, doc) => {
+    if (!transactions.has(txId)) {
+      const result = await verifier.checkProof(doc);
+      const binding = result.header
+        ? await verifier.checkTransaction(doc, result.header, { txId, channel: j.channel })
+        : { name: 'transaction', ok: false, detail: 'no header' };
+      transactions.set(txId, [...result.steps, binding]);
+    }
+    return transactions.get(txId);
+  };
   let failed = 0;
-  for (const [txId, doc] of entries) {
+  for (const step of j.steps || []) {
+    const doc = (j.proofs || {})[step.txID];
     let ok = false;
     let detail = '';
-    if (doc) {
+    if (doc && step.commitment) {
       try {
-        const result = await verifier.checkProof(doc);
-        const binding = result.header
-          ? await verifier.checkTransaction(doc, result.header, { txId, channel: j.channel })
-          : { ok: false, detail: 'no header' };
-        const steps = [...result.steps, binding];
+        const steps = [...(await commitment.checkCommitment(step, doc, lots, verifier)), ...(await checkTx(step.txID, doc))];
         ok = verifier.stepsHold(steps);
         detail = steps.filter((s) => !s.ok).map((s) => s.name).join('; ');
       } catch (error) {
@@ -297,18 +309,19 @@ async function verify(j) {
       detail = 'no proof';
     }
     if (!ok) failed += 1;
-    for (const mark of root.querySelectorAll(`[data-proof-mark="${txId}"]`)) {
+    for (const mark of root.querySelectorAll(`[data-proof-mark="${CSS.escape(step.eventID)}"]`)) {
       mark.textContent = ok ? '✓' : '✗';
       mark.className = `proof-mark ${ok ? 'ok' : 'bad'}`;
     }
-    stepsList.append(el('li', { class: ok ? 'ok' : 'bad', 'data-step-ok': String(ok) }, `${ok ? '✓' : '✗'} ${txId.slice(0, 12)}…${detail ? ` ${detail}` : ''}`));
+    stepsList.append(el('li', { class: ok ? 'ok' : 'bad', 'data-step-ok': String(ok) }, `${ok ? '✓' : '✗'} ${name(step.label)} · ${step.txID.slice(0, 12)}…${detail ? ` ${detail}` : ''}`));
   }
-  const good = entries.length > 0 && failed === 0;
+  const count = (j.steps || []).length;
+  const good = count > 0 && failed === 0;
   badge.className = `badge ${good ? 'verified' : 'not-verified'}`;
   badge.dataset.verified = String(good);
   badge.replaceChildren(
     el('strong', {}, good ? `✓ ${t.verified}` : `✗ ${t.notVerified}`),
-    el('span', {}, good ? t.records(entries.length) : t.failed(failed)),
+    el('span', {}, good ? t.records(count) : t.failed(failed)),
   );
 }
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+from fastapi import FastAPI
+
 from consortia.apps.health import consortium
+from consortia.apps.health.contract import PRIVATE, token
 from consortia.apps.health.service import HealthService
 from consortia.identity import SigningIdentity
 from consortia.ledger.config import BatchConfig
+from consortia.ledger.encoding import parse_json
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import NetworkSpec
 
@@ -29,7 +38,8 @@ def make_network(folder: Path, patients: int = 3) -> EmbeddedNetwork:
     """Create, deploy and enrol."""
     network = EmbeddedNetwork.create(folder, health_spec(patients))
     consortium.deploy(network)
-    HealthService(network).enroll([consortium.patient_id(n) for n in range(1, patients + 1)])
+    accounts = consortium.demo_accounts(patients)
+    HealthService(network).enroll(list(accounts), accounts)
     return network
 
 
@@ -95,3 +105,39 @@ def glucose_observation(
 def bundle(*resources: dict[str, Any], kind: str = "batch") -> dict[str, Any]:
     """A Bundle of resources."""
     return {"resourceType": "Bundle", "type": kind, "entry": [{"resource": copy.deepcopy(r)} for r in resources]}
+
+
+def private_key(network: EmbeddedNetwork, prefix: str, kind: str, value: str) -> str:
+    """The contract's private key for ``value`` (``k:<token>`` holds a patient's wrapped keys, for instance)."""
+    state = network.peer(consortium.CUSTODIAN).channel(consortium.CHANNEL).ledger.state
+    stored = state.private_get(consortium.CONTRACT, PRIVATE, "secret")
+    assert stored is not None, "the contract holds no pseudonym key"
+    return f"{prefix}:{token(base64.b64decode(parse_json(stored.value)['key']), kind, value)}"
+
+
+class Server:
+    """A gateway app served by uvicorn in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def start(self) -> Server:
+        """Start serving; return once uvicorn accepts connections."""
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()

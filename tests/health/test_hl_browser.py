@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from rich.console import Console
 
 from consortia.apps.health import consortium
@@ -28,7 +23,7 @@ from consortia.apps.health.service import service_for
 from consortia.gateway.server.app import create_app
 from consortia.network.embedded import EmbeddedNetwork
 
-from .hl_support import PASSWORD, health_spec
+from .hl_support import PASSWORD, Server, health_spec
 
 IN_CI = os.environ.get("CI") == "true"
 try:
@@ -48,34 +43,6 @@ if not CHROMIUM.exists():
     if IN_CI:
         raise RuntimeError(f"{CHROMIUM} is missing (apt-get install chromium)")
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
-
-
-class Server:
-    """A gateway app served by uvicorn in a thread, on a free port of 127.0.0.1."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def start(self) -> Server:
-        """Start serving; return once uvicorn accepts connections."""
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,14 @@ import pytest
 
 from consortia.apps.health import consent as consent_rules
 from consortia.apps.health.consortium import CARE, CLINIC, CUSTODIAN, HOSPITAL
+from consortia.apps.health.contract import PRIVATE
 from consortia.apps.health.readings import Reading
-from consortia.apps.health.service import AccessRefused, HealthError, HealthService, service_for
+from consortia.apps.health.service import AccessRefused, HealthError, HealthService, service_for, transient
 from consortia.gateway.sdk import EndorsementFailed
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.peer.audit import audit_network
 
-from .hl_support import person
+from .hl_support import person, private_key
 
 PATIENT = "GW-0001"
 
@@ -78,7 +79,8 @@ def test_grant_then_revoke_takes_effect_at_once(hl_network: EmbeddedNetwork) -> 
     with pytest.raises(AccessRefused):
         service.read(person(hl_network, CLINIC, "drpark"), PATIENT, consent_rules.TREAT, ["blood-pressure"])
     # A key released for the access is useless after revocation: release_keys re-checks consent.
-    access = service.submit(drkim, "access", [PATIENT], "TREAT", ["blood-pressure"]).result
+    request = {"patients": [PATIENT], "purpose": "TREAT", "classes": ["blood-pressure"]}
+    access = service.submit(drkim, "access", transient=transient(request=request)).result
     service.revoke(patient, consent["id"])
     released = service.release_keys(drkim, access["access_id"])
     assert "refused" in released[PATIENT]
@@ -90,7 +92,7 @@ def test_grant_then_revoke_takes_effect_at_once(hl_network: EmbeddedNetwork) -> 
     keys = (
         hl_network.peer(HOSPITAL)
         .channel("health")
-        .ledger.state.private_get("health-records", "health-keys", f"dek:{PATIENT}")
+        .ledger.state.private_get("health-records", PRIVATE, private_key(hl_network, "k", "patient", PATIENT))
     )
     assert keys is None or HOSPITAL.encode() not in keys.value
 
@@ -108,10 +110,10 @@ def test_only_the_patient_grants_and_reads_the_log(hl_network: EmbeddedNetwork) 
         recorded="2024-01-01T00:00:00Z",
     )
     with pytest.raises(EndorsementFailed, match="only patient GW-0001 may grant"):
-        service.submit(other, "grant", doc)
+        service.submit(other, "grant", transient=transient(consent=doc))
     bad = {**doc, "provision": {**doc["provision"], "type": "maybe"}}
     with pytest.raises(EndorsementFailed, match=r"Consent\.provision\.type"):
-        service.submit(person(hl_network, CUSTODIAN, "patient001"), "grant", bad)
+        service.submit(person(hl_network, CUSTODIAN, "patient001"), "grant", transient=transient(consent=bad))
     with pytest.raises(EndorsementFailed, match="only the patient"):
         service.access_log(person(hl_network, HOSPITAL, "drkim"), PATIENT)
     with pytest.raises(HealthError, match="unknown organisation"):
@@ -194,9 +196,10 @@ def test_erasure_shreds_keeps_the_log_and_verify_passes(hl_network: EmbeddedNetw
     with pytest.raises(HealthError, match="no data key"):
         service.custodian_key(PATIENT)
     assert service.store.records(PATIENT) == [] and service.store.count("GW-0002") == 3
+    wrapped_keys = private_key(hl_network, "k", "patient", PATIENT)
     for org, peer in hl_network.peers.items():
         state = peer.channel("health").ledger.state
-        assert state.private_get("health-records", "health-keys", f"dek:{PATIENT}") is None, org
+        assert state.private_get("health-records", PRIVATE, wrapped_keys) is None, org
     # The log and the anchored hashes remain; the officer can still audit who looked.
     officer = person(hl_network, CUSTODIAN, "officer")
     log = service.access_log(officer, PATIENT)
@@ -212,4 +215,4 @@ def test_erasure_shreds_keeps_the_log_and_verify_passes(hl_network: EmbeddedNetw
     report = audit_network(directory)
     assert report.ok, report.first_failure
     # No file anywhere holds the erased patient's wrapped key any more.
-    assert files_containing(directory / "peers", b'"dek:GW-0001"') == []
+    assert files_containing(directory / "peers", f'"{wrapped_keys}"'.encode()) == []

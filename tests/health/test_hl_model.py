@@ -102,3 +102,52 @@ def test_train_cli_registers_the_model_hash(hl_network: EmbeddedNetwork) -> None
         assert any(d.get("kind") == "risk-score" and d["model"]["version"] == body["version"] for d in stored)
     finally:
         network.close()
+
+
+def test_only_the_health_office_makes_a_checked_model_current(hl_network: EmbeddedNetwork) -> None:
+    """A strict version, registration by the analyst, promotion by the custodian, the file's hash before any use."""
+    from fastapi.testclient import TestClient
+
+    from consortia.apps.health.consortium import CUSTODIAN
+    from consortia.apps.health.service import HealthError, service_for
+    from consortia.gateway.sdk import EndorsementFailed
+    from consortia.gateway.server.app import ServerSettings, create_app
+
+    service = service_for(hl_network)
+    analyst = person(hl_network, ANALYTICS, "analyst")
+    for version in ("..", "../x", "1.0", "1.0.0-zzzzzzzz", "1.0.0-00000000/.."):
+        with pytest.raises(EndorsementFailed, match="model version must match"):
+            service.submit(analyst, "register_model", training.NAME, version, "0" * 64, {})
+    with pytest.raises(EndorsementFailed, match="must end with the first 8 hex digits of its SHA-256"):
+        service.submit(analyst, "register_model", training.NAME, "1.0.0-12345678", "0" * 64, {})
+    with pytest.raises(EndorsementFailed, match="model name must match"):
+        service.submit(analyst, "register_model", "..", "1.0.0-00000000", "0" * 64, {})
+    # A zero hash can be registered (it is only a claim) but does not become current by registering it…
+    service.submit(analyst, "register_model", training.NAME, "1.0.0-00000000", "0" * 64, {})
+    assert service.current_record() is None
+    # …and the analysis service cannot make it current; the health office can.
+    with pytest.raises(EndorsementFailed, match=r"only the custodian \(GangwonHealthOffice\).* may make a model"):
+        service.promote_model(analyst, training.NAME, "1.0.0-00000000")
+    officer = person(hl_network, CUSTODIAN, "officer")
+    with pytest.raises(EndorsementFailed, match="is not registered"):
+        service.promote_model(officer, training.NAME, "9.9.9-99999999")
+    service.promote_model(officer, training.NAME, "1.0.0-00000000")
+    assert service.current_record()["sha256"] == "0" * 64
+    # Before the model or its card is used, the file must have the registered hash: a planted file is refused.
+    folder = service.model_folder("1.0.0-00000000")
+    folder.mkdir(parents=True)
+    (folder / "model.joblib").write_bytes(b"not the registered model")
+    (folder / "MODEL_CARD.md").write_text("PLANTED CARD")
+    (service.models_dir.parent / "MODEL_CARD.md").write_text("OUTSIDE THE MODELS FOLDER")
+    with pytest.raises(training.ModelError, match="not the registered"):
+        service.current_model()
+    card = service.model_card()
+    assert card.card == "" and "not the registered" in card.problem
+    with pytest.raises(HealthError, match="model version must match"):
+        service.model_folder("..")
+    app = create_app(hl_network, ServerSettings(secure_cookies=False))
+    client = TestClient(app)
+    client.post("/api/login", json={"username": "GangwonHealthOffice/officer", "password": "consortia-demo"})
+    page = client.get("/health/model?lang=en")
+    assert page.status_code == 200 and 'id="model-problem"' in page.text
+    assert "PLANTED CARD" not in page.text and "OUTSIDE THE MODELS FOLDER" not in page.text

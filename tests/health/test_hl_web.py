@@ -6,7 +6,9 @@ Starlette's test client as a patient, a clinician, a coordinator and an outsider
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +18,12 @@ from rich.console import Console
 from consortia.apps.health import consortium
 from consortia.apps.health.demo import seed
 from consortia.apps.health.service import service_for
-from consortia.gateway.server.app import create_app
+from consortia.gateway.server.app import ServerSettings, create_app
+from consortia.gateway.server.auth import authorization_header
+from consortia.identity import SigningIdentity
 from consortia.network.embedded import EmbeddedNetwork
 
-from .hl_support import PASSWORD, bp_observation, bundle, glucose_observation, health_spec
+from .hl_support import PASSWORD, bp_observation, bundle, glucose_observation, health_spec, person
 
 NOW = "2024-05-01T08:00:00+09:00"
 
@@ -30,7 +34,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedNetw
     network = EmbeddedNetwork.create(tmp_path_factory.mktemp("health-api") / "net", health_spec(4))
     consortium.deploy(network)
     seed(network, Console(quiet=True), 4, days=7, train_model=False)
-    app = create_app(network)
+    app = create_app(network, ServerSettings(secure_cookies=False))  # the test client speaks plain http
 
     def client(username: str | None = None) -> TestClient:
         c = TestClient(app)
@@ -173,3 +177,152 @@ def test_pages_by_role(web: tuple[EmbeddedNetwork, Any]) -> None:
     # A form without the session's CSRF token changes nothing.
     r = patient.post("/health/consents/c-x/revoke", data={"csrf": "wrong"})
     assert r.status_code == 403
+
+
+# -- security: no borrowed identities, consent for alerts, de-duplication, input limits, read scope ---------------
+
+
+def signed(client: TestClient, identity: SigningIdentity, method: str, path: str, body: Any = None) -> Any:
+    """A request a program signs with its own key (``body``: JSON, sent as FHIR JSON to /fhir)."""
+    raw = b"" if body is None else json.dumps(body).encode()
+    headers = {"authorization": authorization_header(identity, method, path, raw)}
+    if body is not None:
+        headers["content-type"] = "application/fhir+json" if path.startswith("/fhir") else "application/json"
+    return client.request(method, path, content=raw, headers=headers)
+
+
+def test_a_program_acts_as_itself(web: tuple[EmbeddedNetwork, Any]) -> None:
+    """A patient's signed request gets no service identity; an organisation's own service acts as itself."""
+    network, client = web
+    anyone = client()
+    patient_program = person(network, consortium.CUSTODIAN, "patient001")
+    for path in ("/api/health/patients/GW-0002/consents", "/api/health/patients/GW-0001/consents"):
+        r = signed(anyone, patient_program, "GET", path)
+        assert r.status_code == 403 and r.json()["code"] == "SIGN_YOUR_OWN_PROPOSALS", r.text
+        assert "/api/channels/health/contracts/health-records/endorse" in r.json()["detail"]
+    # The custodian's service is the one program whose key the gateway holds: it acts as itself.
+    custodian = network.identity(consortium.CUSTODIAN, "client")
+    assert signed(anyone, custodian, "GET", "/api/health/alerts").status_code == 200
+    # The hospital's service reads as itself — and is refused and logged under its own name, not a clinician's.
+    r = signed(anyone, network.identity(consortium.HOSPITAL, "client"), "GET", "/api/health/patients/GW-0001/readings")
+    assert r.status_code == 403 and r.json()["code"] == "ACCESS_REFUSED" and "not service" in r.json()["detail"]
+    patient = client("GangwonHealthOffice/patient001")
+    log = patient.get("/api/health/patients/GW-0001/access-log").json()
+    assert log[0]["accessor"] == "ChuncheonHospital/client" and log[0]["decision"] == "deny"
+    # A patient's device posting its own readings: the custodian's service stores them on the patient's behalf.
+    r = signed(anyone, patient_program, "POST", "/fhir/Observation", bp_observation(124, 79, NOW, "GW-0001"))
+    assert r.status_code == 201, r.text
+    entry = patient.get("/api/health/patients/GW-0001/access-log").json()[0]
+    assert entry["accessor"] == "GangwonHealthOffice/client" and entry["on_behalf"] == "GangwonHealthOffice/patient001"
+    assert entry["tx_id"] == r.json()["batches"][0]["tx_id"]
+    r = signed(anyone, patient_program, "POST", "/fhir/Observation", bp_observation(124, 79, NOW, "GW-0002"))
+    assert r.status_code == 422 and r.json()["outcome"]["issue"][0]["expression"] == ["Observation.subject.reference"]
+
+
+def test_alerts_through_the_api_need_consent(web: tuple[EmbeddedNetwork, Any]) -> None:
+    """A clinic without the patient's consent is not shown the alert and cannot acknowledge it (403, the reason)."""
+    _, client = web
+    r = client("GangwonHealthOffice/patient003").post(
+        "/fhir/Observation", json=bp_observation(199, 121, "2024-05-02T08:00:00+09:00", "GW-0003"), headers=FHIR
+    )
+    [alert_id] = r.json()["alerts"]
+    clinic = client("WonjuClinic/drpark")  # patient003 (odd) consented to ChuncheonHospital, not WonjuClinic
+    assert alert_id not in {a["id"] for a in clinic.get("/api/health/alerts").json()}
+    r = clinic.post(f"/api/health/alerts/{alert_id}/ack", json={})
+    assert r.status_code == 403 and "no active consent permits WonjuClinic/drpark" in r.json()["detail"]
+    assert clinic.get(f"/api/health/alerts/{alert_id}").status_code == 403
+    hospital = client("ChuncheonHospital/drkim")
+    assert alert_id in {a["id"] for a in hospital.get("/api/health/alerts").json()}
+    r = hospital.post(f"/api/health/alerts/{alert_id}/ack", json={"note": "seen"})
+    assert r.status_code == 200 and r.json()["status"] == "acknowledged" and r.json()["by"] == "ChuncheonHospital/drkim"
+
+
+def test_fhir_observations_are_stored_once_per_identifier(web: tuple[EmbeddedNetwork, Any]) -> None:
+    """The same Observation (identifier) posted again stores nothing: 200 and where it is; bundles too."""
+    network, client = web
+    service = service_for(network)
+    officer = client("GangwonHealthOffice/officer")
+    first = bp_observation(133, 85, "2024-05-03T08:00:00+09:00", "GW-0004")
+    first["identifier"] = [{"system": "urn:gw:device", "value": "reading-0001"}]
+    second = glucose_observation(101, "mg/dL", "2339-0", "2024-05-03T07:00:00+09:00", "GW-0004")
+    second["identifier"] = [{"system": "urn:gw:device", "value": "reading-0002"}]
+    before = service.store.count("GW-0004")
+    r = officer.post("/fhir/Observation", json=first, headers=FHIR)
+    assert r.status_code == 201 and r.json()["stored"] == 1
+    stored = r.json()["batches"][0]
+    for _ in range(2):
+        again = officer.post("/fhir/Observation", json=first, headers=FHIR)
+        assert again.status_code == 200 and again.json()["stored"] == 0, again.text
+        assert again.json()["duplicates"] == [
+            {"identifier": "urn:gw:device|reading-0001", "batch": stored["batch"], "tx_id": stored["tx_id"]}
+        ]
+    assert service.store.count("GW-0004") == before + 1
+    r = officer.post("/fhir", json=bundle(first, second, second), headers=FHIR)
+    assert r.status_code == 201 and r.json()["stored"] == 1 and len(r.json()["duplicates"]) == 1
+    r = officer.post("/fhir", json=bundle(second, first), headers=FHIR)
+    assert r.status_code == 200 and r.json()["stored"] == 0 and len(r.json()["duplicates"]) == 2
+    assert service.store.count("GW-0004") == before + 2
+    # A signed request sent again is refused by the gateway before it gets here (replay: 401).
+    custodian = network.identity(consortium.CUSTODIAN, "client")
+    raw = json.dumps(bp_observation(121, 80, "2024-05-03T09:00:00+09:00", "GW-0004")).encode()
+    headers = {
+        "authorization": authorization_header(custodian, "POST", "/fhir/Observation", raw),
+        "content-type": "application/fhir+json",
+    }
+    anyone = client()
+    assert anyone.post("/fhir/Observation", content=raw, headers=headers).status_code == 201
+    assert anyone.post("/fhir/Observation", content=raw, headers=headers).status_code == 401
+    assert service.store.count("GW-0004") == before + 3
+
+
+DEEP = b"[" * 3000 + b"]" * 3000
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/fhir", "application/fhir+json"),
+        ("/fhir/Observation", "application/fhir+json"),
+        ("/api/health/risk", "application/json"),
+        ("/api/health/cgm", "application/json"),
+    ],
+)
+def test_deeply_nested_json_is_a_400(web: tuple[EmbeddedNetwork, Any], path: str, kind: str) -> None:
+    """JSON nested 3,000 deep is refused with 400 naming the limit, never a 500."""
+    _, client = web
+    r = client("GangwonHealthOffice/officer").post(path, content=DEEP, headers={"content-type": kind})
+    assert r.status_code == 400 and "nested deeper than 64" in r.json()["detail"], r.text
+    wrapped = b'{"resourceType": "Bundle", "type": "batch", "entry": ' + DEEP + b"}"
+    r = client("GangwonHealthOffice/officer").post(path, content=wrapped, headers={"content-type": kind})
+    assert r.status_code == 400, r.text
+
+
+def test_deep_json_file_is_a_clean_cli_error(tmp_path: Path) -> None:
+    """``health import-fhir`` reads files through the same limits: exit 1 and the limit, no traceback."""
+    from typer.testing import CliRunner
+
+    from consortia.apps.health.cli import app
+
+    file = tmp_path / "deep.json"
+    file.write_bytes(DEEP)
+    result = CliRunner().invoke(app, ["import-fhir", str(file), "--patient", "GW-0001", "--dry-run", "--json"])
+    assert result.exit_code == 1 and "nested deeper than 64" in json.loads(result.output)["error"]
+
+
+def test_channel_blocks_for_the_health_office_and_own_proofs_for_patients(web: tuple[EmbeddedNetwork, Any]) -> None:
+    """The explorer is the health office's; a patient verifies their own log entries through the app's route."""
+    _, client = web
+    patient = client("GangwonHealthOffice/patient002")
+    entry = patient.get("/api/health/patients/GW-0002/access-log").json()[0]
+    tx = entry["tx_id"]
+    for who in ("GangwonHealthOffice/patient002", "WonjuClinic/drpark", "GangwonAnalytics/analyst"):
+        assert client(who).get(f"/api/channels/health/transactions/{tx}").status_code == 403, who
+    assert client("GangwonHealthOffice/auditor").get(f"/api/channels/health/transactions/{tx}").status_code == 200
+    proof = patient.get(f"/api/health/patients/GW-0002/access-log/{tx}/proof")
+    assert proof.status_code == 200 and proof.json()["tx_id"] == tx and proof.json()["envelope"]
+    assert patient.get(f"/api/health/patients/GW-0001/access-log/{tx}/proof").status_code == 403
+    assert patient.get(f"/api/health/patients/GW-0002/access-log/{'0' * 64}/proof").status_code == 404
+    assert patient.get("/api/health/patients/GW-0002/access-log/not-a-tx/proof").status_code == 400
+    consistency = patient.get(f"/api/health/consistency?from=0&to={proof.json()['block']}")
+    assert consistency.status_code == 200 and consistency.json()["channel"] == "health"
+    assert patient.get("/api/health/consistency?from=%C2%B2&to=1").status_code == 422

@@ -7,9 +7,9 @@ derives :class:`Alert` values:
 * ``hypoglycaemia-level-2`` — glucose < 54 mg/dL (critical); ``hypoglycaemia-level-1`` — < 70 and ≥ 54 (warning);
 * ``persistent-hyperglycaemia`` — see :mod:`.glycaemia` (warning), raised once per 24 hours.
 
-The service records each alert on the ledger (the details in a private collection of the care organisations,
-only the id, the patient's pseudonym and the severity in the public event) and the gateway streams it to
-coordinators as a server-sent event.
+The service records each alert in the ledger's private collection of the custodian and the care organisations
+(the block shows only that some alerts were recorded, never whose or what) and the gateway streams each alert,
+as a server-sent event, to the care staff whose patients' consent covers it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Gangwon's target is 450,000 patients. At six home readings a day (blood pressure and pulse morning and evening,
 two glucose values) that is about 2.7 million readings a day. The benchmark builds a health network in a scratch
-folder and enrols N synthetic patients (data keys in the custodian's vault, pseudonyms on the ledger — *setup*,
-timed separately), then measures:
+folder and enrols N synthetic patients (data keys in the custodian's vault, pseudonyms in the ledger's private
+collection — *setup*, timed separately), then measures:
 
 * **ingest** — for one day of readings: plausibility checks and alert rules (vectorised), each reading sealed
   with AES-GCM under its patient's data key (unwrapped from the vault) with its salted hash, written to the
@@ -122,7 +122,7 @@ def run(
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from consortia.apps.health import consortium, training
-    from consortia.apps.health.service import HealthService
+    from consortia.apps.health.service import HealthService, transient
     from consortia.ledger.config import BatchConfig
     from consortia.network.embedded import EmbeddedNetwork
     from consortia.network.spec import NetworkSpec
@@ -187,7 +187,8 @@ def run(
         pool = ThreadPoolExecutor(4)
 
         def anchor(batch_id: str, root: bytes, count: int, classes: list[str]) -> str:
-            result = service.submit(custodian, "anchor", batch_id, "", count, root.hex(), [], classes)
+            about = transient(records={"patient": "", "classes": classes})
+            result = service.submit(custodian, "anchor", batch_id, count, root.hex(), [], transient=about)
             service.store.commit(batch_id, result.tx_id)
             return result.tx_id
 

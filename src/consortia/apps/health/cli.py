@@ -188,7 +188,12 @@ def import_fhir(
                 result = service.ingest(parsed.readings)
             except (HealthError, GatewayError) as exc:
                 _fail(f"nothing was stored: {exc}", as_json=as_json, extra=report)
-        report.update(stored=result.records, batches=result.batches, alerts=result.alerts)
+        report.update(
+            stored=result.records,
+            batches=result.batches,
+            alerts=result.alerts,
+            duplicates=[d.to_json() for d in result.duplicates],
+        )
     if as_json:
         _print_json(report)
     else:
@@ -224,7 +229,8 @@ def init(
     try:
         consortium.deploy(network)
         service = HealthService(network)
-        service.enroll([consortium.patient_id(n) for n in range(1, patients + 1)])
+        accounts = consortium.demo_accounts(patients)
+        service.enroll(list(accounts), accounts)
         service.store.close()
     finally:
         network.close()
@@ -311,7 +317,8 @@ def access_log(
         _print_json(entries)
         return
     for e in entries:
-        typer.echo(f"{e['at']}  {e['accessor']:<32} {e['purpose']:<8} {e['decision']:<6} {e['tx_id']}")
+        who = e["accessor"] + (f" for {e['on_behalf']}" if e.get("on_behalf") else "")
+        typer.echo(f"{e['at']}  {who:<32} {e['purpose']:<8} {e['decision']:<6} {e['tx_id']}")
 
 
 @app.command()
@@ -413,9 +420,17 @@ def train(
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP + " The model is registered if it holds one."),
     out: Path | None = typer.Option(None, "--out", help="Where to write the model (default: DATA/health/models)."),
     register: bool = typer.Option(True, "--register/--no-register", help="Register the model hash on the ledger."),
+    promote: bool = typer.Option(
+        True,
+        "--promote/--no-promote",
+        help="Then make it the current model, as the custodian's service (only the health office may).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Train the CHD risk model on the Framingham teaching cohort; report AUC and Brier beside the equation."""
+    """Train the CHD risk model on the Framingham teaching cohort; report AUC and Brier beside the equation.
+
+    The analysis service registers the model's hash and version; only the custodian makes a version current.
+    """
     from consortia.apps.health import training
     from consortia.apps.health.consortium import ANALYTICS
     from consortia.apps.health.dataset import DatasetError
@@ -436,7 +451,13 @@ def train(
                 record = service.register_model(service.identity(ANALYTICS, "client"), report)
             except GatewayError as exc:
                 _fail(f"the model was saved but not registered: {exc}", as_json=as_json, extra=body)
-        body["registered"] = {"ledger": True, "at": record["registered"]}
+            body["registered"] = {"ledger": True, "at": record["registered"], "by": record["by"], "current": False}
+            if promote:
+                try:
+                    current = service.promote_model(service.custodian(), report.name, report.version)
+                except GatewayError as exc:
+                    _fail(f"the model was registered but not made current: {exc}", as_json=as_json, extra=body)
+                body["registered"].update(current=True, promoted_by=current["by"])
     else:
         body["registered"] = {"ledger": False}
     if as_json:
@@ -447,6 +468,31 @@ def train(
     typer.echo(f"  held-out model:    AUC {model['roc_auc']:.3f}  Brier {model['brier']:.4f}")
     typer.echo(f"  Framingham 2008:   AUC {eq['roc_auc']:.3f}  Brier {eq['brier']:.4f}")
     typer.echo(f"  model card: {report.files['model_card']}")
+    if body["registered"].get("current"):
+        typer.echo(f"  current model (made current by {body['registered']['promoted_by']})")
+
+
+@app.command("promote-model")
+def promote_model(
+    version: str = typer.Argument(..., help="The registered version to make current (e.g. 1.0.0-1a2b3c4d)."),
+    org: str = typer.Option("GangwonHealthOffice", "--org", help="The custodian (only it may promote)."),
+    user: str = typer.Option("client", "--user", help="The custodian's service, an officer or its admin."),
+    password: str | None = typer.Option(None, "--password", envvar="CONSORTIA_PASSWORD", help=PASSWORD_HELP),
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Make a registered model version the current one (the health office); its file must match the hash."""
+    from consortia.apps.health.training import NAME, ModelError
+
+    with _acting(data, as_json, org, user, password) as (service, identity):
+        current = service.promote_model(identity, NAME, version)
+        try:
+            model = service.current_model()
+        except ModelError as exc:
+            _fail(f"{version} is current on the ledger, but this folder's model file is not usable: {exc}",
+                  as_json=as_json, extra=current)  # fmt: skip
+    body = {**current, "loaded": model is not None}
+    _print_json(body) if as_json else typer.echo(f"{NAME} {version} is the current model")
 
 
 @app.command()

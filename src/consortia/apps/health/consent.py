@@ -13,6 +13,11 @@ ledger as it is, so any FHIR tool can read it:
   coordination, ``HRESCH`` research — with the ``PSEUDED`` security label: pseudonymised data only) and the data
   ``class`` es it covers (:data:`.loinc.DATA_CLASSES`; none listed means all).
 
+A consent that names no purpose covers the purposes of care only — treatment and care coordination
+(:data:`DEFAULT_PURPOSES`) — never research: research on a patient's data needs a consent that names
+``HRESCH`` itself (the programme's rule: a patient who ticked no purpose agreed to be cared for, not studied).
+:func:`covers` is the one place where "no purpose listed" is read.
+
 :func:`decide` is the policy decision the contract takes on every read: the patient may always read their own
 data; otherwise a matching ``deny`` provision wins over any ``permit``, and every requested data class must be
 covered by an active ``permit`` whose period holds the moment of the read, whose actor is the reader and whose
@@ -48,6 +53,8 @@ PURPOSES: dict[str, dict[str, str]] = {
     HRESCH: {"en": "research on pseudonymised data", "ko": "가명정보 연구"},
     PATRQT: {"en": "patient's own access", "ko": "본인 열람"},
 }
+DEFAULT_PURPOSES = (TREAT, CAREMGT)
+"""What a consent that lists no purpose covers: care, not research."""
 ROLES_FOR_PURPOSE: dict[str, tuple[str, ...]] = {
     TREAT: ("clinician",),
     CAREMGT: ("coordinator", "clinician", "analyst"),
@@ -222,6 +229,12 @@ def purposes(doc: dict[str, Any]) -> list[str]:
     return [c["code"] for c in doc.get("provision", {}).get("purpose", [])]
 
 
+def covers(doc: dict[str, Any], purpose: str) -> bool:
+    """Whether a consent covers ``purpose``: one it names, or care (never research) when it names none."""
+    named = purposes(doc)
+    return purpose in named if named else purpose in DEFAULT_PURPOSES
+
+
 def classes(doc: dict[str, Any]) -> list[str]:
     """The data classes a consent covers ([] = all)."""
     return [c["code"] for c in doc.get("provision", {}).get("class", [])]
@@ -261,9 +274,7 @@ def decide(
         allowed = " or ".join(ROLES_FOR_PURPOSE[purpose])
         return Decision(False, f"purpose {purpose} needs the role {allowed}, not {accessor.role or 'none'}")
     wanted = list(wanted) or list(DATA_CLASSES)
-    matching = [
-        c for c in consents if in_force(c, at) and names(c, accessor) and (not purposes(c) or purpose in purposes(c))
-    ]
+    matching = [c for c in consents if in_force(c, at) and names(c, accessor) and covers(c, purpose)]
     for consent in matching:
         covered = classes(consent) or list(DATA_CLASSES)
         if consent["provision"]["type"] == "deny" and set(covered) & set(wanted):

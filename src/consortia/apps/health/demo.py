@@ -7,8 +7,8 @@
    to research on pseudonymised data.
 3. Ninety days of home readings per patient are sealed, stored and anchored; among them one hypertensive crisis
    and one level-2 hypoglycaemia, which are recorded on the ledger as alerts for the coordinator.
-4. The analysis service trains the CHD model, registers its hash on the ledger, and scores every patient (each
-   score records the model version).
+4. The analysis service trains the CHD model and registers its hash on the ledger; the health office makes it the
+   current model; the analysis service scores every patient (each score records the model version).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from consortia.apps.health.consortium import (
     CUSTODIAN,
     DEMO_PASSWORD,
     HOSPITAL,
+    patient_account,
     patient_user,
 )
 from consortia.apps.health.service import HealthService, service_for
@@ -56,7 +57,7 @@ def seed(
     service = service_for(network)
     end = datetime.now(UTC)
     people = synthetic.patients(count)
-    service.enroll([p.patient for p in people])
+    service.enroll([p.patient for p in people], {p.patient: patient_account(p.number) for p in people})
     identities = {p.number: _patient_identity(service, p.number) for p in people}
 
     def prepare(person: synthetic.SyntheticPatient) -> int:
@@ -83,6 +84,7 @@ def seed(
         _, report, blob = training.train()
         report = training.save(report, blob, service.models_dir)
         service.register_model(analyst, report)
+        service.promote_model(service.custodian(), report.name, report.version)
         model = service.current_model()
         model_line = (
             f"model {report.name} {report.version}: held-out AUC {report.model.roc_auc:.3f} "

@@ -11,7 +11,14 @@ valueQuantity.value``). A well-formed Observation is then read as this applicati
 * ``effectiveDateTime`` / ``effectiveInstant`` (or the end of ``effectivePeriod`` for CGM summaries) with a
   time zone, not in the future;
 * the value (``valueQuantity``, or the components of a panel) in an accepted unit, normalised
-  (:mod:`.units`), and plausible (:mod:`.plausibility`).
+  (:mod:`.units`), and plausible (:mod:`.plausibility`);
+* its first business ``identifier`` (``system|value``), if any, is kept so that a second post of the same
+  Observation stores nothing new.
+
+JSON text is decoded by the platform's :func:`~consortia.ledger.encoding.parse_json`, which refuses documents nested
+deeper than 64 levels or with number literals longer than 40 characters (a FHIR document needs about ten levels),
+so a hostile file is a clean error, never a RecursionError — in the gateway and in ``consortia health import-fhir``
+alike.
 
 Anything else is a :class:`Rejection` naming the element's path and the reason, and nothing of that Observation
 is kept. In a Bundle each entry stands alone (``batch``, ``collection``…), except in a ``transaction`` Bundle,
@@ -20,7 +27,6 @@ which is all or nothing as FHIR defines it: one rejected entry rejects them all.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -32,6 +38,7 @@ from pydantic import ValidationError
 from consortia.apps.health import loinc, plausibility
 from consortia.apps.health.readings import Reading
 from consortia.apps.health.units import UnitError, normalise, ucum
+from consortia.ledger.encoding import JsonLimitError, parse_json
 
 USABLE_STATUS = ("final", "amended", "corrected", "preliminary")
 BUNDLE_TYPES = (
@@ -122,13 +129,13 @@ def _first_error(root: str, exc: ValidationError) -> _Reject:
 
 
 def parse_json_document(raw: bytes | str) -> Any:
-    """Decode JSON text; a ValueError names the line and column of a syntax error."""
+    """Decode JSON text within the platform's limits; a ValueError says what is wrong (and where)."""
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except UnicodeDecodeError:
-        raise ValueError("not valid JSON: the document is not UTF-8 text") from None
+        return parse_json(raw)
+    except JsonLimitError as exc:
+        raise ValueError(f"not accepted: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON: {str(exc).removeprefix('invalid JSON: ')}") from None
 
 
 def parse_document(document: Any, patient: str | None = None, now: datetime | None = None) -> ParseResult:
@@ -281,6 +288,7 @@ def parse_observation(resource: dict[str, Any], root: str, patient: str | None, 
         "effective": when,
         "context": known.context,
         "source_id": obs.id or "",
+        "identifier": _identifier(obs),
     }
     if known.kind == "bp":
         return [_blood_pressure(obs, root, base)]
@@ -294,6 +302,14 @@ def parse_observation(resource: dict[str, Any], root: str, patient: str | None, 
     value, unit = _quantity(obs.valueQuantity, f"{root}.valueQuantity", known.kind, known.units)
     _plausible(known.kind, value, f"{root}.valueQuantity.value")
     return [Reading(value=value, unit=unit, **base)]
+
+
+def _identifier(obs: Observation) -> str:
+    """The Observation's first business identifier as ``system|value`` ("" when it has none)."""
+    for identifier in obs.identifier or []:
+        if identifier.value:
+            return f"{identifier.system or ''}|{identifier.value}"
+    return ""
 
 
 def _blood_pressure(obs: Observation, root: str, base: dict[str, Any]) -> Reading:

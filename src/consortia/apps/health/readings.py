@@ -3,7 +3,9 @@
 Whatever arrives — a FHIR Observation, a synthetic demo series, a benchmark batch — becomes :class:`Reading`
 values in canonical units (:mod:`.units`) with an aware UTC time. Blood pressure is one reading holding both
 systolic and diastolic (``value`` = systolic, ``value2`` = diastolic) because its category depends on the pair;
-a CGM times-in-ranges panel holds its five percentages in ``parts``.
+a CGM times-in-ranges panel holds its five percentages in ``parts``. ``identifier`` is the FHIR Observation's
+business identifier (``system|value``) when it has one: the store keeps each patient's identifiers (hashed) so that
+the same Observation posted twice is stored once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Reading:
     context: str = ""
     source_id: str = ""
     parts: dict[str, float] = field(default_factory=dict)
+    identifier: str = ""
 
     def display_value(self) -> Any:
         """The value as the import report shows it (a pair for blood pressure, percentages for a TIR panel)."""
@@ -66,6 +69,8 @@ class Reading:
             body["source_id"] = self.source_id
         if self.parts:
             body["parts"] = dict(self.parts)
+        if self.identifier:
+            body["identifier"] = self.identifier
         return body
 
     @classmethod
@@ -83,6 +88,7 @@ class Reading:
             context=body.get("context", ""),
             source_id=body.get("source_id", ""),
             parts=dict(body.get("parts", {})),
+            identifier=body.get("identifier", ""),
         )
 
 

@@ -1,20 +1,28 @@
 """The application service: what each organisation's software does around the contract.
 
 The contract decides and records; the service does the work that must stay off the ledger, for whichever
-organisation's identity it is given:
+organisation's identity it is given — and it hands the contract every personal value as *transient data*
+(:meth:`HealthService.submit`), never as an argument, so that no block carries it:
 
-* **enrol** — the custodian makes a patient's data key and keeps it wrapped under its vault key;
+* **enrol** — the custodian makes a patient's data key and keeps it wrapped under its vault key, and tells the
+  contract the pseudonym and the account of the patient's certificate;
 * **ingest** — the custodian seals each reading with the patient's key, stages the ciphertexts in the store,
   anchors the batch (Merkle root of the salted hashes) on the ledger, and only then marks it stored; readings
-  that raise alerts are recorded on the ledger too;
+  that raise alerts are recorded on the ledger too. FHIR Observations already stored (same identifier) are
+  skipped. When a patient posts their own readings, the custodian's service anchors them *on behalf of* the
+  patient's account, which the contract checks and logs;
 * **grant / revoke** — the patient's own identity signs; on a grant to an organisation the patient's key is
   wrapped for that organisation's registered public key and travels as transient data into the private
   collection;
 * **read** — a read is an ``access`` transaction (consent checked and logged, refusals too), then
-  ``release_keys`` (consent checked again) hands the reader's organisation its wrapped key, which only that
-  organisation's KEK opens; every decrypted record is checked against its anchored hash;
+  ``release_keys`` (consent checked again) tells the reader the decisions and hands the reader's organisation its
+  wrapped key, which only that organisation's KEK opens; every decrypted record is checked against its anchored
+  hash;
 * **erase** — the ledger purges the wrapped keys and ends the consents, then the custodian destroys its vault
   copy and the ciphertexts (crypto-shredding).
+
+Queries that read the private collection run on a peer of a member organisation: the caller's own if its
+organisation is a member, else the custodian's (:meth:`HealthService.reader_org`).
 
 One :class:`HealthService` serves one data folder (:func:`service_for` shares it between the web routes, the
 CLI and the demo in one process).
@@ -23,11 +31,12 @@ CLI and the demo in one process).
 from __future__ import annotations
 
 import base64
-import json
+import hashlib
+import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,15 +45,23 @@ from typing import Any
 from consortia.apps.health import alerts as alert_rules
 from consortia.apps.health import consent as consent_rules
 from consortia.apps.health import crypto
-from consortia.apps.health.consortium import CHANNEL, CONTRACT, CUSTODIAN, ORGS
+from consortia.apps.health.consortium import CARE_ORGS, CHANNEL, CONTRACT, CUSTODIAN, ORGS, ROLE_ORGS
+from consortia.apps.health.contract import MODEL_VERSION
 from consortia.apps.health.keyring import Keyring
 from consortia.apps.health.loinc import BLOOD_PRESSURE, DATA_CLASSES, GLUCOSE
 from consortia.apps.health.readings import Reading, iso, parse_iso
-from consortia.apps.health.store import RecordStore, StoredRecord
-from consortia.gateway.sdk import Contract, EndorsementFailed, Gateway, GatewayError, TransactionInvalid
+from consortia.apps.health.store import DuplicateRecord, RecordStore, StoredRecord, identifier_hash
+from consortia.gateway.sdk import (
+    Contract,
+    EndorsementFailed,
+    Gateway,
+    GatewayError,
+    SubmitResult,
+    TransactionInvalid,
+)
 from consortia.identity import SigningIdentity
 from consortia.ledger import merkle
-from consortia.ledger.encoding import canonical_json
+from consortia.ledger.encoding import canonical_json, parse_json
 from consortia.network.embedded import EmbeddedNetwork
 
 RETRY_CODES = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT", "ENDORSEMENT_MISMATCH")
@@ -80,12 +97,35 @@ class PatientData:
 
 
 @dataclass(frozen=True)
+class Duplicate:
+    """A reading not stored again: its FHIR identifier is already in the patient's records."""
+
+    identifier: str
+    batch: str
+    tx_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``duplicates`` entry of an import report."""
+        return {"identifier": self.identifier, "batch": self.batch, "tx_id": self.tx_id}
+
+
+@dataclass(frozen=True)
 class IngestResult:
-    """What an ingestion stored and raised."""
+    """What an ingestion stored, skipped as already stored, and raised."""
 
     records: int
     batches: list[dict[str, str]] = field(default_factory=list)
     alerts: list[dict[str, str]] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The current model's record, and its card once the model file's hash matched the registered one."""
+
+    record: dict[str, Any] | None
+    card: str = ""
+    problem: str = ""
 
 
 _SERVICES: dict[Path, HealthService] = {}
@@ -107,6 +147,11 @@ def _leaf(digest: bytes) -> bytes:
     return merkle.leaf_hash(digest)
 
 
+def transient(**values: Any) -> dict[str, bytes]:
+    """Transient data for a proposal: each value as canonical JSON bytes."""
+    return {name: canonical_json(value) for name, value in values.items()}
+
+
 class HealthService:
     """Enrolment, ingestion, consent, reads and erasure over one network."""
 
@@ -117,6 +162,7 @@ class HealthService:
         self.store = RecordStore(self.directory / "records.sqlite")
         self._anchors: dict[str, dict[str, Any]] = {}
         self._org_keys: dict[str, bytes] = {}
+        self._pseudonyms: dict[bytes, str] = {}
 
     # -- plumbing --------------------------------------------------------------------------------------------
 
@@ -145,31 +191,49 @@ class HealthService:
         """The custodian's service identity."""
         return self.identity(CUSTODIAN, "client")
 
-    def submit(self, identity: SigningIdentity, function: str, *args: Any, transient: dict | None = None) -> Any:
+    @staticmethod
+    def reader_org(identity: SigningIdentity) -> str:
+        """Whose peer answers the caller's queries: its own organisation's if a member of the collection."""
+        return identity.info.org if identity.info.org in CARE_ORGS else CUSTODIAN
+
+    def submit(
+        self, identity: SigningIdentity, function: str, *args: Any, transient: Mapping[str, bytes] | None = None
+    ) -> SubmitResult:
         """Submit from an up-to-date peer; retry a few times on MVCC conflicts or endorsers at other heights."""
-        for attempt in range(6):
+        for attempt in range(8):
             try:
                 self.sync(identity)
                 return self.contract(identity).submit(function, *args, transient=transient)
             except (TransactionInvalid, EndorsementFailed) as exc:
-                if exc.code not in RETRY_CODES or attempt == 5:
+                if exc.code not in RETRY_CODES or attempt == 7:
                     raise
-                time.sleep(0.02 * (attempt + 1))
+                time.sleep(0.02 * (attempt + 1) + secrets.randbelow(20) / 1000)
         raise AssertionError("unreachable")
 
     def evaluate(self, identity: SigningIdentity, function: str, *args: Any) -> Any:
-        """Evaluate a query as ``identity``."""
-        return self.contract(identity).evaluate(function, *args)
+        """Evaluate a query as ``identity`` on a peer that holds the private collection."""
+        return self.contract(identity).evaluate(function, *args, org=self.reader_org(identity))
+
+    def sync(self, identity: SigningIdentity, timeout: float = 10.0, org: str | None = None) -> None:
+        """Wait until a peer (the caller's organisation's) has committed every block ordered so far."""
+        height = self.network.orderer.height(CHANNEL)
+        self.network.peer(org or identity.info.org).channel(CHANNEL).wait_for_height(height, timeout)
 
     # -- set-up ----------------------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        """Initialise the contract (once) and register every organisation's key-encryption key."""
+        """Initialise the contract (once, with a fresh pseudonym key) and register every organisation's KEK."""
         custodian = self.custodian()
         try:
             self.evaluate(custodian, "config")
         except GatewayError:
-            self.submit(self.identity(CUSTODIAN, "admin"), "init", CUSTODIAN)
+            self.submit(
+                self.identity(CUSTODIAN, "admin"),
+                "init",
+                CUSTODIAN,
+                ROLE_ORGS,
+                transient={"pseudonym_key": os.urandom(32)},
+            )
         for org in ORGS:
             public = base64.b64encode(self.keyring.ensure(org)).decode()
             registered = self.evaluate(custodian, "org_key", org)
@@ -187,10 +251,15 @@ class HealthService:
             self._org_keys[org] = key
         return key
 
-    # -- keys ------------------------------------------------------------------------------------------------
+    # -- patients and keys -----------------------------------------------------------------------------------
 
-    def enroll(self, patients: Sequence[str]) -> int:
-        """Enrol patients: a data key each in the custodian's vault, and their pseudonyms on the ledger."""
+    def enroll(self, patients: Sequence[str], accounts: Mapping[str, str] | None = None) -> int:
+        """Enrol patients: a data key each in the custodian's vault; pseudonyms (and accounts) in the collection.
+
+        ``accounts`` maps a pseudonym to the account (``Org/name``) of the patient's certificate; a patient without
+        one cannot act on the ledger themselves (benchmarks, records kept for others).
+        """
+        accounts = accounts or {}
         vault = self.keyring.vault_key(CUSTODIAN)
         have = self.store.wrapped_keys(list(patients))
         fresh = [(p, crypto.wrap_local(crypto.new_data_key(), vault, p)) for p in patients if p not in have]
@@ -198,8 +267,27 @@ class HealthService:
             self.store.put_keys(fresh)
         added = 0
         for start in range(0, len(patients), 5000):
-            added += self.submit(self.custodian(), "enroll", list(patients[start : start + 5000])).result["enrolled"]
+            chunk = [{"patient": p, "account": accounts.get(p)} for p in patients[start : start + 5000]]
+            added += self.submit(self.custodian(), "enroll", transient=transient(patients=chunk)).result["enrolled"]
         return added
+
+    def patient_of(self, identity: SigningIdentity) -> str:
+        """The pseudonym of a patient identity (the contract knows which account is which patient)."""
+        if identity.info.attributes.get("role") != "patient":
+            raise HealthError(f"{identity.info.org}/{identity.info.name} is not a patient")
+        found = self._pseudonyms.get(identity.info.cert_hash)
+        if found is None:
+            try:
+                found = self.evaluate(identity, "whoami")["patient"]
+            except GatewayError as exc:
+                raise HealthError(exc.message) from None
+            self._pseudonyms[identity.info.cert_hash] = found
+        return found
+
+    def account_patient(self, account: str) -> str | None:
+        """The pseudonym bound to an account (``Org/name``), asked as the custodian's service."""
+        found = self.evaluate(self.custodian(), "account_patient", account)
+        return None if found is None else found["patient"]
 
     def custodian_key(self, patient: str) -> bytes:
         """The patient's data key from the custodian's vault (HealthError if none: not enrolled, or erased)."""
@@ -211,9 +299,18 @@ class HealthService:
     # -- ingestion -------------------------------------------------------------------------------------------
 
     def put_documents(
-        self, patient: str, documents: Sequence[dict[str, Any]], identity: SigningIdentity, dek: bytes | None = None
+        self,
+        patient: str,
+        documents: Sequence[dict[str, Any]],
+        identity: SigningIdentity,
+        dek: bytes | None = None,
+        *,
+        on_behalf: str | None = None,
     ) -> dict[str, str]:
-        """Seal documents of one patient into a new batch, anchor it as ``identity``, then mark it stored."""
+        """Seal documents of one patient into a new batch, anchor it as ``identity``, then mark it stored.
+
+        ``on_behalf``: the account of the patient whose own posted readings the custodian's service stores.
+        """
         if not documents:
             raise HealthError("nothing to store")
         dek = dek if dek is not None else self.custodian_key(patient)
@@ -223,70 +320,106 @@ class HealthService:
             record_id = f"{batch}/{leaf}"
             blob, digest = crypto.seal(dek, record_id, canonical_json(document))
             effective = int(parse_iso(document["effective"]).timestamp())
-            rows.append(StoredRecord(batch, leaf, patient, document["class"], effective, blob, digest))
+            identifier = identifier_hash(document["identifier"]) if document.get("identifier") else b""
+            rows.append(StoredRecord(batch, leaf, patient, document["class"], effective, blob, digest, identifier))
         digests = [r.digest for r in rows]
         root = merkle.root([_leaf(d) for d in digests])
         classes = sorted({r.data_class for r in rows})
         inline = [d.hex() for d in digests] if len(digests) <= INLINE_HASHES else []
-        self.store.stage(batch, patient, root, rows)
         try:
-            result = self.submit(identity, "anchor", batch, patient, len(rows), root.hex(), inline, classes)
+            self.store.stage(batch, patient, root, rows)
+        except DuplicateRecord:
+            raise HealthError("the same Observation is being stored right now; send it again to see it") from None
+        about: dict[str, Any] = {"patient": patient, "classes": classes}
+        if on_behalf is not None:
+            about["on_behalf"] = on_behalf
+        try:
+            result = self.submit(
+                identity, "anchor", batch, len(rows), root.hex(), inline, transient=transient(records=about)
+            )
         except BaseException:
             self.store.drop(batch)
             raise
         self.store.commit(batch, result.tx_id)
         return {"batch": batch, "tx_id": result.tx_id, "records": str(len(rows))}
 
-    def ingest(self, readings: Sequence[Reading], identity: SigningIdentity | None = None) -> IngestResult:
-        """Store readings (grouped per patient), anchor them, and record the alerts they raise."""
+    def ingest(
+        self, readings: Sequence[Reading], identity: SigningIdentity | None = None, *, on_behalf: str | None = None
+    ) -> IngestResult:
+        """Store readings (grouped per patient, each FHIR identifier once), anchor them, record their alerts."""
         identity = identity or self.custodian()
         by_patient: dict[str, list[Reading]] = {}
         for reading in readings:
             by_patient.setdefault(reading.patient, []).append(reading)
         batches: list[dict[str, str]] = []
         found: list[alert_rules.Alert] = []
+        duplicates: list[Duplicate] = []
+        stored = 0
         for patient, items in by_patient.items():
+            items, skipped = self._new_readings(patient, items)
+            duplicates.extend(skipped)
+            if not items:
+                continue
             dek = self.custodian_key(patient)
             earliest = min(r.effective for r in items) - timedelta(hours=24)
             history = self._history(patient, dek, earliest) if any(r.kind == "glucose" for r in items) else []
-            batches.append(self.put_documents(patient, [r.record() for r in items], identity, dek))
+            batches.append(self.put_documents(patient, [r.record() for r in items], identity, dek, on_behalf=on_behalf))
+            stored += len(items)
             found.extend(alert_rules.scan(items, history))
         recorded = self.record_alerts(found) if found else []
-        return IngestResult(len(readings), batches, recorded)
+        return IngestResult(stored, batches, recorded, duplicates)
+
+    def _new_readings(self, patient: str, items: list[Reading]) -> tuple[list[Reading], list[Duplicate]]:
+        """The readings not stored yet (by FHIR identifier; once each), and the duplicates with where they are."""
+        wanted = list({identifier_hash(r.identifier) for r in items if r.identifier})
+        known = self.store.sources(patient, wanted) if wanted else {}
+        fresh: list[Reading] = []
+        duplicates: list[Duplicate] = []
+        seen: dict[str, Duplicate | None] = {}
+        for reading in items:
+            if not reading.identifier:
+                fresh.append(reading)
+                continue
+            if reading.identifier in seen:
+                continue  # the same Observation twice in one request: stored once
+            source = known.get(identifier_hash(reading.identifier))
+            if source is None:
+                seen[reading.identifier] = None
+                fresh.append(reading)
+            else:
+                duplicate = Duplicate(reading.identifier, source.batch, source.tx_id)
+                seen[reading.identifier] = duplicate
+                duplicates.append(duplicate)
+        return fresh, duplicates
 
     def _history(self, patient: str, dek: bytes, since: datetime) -> list[Reading]:
         out = []
         for row in self.store.records(patient, [GLUCOSE], int(since.timestamp())):
             body, _ = crypto.open_sealed(dek, row.record_id, row.blob)
-            document = json.loads(body)
+            document = parse_json(body)
             if document.get("kind") == "glucose":
                 out.append(Reading.from_record(document))
         return out
 
     def record_alerts(self, found: Iterable[alert_rules.Alert]) -> list[dict[str, str]]:
-        """Record alerts on the ledger (details in the private collection); return those newly recorded."""
+        """Record alerts on the ledger (in the private collection); return those newly recorded."""
         documents = []
         for alert in found:
             body = alert.to_json()
             body["class"] = BLOOD_PRESSURE if alert.kind == "hypertensive-crisis" else GLUCOSE
             documents.append(body)
         recorded: list[dict[str, str]] = []
+        custodian = self.custodian()
         for start in range(0, len(documents), 500):
             chunk = documents[start : start + 500]
-            result = self.submit(self.custodian(), "record_alerts", chunk)
-            new = set(result.result["recorded"])
-            recorded.extend(d for d in chunk if d["id"] in new)
+            result = self.submit(custodian, "record_alerts", transient=transient(alerts=chunk))
+            if result.result["recorded"]:
+                self.sync(custodian, org=self.reader_org(custodian))
+                new = {a["id"] for a in self.evaluate(custodian, "alerts_of", result.tx_id)}
+                recorded.extend(d for d in chunk if d["id"] in new)
         return recorded
 
     # -- consent ---------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def patient_of(identity: SigningIdentity) -> str:
-        """The pseudonym of a patient identity."""
-        patient = identity.info.attributes.get("patient_id")
-        if identity.info.attributes.get("role") != "patient" or not patient:
-            raise HealthError(f"{identity.info.org}/{identity.info.name} is not a patient")
-        return patient
 
     def grant(
         self,
@@ -323,18 +456,26 @@ class HealthService:
             consent_rules.check(doc, patient)
         except consent_rules.ConsentError as exc:
             raise HealthError(f"consent rejected at {exc.path}: {exc.message}") from None
-        transient = None
+        data: dict[str, Any] = {"consent": doc}
         if provision == "permit" and org != CUSTODIAN:
             wrapped = crypto.wrap(self.custodian_key(patient), self.org_public_key(org), patient)
-            transient = {"wrapped_keys": json.dumps({org: base64.b64encode(wrapped).decode()}).encode()}
-        return self.submit(identity, "grant", doc, transient=transient).result
+            data["wrapped_keys"] = {org: base64.b64encode(wrapped).decode()}
+        self.submit(identity, "grant", transient=transient(**data))
+        return self.consent(identity, patient, doc["id"])
 
     def revoke(self, identity: SigningIdentity, consent_id: str) -> dict[str, Any]:
-        """The patient revokes one of their consents."""
-        return self.submit(identity, "revoke", self.patient_of(identity), consent_id).result
+        """The patient revokes one of their consents; return it as it now stands."""
+        patient = self.patient_of(identity)
+        self.submit(identity, "revoke", transient=transient(consent_id=consent_id))
+        return self.consent(identity, patient, consent_id)
+
+    def consent(self, identity: SigningIdentity, patient: str, consent_id: str) -> dict[str, Any]:
+        """One consent, from a peer that has committed everything ordered so far."""
+        self.sync(identity, org=self.reader_org(identity))
+        return self.evaluate(identity, "consent", patient, consent_id)
 
     def consents(self, identity: SigningIdentity, patient: str) -> list[dict[str, Any]]:
-        """A patient's consents, newest first."""
+        """A patient's consents (those the caller may see), newest first."""
         return self.evaluate(identity, "consents", patient)
 
     def access_log(self, identity: SigningIdentity, patient: str, limit: int = 200) -> list[dict[str, Any]]:
@@ -353,18 +494,12 @@ class HealthService:
     def _read_many(
         self, identity: SigningIdentity, patients: Sequence[str], purpose: str, classes: Sequence[str]
     ) -> dict[str, tuple[PatientData, bytes] | AccessRefused]:
-        result = self.submit(identity, "access", list(patients), purpose, list(classes)).result
-        access_id = result["access_id"]
-        out: dict[str, tuple[PatientData, bytes] | AccessRefused] = {}
-        for patient, decision in result["decisions"].items():
-            if decision["decision"] != "permit":
-                out[patient] = AccessRefused(patient, decision["reason"], access_id)
-        permitted = [p for p in patients if p not in out]
-        if not permitted:
-            return out
+        request = {"patients": list(patients), "purpose": purpose, "classes": list(classes)}
+        access_id = self.submit(identity, "access", transient=transient(request=request)).result["access_id"]
         released = self.release_keys(identity, access_id)
         org = identity.info.org
-        for patient in permitted:
+        out: dict[str, tuple[PatientData, bytes] | AccessRefused] = {}
+        for patient in patients:
             grant = released.get(patient, {"refused": "no key released"})
             if "refused" in grant:
                 out[patient] = AccessRefused(patient, grant["refused"], access_id)
@@ -380,18 +515,13 @@ class HealthService:
             out[patient] = (self._open(patient, access_id, dek, classes), dek)
         return out
 
-    def sync(self, identity: SigningIdentity, timeout: float = 10.0) -> None:
-        """Wait until the caller's organisation's peer has committed every block ordered so far."""
-        height = self.network.orderer.height(CHANNEL)
-        self.network.peer(identity.info.org).channel(CHANNEL).wait_for_height(height, timeout)
-
     def release_keys(self, identity: SigningIdentity, access_id: str) -> dict[str, Any]:
-        """The data keys of a permitted access, consent checked again on a peer that is up to date.
+        """The decisions and data keys of an access, consent checked again on a peer that is up to date.
 
         The peer must have every block ordered so far — a revocation committed a moment ago included — before it
         answers; this is what makes a revocation effective for reads already under way.
         """
-        self.sync(identity)
+        self.sync(identity, org=self.reader_org(identity))
         return self.evaluate(identity, "release_keys", access_id)
 
     def read(self, identity: SigningIdentity, patient: str, purpose: str, classes: Sequence[str] = ()) -> PatientData:
@@ -430,7 +560,7 @@ class HealthService:
                 unverified += 1
                 continue
             verified += 1
-            document = json.loads(body)
+            document = parse_json(body)
             if document.get("kind") in READING_KINDS:
                 readings.append(Reading.from_record(document))
             else:
@@ -440,16 +570,22 @@ class HealthService:
     # -- alerts ----------------------------------------------------------------------------------------------
 
     def alerts(self, identity: SigningIdentity, status: str = "", patient: str = "") -> list[dict[str, Any]]:
-        """Alerts (public part), newest first."""
+        """Alerts the caller may see (consent as for the record), newest first."""
         return self.evaluate(identity, "alerts", status, patient)
+
+    def alerts_of(self, identity: SigningIdentity, tx_id: str) -> list[dict[str, Any]]:
+        """The alerts a transaction recorded that the caller may see, with details."""
+        return self.evaluate(identity, "alerts_of", tx_id)
 
     def alert_detail(self, identity: SigningIdentity, alert_id: str) -> dict[str, Any]:
         """One alert with its details (consent permitting)."""
         return self.evaluate(identity, "alert_detail", alert_id)
 
     def acknowledge(self, identity: SigningIdentity, alert_id: str, note: str = "") -> dict[str, Any]:
-        """Acknowledge an alert."""
-        return self.submit(identity, "acknowledge_alert", alert_id, note).result
+        """Acknowledge an alert (consent permitting); return it as it now stands."""
+        self.submit(identity, "acknowledge_alert", transient=transient(alert={"id": alert_id, "note": note}))
+        self.sync(identity, org=self.reader_org(identity))
+        return self.alert_detail(identity, alert_id)
 
     # -- profiles, models and risk scores ---------------------------------------------------------------------
 
@@ -469,6 +605,12 @@ class HealthService:
         """Where trained model files are kept."""
         return self.directory / "models"
 
+    def model_folder(self, version: Any) -> Path:
+        """The folder of a model version — only for a version of the registry's strict pattern."""
+        if not isinstance(version, str) or not MODEL_VERSION.fullmatch(version):
+            raise HealthError(f"model version must match {MODEL_VERSION.pattern}, not {version!r}")
+        return self.models_dir / version
+
     def register_model(self, identity: SigningIdentity, report: Any) -> dict[str, Any]:
         """Register a trained model's hash, version and held-out metrics on the ledger (an analyst)."""
         metrics = {
@@ -478,14 +620,51 @@ class HealthService:
         }
         return self.submit(identity, "register_model", report.name, report.version, report.sha256, metrics).result
 
-    def current_model(self) -> Any | None:
-        """The registered current model, loaded after its file's hash is checked (None if there is none)."""
-        from consortia.apps.health.training import NAME, load
+    def promote_model(self, identity: SigningIdentity, name: str, version: str) -> dict[str, Any]:
+        """Make a registered model version the current one (the custodian)."""
+        return self.submit(identity, "promote_model", name, version).result
 
-        record = self.evaluate(self.custodian(), "model", NAME, "")
+    def current_record(self) -> dict[str, Any] | None:
+        """The registry's record of the current model (None if none was made current)."""
+        from consortia.apps.health.training import NAME
+
+        return self.evaluate(self.custodian(), "model", NAME, "")
+
+    def current_model(self) -> Any | None:
+        """The current model, loaded after its file's hash is checked (None if none; ModelError if it differs)."""
+        from consortia.apps.health.training import ModelError, load
+
+        record = self.current_record()
         if record is None:
             return None
-        return load(self.models_dir / record["version"] / "model.joblib", record["sha256"])
+        try:
+            folder = self.model_folder(record["version"])
+        except HealthError as exc:
+            raise ModelError(str(exc)) from None
+        return load(folder / "model.joblib", record["sha256"])
+
+    def model_card(self) -> ModelCard:
+        """The current model's record and card; the card only if the model file matches the registered hash."""
+        record = self.current_record()
+        if record is None:
+            return ModelCard(None)
+        try:
+            folder = self.model_folder(record["version"])
+            blob = (folder / "model.joblib").read_bytes()
+        except HealthError as exc:
+            return ModelCard(record, problem=str(exc))
+        except OSError:
+            return ModelCard(record, problem=f"the model file of version {record['version']} is missing")
+        found = hashlib.sha256(blob).hexdigest()
+        if found != record["sha256"]:
+            return ModelCard(
+                record, problem=f"the model file has SHA-256 {found}, not the registered {record['sha256']}"
+            )
+        try:
+            card = (folder / "MODEL_CARD.md").read_text()
+        except OSError:
+            card = ""
+        return ModelCard(record, card)
 
     def score(
         self, identity: SigningIdentity, patients: Sequence[str], model: Any | None = None, now: datetime | None = None
@@ -513,6 +692,12 @@ class HealthService:
 
     def erase(self, identity: SigningIdentity, patient: str) -> dict[str, Any]:
         """Erase a patient: purge keys and details on the ledger, then destroy the vault key and ciphertexts."""
-        result = self.submit(identity, "erase", patient)
+        result = self.submit(identity, "erase", transient=transient(patient=patient))
         had_key, deleted = self.store.shred(patient)
-        return {**result.result, "tx_id": result.tx_id, "vault_key_destroyed": had_key, "records_deleted": deleted}
+        return {
+            "patient": patient,
+            **result.result,
+            "tx_id": result.tx_id,
+            "vault_key_destroyed": had_key,
+            "records_deleted": deleted,
+        }

@@ -13,10 +13,16 @@ The *vault* holds each patient's data key wrapped for the custodian's own key-en
 deletes the vault entry and every ciphertext with SQLite's ``secure_delete`` on, so the freed pages are
 overwritten with zeros rather than left in the file. Writes of a batch are staged (``pending``) until its
 anchor commits on the ledger, and dropped if it does not, so a failed import leaves nothing behind.
+
+FHIR Observations that carry a business identifier are remembered per patient by the SHA-256 of
+``system|value`` (:func:`identifier_hash`): the same Observation posted again — a retried upload, a replayed
+request — is found here and stored once. Staging a batch claims its identifiers in the same SQLite transaction
+(a primary key), so two concurrent posts of one Observation cannot both be stored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -37,7 +43,31 @@ CREATE TABLE IF NOT EXISTS hashes (
     batch TEXT NOT NULL, leaf INTEGER NOT NULL, digest BLOB NOT NULL, PRIMARY KEY (batch, leaf)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_by_patient ON records (patient, class, effective);
+CREATE TABLE IF NOT EXISTS identifiers (
+    patient TEXT NOT NULL, identifier BLOB NOT NULL, batch TEXT NOT NULL, leaf INTEGER NOT NULL,
+    PRIMARY KEY (patient, identifier)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identifiers_by_batch ON identifiers (batch);
 """
+
+
+class DuplicateRecord(Exception):
+    """A staged record whose identifier the patient already has (a concurrent post of the same Observation)."""
+
+
+def identifier_hash(identifier: str) -> bytes:
+    """How the store remembers a FHIR business identifier (``system|value``)."""
+    return hashlib.sha256(identifier.encode()).digest()
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    """Where a record with a given identifier was stored: batch, leaf, anchoring transaction, state."""
+
+    batch: str
+    leaf: int
+    tx_id: str | None
+    state: str
 
 
 @dataclass(frozen=True)
@@ -51,6 +81,8 @@ class StoredRecord:
     effective: int
     blob: bytes
     digest: bytes = b""
+    identifier: bytes = b""
+    """SHA-256 of the FHIR identifier (b"" when the record has none)."""
 
     @property
     def record_id(self) -> str:
@@ -128,7 +160,14 @@ class RecordStore:
                     "INSERT INTO hashes (batch, leaf, digest) VALUES (?, ?, ?)",
                     ((r.batch, r.leaf, r.digest) for r in records),
                 )
+                self._db.executemany(
+                    "INSERT INTO identifiers (patient, identifier, batch, leaf) VALUES (?, ?, ?, ?)",
+                    ((r.patient, r.identifier, r.batch, r.leaf) for r in records if r.identifier),
+                )
                 self._db.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                self._db.execute("ROLLBACK")
+                raise DuplicateRecord(f"batch {batch} repeats an identifier the patient already has") from None
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -144,6 +183,7 @@ class RecordStore:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM records WHERE batch = ?", (batch,))
             self._db.execute("DELETE FROM hashes WHERE batch = ?", (batch,))
+            self._db.execute("DELETE FROM identifiers WHERE batch = ?", (batch,))
             self._db.execute("DELETE FROM batches WHERE batch = ?", (batch,))
             self._db.execute("COMMIT")
 
@@ -175,6 +215,22 @@ class RecordStore:
             rows = self._db.execute(query, args).fetchall()
         return [StoredRecord(b, leaf, p, c, e, bytes(blob)) for b, leaf, p, c, e, blob in rows]
 
+    def sources(self, patient: str, identifiers: Sequence[bytes]) -> dict[bytes, StoredSource]:
+        """Which of these identifier hashes the patient's records already have, and where."""
+        out: dict[bytes, StoredSource] = {}
+        with self._lock:
+            for start in range(0, len(identifiers), 500):
+                chunk = list(identifiers[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    "SELECT i.identifier, i.batch, i.leaf, b.tx_id, b.state FROM identifiers i "
+                    f"JOIN batches b ON b.batch = i.batch WHERE i.patient = ? AND i.identifier IN ({marks})",
+                    [patient, *chunk],
+                ).fetchall()
+                for identifier, batch, leaf, tx_id, state in rows:
+                    out[bytes(identifier)] = StoredSource(batch, leaf, tx_id, state)
+        return out
+
     def digests(self, batch: str) -> list[bytes]:
         """The salted hashes of a batch's records in leaf order (kept after erasure: they reveal nothing)."""
         with self._lock:
@@ -197,6 +253,7 @@ class RecordStore:
             try:
                 had_key = self._db.execute("DELETE FROM vault WHERE patient = ?", (patient,)).rowcount > 0
                 deleted = self._db.execute("DELETE FROM records WHERE patient = ?", (patient,)).rowcount
+                self._db.execute("DELETE FROM identifiers WHERE patient = ?", (patient,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

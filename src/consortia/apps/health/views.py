@@ -111,16 +111,21 @@ def consent_rows(consents: list[dict[str, Any]], lang: str) -> list[dict[str, An
 
 
 def log_rows(entries: list[dict[str, Any]], me: str, lang: str) -> list[dict[str, Any]]:
-    """Access-log entries for the patient page (each with the transaction to verify)."""
+    """Access-log entries for the patient page (each with the transaction to verify; a service names whom it served)."""
     return [
-        {**e, "me": e["accessor"] == me, "purpose_text": consent.PURPOSES.get(e["purpose"], {}).get(lang, e["purpose"])}
+        {
+            **e,
+            "me": e["accessor"] == me,
+            "for_me": e.get("on_behalf") == me,
+            "purpose_text": consent.PURPOSES.get(e["purpose"], {}).get(lang, e["purpose"]),
+        }
         for e in entries[:LOG_ROWS]
     ]
 
 
 def patient_page(service: HealthService, identity: SigningIdentity, lang: str, text: Mapping[str, str]) -> dict:
     """The patient's own page."""
-    patient = HealthService.patient_of(identity)
+    patient = service.patient_of(identity)
     now = datetime.now(UTC)
     data = service.read(identity, patient, consent.PATRQT)
     profile = _latest(data.documents, "profile")

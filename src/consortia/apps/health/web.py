@@ -4,33 +4,49 @@
 
 * ``POST /fhir/Observation`` and ``POST /fhir`` (a Bundle): FHIR R4 readings in (:mod:`.fhir_import`), stored
   through the service; rejections come back as a FHIR ``OperationOutcome`` whose issues name the element path
-  (``expression``). A patient may post only their own readings; the custodian's staff and programs any patient's.
-* ``/api/health/…``: readings (a logged read), consents (grant, revoke), the access log, erasure, alerts (list,
-  detail, acknowledge, and ``/api/health/alerts/stream``: server-sent events for coordinators), the risk
-  calculator, CGM metrics and the registered model.
+  (``expression``). A patient may post only their own readings — the custodian's ingestion service seals and
+  anchors them *on behalf of* the patient, which the contract checks and the patient's access log shows; the
+  custodian's officers and its service post any patient's. An Observation whose ``identifier`` was stored before
+  is not stored again: 200 with where it is, instead of 201.
+* ``/api/health/…``: readings (a logged read), consents (grant, revoke), the access log and the proof of each
+  entry, erasure, alerts (list, detail, acknowledge — consent as for the record — and
+  ``/api/health/alerts/stream``: server-sent events for care staff), the risk calculator, CGM metrics and the
+  registered model.
 * Pages under ``/health`` (Korean and English, phone-first): the patient's own page — trends with target bands,
   risk gauge with its drivers, consent management, "who looked at my data" with a Verify button per entry
-  (the platform's in-browser proof verifier) — and, for care staff, the patients sorted by risk and open alerts
-  (live) and one patient's history.
+  (the platform's in-browser proof verifier, fed by this application's proof route, because the channel's
+  blocks are readable through the explorer only by the health office's admins and auditors) — and, for care
+  staff, the patients sorted by risk and open alerts (live) and one patient's history.
 
-People are the session's principal and sign with their own identity; programs sign their requests and, having
-no key on the server, act through their organisation's service identity (as the platform's other apps do).
+Who acts: a person is the session's principal and signs with their own identity. A program signs its requests
+with its own certificate and acts as itself: the gateway holds no key for programs, so only an organisation's own
+service identity (whose key the gateway holds) is served here; any other program is told to sign its own
+proposals through the platform API. No service identity is ever substituted for a caller.
+
+JSON bodies are decoded by the platform's ``parse_json`` (depth and number-length limits: 400, never a
+RecursionError), and numbers in headers are ASCII digits only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import logging
+import queue
+import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from consortia.apps.health import cgm, i18n, views
@@ -41,20 +57,34 @@ from consortia.apps.health.loinc import DATA_CLASSES
 from consortia.apps.health.risk import UnknownModel, score
 from consortia.apps.health.riskfactors import RiskFactors, RiskInputError
 from consortia.apps.health.service import AccessRefused, HealthError, HealthService, service_for
-from consortia.gateway.sdk import GatewayError
+from consortia.gateway.sdk import GatewayError, TransactionInvalid
 from consortia.gateway.server import auth
 from consortia.gateway.server.auth import SESSION_COOKIE, AuthError, Principal, principal_from_session
 from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.pages import SECURITY_HEADERS
 from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.streams import stream_key
 from consortia.identity import SigningIdentity
-from consortia.ledger.codes import Code
+from consortia.ledger.block import Block
+from consortia.ledger.codes import Code, code_name
+from consortia.ledger.encoding import decode_canonical, encode
+from consortia.ledger.proof import build_consistency, build_proof, header_json
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 FHIR_TYPES = ("application/fhir+json", "application/json")
 STAFF = ("clinician", "coordinator", "officer", "analyst")
+KEEPALIVE_SECONDS = 15.0
+TX_ID = re.compile(r"^[0-9a-f]{64}$")
+SIGN_YOUR_OWN = (
+    "{who} signed this request as a program, and a program acts as itself: this gateway holds no key for it and "
+    "never substitutes its organisation's service identity. Sign your own proposals: POST "
+    f"/api/channels/{CHANNEL}/contracts/{CONTRACT}/endorse with your signed proposal (personal values as "
+    f"transient data), then POST /api/channels/{CHANNEL}/contracts/{CONTRACT}/submit with your signed envelope "
+    f"(queries: POST /api/channels/{CHANNEL}/contracts/{CONTRACT}/evaluate with a signed_proposal)"
+)
 
 
 # -- who is calling -------------------------------------------------------------------------------------------
@@ -68,25 +98,43 @@ async def principal_of(request: Request, backend: Backend) -> Principal | None:
         raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
 
 
+def service_identity(backend: Backend, principal: Principal) -> SigningIdentity | None:
+    """The principal's own key if it is its organisation's service identity (the one program the gateway serves)."""
+    try:
+        service = backend.network.identity(principal.org, "client")
+    except (OSError, ValueError):
+        return None
+    same = bool(principal.cert_hash) and secrets.compare_digest(principal.cert_hash, service.info.cert_hash)
+    return service if same else None
+
+
 def acting(backend: Backend, principal: Principal | None) -> SigningIdentity:
-    """The identity that signs for the caller: a person's own, or a program's organisation's service identity."""
+    """The identity that signs for the caller: a person's own, or a program's own — never a borrowed one."""
     if principal is None:
         raise Problem(401, "log in or sign the request", code="UNAUTHENTICATED")
     backend.require_write(principal, CHANNEL)
     if principal.identity is not None:
         return principal.identity
-    try:
-        return backend.network.identity(principal.org, "client")
-    except (OSError, ValueError):
-        raise Problem(
-            503, f"{principal.org} has no service identity on this gateway", code="NO_SERVICE_IDENTITY"
-        ) from None
+    service = service_identity(backend, principal)
+    if service is None:
+        raise Problem(403, SIGN_YOUR_OWN.format(who=principal.id), code="SIGN_YOUR_OWN_PROPOSALS")
+    return service
+
+
+REFUSALS = ("only", "may not", "no active consent", "denied by consent", "was erased", "recognised", "counts only")
+"""Words of the contract's refusals (403); other contract errors are the request's fault (400) or unknowns (404)."""
+UNKNOWN = ("is not enrolled", "there is no ", "has no consent")
 
 
 def _gateway_problem(exc: GatewayError) -> Problem:
-    status = 403 if "only" in exc.message or "may not" in exc.message else 400
+    """The problem a user sees for a refused or failed contract call: its status, and the contract's reason."""
     if exc.code in ("UNKNOWN_CONTRACT", "NO_PEER", "NO_ENDORSERS"):
-        status = 503
+        return Problem(503, exc.message, code=exc.code)
+    if isinstance(exc, TransactionInvalid):
+        return Problem(409, f"not committed ({exc.code}): {exc.message}; try again", code=exc.code)
+    if any(word in exc.message for word in UNKNOWN):
+        return Problem(404, exc.message, code=exc.code)
+    status = 403 if any(word in exc.message for word in REFUSALS) else 400
     return Problem(status, exc.message, code=exc.code)
 
 
@@ -98,6 +146,40 @@ async def _json_body(request: Request, limit_types: tuple[str, ...] = ("applicat
         return parse_json_document(await request.body())
     except ValueError as exc:
         raise Problem(400, str(exc), code="BAD_JSON") from None
+
+
+def proof_of(backend: Backend, principal: Principal, tx_id: str) -> dict[str, Any]:
+    """The platform's proof document of a health transaction (what the in-browser verifier checks)."""
+    peer_channel = backend.peer_channel(CHANNEL, principal)
+    position = peer_channel.ledger.state.tx_position(tx_id)
+    if position is None:
+        raise Problem(404, f"transaction {tx_id} is not on channel {CHANNEL!r}", code="UNKNOWN_TRANSACTION")
+    number, index, code = position
+    block = decode_canonical(peer_channel.ledger.record(number).block, Block)
+    cas = {o.msp_id: o.ca_certificate for o in peer_channel.rules.config.orderer.organisations}
+    document = build_proof(block, index, peer_channel.ledger.history, cas, code_name(code))
+    document["tx_id"] = tx_id
+    return document
+
+
+def consistency_of(backend: Backend, principal: Principal, start: int, end: int) -> dict[str, Any]:
+    """A consistency proof between two blocks' history trees (headers and hashes only: nothing personal)."""
+    peer_channel = backend.peer_channel(CHANNEL, principal)
+    height = peer_channel.height
+    if not start <= end < height:
+        raise Problem(400, f"need 0 ≤ from ≤ to < height ({height}), not from={start} to={end}", code="BAD_RANGE")
+    first, last = peer_channel.ledger.block(start), peer_channel.ledger.block(end)
+    proof = build_consistency(peer_channel.ledger.history, first.header.history_size, last.header.history_size)
+
+    def signed(block: Block) -> dict[str, Any]:
+        return {
+            "header": header_json(block.header),
+            "header_bytes": base64.b64encode(encode(block.header)).decode(),
+            "signature": block.signature.hex(),
+            "orderer_certificate": base64.b64encode(block.orderer).decode(),
+        }
+
+    return {"channel": CHANNEL, "from": signed(first), "to": signed(last), "proof": proof}
 
 
 # -- FHIR -----------------------------------------------------------------------------------------------------
@@ -119,14 +201,54 @@ def operation_outcome(parsed: ParseResult) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Storer:
+    """Who anchors posted readings: the identity that signs, the only patient it may store for, whose behalf."""
+
+    identity: SigningIdentity
+    patient: str | None = None
+    """The patient whose readings these must be (a patient posting their own); None: any patient."""
+    on_behalf: str | None = None
+    """The account the custodian's service acts for (recorded in the patient's access log)."""
+
+
 def fhir_router(backend: Backend, service: HealthService) -> APIRouter:
     """``POST /fhir/Observation`` and ``POST /fhir``."""
     router = APIRouter(tags=["health: FHIR"])
 
+    async def storer(principal: Principal) -> Storer:
+        """Who stores the caller's readings, for which patient, on whose behalf — or a Problem saying why not."""
+        if principal.role == "patient" and principal.org == CUSTODIAN:
+            # The custodian's ingestion service seals and anchors a patient's own readings, on their behalf.
+            try:
+                if principal.identity is not None:
+                    own = await run_in_threadpool(service.patient_of, principal.identity)
+                else:
+                    own = await run_in_threadpool(service.account_patient, principal.id)
+            except (HealthError, GatewayError) as exc:
+                raise Problem(403, f"{principal.id} is not an enrolled patient: {exc}", code="FORBIDDEN") from None
+            if own is None:
+                raise Problem(403, f"{principal.id} is not an enrolled patient", code="FORBIDDEN")
+            return Storer(service.custodian(), own, principal.id)
+        if principal.org == CUSTODIAN and principal.identity is not None and principal.role == "officer":
+            return Storer(principal.identity)  # custodian staff store any patient's readings as themselves
+        if principal.org == CUSTODIAN and principal.identity is None:
+            service_id = service_identity(backend, principal)
+            if service_id is not None:
+                return Storer(service_id)
+            raise Problem(403, SIGN_YOUR_OWN.format(who=principal.id), code="SIGN_YOUR_OWN_PROPOSALS")
+        raise Problem(
+            403,
+            f"only patients (for their own readings) and the custodian {CUSTODIAN}'s officers and service may submit "
+            f"readings, not {principal.id}",
+            code="FORBIDDEN",
+        )
+
     async def receive(request: Request, expect: str) -> Response:
         principal = await principal_of(request, backend)
-        acting(backend, principal)  # a member of the channel (401/403 otherwise)
-        assert principal is not None
+        if principal is None:
+            raise Problem(401, "log in or sign the request", code="UNAUTHENTICATED")
+        backend.require_write(principal, CHANNEL)
         document = await _json_body(request, FHIR_TYPES)
         if not isinstance(document, dict) or document.get("resourceType") != expect:
             outcome = {
@@ -141,23 +263,29 @@ def fhir_router(backend: Backend, service: HealthService) -> APIRouter:
                 ],
             }
             return JSONResponse(outcome, status_code=422, media_type="application/fhir+json")
-        own = principal.attributes.get("patient_id") if principal.role == "patient" else None
-        if own is None and principal.org != CUSTODIAN:
-            raise Problem(403, f"only patients and the custodian ({CUSTODIAN}) may submit readings", code="FORBIDDEN")
-        parsed = parse_document(document, own)
-        report: dict[str, Any] = {**parsed.report(), "stored": 0}
+        who = await storer(principal)
+        parsed = parse_document(document, who.patient)
+        report: dict[str, Any] = {**parsed.report(), "stored": 0, "duplicates": []}
+        status = 422
         if parsed.readings:
             try:
-                # Readings are sealed and anchored by the custodian's service, whoever sent them.
-                result = await run_in_threadpool(service.ingest, parsed.readings, service.custodian())
+                result = await run_in_threadpool(
+                    lambda: service.ingest(parsed.readings, who.identity, on_behalf=who.on_behalf)
+                )
             except (HealthError, GatewayError) as exc:
                 raise Problem(
                     409 if isinstance(exc, HealthError) else 400, f"nothing was stored: {exc}", code="NOT_STORED"
                 ) from None
-            report.update(stored=result.records, batches=result.batches, alerts=[a["id"] for a in result.alerts])
+            report.update(
+                stored=result.records,
+                batches=result.batches,
+                alerts=[a["id"] for a in result.alerts],
+                duplicates=[d.to_json() for d in result.duplicates],
+            )
+            # Something new stored: 201. Everything already there (same identifiers): 200, with where it is.
+            status = 201 if result.records else 200
         if parsed.rejected:
             report["outcome"] = operation_outcome(parsed)
-        status = 201 if parsed.readings else 422
         return JSONResponse(report, status_code=status)
 
     @router.post("/fhir/Observation", summary="Import one FHIR R4 Observation (blood pressure, glucose, CGM)")
@@ -242,6 +370,26 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
         _, identity = await who(request)
         return await call(service.access_log, identity, patient)
 
+    @router.get(
+        "/patients/{patient}/access-log/{tx_id}/proof",
+        summary="The ledger proof of one access-log entry's transaction (the patient, an officer)",
+    )
+    async def access_proof(request: Request, patient: str, tx_id: str) -> dict:
+        principal, identity = await who(request)
+        if not TX_ID.match(tx_id):
+            raise Problem(400, f"a transaction id is 64 lowercase hex digits, not {tx_id!r}", code="BAD_TX_ID")
+        entries = await call(service.access_log, identity, patient, 1000)  # the contract checks who may see it
+        if tx_id not in {e["tx_id"] for e in entries}:
+            raise Problem(404, f"transaction {tx_id} is not in patient {patient}'s access log", code="NOT_IN_LOG")
+        return await run_in_threadpool(proof_of, backend, principal, tx_id)
+
+    @router.get("/consistency", summary="Consistency proof between two blocks of the health channel (members)")
+    async def consistency(
+        request: Request, start: int = Query(..., alias="from", ge=0), end: int = Query(..., alias="to", ge=0)
+    ) -> dict:
+        principal, _ = await who(request)
+        return await run_in_threadpool(consistency_of, backend, principal, start, end)
+
     @router.post("/patients/{patient}/erase", summary="Erase a patient (crypto-shredding)")
     async def erase(request: Request, patient: str) -> dict:
         _, identity = await who(request, write=True)
@@ -258,29 +406,70 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
         if principal.role not in STAFF:
             raise Problem(403, "only care staff may follow alerts", code="FORBIDDEN")
         peer_channel = backend.peer_channel(CHANNEL, principal)
-        last = request.headers.get("last-event-id")
-        start = int(last) + 1 if last and last.isdigit() else peer_channel.height
+        last = ascii_int(request.headers.get("last-event-id"))
+        start = last + 1 if last is not None else peer_channel.height
+        slot = request.app.state.streams.acquire(stream_key(request, principal))
 
-        def stream() -> Iterator[str]:
-            yield "retry: 2000\n\n"
-            for block in peer_channel.block_events(start, timeout=15.0):
-                for outcome in block.transactions:
-                    if outcome.contract != CONTRACT or outcome.code != Code.VALID:
+        async def alerts_in(block_number: int, tx_id: str) -> list[dict[str, Any]]:
+            # The alerts themselves are in the private collection: ask for those this viewer's consent covers.
+            def fetch() -> list[dict[str, Any]]:
+                service.sync(identity, org=service.reader_org(identity))
+                return service.alerts_of(identity, tx_id)
+
+            try:
+                return await run_in_threadpool(fetch)
+            except GatewayError as exc:
+                log.info("alert stream: alerts of %s in block %d not shown: %s", tx_id, block_number, exc.message)
+                return []
+
+        async def render(event: Any) -> AsyncIterator[str]:
+            for outcome in event.transactions:
+                if outcome.contract != CONTRACT or outcome.code != Code.VALID:
+                    continue
+                if not any(e.name == "HealthAlert" for e in outcome.events):
+                    continue
+                for alert in await alerts_in(event.number, outcome.tx_id):
+                    yield f"id: {event.number}\nevent: alert\ndata: {json.dumps(alert)}\n\n"
+
+        async def stream() -> AsyncIterator[str]:
+            # Asynchronous: an open stream polls the peer's event queue and holds no worker thread.
+            subscription = peer_channel.events.subscribe()
+            number = start
+            quiet = 0.0
+            try:
+                yield "retry: 2000\n\n"
+                while not await request.is_disconnected():
+                    if number < peer_channel.height:
+                        async for chunk in render(peer_channel.stored_event(number)):
+                            yield chunk
+                        number += 1
+                        quiet = 0.0
                         continue
-                    for event in outcome.events:
-                        if event.name != "HealthAlert":
-                            continue
-                        public = json.loads(event.payload)
-                        try:
-                            detail = service.alert_detail(identity, public["id"])
-                        except GatewayError:
-                            continue  # no consent for this patient: the coordinator is not told
-                        data = {**public, **detail, "tx_id": outcome.tx_id}
-                        yield f"id: {block.number}\nevent: alert\ndata: {json.dumps(data)}\n\n"
-            yield ": idle, reconnect to resume\n\n"
+                    try:
+                        event = subscription.get_nowait()
+                    except queue.Empty:
+                        await asyncio.sleep(0.1)
+                        quiet += 0.1
+                        if quiet >= KEEPALIVE_SECONDS:
+                            quiet = 0.0
+                            yield ": keep-alive\n\n"
+                        continue
+                    if event is None:
+                        return
+                    if event.number == number:
+                        async for chunk in render(event):
+                            yield chunk
+                        number += 1
+                        quiet = 0.0
+            finally:
+                peer_channel.events.unsubscribe(subscription)
+                slot.release()
 
         return StreamingResponse(
-            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(slot.release),  # also when the stream never started
         )
 
     @router.get("/alerts/{alert_id}", summary="An alert with its details (consent permitting)")
@@ -505,14 +694,10 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         principal, _ = session_principal(request)
         if principal is None:
             return to_login(request)
-        from consortia.apps.health.training import NAME
-
-        record = await run_in_threadpool(service.evaluate, service.custodian(), "model", NAME, "")
-        card = ""
-        if record is not None:
-            path = service.models_dir / record["version"] / "MODEL_CARD.md"
-            card = path.read_text() if path.is_file() else ""
-        return render(request, "health_model.html", {"record": record, "card": card})
+        # The card is read only from the folder of a version of the registry's pattern, and only once the model
+        # file there has the SHA-256 the ledger registered.
+        card = await run_in_threadpool(service.model_card)
+        return render(request, "health_model.html", {"record": card.record, "card": card.card, "problem": card.problem})
 
     return router
 

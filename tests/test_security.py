@@ -385,3 +385,30 @@ def test_a_program_acts_as_itself_never_as_its_organisations_service(env: Env) -
     with pytest.raises(Problem) as anonymous:
         backend.acting_identity(None)
     assert anonymous.value.status == 401
+
+
+def test_a_program_queries_a_contract_as_a_member_on_the_peer_it_names(env: Env) -> None:
+    """Contract queries are for members (any member, whatever the read scope), on a member peer of its choice."""
+    import base64
+
+    from consortia.gateway.sdk import build_proposal
+
+    target = "/api/channels/trade/contracts/asset-transfer/evaluate"
+
+    def ask(org: str, user: str, **extra: str) -> httpx.Response:
+        signed, _, sent = build_proposal(
+            env.network.identity(org, user), "trade", "asset-transfer", "read", ["a1"], None
+        )
+        transient = {key: base64.b64encode(value).decode() for key, value in sent.items()}
+        body = json.dumps({"signed_proposal": base64.b64encode(signed).decode(), "transient": transient, **extra})
+        body = body.encode()
+        return env.client.post(target, content=body, headers=env.signed(org, user, "POST", target, body))
+
+    first = ask("Org3", "client")
+    assert first.status_code == 200, first.text
+    assert first.json()["result"]["id"] == "a1"
+    assert ask("Org3", "client", peer_org="Org2").json()["result"]["id"] == "a1"
+    wrong_peer = ask("Org3", "client", peer_org="Org1")
+    assert wrong_peer.status_code == 400 and "not a member of channel 'trade'" in detail(wrong_peer)
+    reader = ask("Org1", "auditor")  # may read the raw ledger, but is no member: no contract queries
+    assert reader.status_code == 403 and "Org1 is not a member of channel 'trade'" in detail(reader)

@@ -51,6 +51,11 @@ class ContractCall(BaseModel):
     args: list[Any] = Field(default_factory=list, max_length=64, description="JSON arguments.")
     transient: dict[str, str] = Field(default_factory=dict, description="Transient data, base64 values.")
     signed_proposal: str | None = Field(None, description="Base64 signed proposal (programs).")
+    peer_org: str | None = Field(
+        None,
+        max_length=64,
+        description="Evaluate on this member organisation's peer (default: the caller's own, if a member).",
+    )
 
 
 class SubmitCall(ContractCall):
@@ -279,9 +284,14 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
         if call.signed_proposal is not None:
             if principal is None or principal.via != "signature":
                 raise Problem(401, "a signed proposal must come in a signed request", code="UNAUTHENTICATED")
-            backend.require_read(principal, channel)
+            # Contract queries are for members (the read scope governs the raw ledger, not contracts): the contract
+            # itself decides what the caller may see.
+            access = backend.require_write(principal, channel)
             signed = _b64(call.signed_proposal, "signed_proposal")
-            peer = backend.network.peers[backend.peer_channel(channel, principal).org]
+            org = call.peer_org or principal.org
+            if org not in access.orgs:
+                raise Problem(400, f"peer_org {org!r} is not a member of channel {channel!r}", code="BAD_PEER_ORG")
+            peer = backend.network.peers[org]
             try:
                 return {"result": peer.evaluate(channel, signed, transient)}
             except EndorsementError as exc:

@@ -37,6 +37,14 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 NOW_MS = timestamp_ms(NOW)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _now_when_these_tests_run() -> None:
+    """Take "now" when this module's tests start, not when the suite was collected (minutes earlier)."""
+    global NOW, NOW_MS
+    NOW = datetime.now(UTC).replace(microsecond=0)
+    NOW_MS = timestamp_ms(NOW)
+
+
 @pytest.fixture(scope="module")
 def org1() -> CertificateAuthority:
     return CertificateAuthority.create("Org1")

@@ -39,11 +39,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from consortia.client import Gateway, GatewayError
 from consortia.cluster import Cluster
 from consortia.cluster.layout import ASSET_TRANSFER, create_cluster, free_ports
 from consortia.cluster.processes import etcd_binary, log_path, spawn, stop_process
 from consortia.contracts.collections_config import CollectionConfig
-from consortia.gateway.sdk import Gateway, GatewayError
 from consortia.identity import CertificateAuthority, Kind, Membership, SigningIdentity
 from consortia.ledger.block import Block, BlockHeader, header_hash, header_signing_bytes, transaction_leaves
 from consortia.ledger.codes import Code

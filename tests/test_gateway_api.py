@@ -34,10 +34,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import USERS
-from consortia.gateway.remote import RemoteClient, RemoteError
-from consortia.gateway.sdk import build_proposal
+from consortia.client import build_proposal
+from consortia.client.remote import RemoteClient, RemoteError
+from consortia.client.request_signing import MAX_SKEW_MS, authorization_header
 from consortia.gateway.server.app import ServerSettings, create_app
-from consortia.gateway.server.auth import MAX_SKEW_MS, SESSION_COOKIE, authorization_header
+from consortia.gateway.server.auth import SESSION_COOKIE
 from consortia.identity import CertificateAuthority, SigningIdentity
 from consortia.identity.wallet import Wallet
 from consortia.ledger.config import BatchConfig
@@ -199,15 +200,16 @@ class Env:
 
 def proposal_body(identity: SigningIdentity, channel: str, contract: str, function: str, args: list[Any]) -> dict:
     """The JSON a program sends to /evaluate or /endorse."""
-    signed, _, sent = build_proposal(identity, channel, contract, function, args, None)
+    prepared = build_proposal(identity, channel, contract, function, args, None)
+    signed, _, sent = prepared.signed, prepared.proposal, prepared.transient
     return {"signed_proposal": b64(signed), "transient": {k: b64(v) for k, v in sent.items()}}
 
 
 def envelope_for(network: EmbeddedNetwork, identity: SigningIdentity, function: str, args: list[Any]) -> str:
     """A genuine signed envelope for the noticeboard on trade, endorsed through the SDK (never submitted here)."""
-    signed, proposal, sent = build_proposal(identity, "trade", "noticeboard", function, args, None)
+    prepared = build_proposal(identity, "trade", "noticeboard", function, args, None)
     contract = network.gateway("Org1", "public").network("trade").contract("noticeboard")
-    transaction = contract.endorse(signed, proposal, sent)
+    transaction = contract.endorse(prepared)
     return b64(encode(Envelope(ENVELOPE_TRANSACTION, transaction, identity.sign(transaction))))
 
 

@@ -753,7 +753,7 @@ def test_peer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) -> 
     """A record found beyond the index after a crash is adopted only if it is the next block, signed by the orderer."""
     from conftest import ASSET_TRANSFER, three_org_spec
     from consortia.contracts.registry import ContractRegistry
-    from consortia.network.bootstrap import genesis_path
+    from consortia.network.bootstrap import genesis_path, peer_dir
     from consortia.network.embedded import EmbeddedNetwork
     from consortia.peer.channel import PeerChannel
 
@@ -771,9 +771,10 @@ def test_peer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) -> 
     with open(segment_file, "ab") as handle:
         handle.write(record)
     genesis = genesis_path(folder, "ch1").read_bytes()
+    identity = SigningIdentity.load(peer_dir(folder, "Org3"))
     for _ in range(2):  # refused again on the next start: the refusal does not index the record
         with pytest.raises(LedgerError, match="refusing to adopt"):
-            PeerChannel("ch1", "Org3", channel_dir, ContractRegistry(), genesis)
+            PeerChannel("ch1", identity, channel_dir, ContractRegistry(), genesis)
     assert (blocks / "index").read_bytes() == index
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from consortia.ledger.query import compile_query
 from consortia.ledger.rwset import Version
@@ -87,6 +87,17 @@ class PrivateValue:
     value: bytes
     salt: bytes
     version: Version
+
+
+class TxPosition(NamedTuple):
+    """Where a committed transaction is: its block, its index in the block, and its validation code.
+
+    A named tuple, so that code written when this was a plain ``(block, index, code)`` tuple still unpacks it.
+    """
+
+    block: int
+    index: int
+    code: int
 
 
 @dataclass
@@ -369,10 +380,10 @@ class StateDB:
 
     # -- transactions ids ------------------------------------------------------------------------------------
 
-    def tx_position(self, tx_id: str) -> tuple[int, int, int] | None:
-        """(block, index, validation code) of a transaction id already committed, or None."""
+    def tx_position(self, tx_id: str) -> TxPosition | None:
+        """Where a transaction id already committed is (block, index) and its validation code, or None."""
         row = self._one("SELECT block, tx, code FROM txids WHERE tx_id = ?", (tx_id,))
-        return (row[0], row[1], row[2]) if row else None
+        return TxPosition(row[0], row[1], row[2]) if row else None
 
     def tx_seen(self, tx_ids: Iterable[str]) -> set[str]:
         """The subset of ``tx_ids`` already committed."""

@@ -44,12 +44,17 @@ _LIFECYCLE_INSTANCE = Lifecycle()
 
 
 class EndorsementError(Exception):
-    """A proposal this peer will not endorse; ``code`` classifies why, the message explains."""
+    """A proposal this peer will not endorse; ``code`` classifies why, the message explains.
 
-    def __init__(self, code: str, message: str) -> None:
+    When the contract itself refused (``code`` is ``CONTRACT_ERROR``), ``contract_code`` is the contract's own
+    code (``FORBIDDEN``, ``NOT_FOUND``, ``CONFLICT``, ``INVALID``…, see :class:`~consortia.contracts.ContractCode`).
+    """
+
+    def __init__(self, code: str, message: str, contract_code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.contract_code = contract_code
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ def check_proposal(
 
 
 def _package(channel: PeerChannel, name: str) -> tuple[ContractPackage, ContractDefinition]:
-    definition = channel.validator.definition(None, name)
+    definition = channel.definition(name)
     if definition is None:
         raise EndorsementError("UNKNOWN_CONTRACT", f"contract {name!r} is not committed on channel {channel.name!r}")
     if name == LIFECYCLE:
@@ -147,7 +152,7 @@ def simulate(
         except NondeterminismError as exc:
             raise EndorsementError("NONDETERMINISTIC_CONTRACT", str(exc)) from None
         except ContractError as exc:
-            raise EndorsementError("CONTRACT_ERROR", str(exc)) from None
+            raise EndorsementError("CONTRACT_ERROR", str(exc), exc.code.value) from None
         except ValueError as exc:
             raise EndorsementError("CONTRACT_ERROR", f"result is not JSON: {exc}") from None
         except Exception as exc:  # a bug in the contract: report it, never crash the peer

@@ -31,8 +31,9 @@ from consortia.contracts.registry import ContractRegistry, InstallError, load_co
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import canonical_json, encode
 from consortia.ledger.rwset import KVRead, RangeRead, Version
-from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.statedb import StateDB
 from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope, Transaction
+from consortia.ledger.updates import KeyWrite, UpdateBatch
 from consortia.network.embedded import EmbeddedNetwork
 
 ASSET_TRANSFER = "consortia.samples.asset_transfer:AssetTransfer"
@@ -159,7 +160,7 @@ def state(tmp_path: Path) -> Iterator[StateDB]:
     db = StateDB(tmp_path / "state.sqlite")
     batch = UpdateBatch(height=2)
     for tx, key in enumerate("abcd"):
-        batch.state[(NS, key)] = (canonical_json({"key": key, "n": tx}), Version(1, tx))
+        batch.state[(NS, key)] = KeyWrite(canonical_json({"key": key, "n": tx}), Version(1, tx))
     db.apply(batch)
     try:
         yield db

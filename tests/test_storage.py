@@ -20,7 +20,8 @@ from consortia.ledger.ledger import ChannelLedger, LedgerError
 from consortia.ledger.merkle import CompactRange
 from consortia.ledger.query import MAX_LIMIT, QueryError, compile_query
 from consortia.ledger.rwset import Version
-from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.statedb import StateDB
+from consortia.ledger.updates import HistoryRecord, KeyWrite, TxIdRecord, UpdateBatch
 from consortia.ordering.solo import make_block
 
 # -- block store ---------------------------------------------------------------------------------------------
@@ -327,10 +328,10 @@ def db(tmp_path: Path) -> Iterator[StateDB]:
     batch = UpdateBatch(height=2)
     for tx, (key, doc) in enumerate(sorted(_docs().items())):
         value = canonical_json(doc)
-        batch.state[(NS, key)] = (value, Version(1, tx))
-        batch.history.append((NS, key, 1, tx, f"tx{tx}", value, 1000 + tx))
-        batch.txids.append((f"tx{tx}", 1, tx, 0))
-    batch.state[("other", "a1")] = (canonical_json({"owner": "zed"}), Version(1, 9))
+        batch.state[(NS, key)] = KeyWrite(value, Version(1, tx))
+        batch.history.append(HistoryRecord(NS, key, 1, tx, f"tx{tx}", value, 1000 + tx))
+        batch.txids.append(TxIdRecord(f"tx{tx}", 1, tx, 0))
+    batch.state[("other", "a1")] = KeyWrite(canonical_json({"owner": "zed"}), Version(1, 9))
     state.apply(batch)
     try:
         yield state
@@ -364,11 +365,11 @@ def test_statedb_apply_get_range_count(db: StateDB) -> None:
 def test_statedb_updates_deletes_and_history(db: StateDB) -> None:
     """A later block overwrites and deletes keys; history keeps every write newest first, deletes included."""
     batch = UpdateBatch(height=3)
-    batch.state[(NS, "a1")] = (canonical_json({"owner": "dave"}), Version(2, 0))
-    batch.state[(NS, "a2")] = (None, Version(2, 1))
+    batch.state[(NS, "a1")] = KeyWrite(canonical_json({"owner": "dave"}), Version(2, 0))
+    batch.state[(NS, "a2")] = KeyWrite(None, Version(2, 1))
     batch.history += [
-        (NS, "a1", 2, 0, "tx-b", canonical_json({"owner": "dave"}), 2000),
-        (NS, "a2", 2, 1, "tx-c", None, 2001),
+        HistoryRecord(NS, "a1", 2, 0, "tx-b", canonical_json({"owner": "dave"}), 2000),
+        HistoryRecord(NS, "a2", 2, 1, "tx-c", None, 2001),
     ]
     db.apply(batch)
     assert db.height == 3
@@ -390,8 +391,8 @@ def test_statedb_versions_and_tx_ids_in_bulk(tmp_path: Path) -> None:
     with_keys = StateDB(tmp_path / "s.sqlite")
     batch = UpdateBatch(height=1)
     for n in range(1000):
-        batch.state[(NS, f"k{n:04d}")] = (b"1", Version(0, n))
-        batch.txids.append((f"t{n}", 0, n, n % 2))
+        batch.state[(NS, f"k{n:04d}")] = KeyWrite(b"1", Version(0, n))
+        batch.txids.append(TxIdRecord(f"t{n}", 0, n, n % 2))
     with_keys.apply(batch)
     wanted = [(NS, f"k{n:04d}") for n in range(0, 1200, 3)] + [(NS, "k0000")]
     found = with_keys.versions(wanted)
@@ -408,9 +409,9 @@ def test_statedb_apply_is_atomic(db: StateDB) -> None:
     """A batch that fails part-way changes nothing, not even the height."""
     before = list(db.digest_rows())
     batch = UpdateBatch(height=3)
-    batch.state[(NS, "new")] = (b'{"x":1}', Version(2, 0))
-    batch.txids.append(("tx-new", 2, 0, 0))
-    batch.history.append((NS, "new", 2, 0, "tx-new", "text, not bytes", 1))  # type: ignore[arg-type]
+    batch.state[(NS, "new")] = KeyWrite(b'{"x":1}', Version(2, 0))
+    batch.txids.append(TxIdRecord("tx-new", 2, 0, 0))
+    batch.history.append(HistoryRecord(NS, "new", 2, 0, "tx-new", "text, not bytes", 1))  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
         db.apply(batch)
     assert db.height == 2
@@ -422,7 +423,7 @@ def test_statedb_reopen_keeps_everything(tmp_path: Path) -> None:
     """Closing and reopening (also read-only) gives back the same rows and height."""
     state = StateDB(tmp_path / "s.sqlite")
     batch = UpdateBatch(height=4)
-    batch.state[(NS, "k")] = (b'{"v":1}', Version(3, 2))
+    batch.state[(NS, "k")] = KeyWrite(b'{"v":1}', Version(3, 2))
     batch.policies[(NS, "k")] = "AND('Org1.peer')"
     state.apply(batch)
     rows = list(state.digest_rows())
@@ -546,7 +547,7 @@ def test_statedb_non_string_field_name_is_a_query_error(db: StateDB) -> None:
 
 def _write(db: StateDB, height: int, key: str, value: dict[str, Any]) -> None:
     batch = UpdateBatch(height=height)
-    batch.state[(NS, key)] = (canonical_json(value), Version(height - 1, 0))
+    batch.state[(NS, key)] = KeyWrite(canonical_json(value), Version(height - 1, 0))
     db.apply(batch)
 
 

@@ -22,7 +22,8 @@ from consortia.ledger.blockstore import BlockStore
 from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode
 from consortia.ledger.history import HistoryTree
 from consortia.ledger.merkle import CompactRange
-from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.statedb import StateDB
+from consortia.ledger.updates import UpdateBatch
 
 
 class LedgerError(Exception):

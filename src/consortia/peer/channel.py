@@ -33,8 +33,8 @@ from consortia.ledger.codes import Code
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
 from consortia.ledger.ledger import ChannelLedger, LedgerError
 from consortia.ledger.rwset import PrivateWrites
-from consortia.ledger.statedb import UpdateBatch
 from consortia.ledger.transaction import Endorsement, ProposalResponse, open_envelope
+from consortia.ledger.updates import UpdateBatch
 from consortia.peer.endorser import EndorsementError, simulate
 from consortia.peer.events import BlockEvent, CommitStatus, EventHub
 from consortia.peer.outcome import TxOutcome
@@ -141,10 +141,8 @@ class PeerChannel:
         if state.height == 0 and self.ledger.stored_height >= 1:
             self.ledger.apply_replayed(UpdateBatch(height=1))
         for number in range(max(state.height, 1), self.ledger.stored_height):
-            record = self.ledger.record(number)
-            block = decode_canonical(record.block, Block)
-            _, batch, _ = self.validator.validate(block, known_codes=record.codes)
-            self.ledger.apply_replayed(batch)
+            committed = self.ledger.committed_block(number)
+            self.ledger.apply_replayed(self.validator.replay(committed.block, committed.codes))
             self.validator.invalidate_definitions()
             log.info("channel %s: replayed block %d into the state database", self.name, number)
 
@@ -228,7 +226,7 @@ class PeerChannel:
             except ChainError as exc:
                 raise BlockRejected(f"channel {self.name}: {exc}", exc.block) from None
             try:
-                codes, batch, outcomes = self.validator.validate(block)
+                verdict = self.validator.validate(block)
             except Exception as exc:  # a block this code cannot judge must not take the peer down
                 log.exception("channel %s: validating block %d failed", self.name, block.header.number)
                 raise BlockRejected(
@@ -237,16 +235,16 @@ class PeerChannel:
                     block.header.number,
                 ) from None
             try:
-                self.ledger.append(block_bytes, block, codes, batch)
+                self.ledger.append(block_bytes, block, verdict.codes, verdict.batch)
             except LedgerError as exc:
                 raise BlockRejected(f"channel {self.name}: {exc}", block.header.number) from None
             self._history = history
-            if any(ns == LIFECYCLE for ns, _ in batch.state):
+            if verdict.batch.touches(LIFECYCLE):
                 self.validator.invalidate_definitions()
         with self._height_changed:
             self._height_changed.notify_all()
         event = BlockEvent(
-            self.name, block.header.number, header_hash(block.header), block.header.timestamp_ms, tuple(outcomes)
+            self.name, block.header.number, header_hash(block.header), block.header.timestamp_ms, verdict.outcomes
         )
         self.events.publish(event)
         return event

@@ -958,7 +958,7 @@ BAD_INPUT = [
     Bad("argument of the wrong type", "member person", "POST", SUBMIT, 400, {"function": "post", "args": [1, 2]}),
     Bad("too few arguments", "member person", "POST", SUBMIT, 400, {"function": "post", "args": ["only-one"]}),
     Bad("too many arguments", "member person", "POST", SUBMIT, 400, {"function": "post", "args": ["a", "b", "c"]}),
-    Bad("query of a missing notice", "member person", "POST", EVALUATE, 400, {"function": "read", "args": ["nope"]}),
+    Bad("query of a missing notice", "member person", "POST", EVALUATE, 404, {"function": "read", "args": ["nope"]}),
 ]
 
 
@@ -1020,6 +1020,14 @@ def test_remote_client_submit_evaluate_and_proof(env: Env) -> None:
             "by": "Org1",
         }
         assert anonymous.evaluate("trade", "noticeboard", "headline", ["remote-1"]) == "over HTTP"
+        with pytest.raises(RemoteError) as missing:
+            client.evaluate("trade", "noticeboard", "read", ["never-posted"])
+        # The contract's own code crosses the peer, the SDK, the problem document and the client.
+        assert (missing.value.status, missing.value.code, missing.value.contract_code) == (
+            404,
+            "CONTRACT_ERROR",
+            "NOT_FOUND",
+        )
         with pytest.raises(RemoteError) as refused:
             anonymous.evaluate("trade", "noticeboard", "read", ["remote-1"])
         assert refused.value.status == 401

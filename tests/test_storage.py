@@ -800,3 +800,28 @@ def test_orderer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) 
     with pytest.raises(OrderingError, match="refusing to adopt"):
         SoloOrderer(identity, folder / "orderer")
     assert (blocks / "index").read_bytes() == index
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_peer_sync_setting_reaches_its_block_stores(tmp_path: Path, sync: bool) -> None:
+    """Peer(sync=...) is passed to every channel's block store, opened or joined later (it used to be dropped)."""
+    from conftest import three_org_spec
+    from consortia.network.bootstrap import create_network, genesis_path, peer_dir
+    from consortia.peer.peer import Peer
+
+    folder = tmp_path / "net"
+    create_network(folder, three_org_spec())
+    identity = SigningIdentity.load(peer_dir(folder, "Org2"))
+    genesis = {"ch1": genesis_path(folder, "ch1").read_bytes()}
+    peer = Peer(identity, tmp_path / "peer", genesis=genesis, sync=sync)
+    try:
+        peer.join(genesis_path(folder, "ch2").read_bytes(), "ch2")
+        assert [peer.channel(name).ledger.blocks.sync for name in ("ch1", "ch2")] == [sync, sync]
+    finally:
+        peer.close()
+    reopened = Peer(identity, tmp_path / "peer", sync=sync)
+    try:
+        assert sorted(reopened.channels) == ["ch1", "ch2"]
+        assert all(channel.ledger.blocks.sync is sync for channel in reopened.channels.values())
+    finally:
+        reopened.close()

@@ -10,11 +10,12 @@ service's broadcast.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from consortia.client.peer_channel import ChannelPeer
 
 
+@runtime_checkable
 class Connection(Protocol):
     """Peers by organisation and channel, the channels' members, and broadcast to the ordering service."""
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from consortia.contracts.lifecycle import ContractDefinition
 from consortia.ledger.transaction import ProposalResponse
 from consortia.peer.events import BlockEvent, CommitStatus
 
 
+@runtime_checkable
 class ChannelPeer(Protocol):
     """One organisation's peer on one channel (see the module docstring for what each method promises)."""
 

@@ -10,7 +10,8 @@
 
 Each layer travels as the exact bytes that were signed, so reading a transaction means decoding layer by layer;
 :func:`open_envelope` does that once for everyone (validation, ordering admission, the explorer, the SDK) and
-insists that every layer is canonically encoded.
+insists that every layer is canonically encoded; :func:`open_signed_proposal` does the same for a proposal on its
+way to the endorsers.
 
 Transient inputs (private data passed to a contract) are never part of the envelope: the proposal carries only
 their hash.
@@ -150,6 +151,20 @@ class OpenedEnvelope:
     def tx_id(self) -> str:
         """The transaction id (from the proposal)."""
         return self.proposal.tx_id
+
+
+@dataclass(frozen=True)
+class OpenedProposal:
+    """A signed proposal decoded: the signed bytes with their signature, and the proposal they hold."""
+
+    signed: SignedProposal
+    proposal: Proposal
+
+
+def open_signed_proposal(signed_bytes: bytes) -> OpenedProposal:
+    """Decode a signed proposal and the proposal inside it (MalformedError unless both are canonical)."""
+    signed = decode_canonical(signed_bytes, SignedProposal)
+    return OpenedProposal(signed, decode_canonical(signed.proposal, Proposal))
 
 
 def open_envelope(envelope_bytes: bytes) -> OpenedEnvelope:

@@ -34,9 +34,9 @@ from consortia.gateway.server.streams import stream_key
 from consortia.gateway.server.views import block_view, transaction_view
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.codes import code_name
-from consortia.ledger.encoding import MalformedError, decode_canonical, encode
+from consortia.ledger.encoding import MalformedError, encode
 from consortia.ledger.proof import build_consistency, header_json
-from consortia.ledger.transaction import Proposal, SignedProposal, open_envelope
+from consortia.ledger.transaction import open_envelope, open_signed_proposal
 from consortia.peer.endorser import EndorsementError
 from consortia.peer.events import BlockEvent
 
@@ -250,7 +250,7 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
         _check_names(channel, contract)
         signed = _b64(call.signed_proposal, "signed_proposal")
         try:
-            proposal = decode_canonical(decode_canonical(signed, SignedProposal).proposal, Proposal)
+            proposal = open_signed_proposal(signed).proposal
         except MalformedError as exc:
             raise Problem(400, f"signed_proposal: {exc}", code="BAD_PROPOSAL") from None
         if proposal.channel != channel or proposal.contract != contract:

@@ -258,7 +258,7 @@ class PeerChannel:
         position = self.ledger.state.tx_position(tx_id)
         if position is None:
             return None
-        return CommitStatus(tx_id, position.block, position.code, "", None)
+        return CommitStatus(tx_id=tx_id, block=position.block, code=position.code, detail="", outcome=None)
 
     def block_events(
         self, start: int, stop: threading.Event | None = None, timeout: float | None = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 import msgspec
 
@@ -140,17 +141,25 @@ class NotATransaction(MalformedError):
 
 @dataclass(frozen=True)
 class OpenedEnvelope:
-    """An envelope decoded into its named parts: envelope → transaction → proposal → response payload."""
+    """An envelope decoded into its named parts: envelope → transaction → proposal → response payload.
+
+    The response payload (the read-write set, events and result) is decoded when first asked for: ordering
+    admission needs only the proposal. A payload that is not canonically encoded raises MalformedError then.
+    """
 
     envelope: Envelope
     transaction: Transaction
     proposal: Proposal
-    payload: ResponsePayload
 
     @property
     def tx_id(self) -> str:
         """The transaction id (from the proposal)."""
         return self.proposal.tx_id
+
+    @cached_property
+    def payload(self) -> ResponsePayload:
+        """The endorsed response payload (MalformedError if it is not canonical)."""
+        return decode_canonical(self.transaction.response, ResponsePayload)
 
 
 @dataclass(frozen=True)
@@ -171,12 +180,10 @@ def open_envelope(envelope_bytes: bytes) -> OpenedEnvelope:
     """Decode a transaction envelope and every part inside it, each canonically encoded.
 
     Raises :class:`NotATransaction` for a configuration envelope and :class:`MalformedError` for anything else
-    that is not a well-formed transaction.
+    that is not a well-formed transaction (the response payload is checked when first read).
     """
     envelope = decode_canonical(envelope_bytes, Envelope)
     if envelope.kind != ENVELOPE_TRANSACTION:
         raise NotATransaction(envelope.kind)
     transaction = decode_canonical(envelope.payload, Transaction)
-    proposal = decode_canonical(transaction.proposal, Proposal)
-    payload = decode_canonical(transaction.response, ResponsePayload)
-    return OpenedEnvelope(envelope, transaction, proposal, payload)
+    return OpenedEnvelope(envelope, transaction, decode_canonical(transaction.proposal, Proposal))

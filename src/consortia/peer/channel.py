@@ -306,6 +306,7 @@ class PeerChannel:
             code = Code(codes[index]) if index < len(codes) else Code.BAD_PAYLOAD
             try:
                 opened = open_envelope(envelope_bytes)
+                payload = opened.payload
             except MalformedError:
                 yield TxOutcome(index=index, tx_id="", code=code)
                 continue
@@ -315,7 +316,7 @@ class PeerChannel:
                 code=code,
                 contract=opened.proposal.contract,
                 function=opened.proposal.function,
-                events=opened.payload.events if code == Code.VALID else (),
+                events=payload.events if code == Code.VALID else (),
             )
 
     def close(self) -> None:

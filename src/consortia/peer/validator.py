@@ -156,6 +156,7 @@ class BlockValidator:
         channel = self.rules.name
         try:
             opened = open_envelope(tx.envelope_bytes)
+            payload = opened.payload
         except NotATransaction:
             tx.fail(Code.CONFIG_REJECTED, "configuration updates are only accepted in the genesis block")
             return
@@ -164,7 +165,7 @@ class BlockValidator:
             return
         envelope, transaction = opened.envelope, opened.transaction
         tx.proposal = proposal = opened.proposal
-        tx.payload = payload = opened.payload
+        tx.payload = payload
         if proposal.channel != channel:
             tx.fail(Code.WRONG_CHANNEL, f"transaction is for channel {proposal.channel!r}, not {channel!r}")
             return

@@ -37,6 +37,14 @@ class CommittedBlock:
     block: Block
     codes: bytes
 
+    @classmethod
+    def from_record(cls, record: BlockRecord) -> CommittedBlock:
+        """Decode a stored record (LedgerError if its block is not canonically encoded)."""
+        try:
+            return cls(decode_canonical(record.block, Block), record.codes)
+        except MalformedError as exc:
+            raise LedgerError(f"stored block: {exc}") from None
+
     @property
     def number(self) -> int:
         """The block number."""
@@ -115,8 +123,8 @@ class ChannelLedger:
         """Block ``number`` with the validation codes this node stored for it."""
         record = self.record(number)
         try:
-            return CommittedBlock(decode_canonical(record.block, Block), record.codes)
-        except MalformedError as exc:
+            return CommittedBlock.from_record(record)
+        except LedgerError as exc:
             raise LedgerError(f"block {number}: {exc}") from None
 
     def find_transaction(self, tx_id: str) -> FoundTransaction | None:

@@ -48,7 +48,7 @@ from consortia.identity.wallet import WalletError
 from consortia.ledger.block import header_hash
 from consortia.ledger.codes import code_name
 from consortia.ledger.encoding import MalformedError
-from consortia.ledger.ledger import LedgerError
+from consortia.ledger.ledger import CommittedBlock, LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +321,7 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
                     reasons.update(code_name(c) for c in record.codes if c != 0)
                 if not (in_recent or chart_open):
                     continue
-                committed = peer_channel.ledger.committed_block(number)
+                committed = CommittedBlock.from_record(record)
                 if in_recent:
                     view = block_view(committed, with_transactions=False)
                     view["channel"] = name

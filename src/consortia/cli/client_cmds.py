@@ -60,6 +60,12 @@ def _identity(data: Path, identity_dir: Path | None, org: str | None, user: str)
         fail(f"no identity {org}/{user} in {data} (looked in {folder})", 2)
 
 
+def _described(exc: GatewayError) -> str:
+    """An SDK error as one line: its code (and the contract's own code), then the message."""
+    code = f"{exc.code} ({exc.contract_code})" if exc.contract_code else exc.code
+    return f"{code}: {exc.message}"
+
+
 def _run_embedded(data: Path, action: Any) -> Any:
     from consortia.network.embedded import EmbeddedNetwork
 
@@ -114,7 +120,7 @@ def submit(
 
             result = _run_embedded(folder, act)
     except GatewayError as exc:
-        fail(f"{exc.code}: {exc.message}", as_json=as_json)
+        fail(_described(exc), as_json=as_json, extra={"code": exc.code, "contract_code": exc.contract_code})
     if as_json:
         print_json(result)
     else:
@@ -162,7 +168,7 @@ def evaluate(
 
             result = _run_embedded(folder, act)
     except GatewayError as exc:
-        fail(f"{exc.code}: {exc.message}")
+        fail(_described(exc))
     print_json(result)
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from consortia.client import build_proposal
 from consortia.contracts.lifecycle import LIFECYCLE, approval_key
-from consortia.gateway.sdk import build_proposal
 from consortia.identity import CertificateAuthority, Kind, SigningIdentity
 from consortia.ledger.block import Block, BlockHeader, header_signing_bytes
 from consortia.ledger.codes import Code
@@ -68,7 +68,8 @@ def _endorsed(
 ) -> tuple[bytes, Proposal, bytes]:
     """Endorse a call on ch1 and return (envelope, proposal, transaction bytes) without broadcasting it."""
     identity = net.identity(org, user)
-    signed, proposal, sent = build_proposal(identity, "ch1", contract, function, args, None)
+    prepared = build_proposal(identity, "ch1", contract, function, args, None)
+    signed, proposal, sent = prepared.signed, prepared.proposal, prepared.transient
     responses = [net.peer(o).endorse("ch1", signed, sent) for o in endorsers]
     transaction = encode(Transaction(encode(proposal), responses[0].payload, tuple(r.endorsement for r in responses)))
     envelope = encode(Envelope(ENVELOPE_TRANSACTION, transaction, identity.sign(transaction)))
@@ -264,7 +265,7 @@ def test_broadcast_refuses_bad_envelope(network: EmbeddedNetwork, case: str) -> 
 
     # A normal transaction still goes through, alone in its block: nothing of the bad envelope was queued.
     good, proposal, _ = _endorsed(network, "create", "after", "blue", 2, 3)
-    waiter = network.peer("Org1").channel("ch1").waiter(proposal.tx_id)
+    waiter = network.peer("Org1").channel("ch1").commit_waiter(proposal.tx_id)
     network.orderer.broadcast("ch1", good)
     status = waiter.result(timeout=30)
     assert status.code == Code.VALID
@@ -491,10 +492,11 @@ def test_endorse_refuses_bad_proposal(network: EmbeddedNetwork, case: str) -> No
 def test_endorse_refuses_committed_transaction_id(network: EmbeddedNetwork) -> None:
     """Re-endorsing an already committed proposal is DUPLICATE_TXID."""
     identity = network.identity("Org1")
-    signed, proposal, sent = build_proposal(identity, "ch1", CONTRACT, "create", ("d1", "red", 1, 1), None)
+    prepared = build_proposal(identity, "ch1", CONTRACT, "create", ("d1", "red", 1, 1), None)
+    signed, proposal, sent = prepared.signed, prepared.proposal, prepared.transient
     responses = [network.peer(org).endorse("ch1", signed, sent) for org in ("Org1", "Org2")]
     transaction = encode(Transaction(encode(proposal), responses[0].payload, tuple(r.endorsement for r in responses)))
-    waiter = network.peer("Org1").channel("ch1").waiter(proposal.tx_id)
+    waiter = network.peer("Org1").channel("ch1").commit_waiter(proposal.tx_id)
     network.orderer.broadcast("ch1", encode(Envelope(ENVELOPE_TRANSACTION, transaction, identity.sign(transaction))))
     assert waiter.result(timeout=30).code == Code.VALID
     with pytest.raises(EndorsementError) as info:
@@ -552,7 +554,8 @@ class SoloPeer:
 def _approval_envelope(peer: Peer, admin: SigningIdentity) -> tuple[bytes, str]:
     """An admin's lifecycle approval, endorsed by the (only) peer: a real transaction that writes state."""
     args = ("demo", "1.0", 1, "ab" * 32, "OR('Org1.peer')", [])
-    signed, proposal, sent = build_proposal(admin, SOLO, LIFECYCLE, "approve", args, None)
+    prepared = build_proposal(admin, SOLO, LIFECYCLE, "approve", args, None)
+    signed, proposal, sent = prepared.signed, prepared.proposal, prepared.transient
     response = peer.endorse(SOLO, signed, sent)
     transaction = encode(Transaction(encode(proposal), response.payload, (response.endorsement,)))
     return encode(Envelope(ENVELOPE_TRANSACTION, transaction, admin.sign(transaction))), proposal.tx_id

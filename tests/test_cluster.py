@@ -39,11 +39,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from consortia.client import EndorsementFailed, Gateway, GatewayError
 from consortia.cluster import Cluster
 from consortia.cluster.layout import ASSET_TRANSFER, create_cluster, free_ports
 from consortia.cluster.processes import etcd_binary, log_path, spawn, stop_process
 from consortia.contracts.collections_config import CollectionConfig
-from consortia.gateway.sdk import Gateway, GatewayError
 from consortia.identity import CertificateAuthority, Kind, Membership, SigningIdentity
 from consortia.ledger.block import Block, BlockHeader, header_hash, header_signing_bytes, transaction_leaves
 from consortia.ledger.codes import Code
@@ -419,6 +419,35 @@ def test_private_data_travels_between_peer_processes(cluster: Cluster) -> None:
         connection.close()
     comparison = cluster.compare(wait=30)
     assert comparison["ok"], json.dumps(comparison, indent=1)
+
+
+def test_remote_peer_channel_answers_like_the_in_process_one(cluster: Cluster) -> None:
+    """Over HTTP as in process: contract codes, a committed transaction's status, definitions, a height wait that
+    really waits."""
+    connection = cluster.connection("Org1")
+    try:
+        contract = Gateway(connection.identity, connection).network(CHANNEL).contract("asset-transfer")
+        asset = f"coded-{time.time_ns()}"
+        done = contract.submit("create", asset, "red", 1, 1)
+        with pytest.raises(EndorsementFailed) as again:
+            contract.submit("create", asset, "red", 1, 1)
+        assert (again.value.code, again.value.contract_code) == ("CONTRACT_ERROR", "CONFLICT")
+        with pytest.raises(EndorsementFailed) as missing:
+            contract.evaluate("read", "never-created")
+        assert (missing.value.code, missing.value.contract_code) == ("CONTRACT_ERROR", "NOT_FOUND")
+        peer = connection.peer_channel("Org1", CHANNEL)
+        status = peer.commit_status(done.tx_id)
+        assert status is not None and (status.block, status.code) == (done.block, Code.VALID)
+        assert peer.commit_status("0" * 64) is None
+        definition = peer.definition("asset-transfer")
+        assert definition is not None and definition.name == "asset-transfer"
+        assert peer.definition("no-such-contract") is None
+        assert peer.wait_for_height(done.block + 1, 10)
+        started = time.monotonic()
+        assert not peer.wait_for_height(peer.height + 1000, 0.5)
+        assert time.monotonic() - started >= 0.5
+    finally:
+        connection.close()
 
 
 class _LyingOrderer:

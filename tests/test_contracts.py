@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from consortia.client import EndorsementFailed, build_proposal
 from consortia.contracts import sandbox
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.context import MAX_KEY_LENGTH, Caller, Context
@@ -27,12 +28,12 @@ from consortia.contracts.contract import (
 )
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.contracts.registry import ContractRegistry, InstallError, load_contract
-from consortia.gateway.sdk import EndorsementFailed, build_proposal
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import canonical_json, encode
 from consortia.ledger.rwset import KVRead, RangeRead, Version
-from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.statedb import StateDB
 from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope, Transaction
+from consortia.ledger.updates import KeyWrite, UpdateBatch
 from consortia.network.embedded import EmbeddedNetwork
 
 ASSET_TRANSFER = "consortia.samples.asset_transfer:AssetTransfer"
@@ -159,7 +160,7 @@ def state(tmp_path: Path) -> Iterator[StateDB]:
     db = StateDB(tmp_path / "state.sqlite")
     batch = UpdateBatch(height=2)
     for tx, key in enumerate("abcd"):
-        batch.state[(NS, key)] = (canonical_json({"key": key, "n": tx}), Version(1, tx))
+        batch.state[(NS, key)] = KeyWrite(canonical_json({"key": key, "n": tx}), Version(1, tx))
     db.apply(batch)
     try:
         yield db
@@ -625,7 +626,8 @@ def test_lifecycle_commit_needs_a_majority(network: EmbeddedNetwork) -> None:
 def test_lifecycle_upgrade_rejects_old_version_endorsements(network: EmbeddedNetwork) -> None:
     """After sequence 2 (version 2.0) is committed, a transaction endorsed under 1.0 is CONTRACT_VERSION_MISMATCH."""
     identity = network.identity("Org1")
-    signed, proposal, sent = build_proposal(identity, "ch1", "asset-transfer", "create", ("v1", "red", 1, 1), None)
+    prepared = build_proposal(identity, "ch1", "asset-transfer", "create", ("v1", "red", 1, 1), None)
+    signed, proposal, sent = prepared.signed, prepared.proposal, prepared.transient
     responses = [network.peer(org).endorse("ch1", signed, sent) for org in ("Org1", "Org2")]
     transaction = encode(Transaction(encode(proposal), responses[0].payload, tuple(r.endorsement for r in responses)))
     old_envelope = encode(Envelope(ENVELOPE_TRANSACTION, transaction, identity.sign(transaction)))
@@ -642,7 +644,7 @@ def test_lifecycle_upgrade_rejects_old_version_endorsements(network: EmbeddedNet
     assert sorted(committed["approved_by"]) == ["Org1", "Org2", "Org3"]
 
     home = network.peer("Org1").channel("ch1")
-    waiter = home.waiter(proposal.tx_id)
+    waiter = home.commit_waiter(proposal.tx_id)
     network.orderer.broadcast("ch1", old_envelope)
     status = waiter.result(timeout=30)
     assert status.code == Code.CONTRACT_VERSION_MISMATCH

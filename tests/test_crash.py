@@ -54,7 +54,7 @@ import threading
 import time
 from pathlib import Path
 
-from consortia.gateway.sdk import GatewayError
+from consortia.client import GatewayError
 from consortia.network.embedded import EmbeddedNetwork
 
 folder, run = Path(sys.argv[1]), int(sys.argv[2])

@@ -34,10 +34,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import USERS
-from consortia.gateway.remote import RemoteClient, RemoteError
-from consortia.gateway.sdk import build_proposal
+from consortia.client import build_proposal
+from consortia.client.remote import RemoteClient, RemoteError
+from consortia.client.request_signing import MAX_SKEW_MS, authorization_header
 from consortia.gateway.server.app import ServerSettings, create_app
-from consortia.gateway.server.auth import MAX_SKEW_MS, SESSION_COOKIE, authorization_header
+from consortia.gateway.server.auth import SESSION_COOKIE
 from consortia.identity import CertificateAuthority, SigningIdentity
 from consortia.identity.wallet import Wallet
 from consortia.ledger.config import BatchConfig
@@ -199,15 +200,16 @@ class Env:
 
 def proposal_body(identity: SigningIdentity, channel: str, contract: str, function: str, args: list[Any]) -> dict:
     """The JSON a program sends to /evaluate or /endorse."""
-    signed, _, sent = build_proposal(identity, channel, contract, function, args, None)
+    prepared = build_proposal(identity, channel, contract, function, args, None)
+    signed, _, sent = prepared.signed, prepared.proposal, prepared.transient
     return {"signed_proposal": b64(signed), "transient": {k: b64(v) for k, v in sent.items()}}
 
 
 def envelope_for(network: EmbeddedNetwork, identity: SigningIdentity, function: str, args: list[Any]) -> str:
     """A genuine signed envelope for the noticeboard on trade, endorsed through the SDK (never submitted here)."""
-    signed, proposal, sent = build_proposal(identity, "trade", "noticeboard", function, args, None)
+    prepared = build_proposal(identity, "trade", "noticeboard", function, args, None)
     contract = network.gateway("Org1", "public").network("trade").contract("noticeboard")
-    transaction = contract.endorse(signed, proposal, sent)
+    transaction = contract.endorse(prepared)
     return b64(encode(Envelope(ENVELOPE_TRANSACTION, transaction, identity.sign(transaction))))
 
 
@@ -956,7 +958,7 @@ BAD_INPUT = [
     Bad("argument of the wrong type", "member person", "POST", SUBMIT, 400, {"function": "post", "args": [1, 2]}),
     Bad("too few arguments", "member person", "POST", SUBMIT, 400, {"function": "post", "args": ["only-one"]}),
     Bad("too many arguments", "member person", "POST", SUBMIT, 400, {"function": "post", "args": ["a", "b", "c"]}),
-    Bad("query of a missing notice", "member person", "POST", EVALUATE, 400, {"function": "read", "args": ["nope"]}),
+    Bad("query of a missing notice", "member person", "POST", EVALUATE, 404, {"function": "read", "args": ["nope"]}),
 ]
 
 
@@ -1018,6 +1020,14 @@ def test_remote_client_submit_evaluate_and_proof(env: Env) -> None:
             "by": "Org1",
         }
         assert anonymous.evaluate("trade", "noticeboard", "headline", ["remote-1"]) == "over HTTP"
+        with pytest.raises(RemoteError) as missing:
+            client.evaluate("trade", "noticeboard", "read", ["never-posted"])
+        # The contract's own code crosses the peer, the SDK, the problem document and the client.
+        assert (missing.value.status, missing.value.code, missing.value.contract_code) == (
+            404,
+            "CONTRACT_ERROR",
+            "NOT_FOUND",
+        )
         with pytest.raises(RemoteError) as refused:
             anonymous.evaluate("trade", "noticeboard", "read", ["remote-1"])
         assert refused.value.status == 401

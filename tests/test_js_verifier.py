@@ -33,8 +33,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from conftest import ASSET_TRANSFER, IN_CI, SHARED, USERS
+from consortia.client import SubmitResult
 from consortia.gateway import server as gateway_server
-from consortia.gateway.sdk import SubmitResult
 from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.identity.ca import CertificateAuthority
 from consortia.ledger import merkle

@@ -23,8 +23,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from conftest import ASSET_TRANSFER
+from consortia.client import Contract, Gateway, TransactionInvalid, build_proposal
 from consortia.contracts.collections_config import CollectionConfig
-from consortia.gateway.sdk import Contract, Gateway, TransactionInvalid, build_proposal
 from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.identity.wallet import Wallet
 from consortia.ledger.config import BatchConfig
@@ -124,18 +124,17 @@ def spec() -> NetworkSpec:
 def mvcc_conflict(contract: Contract, asset: str) -> str:
     """Endorse two touches of one asset before ordering either: the second commits as MVCC_READ_CONFLICT."""
     identity = contract.network.gateway.identity
-    prepared = []
+    made = []
     for _ in range(2):
-        signed, proposal, sent = build_proposal(identity, "ch1", contract.name, "touch", [asset], None)
-        transaction = contract.endorse(signed, proposal, sent)
-        envelope = encode(Envelope(ENVELOPE_TRANSACTION, transaction, identity.sign(transaction)))
-        prepared.append((proposal.tx_id, envelope, transaction))
-    futures = [contract.order(*item) for item in prepared]
+        prepared = build_proposal(identity, "ch1", contract.name, "touch", [asset], None)
+        transaction = contract.endorse(prepared)
+        made.append((prepared.tx_id, encode(Envelope(ENVELOPE_TRANSACTION, transaction, identity.sign(transaction)))))
+    futures = [contract.order(envelope) for _, envelope in made]
     futures[0].result(30)
     with pytest.raises(TransactionInvalid) as invalid:
         futures[1].result(30)
     assert invalid.value.code == "MVCC_READ_CONFLICT"
-    return prepared[1][0]
+    return made[1][0]
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from consortia.client import Contract, EndorsementFailed
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.context import key_hash, salted_value_hash
-from consortia.gateway.sdk import Contract, EndorsementFailed
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import canonical_json, decode, parse_json
 from consortia.ledger.rwset import HashedWrite, Version

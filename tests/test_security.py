@@ -25,8 +25,9 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from consortia.client.request_signing import authorization_header
 from consortia.gateway.server.app import ServerSettings, create_app
-from consortia.gateway.server.auth import SESSION_COOKIE, authorization_header
+from consortia.gateway.server.auth import SESSION_COOKIE
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, SpecError, UserSpec, check_spec

@@ -20,7 +20,8 @@ from consortia.ledger.ledger import ChannelLedger, LedgerError
 from consortia.ledger.merkle import CompactRange
 from consortia.ledger.query import MAX_LIMIT, QueryError, compile_query
 from consortia.ledger.rwset import Version
-from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.statedb import StateDB
+from consortia.ledger.updates import HistoryRecord, KeyWrite, TxIdRecord, UpdateBatch
 from consortia.ordering.solo import make_block
 
 # -- block store ---------------------------------------------------------------------------------------------
@@ -327,10 +328,10 @@ def db(tmp_path: Path) -> Iterator[StateDB]:
     batch = UpdateBatch(height=2)
     for tx, (key, doc) in enumerate(sorted(_docs().items())):
         value = canonical_json(doc)
-        batch.state[(NS, key)] = (value, Version(1, tx))
-        batch.history.append((NS, key, 1, tx, f"tx{tx}", value, 1000 + tx))
-        batch.txids.append((f"tx{tx}", 1, tx, 0))
-    batch.state[("other", "a1")] = (canonical_json({"owner": "zed"}), Version(1, 9))
+        batch.state[(NS, key)] = KeyWrite(value, Version(1, tx))
+        batch.history.append(HistoryRecord(NS, key, 1, tx, f"tx{tx}", value, 1000 + tx))
+        batch.txids.append(TxIdRecord(f"tx{tx}", 1, tx, 0))
+    batch.state[("other", "a1")] = KeyWrite(canonical_json({"owner": "zed"}), Version(1, 9))
     state.apply(batch)
     try:
         yield state
@@ -364,11 +365,11 @@ def test_statedb_apply_get_range_count(db: StateDB) -> None:
 def test_statedb_updates_deletes_and_history(db: StateDB) -> None:
     """A later block overwrites and deletes keys; history keeps every write newest first, deletes included."""
     batch = UpdateBatch(height=3)
-    batch.state[(NS, "a1")] = (canonical_json({"owner": "dave"}), Version(2, 0))
-    batch.state[(NS, "a2")] = (None, Version(2, 1))
+    batch.state[(NS, "a1")] = KeyWrite(canonical_json({"owner": "dave"}), Version(2, 0))
+    batch.state[(NS, "a2")] = KeyWrite(None, Version(2, 1))
     batch.history += [
-        (NS, "a1", 2, 0, "tx-b", canonical_json({"owner": "dave"}), 2000),
-        (NS, "a2", 2, 1, "tx-c", None, 2001),
+        HistoryRecord(NS, "a1", 2, 0, "tx-b", canonical_json({"owner": "dave"}), 2000),
+        HistoryRecord(NS, "a2", 2, 1, "tx-c", None, 2001),
     ]
     db.apply(batch)
     assert db.height == 3
@@ -390,8 +391,8 @@ def test_statedb_versions_and_tx_ids_in_bulk(tmp_path: Path) -> None:
     with_keys = StateDB(tmp_path / "s.sqlite")
     batch = UpdateBatch(height=1)
     for n in range(1000):
-        batch.state[(NS, f"k{n:04d}")] = (b"1", Version(0, n))
-        batch.txids.append((f"t{n}", 0, n, n % 2))
+        batch.state[(NS, f"k{n:04d}")] = KeyWrite(b"1", Version(0, n))
+        batch.txids.append(TxIdRecord(f"t{n}", 0, n, n % 2))
     with_keys.apply(batch)
     wanted = [(NS, f"k{n:04d}") for n in range(0, 1200, 3)] + [(NS, "k0000")]
     found = with_keys.versions(wanted)
@@ -408,9 +409,9 @@ def test_statedb_apply_is_atomic(db: StateDB) -> None:
     """A batch that fails part-way changes nothing, not even the height."""
     before = list(db.digest_rows())
     batch = UpdateBatch(height=3)
-    batch.state[(NS, "new")] = (b'{"x":1}', Version(2, 0))
-    batch.txids.append(("tx-new", 2, 0, 0))
-    batch.history.append((NS, "new", 2, 0, "tx-new", "text, not bytes", 1))  # type: ignore[arg-type]
+    batch.state[(NS, "new")] = KeyWrite(b'{"x":1}', Version(2, 0))
+    batch.txids.append(TxIdRecord("tx-new", 2, 0, 0))
+    batch.history.append(HistoryRecord(NS, "new", 2, 0, "tx-new", "text, not bytes", 1))  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
         db.apply(batch)
     assert db.height == 2
@@ -422,7 +423,7 @@ def test_statedb_reopen_keeps_everything(tmp_path: Path) -> None:
     """Closing and reopening (also read-only) gives back the same rows and height."""
     state = StateDB(tmp_path / "s.sqlite")
     batch = UpdateBatch(height=4)
-    batch.state[(NS, "k")] = (b'{"v":1}', Version(3, 2))
+    batch.state[(NS, "k")] = KeyWrite(b'{"v":1}', Version(3, 2))
     batch.policies[(NS, "k")] = "AND('Org1.peer')"
     state.apply(batch)
     rows = list(state.digest_rows())
@@ -546,7 +547,7 @@ def test_statedb_non_string_field_name_is_a_query_error(db: StateDB) -> None:
 
 def _write(db: StateDB, height: int, key: str, value: dict[str, Any]) -> None:
     batch = UpdateBatch(height=height)
-    batch.state[(NS, key)] = (canonical_json(value), Version(height - 1, 0))
+    batch.state[(NS, key)] = KeyWrite(canonical_json(value), Version(height - 1, 0))
     db.apply(batch)
 
 
@@ -753,7 +754,7 @@ def test_peer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) -> 
     """A record found beyond the index after a crash is adopted only if it is the next block, signed by the orderer."""
     from conftest import ASSET_TRANSFER, three_org_spec
     from consortia.contracts.registry import ContractRegistry
-    from consortia.network.bootstrap import genesis_path
+    from consortia.network.bootstrap import genesis_path, peer_dir
     from consortia.network.embedded import EmbeddedNetwork
     from consortia.peer.channel import PeerChannel
 
@@ -771,9 +772,10 @@ def test_peer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) -> 
     with open(segment_file, "ab") as handle:
         handle.write(record)
     genesis = genesis_path(folder, "ch1").read_bytes()
+    identity = SigningIdentity.load(peer_dir(folder, "Org3"))
     for _ in range(2):  # refused again on the next start: the refusal does not index the record
         with pytest.raises(LedgerError, match="refusing to adopt"):
-            PeerChannel("ch1", "Org3", channel_dir, ContractRegistry(), genesis)
+            PeerChannel("ch1", identity, channel_dir, ContractRegistry(), genesis)
     assert (blocks / "index").read_bytes() == index
 
 
@@ -798,3 +800,28 @@ def test_orderer_refuses_a_reindexed_record_that_does_not_chain(tmp_path: Path) 
     with pytest.raises(OrderingError, match="refusing to adopt"):
         SoloOrderer(identity, folder / "orderer")
     assert (blocks / "index").read_bytes() == index
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_peer_sync_setting_reaches_its_block_stores(tmp_path: Path, sync: bool) -> None:
+    """Peer(sync=...) is passed to every channel's block store, opened or joined later (it used to be dropped)."""
+    from conftest import three_org_spec
+    from consortia.network.bootstrap import create_network, genesis_path, peer_dir
+    from consortia.peer.peer import Peer
+
+    folder = tmp_path / "net"
+    create_network(folder, three_org_spec())
+    identity = SigningIdentity.load(peer_dir(folder, "Org2"))
+    genesis = {"ch1": genesis_path(folder, "ch1").read_bytes()}
+    peer = Peer(identity, tmp_path / "peer", genesis=genesis, sync=sync)
+    try:
+        peer.join(genesis_path(folder, "ch2").read_bytes(), "ch2")
+        assert [peer.channel(name).ledger.blocks.sync for name in ("ch1", "ch2")] == [sync, sync]
+    finally:
+        peer.close()
+    reopened = Peer(identity, tmp_path / "peer", sync=sync)
+    try:
+        assert sorted(reopened.channels) == ["ch1", "ch2"]
+        assert all(channel.ledger.blocks.sync is sync for channel in reopened.channels.values())
+    finally:
+        reopened.close()

@@ -23,7 +23,7 @@ import msgspec
 import pytest
 
 from conftest import three_org_spec
-from consortia.gateway.sdk import Contract, EndorsementFailed, Gateway, TransactionInvalid, build_proposal
+from consortia.client import Contract, EndorsementFailed, Gateway, TransactionInvalid, build_proposal
 from consortia.identity import CertificateAuthority, Kind, SigningIdentity
 from consortia.ledger.block import Block
 from consortia.ledger.codes import Code
@@ -42,9 +42,9 @@ from consortia.network.bootstrap import crypto_dir
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.ordering.base import OrderingError, OrderingService
 from consortia.ordering.solo import SoloOrderer, make_block
+from consortia.peer.channel import PeerChannel
 from consortia.peer.endorser import EndorsementError
 from consortia.peer.events import BlockEvent, CommitStatus
-from consortia.peer.peer import Peer
 
 CHANNEL = "ch1"
 CONTRACT = "asset-transfer"
@@ -119,7 +119,8 @@ def endorse(
     """Sign a proposal as ``client`` and have the peers of ``endorsers`` endorse it (they must agree)."""
     caught_up(network)
     identity = network.identity(*client)
-    signed, proposal, sent = build_proposal(identity, CHANNEL, contract, function, list(args), None)
+    prepared = build_proposal(identity, CHANNEL, contract, function, list(args), None)
+    signed, proposal, sent = prepared.signed, prepared.proposal, prepared.transient
     responses = tuple(network.peer(org).endorse(CHANNEL, signed, sent) for org in endorsers)
     assert all(response.payload == responses[0].payload for response in responses)
     return Endorsed(identity, signed, sent, proposal, responses)
@@ -170,6 +171,18 @@ def positions(network: EmbeddedNetwork, tx_id: str) -> set[tuple[int, int, int] 
     return {network.peer(org).channel(CHANNEL).ledger.state.tx_position(tx_id) for org in PEER_ORGS}
 
 
+def first_commit(channel: PeerChannel, tx_id: str) -> Future[CommitStatus]:
+    """The first commit of ``tx_id`` on a peer: the recorded one if it already committed, else the next one."""
+    waiter = channel.commit_waiter(tx_id)
+    committed = channel.commit_status(tx_id)
+    if committed is None:
+        return waiter
+    waiter.cancel()
+    done: Future[CommitStatus] = Future()
+    done.set_result(committed)
+    return done
+
+
 @dataclass(frozen=True)
 class Placed:
     """Where one broadcast envelope landed, the code every peer gave it, and the detail its commit event gave."""
@@ -187,7 +200,7 @@ def order(network: EmbeddedNetwork, envelopes: Sequence[bytes]) -> list[Placed]:
     start = home.height
     tx_ids = list(dict.fromkeys(tx_id_of(envelope) for envelope in envelopes))
     waiters: dict[tuple[str, str], Future[CommitStatus]] = {
-        (org, tx_id): network.peer(org).channel(CHANNEL).waiter(tx_id) for org in PEER_ORGS for tx_id in tx_ids
+        (org, tx_id): first_commit(network.peer(org).channel(CHANNEL), tx_id) for org in PEER_ORGS for tx_id in tx_ids
     }
     for envelope in envelopes:
         network.orderer.broadcast(CHANNEL, envelope)
@@ -329,7 +342,8 @@ def test_forged_copy_does_not_shadow_genuine_copy_in_the_same_block(network: Emb
 def test_client_of_a_non_member_organisation_is_refused(network: EmbeddedNetwork) -> None:
     """A creator certified by a CA that is not on the channel: no endorsement, orderer 403, peers NOT_A_MEMBER."""
     outsider = CertificateAuthority.create("Org9").issue("client", Kind.CLIENT)
-    signed, proposal, sent = build_proposal(outsider, CHANNEL, CONTRACT, "create", ["intruder", "red", 1, 1], None)
+    prepared = build_proposal(outsider, CHANNEL, CONTRACT, "create", ["intruder", "red", 1, 1], None)
+    signed, proposal, sent = prepared.signed, prepared.proposal, prepared.transient
     with pytest.raises(EndorsementError) as refused:
         network.peer("Org1").endorse(CHANNEL, signed, sent)
     assert refused.value.code == "NOT_A_MEMBER"
@@ -588,13 +602,17 @@ class HeldConnection:
         self.network = network
         self.orderer = HeldOrderer(network.orderer)
 
-    def peer(self, org: str) -> Peer:
-        """The peer of ``org``."""
-        return self.network.peer(org)
+    def peer_channel(self, org: str, channel: str) -> PeerChannel:
+        """The peer of ``org`` on ``channel``."""
+        return self.network.peer_channel(org, channel)
 
     def channel_orgs(self, channel: str) -> Sequence[str]:
         """Member organisations of ``channel``."""
         return self.network.channel_orgs(channel)
+
+    def broadcast(self, channel: str, envelope: bytes) -> None:
+        """Hold the envelope back until released."""
+        self.orderer.broadcast(channel, envelope)
 
 
 def test_gateway_raises_transaction_invalid_for_a_conflicting_pair(network: EmbeddedNetwork) -> None:

@@ -34,5 +34,5 @@ class Noticeboard(Contract):
         """A notice in full, with its author: members only."""
         notice = ctx.get_state(f"notice:{notice_id}")
         if notice is None:
-            raise ContractError(f"notice {notice_id} does not exist")
+            raise ContractError(f"notice {notice_id} does not exist", code="NOT_FOUND")
         return notice

@@ -15,11 +15,10 @@ import typer
 from rich.table import Table
 
 from consortia.cli.common import DATA_HELP, console, data_dir, fail, print_json, require_network
-from consortia.gateway.remote import RemoteClient, RemoteError
-from consortia.gateway.sdk import GatewayError
+from consortia.client.errors import GatewayError
+from consortia.client.remote import RemoteClient, RemoteError
+from consortia.client.sdk import Gateway
 from consortia.identity import SigningIdentity
-from consortia.ledger.block import Block
-from consortia.ledger.encoding import decode_canonical
 
 SERVER_HELP = "Gateway service URL (e.g. http://127.0.0.1:8000); without it, use the embedded network in --data."
 
@@ -59,6 +58,12 @@ def _identity(data: Path, identity_dir: Path | None, org: str | None, user: str)
         return SigningIdentity.load(folder)
     except (OSError, ValueError):
         fail(f"no identity {org}/{user} in {data} (looked in {folder})", 2)
+
+
+def _described(exc: GatewayError) -> str:
+    """An SDK error as one line: its code (and the contract's own code), then the message."""
+    code = f"{exc.code} ({exc.contract_code})" if exc.contract_code else exc.code
+    return f"{code}: {exc.message}"
 
 
 def _run_embedded(data: Path, action: Any) -> Any:
@@ -105,8 +110,6 @@ def submit(
         else:
 
             def act(network: Any) -> Any:
-                from consortia.gateway.sdk import Gateway
-
                 done = (
                     Gateway(identity, network)
                     .network(channel)
@@ -117,7 +120,7 @@ def submit(
 
             result = _run_embedded(folder, act)
     except GatewayError as exc:
-        fail(f"{exc.code}: {exc.message}", as_json=as_json)
+        fail(_described(exc), as_json=as_json, extra={"code": exc.code, "contract_code": exc.contract_code})
     if as_json:
         print_json(result)
     else:
@@ -156,8 +159,6 @@ def evaluate(
             identity = _identity(folder, identity_dir, org, user)
 
             def act(network: Any) -> Any:
-                from consortia.gateway.sdk import Gateway
-
                 return (
                     Gateway(identity, network)
                     .network(channel)
@@ -167,7 +168,7 @@ def evaluate(
 
             result = _run_embedded(folder, act)
     except GatewayError as exc:
-        fail(f"{exc.code}: {exc.message}")
+        fail(_described(exc))
     print_json(result)
 
 
@@ -240,10 +241,10 @@ def _local_blocks(folder: Path, channel: str, start: int | None, limit: int) -> 
     try:
         height = ledger.height
         first = max(0, height - limit) if start is None else start
-        views = []
-        for number in range(first, min(height, first + limit)):
-            record = ledger.record(number)
-            views.append(block_view(decode_canonical(record.block, Block), record.codes, with_transactions=False))
+        views = [
+            block_view(ledger.committed_block(number), with_transactions=False)
+            for number in range(first, min(height, first + limit))
+        ]
         return {"channel": channel, "height": height, "blocks": views}
     finally:
         ledger.close()
@@ -271,11 +272,10 @@ def tx(
 
             ledger = ChannelLedger(_ledger_dir(require_network(folder), channel), read_only=True)
             try:
-                position = ledger.state.tx_position(tx_id.lower())
-                if position is None:
+                found = ledger.find_transaction(tx_id.lower())
+                if found is None:
                     fail(f"transaction {tx_id} is not on channel {channel!r}")
-                record = ledger.record(position[0])
-                result = transaction_view(decode_canonical(record.block, Block), position[1], position[2])
+                result = transaction_view(found)
             finally:
                 ledger.close()
     except RemoteError as exc:

@@ -15,12 +15,12 @@ from rich.table import Table
 from consortia.cli.common import DATA_HELP, console, data_dir, fail
 from consortia.cli.serve_cmd import METRICS_TOKEN_HELP, run_server
 from consortia.contracts.collections_config import CollectionConfig
-from consortia.gateway.applications import Application, discover
 from consortia.ledger.codes import code_name
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
 from consortia.network.workload import run_workload
+from consortia.plugins import Application, discover
 
 ASSET_TRANSFER = "consortia.samples.asset_transfer:AssetTransfer"
 

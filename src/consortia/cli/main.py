@@ -10,14 +10,14 @@ import typer
 
 from consortia.cli.bench_cmd import bench
 from consortia.cli.client_cmds import blocks, evaluate, submit, tx
+from consortia.cli.cluster_cmd import app as cluster_app
+from consortia.cli.cluster_cmd import node
 from consortia.cli.common import err_console
 from consortia.cli.demo_cmd import demo
 from consortia.cli.proof_cmd import proof
 from consortia.cli.serve_cmd import serve
 from consortia.cli.verify_cmd import verify
-from consortia.cluster.cli import app as cluster_app
-from consortia.cluster.cli import node
-from consortia.gateway.applications import discover
+from consortia.plugins import discover
 
 app = typer.Typer(
     name="consortia",

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from consortia.cli.common import DATA_HELP, console, data_dir, fail, require_network
 
+if TYPE_CHECKING:
+    from consortia.network.embedded import EmbeddedNetwork
+
 METRICS_TOKEN_HELP = "Bearer token /metrics requires (default $CONSORTIA_METRICS_TOKEN; without one, loopback only)."
 
 
-def run_server(network: object, host: str, port: int, metrics_token: str | None = None) -> None:
+def run_server(network: EmbeddedNetwork, host: str, port: int, metrics_token: str | None = None) -> None:
     """Serve the gateway for an open network until interrupted."""
     import uvicorn
 
     from consortia.gateway.server.app import ServerSettings, create_app
 
-    app = create_app(network, ServerSettings(metrics_token=metrics_token or None))  # type: ignore[arg-type]
+    app = create_app(network, ServerSettings(metrics_token=metrics_token or None))
     console.print(f"Gateway on [bold]http://{host}:{port}/[/] (API docs at /docs). Ctrl-C stops it.", soft_wrap=True)
     uvicorn.run(app, host=host, port=port, log_level=logging.getLevelName(logging.getLogger().level).lower())
 

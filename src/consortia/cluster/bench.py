@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from consortia.client.sdk import Gateway
 from consortia.cluster.control import Cluster
-from consortia.gateway.sdk import Gateway
 from consortia.ledger.config import BatchConfig
 from consortia.network.workload import run_workload
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from consortia.client.sdk import Gateway
 from consortia.cluster.layout import ClusterLayout, create_cluster, load_layout
 from consortia.cluster.processes import (
     etcd_command,
@@ -37,7 +38,6 @@ from consortia.cluster.processes import (
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.contracts.registry import load_contract
-from consortia.gateway.sdk import Gateway
 from consortia.identity import SigningIdentity
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.encoding import decode
@@ -297,7 +297,7 @@ class Cluster:
         connections = {org: self.connection(org, "admin") for org in orgs}
         try:
             first = connections[orgs[0]]
-            current = first.peer(orgs[0]).channel(channel).validator.definition(None, package.name)
+            current = first.peer_channel(orgs[0], channel).definition(package.name)
             sequence = 1 if current is None else current.sequence + 1
             args = [
                 package.name,

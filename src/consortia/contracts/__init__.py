@@ -2,13 +2,21 @@
 
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.context import Caller, Context
-from consortia.contracts.contract import Contract, ContractError, NondeterminismError, evaluate, submit
+from consortia.contracts.contract import (
+    Contract,
+    ContractCode,
+    ContractError,
+    NondeterminismError,
+    evaluate,
+    submit,
+)
 
 __all__ = [
     "Caller",
     "CollectionConfig",
     "Context",
     "Contract",
+    "ContractCode",
     "ContractError",
     "NondeterminismError",
     "evaluate",

@@ -319,7 +319,7 @@ class Context:
     def _check_private_write(self, config: CollectionConfig) -> None:
         self._check_writable()
         if config.member_only_write and not config.is_member(self.caller.org):
-            raise ContractError(f"{self.caller.org} may not write collection {config.name!r}")
+            raise ContractError(f"{self.caller.org} may not write collection {config.name!r}", code="FORBIDDEN")
 
     def _salt(self, collection: str, key: str) -> bytes:
         if self._salt_secret is None:

@@ -15,7 +15,8 @@ A contract is deterministic code that every endorsing peer runs against its own 
 answered by one peer. ``@evaluate(public=True)`` marks a query anyone may call without logging in (the consumer
 pages use these). Arguments arrive as JSON values and are checked against the annotations (``str``, ``int``,
 ``float``, ``bool``, ``dict``, ``list``, ``Any``) so a caller passing the wrong thing gets a clear message
-instead of a crash deep inside the contract. Raise :class:`ContractError` to refuse a call.
+instead of a crash deep inside the contract. Raise :class:`ContractError` to refuse a call, with a
+:class:`ContractCode` saying why (``FORBIDDEN``, ``NOT_FOUND``, ``CONFLICT``…; ``INVALID`` by default).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,8 +35,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "__consortia_function__"
 
 
+class ContractCode(StrEnum):
+    """Why a contract refused a call, as a machine code that travels with the message to the caller."""
+
+    INVALID = "INVALID"
+    """The arguments or transient data are not acceptable (the default)."""
+    FORBIDDEN = "FORBIDDEN"
+    """The caller may not do this (wrong organisation, role, owner or consent)."""
+    NOT_FOUND = "NOT_FOUND"
+    """What the call names does not exist."""
+    CONFLICT = "CONFLICT"
+    """The state does not allow it now (already exists, already done, out of sequence)."""
+    GONE = "GONE"
+    """It existed but was erased or purged."""
+
+
 class ContractError(Exception):
-    """A contract refused a call; the message goes back to the caller."""
+    """A contract refused a call; the message and the code go back to the caller.
+
+    ``raise ContractError(f"asset {asset_id} does not exist", code="NOT_FOUND")`` — the code (a
+    :class:`ContractCode`, default ``INVALID``) reaches the SDK as ``EndorsementFailed.contract_code`` and the
+    gateway answers it with the matching HTTP status, so nobody has to guess from the message.
+    """
+
+    def __init__(self, message: str, *, code: str = ContractCode.INVALID) -> None:
+        super().__init__(message)
+        self.code = ContractCode(code)
 
 
 class NondeterminismError(ContractError):

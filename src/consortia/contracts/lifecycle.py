@@ -106,7 +106,8 @@ class Lifecycle(Contract):
 
         if ctx.caller.kind != "admin":
             raise ContractError(
-                f"only an organisation admin may change contract definitions ({ctx.caller.id} is a {ctx.caller.kind})"
+                f"only an organisation admin may change contract definitions ({ctx.caller.id} is a {ctx.caller.kind})",
+                code="FORBIDDEN",
             )
         if not name or name.startswith("_"):
             raise ContractError("contract names must be non-empty and must not start with '_'")
@@ -121,7 +122,9 @@ class Lifecycle(Contract):
         current = ctx.get_state(definition_key(name))
         expected = 1 if current is None else current["sequence"] + 1
         if sequence != expected:
-            raise ContractError(f"contract {name!r} is at sequence {expected - 1}; {action} sequence {expected}")
+            raise ContractError(
+                f"contract {name!r} is at sequence {expected - 1}; {action} sequence {expected}", code="CONFLICT"
+            )
         channel_orgs = tuple(ctx.channel_orgs)
         return ContractDefinition(name, version, sequence, source_hash, policy, _collections(collections, channel_orgs))
 
@@ -161,7 +164,8 @@ class Lifecycle(Contract):
         if len(approved) < needed:
             raise ContractError(
                 f"{needed} of {len(ctx.channel_orgs)} organisations must approve this exact definition of "
-                f"{name!r} (sequence {sequence}); approved so far: {', '.join(approved) or 'none'}"
+                f"{name!r} (sequence {sequence}); approved so far: {', '.join(approved) or 'none'}",
+                code="CONFLICT",
             )
         ctx.put_state(definition_key(name), wanted)
         ctx.set_event("ContractCommitted", {"name": name, "version": version, "sequence": sequence})

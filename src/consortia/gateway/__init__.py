@@ -1,25 +1,5 @@
-"""The gateway: the client SDK (submit, evaluate, events), and later the REST API, CLI client and explorer."""
+"""The gateway service: the REST API, the explorer pages and the in-browser verifier, in front of a network.
 
-from consortia.gateway.sdk import (
-    CommitTimeout,
-    Contract,
-    EndorsementFailed,
-    Gateway,
-    GatewayError,
-    Network,
-    OrderingFailed,
-    SubmitResult,
-    TransactionInvalid,
-)
-
-__all__ = [
-    "CommitTimeout",
-    "Contract",
-    "EndorsementFailed",
-    "Gateway",
-    "GatewayError",
-    "Network",
-    "OrderingFailed",
-    "SubmitResult",
-    "TransactionInvalid",
-]
+It sits above :mod:`consortia.network` and serves people (pages, sessions) and programs (signed requests). The
+client SDK it uses — and that programs use — is :mod:`consortia.client`.
+"""

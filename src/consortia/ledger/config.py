@@ -53,6 +53,10 @@ class ChannelConfig(msgspec.Struct, array_like=True, frozen=True, forbid_unknown
         """MSP ids of the member organisations, in configuration order."""
         return tuple(org.msp_id for org in self.organisations)
 
+    def orderer_cas(self) -> dict[str, bytes]:
+        """The CA certificate of each ordering organisation, by MSP id (what a proof's verifier trusts)."""
+        return {org.msp_id: org.ca_certificate for org in self.orderer.organisations}
+
 
 class ConfigSignature(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
     """An organisation admin's certificate and signature over the configuration bytes."""

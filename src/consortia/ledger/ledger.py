@@ -5,23 +5,73 @@ updates with the new height (one SQLite transaction) — so that a crash at any 
 ahead of or equal to the others, never behind. Opening a ledger brings the history tree back in line with the
 block store (it is derived data, truncated or re-extended from the stored blocks); bringing the state database
 forward is the peer's job, because replaying a block needs the contract definitions and validation rules.
+
+Reading goes through the same object: a block with the codes this node gave its transactions
+(:meth:`ChannelLedger.committed_block`), and a transaction by its id (:meth:`ChannelLedger.find_transaction`:
+the state database's index of transaction ids gives the block and position, the block store the block).
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from consortia.ledger.block import Block, BlockHeader, BlockRecord, transaction_leaves
 from consortia.ledger.blockstore import BlockStore
-from consortia.ledger.encoding import MalformedError, decode, encode
+from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode
 from consortia.ledger.history import HistoryTree
 from consortia.ledger.merkle import CompactRange
-from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.statedb import StateDB
+from consortia.ledger.updates import UpdateBatch
 
 
 class LedgerError(Exception):
     """The ledger cannot be opened or extended; the message says why."""
+
+
+@dataclass(frozen=True)
+class CommittedBlock:
+    """A block as this node committed it: the orderer's block and the validation code of each transaction."""
+
+    block: Block
+    codes: bytes
+
+    @classmethod
+    def from_record(cls, record: BlockRecord) -> CommittedBlock:
+        """Decode a stored record (LedgerError if its block is not canonically encoded)."""
+        try:
+            return cls(decode_canonical(record.block, Block), record.codes)
+        except MalformedError as exc:
+            raise LedgerError(f"stored block: {exc}") from None
+
+    @property
+    def number(self) -> int:
+        """The block number."""
+        return self.block.header.number
+
+    def code(self, index: int) -> int:
+        """The validation code of transaction ``index`` (255 when the record holds none for it)."""
+        return self.codes[index] if index < len(self.codes) else 255
+
+
+@dataclass(frozen=True)
+class FoundTransaction:
+    """A committed transaction found by its id: its block, its position in the block and its validation code."""
+
+    block: Block
+    index: int
+    code: int
+
+    @property
+    def number(self) -> int:
+        """The number of the block holding it."""
+        return self.block.header.number
+
+    @property
+    def envelope(self) -> bytes:
+        """The transaction's envelope, as ordered."""
+        return self.block.transactions[self.index]
 
 
 class ChannelLedger:
@@ -68,6 +118,21 @@ class ChannelLedger:
             return decode(self.record(number).block, Block)
         except MalformedError as exc:
             raise LedgerError(f"block {number}: {exc}") from None
+
+    def committed_block(self, number: int) -> CommittedBlock:
+        """Block ``number`` with the validation codes this node stored for it."""
+        record = self.record(number)
+        try:
+            return CommittedBlock.from_record(record)
+        except LedgerError as exc:
+            raise LedgerError(f"block {number}: {exc}") from None
+
+    def find_transaction(self, tx_id: str) -> FoundTransaction | None:
+        """The committed transaction with id ``tx_id`` (its block, index and code), or None if there is none."""
+        position = self.state.tx_position(tx_id)
+        if position is None:
+            return None
+        return FoundTransaction(self.block(position.block), position.index, position.code)
 
     def history_range(self) -> CompactRange:
         """The history tree's right edge after the last stored block."""

@@ -8,6 +8,9 @@ A proof document names a transaction and carries:
 * the block header (canonical bytes and fields), the orderer's signature and certificate, and the CA
   certificates of the channel's ordering organisations.
 
+:func:`build_transaction_proof` builds one for a transaction id from a channel's ledger; :func:`build_proof`
+from a block and a position.
+
 :func:`check_proof` verifies such a document step by step without trusting whoever produced it: leaf hash,
 both inclusion proofs (RFC 9162), the header's fields against its bytes, the orderer certificate against a
 trusted orderer CA, and the Ed25519 signature over the header. A consistency proof between two history-tree sizes
@@ -17,6 +20,7 @@ lets the same outsider check that a later header extends an earlier one it alrea
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +28,10 @@ from consortia.identity import Kind, Membership, MembershipError
 from consortia.identity.signing import verify_signature
 from consortia.ledger import merkle
 from consortia.ledger.block import Block, BlockHeader, header_hash, header_signing_bytes, transaction_leaves
+from consortia.ledger.codes import code_name
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
 from consortia.ledger.history import HistoryTree
+from consortia.ledger.ledger import ChannelLedger
 
 PROOF_FORMAT = "consortia-proof/v1"
 
@@ -47,8 +53,12 @@ def header_json(header: BlockHeader) -> dict[str, Any]:
     }
 
 
+class UnknownTransaction(LookupError):
+    """The ledger holds no transaction with the id asked for."""
+
+
 def build_proof(
-    block: Block, index: int, history: HistoryTree, orderer_cas: dict[str, bytes], code: str
+    block: Block, index: int, history: HistoryTree, orderer_cas: Mapping[str, bytes], code: str
 ) -> dict[str, Any]:
     """Build the proof document of transaction ``index`` of ``block``."""
     header = block.header
@@ -82,6 +92,24 @@ def build_proof(
         "orderer_certificate": _b64(block.orderer),
         "orderer_cas": {org: ca.decode() if ca.startswith(b"-----") else _b64(ca) for org, ca in orderer_cas.items()},
     }
+
+
+def build_transaction_proof(
+    ledger: ChannelLedger, tx_id: str, orderer_cas: Mapping[str, bytes], history: HistoryTree | None = None
+) -> dict[str, Any]:
+    """The proof document of the committed transaction ``tx_id`` (UnknownTransaction if the ledger has none).
+
+    ``history`` is the channel's history tree when ``ledger`` is open read-only (which does not open it).
+    """
+    found = ledger.find_transaction(tx_id)
+    if found is None:
+        raise UnknownTransaction(f"transaction {tx_id} is not on channel {ledger.directory.name!r}")
+    tree = history if history is not None else ledger.history
+    if tree is None:
+        raise ValueError("the ledger is open read-only: pass its history tree")
+    document = build_proof(found.block, found.index, tree, orderer_cas, code_name(found.code))
+    document["tx_id"] = tx_id
+    return document
 
 
 def corrupt_in_transit(document: dict[str, Any]) -> None:

@@ -11,8 +11,9 @@ SQLite in WAL mode holds, per channel and peer:
 * ``txids`` — every transaction id seen with its position and validation code (duplicate detection, lookups);
 * ``meta`` — the height: the number of blocks whose effects are in this database.
 
-A block's effects and the new height are written in one SQLite transaction, so the database is always exactly
-the replay of the first ``height`` blocks of the block store; after a crash the peer replays the rest.
+A block's effects (an :class:`~consortia.ledger.updates.UpdateBatch`) and the new height are written in one SQLite
+transaction, so the database is always exactly the replay of the first ``height`` blocks of the block store;
+after a crash the peer replays the rest.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from consortia.ledger.query import compile_query
 from consortia.ledger.rwset import Version
+from consortia.ledger.updates import UpdateBatch
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (
@@ -89,19 +91,15 @@ class PrivateValue:
     version: Version
 
 
-@dataclass
-class UpdateBatch:
-    """Everything one block changes, applied in a single database transaction with the new height."""
+class TxPosition(NamedTuple):
+    """Where a committed transaction is: its block, its index in the block, and its validation code.
 
-    height: int
-    state: dict[tuple[str, str], tuple[bytes | None, Version]] = field(default_factory=dict)
-    policies: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    history: list[tuple[str, str, int, int, str, bytes | None, int]] = field(default_factory=list)
-    hashed: dict[tuple[str, str, bytes], tuple[bytes | None, Version]] = field(default_factory=dict)
-    private: dict[tuple[str, str, str], tuple[bytes, bytes, Version, int] | None] = field(default_factory=dict)
-    purges: list[tuple[str, str, bytes, int, str]] = field(default_factory=list)
-    txids: list[tuple[str, int, int, int]] = field(default_factory=list)
-    transient_done: list[str] = field(default_factory=list)
+    A named tuple, so that code written when this was a plain ``(block, index, code)`` tuple still unpacks it.
+    """
+
+    block: int
+    index: int
+    code: int
 
 
 class StateDB:
@@ -369,10 +367,10 @@ class StateDB:
 
     # -- transactions ids ------------------------------------------------------------------------------------
 
-    def tx_position(self, tx_id: str) -> tuple[int, int, int] | None:
-        """(block, index, validation code) of a transaction id already committed, or None."""
+    def tx_position(self, tx_id: str) -> TxPosition | None:
+        """Where a transaction id already committed is (block, index) and its validation code, or None."""
         row = self._one("SELECT block, tx, code FROM txids WHERE tx_id = ?", (tx_id,))
-        return (row[0], row[1], row[2]) if row else None
+        return TxPosition(row[0], row[1], row[2]) if row else None
 
     def tx_seen(self, tx_ids: Iterable[str]) -> set[str]:
         """The subset of ``tx_ids`` already committed."""
@@ -412,11 +410,11 @@ class StateDB:
     def _apply(conn: sqlite3.Connection, batch: UpdateBatch) -> None:
         upserts = []
         deletes = []
-        for (ns, key), (value, version) in batch.state.items():
-            if value is None:
+        for (ns, key), write in batch.state.items():
+            if write.value is None:
                 deletes.append((ns, key))
             else:
-                upserts.append((ns, key, value.decode(), version.block, version.tx))
+                upserts.append((ns, key, write.value.decode(), write.version.block, write.version.tx))
         if upserts:
             conn.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)", upserts)
         if deletes:
@@ -431,31 +429,45 @@ class StateDB:
             conn.executemany(
                 "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (ns, key, block, tx, tx_id, None if value is None else value.decode(), value is None, ts)
-                    for ns, key, block, tx, tx_id, value, ts in batch.history
+                    (
+                        h.namespace,
+                        h.key,
+                        h.block,
+                        h.tx,
+                        h.tx_id,
+                        None if h.value is None else h.value.decode(),
+                        h.value is None,
+                        h.timestamp_ms,
+                    )
+                    for h in batch.history
                 ],
             )
-        for (ns, coll, key_hash), (value_hash, version) in batch.hashed.items():
-            if value_hash is None:
+        for (ns, coll, key_hash), hashed in batch.hashed.items():
+            if hashed.value_hash is None:
                 conn.execute("DELETE FROM hashed WHERE ns = ? AND coll = ? AND key_hash = ?", (ns, coll, key_hash))
             else:
                 conn.execute(
                     "INSERT OR REPLACE INTO hashed VALUES (?, ?, ?, ?, ?, ?)",
-                    (ns, coll, key_hash, value_hash, version.block, version.tx),
+                    (ns, coll, key_hash, hashed.value_hash, hashed.version.block, hashed.version.tx),
                 )
         for (ns, coll, key), entry in batch.private.items():
             if entry is None:
                 conn.execute("DELETE FROM private WHERE ns = ? AND coll = ? AND key = ?", (ns, coll, key))
             else:
-                value, salt, version, expires = entry
                 conn.execute(
                     "INSERT OR REPLACE INTO private VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (ns, coll, key, value, salt, version.block, version.tx, expires),
+                    (ns, coll, key, entry.value, entry.salt, entry.version.block, entry.version.tx, entry.expires),
                 )
-        for ns, coll, key_hash, block, reason in batch.purges:
-            conn.execute("INSERT OR REPLACE INTO purged VALUES (?, ?, ?, ?, ?)", (ns, coll, key_hash, block, reason))
+        for purge in batch.purges:
+            conn.execute(
+                "INSERT OR REPLACE INTO purged VALUES (?, ?, ?, ?, ?)",
+                (purge.namespace, purge.collection, purge.key_hash, purge.block, purge.reason),
+            )
         if batch.txids:
-            conn.executemany("INSERT OR IGNORE INTO txids VALUES (?, ?, ?, ?)", batch.txids)
+            conn.executemany(
+                "INSERT OR IGNORE INTO txids VALUES (?, ?, ?, ?)",
+                [(record.tx_id, record.block, record.index, record.code) for record in batch.txids],
+            )
         if batch.transient_done:
             conn.executemany("DELETE FROM transient WHERE tx_id = ?", [(t,) for t in batch.transient_done])
 

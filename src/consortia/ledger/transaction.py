@@ -8,6 +8,11 @@
 3. The client checks that the endorsements agree, wraps proposal, response and endorsements in a
    :class:`Transaction`, signs it, and sends the :class:`Envelope` to the ordering service.
 
+Each layer travels as the exact bytes that were signed, so reading a transaction means decoding layer by layer;
+:func:`open_envelope` does that once for everyone (validation, ordering admission, the explorer, the SDK) and
+insists that every layer is canonically encoded; :func:`open_signed_proposal` does the same for a proposal on its
+way to the endorsers.
+
 Transient inputs (private data passed to a contract) are never part of the envelope: the proposal carries only
 their hash.
 """
@@ -15,10 +20,12 @@ their hash.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from functools import cached_property
 
 import msgspec
 
-from consortia.ledger.encoding import encode, sha256
+from consortia.ledger.encoding import MalformedError, decode_canonical, encode, sha256
 from consortia.ledger.rwset import RWSet
 
 ENVELOPE_TRANSACTION = 0
@@ -122,3 +129,61 @@ def transient_hash(transient: dict[str, bytes] | None) -> bytes:
     if not transient:
         return bytes(32)
     return sha256(encode(sorted(transient.items())))
+
+
+class NotATransaction(MalformedError):
+    """An envelope that is well formed but holds something other than a transaction (a configuration update)."""
+
+    def __init__(self, kind: int) -> None:
+        super().__init__(f"envelope of kind {kind} holds no transaction")
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class OpenedEnvelope:
+    """An envelope decoded into its named parts: envelope → transaction → proposal → response payload.
+
+    The response payload (the read-write set, events and result) is decoded when first asked for: ordering
+    admission needs only the proposal. A payload that is not canonically encoded raises MalformedError then.
+    """
+
+    envelope: Envelope
+    transaction: Transaction
+    proposal: Proposal
+
+    @property
+    def tx_id(self) -> str:
+        """The transaction id (from the proposal)."""
+        return self.proposal.tx_id
+
+    @cached_property
+    def payload(self) -> ResponsePayload:
+        """The endorsed response payload (MalformedError if it is not canonical)."""
+        return decode_canonical(self.transaction.response, ResponsePayload)
+
+
+@dataclass(frozen=True)
+class OpenedProposal:
+    """A signed proposal decoded: the signed bytes with their signature, and the proposal they hold."""
+
+    signed: SignedProposal
+    proposal: Proposal
+
+
+def open_signed_proposal(signed_bytes: bytes) -> OpenedProposal:
+    """Decode a signed proposal and the proposal inside it (MalformedError unless both are canonical)."""
+    signed = decode_canonical(signed_bytes, SignedProposal)
+    return OpenedProposal(signed, decode_canonical(signed.proposal, Proposal))
+
+
+def open_envelope(envelope_bytes: bytes) -> OpenedEnvelope:
+    """Decode a transaction envelope and every part inside it, each canonically encoded.
+
+    Raises :class:`NotATransaction` for a configuration envelope and :class:`MalformedError` for anything else
+    that is not a well-formed transaction (the response payload is checked when first read).
+    """
+    envelope = decode_canonical(envelope_bytes, Envelope)
+    if envelope.kind != ENVELOPE_TRANSACTION:
+        raise NotATransaction(envelope.kind)
+    transaction = decode_canonical(envelope.payload, Transaction)
+    return OpenedEnvelope(envelope, transaction, decode_canonical(transaction.proposal, Proposal))

@@ -17,16 +17,17 @@ from typing import Any
 
 import msgspec
 
+from consortia.client.sdk import Gateway
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.contracts.registry import ContractPackage, ContractRegistry, load_contract
-from consortia.gateway.sdk import Gateway
 from consortia.identity import SigningIdentity
 from consortia.ledger.rwset import PrivateWrites
 from consortia.network.bootstrap import create_network, genesis_path, orderer_dir, peer_dir, user_dir
 from consortia.network.spec import Deployment, NetworkSpec, load_spec, save_spec
 from consortia.ordering.base import OrderingService
 from consortia.ordering.solo import SoloOrderer
+from consortia.peer.channel import PeerChannel
 from consortia.peer.peer import Peer
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,21 @@ class EmbeddedNetwork:
         create_network(directory, spec)
         return cls(directory, sync=sync)
 
-    # -- Connection protocol ---------------------------------------------------------------------------------
+    # -- the SDK's connection (consortia.client.connection) ---------------------------------------------------
+
+    def peer_channel(self, org: str, channel: str) -> PeerChannel:
+        """The peer of ``org`` on ``channel`` (KeyError: no such organisation; EndorsementError: not a member)."""
+        return self.peers[org].channel(channel)
+
+    def channel_orgs(self, channel: str) -> Sequence[str]:
+        """Member organisations of ``channel``."""
+        return self.spec.channel(channel).orgs
+
+    def broadcast(self, channel: str, envelope: bytes) -> None:
+        """Hand a signed envelope to the solo orderer (OrderingError if it refuses)."""
+        self._orderer.broadcast(channel, envelope)
+
+    # -- the parts -------------------------------------------------------------------------------------------
 
     @property
     def orderer(self) -> OrderingService:
@@ -83,10 +98,6 @@ class EmbeddedNetwork:
     def peer(self, org: str) -> Peer:
         """The peer of ``org``."""
         return self.peers[org]
-
-    def channel_orgs(self, channel: str) -> Sequence[str]:
-        """Member organisations of ``channel``."""
-        return self.spec.channel(channel).orgs
 
     # -- identities and gateways -----------------------------------------------------------------------------
 
@@ -126,7 +137,7 @@ class EmbeddedNetwork:
         channel_orgs = list(self.spec.channel(channel).orgs)
         for org in channel_orgs:
             self.peers[org].registry.add(package)
-        current = self.peers[channel_orgs[0]].channel(channel).validator.definition(None, package.name)
+        current = self.peer_channel(channel_orgs[0], channel).definition(package.name)
         sequence = 1 if current is None else current.sequence + 1
         args = [
             package.name,

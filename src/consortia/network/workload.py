@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consortia.gateway.sdk import Contract, GatewayError
+from consortia.client.errors import GatewayError
+from consortia.client.sdk import Contract
 
 Job = Callable[[int], tuple[str, tuple[Any, ...]]]
 """Transaction number → (function name, arguments)."""

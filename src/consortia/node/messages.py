@@ -8,25 +8,31 @@ from __future__ import annotations
 
 import msgspec
 
+from consortia.contracts.lifecycle import ContractDefinition
 from consortia.ordering.etcd.orderer import Ack
-from consortia.peer.events import BlockEvent
+from consortia.peer.events import BlockEvent, CommitStatus
 
 
 class EndorseItem(msgspec.Struct, array_like=True, frozen=True):
-    """One proposal to endorse; the peer first waits (briefly) until it has ``min_height`` blocks."""
+    """One proposal to endorse; the peer first waits (up to ``wait_s`` seconds) until it has ``min_height`` blocks."""
 
     channel: str
     signed_proposal: bytes
     transient: dict[str, bytes] = {}
     min_height: int = 0
+    wait_s: float = 10.0
 
 
 class EndorseResult(msgspec.Struct, array_like=True, frozen=True):
-    """A signed proposal response (canonical bytes), or the code and reason it was refused."""
+    """A signed proposal response (canonical bytes), or the code and reason it was refused.
+
+    ``contract_code`` is the contract's own code when the contract refused (``CONTRACT_ERROR``), else empty.
+    """
 
     response: bytes = b""
     code: str = ""
     message: str = ""
+    contract_code: str = ""
 
 
 class EvaluateRequest(msgspec.Struct, array_like=True, frozen=True):
@@ -38,11 +44,24 @@ class EvaluateRequest(msgspec.Struct, array_like=True, frozen=True):
 
 
 class EvaluateResult(msgspec.Struct, array_like=True, frozen=True):
-    """A query's JSON answer, or the code and reason it failed."""
+    """A query's JSON answer, or the code (and the contract's own code) and reason it failed."""
 
     result: bytes = b""
     code: str = ""
     message: str = ""
+    contract_code: str = ""
+
+
+class DefinitionReply(msgspec.Struct, array_like=True, frozen=True):
+    """A contract's committed definition on a channel (None: not committed)."""
+
+    definition: ContractDefinition | None
+
+
+class CommitStatusReply(msgspec.Struct, array_like=True, frozen=True):
+    """The outcome of a committed transaction (None: the peer has not committed it)."""
+
+    status: CommitStatus | None
 
 
 class BroadcastRequest(msgspec.Struct, array_like=True, frozen=True):

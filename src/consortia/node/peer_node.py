@@ -33,6 +33,8 @@ from consortia.node.common import base_status, node_membership, require_reader
 from consortia.node.config import ConfigError, LoadedConfig
 from consortia.node.messages import (
     BlocksReply,
+    CommitStatusReply,
+    DefinitionReply,
     EndorseItem,
     EndorseResult,
     EvaluateRequest,
@@ -61,6 +63,8 @@ from consortia.peer.peer import Peer
 log = logging.getLogger(__name__)
 
 _ROW_ENCODER = msgspec.msgpack.Encoder()
+MAX_ENDORSE_WAIT = 30.0
+"""Seconds an endorsement request may ask the peer to wait for the height it names."""
 
 
 def state_digest(channel: PeerChannel) -> dict[str, Any]:
@@ -152,6 +156,7 @@ class PeerNode:
             Route("POST", "/channels/{channel}/blocks", self._push_block, frozenset({Kind.ORDERER, Kind.PEER})),
             Route("GET", "/channels/{channel}/events", self._events, ANY_KIND),
             Route("GET", "/channels/{channel}/definitions/{contract}", self._definition, ANY_KIND),
+            Route("GET", "/channels/{channel}/transactions/{tx_id}", self._commit_status, ANY_KIND),
             Route("POST", "/endorse", self._endorse, CLIENT_KINDS),
             Route("POST", "/evaluate", self._evaluate, CLIENT_KINDS),
             Route("POST", "/private", self._private, frozenset({Kind.PEER})),
@@ -248,7 +253,11 @@ class PeerNode:
 
     def _definition(self, request: Request) -> Reply:
         channel = self._channel(request)
-        return msgpack_reply(channel.validator.definition(None, request.params["contract"]))
+        return msgpack_reply(DefinitionReply(channel.definition(request.params["contract"])))
+
+    def _commit_status(self, request: Request) -> Reply:
+        channel = self._channel(request)
+        return msgpack_reply(CommitStatusReply(channel.commit_status(request.params["tx_id"])))
 
     def _endorse(self, request: Request) -> Reply:
         items = request.decode(list[EndorseItem])
@@ -256,14 +265,13 @@ class PeerNode:
         for item in items:
             try:
                 channel = self.peer.channel(item.channel)
-                if item.min_height > channel.height and not channel.wait_for_height(item.min_height, 10):
-                    raise EndorsementError(
-                        "BEHIND", f"peer {self.name} has {channel.height} blocks, not the {item.min_height} asked for"
-                    )
-                response = self.peer.endorse(item.channel, item.signed_proposal, item.transient)
+                wait = min(max(item.wait_s, 0.0), MAX_ENDORSE_WAIT)
+                response = channel.endorse(
+                    item.signed_proposal, item.transient, min_height=item.min_height, timeout=wait
+                )
                 results.append(EndorseResult(encode(response)))
             except EndorsementError as exc:
-                results.append(EndorseResult(b"", exc.code, exc.message))
+                results.append(EndorseResult(b"", exc.code, exc.message, exc.contract_code or ""))
         return msgpack_reply(results)
 
     def _evaluate(self, request: Request) -> Reply:
@@ -272,7 +280,7 @@ class PeerNode:
             result = self.peer.evaluate(query.channel, query.signed_proposal, query.transient)
             return msgpack_reply(EvaluateResult(canonical_json(result)))
         except EndorsementError as exc:
-            return msgpack_reply(EvaluateResult(b"", exc.code, exc.message))
+            return msgpack_reply(EvaluateResult(b"", exc.code, exc.message, exc.contract_code or ""))
 
     def _private(self, request: Request) -> Reply:
         message = request.decode(PrivateRequest)

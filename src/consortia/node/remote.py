@@ -1,17 +1,20 @@
 """Using a cluster from another process: the ordering service and peers behind HTTP, as the SDK expects them.
 
-The client SDK (:mod:`consortia.gateway.sdk`) works over a :class:`~consortia.gateway.sdk.Connection`: peers by
-organisation and an ordering service. :class:`ClusterConnection` is that connection for a cluster, so
-``Gateway(identity, ClusterConnection(...))`` submits and evaluates exactly as it does in the embedded network:
+The client SDK (:mod:`consortia.client.sdk`) works over a :class:`~consortia.client.connection.Connection`: the
+peer of an organisation on a channel, the channels' members, and broadcast. :class:`ClusterConnection` is that
+connection for a cluster, so ``Gateway(identity, ClusterConnection(...))`` submits and evaluates exactly as it
+does in the embedded network:
 
 * :class:`RemoteOrderer` sends envelopes to the orderers (batched). It returns only when an orderer
   acknowledged the envelope — that is, when its block is written to etcd. An envelope answered 503 (the leader
   died, an election is under way, the outcome is unknown) is sent again, to the leader the orderers name or the
   next orderer, until it is acknowledged or ``resend_for`` seconds pass; resending is safe because the
   transaction id identifies it. Refusals (400, 403, 413) are final. The same class pulls blocks for a peer node.
-* :class:`RemotePeer` stands in for a peer: endorsements are batched; a thread follows the peer's block events
-  (long polls) and resolves the futures of transactions waiting for their commit, just as the peer's own event
-  hub would in process.
+* :class:`RemotePeerChannel` is a peer's channel behind HTTP, implementing the same peer-channel interface
+  (:mod:`consortia.client.peer_channel`) as the in-process :class:`~consortia.peer.channel.PeerChannel`:
+  endorsements are batched (per :class:`RemotePeer`) and the peer itself waits for the height asked for; a
+  thread follows the peer's block events (long polls), resolves the futures of transactions waiting for their
+  commit and tracks the height, just as the peer's own event hub would in process.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from consortia.contracts.lifecycle import ContractDefinition
-from consortia.gateway.sdk import EndorsementFailed
 from consortia.identity import SigningIdentity
 from consortia.ledger.encoding import MalformedError, decode, parse_json
 from consortia.ledger.transaction import ProposalResponse
@@ -34,6 +37,8 @@ from consortia.node.messages import (
     BlocksReply,
     BroadcastReply,
     BroadcastRequest,
+    CommitStatusReply,
+    DefinitionReply,
     EndorseItem,
     EndorseResult,
     EvaluateRequest,
@@ -203,50 +208,40 @@ class RemoteOrderer(OrderingService):
             batcher.close()
 
 
-class _RemoteValidator:
-    """What the SDK asks a peer's validator: committed contract definitions (cached for a moment)."""
-
-    def __init__(self, channel: RemotePeerChannel) -> None:
-        self.channel = channel
-        self._cache: dict[str, tuple[float, ContractDefinition | None]] = {}
-
-    def definition(self, batch: object, name: str) -> ContractDefinition | None:
-        """The committed definition of contract ``name``."""
-        cached = self._cache.get(name)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        try:
-            definition = self.channel.peer.client.call(
-                "GET",
-                f"/channels/{self.channel.name}/definitions/{name}",
-                reply=ContractDefinition | None,  # type: ignore[arg-type]
-            )
-        except NodeError as exc:
-            raise EndorsementFailed(_code(exc), f"peer {self.channel.peer.endpoint}: {exc.message}") from None
-        self._cache[name] = (time.monotonic() + 2.0, definition)
-        return definition
+@dataclass(frozen=True)
+class _CachedDefinition:
+    expires: float
+    definition: ContractDefinition | None
 
 
 class RemotePeerChannel:
-    """A channel on a remote peer, as the SDK uses a :class:`~consortia.peer.channel.PeerChannel`."""
+    """A channel on a remote peer: the peer-channel interface (:mod:`consortia.client.peer_channel`) over HTTP.
+
+    Endorsements go through the peer's batcher; a background thread follows the peer's block events (long
+    polls) once anything asks for the height or a commit, resolves commit waiters and tracks the height, which
+    ``wait_for_height`` waits on.
+    """
 
     def __init__(self, peer: RemotePeer, name: str) -> None:
         self.peer = peer
         self.name = name
         self.events = EventHub()
-        self.validator = _RemoteValidator(self)
         self._height = -1
         self._height_changed = threading.Condition()
         self._follower: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._wanted = threading.local()
+        self._definitions: dict[str, _CachedDefinition] = {}
+
+    def _refused(self, exc: NodeError) -> EndorsementError:
+        return EndorsementError(_code(exc), f"peer {self.peer.endpoint}: {exc.message}")
 
     def _fetch_height(self) -> int:
         try:
             return int(self.peer.client.get_json(f"/channels/{self.name}/height")["height"])
-        except (NodeError, KeyError, ValueError) as exc:
-            message = exc.message if isinstance(exc, NodeError) else f"unexpected answer: {exc}"
-            raise EndorsementFailed(_code(exc), f"peer {self.peer.endpoint}: {message}") from None
+        except NodeError as exc:
+            raise self._refused(exc) from None
+        except (KeyError, ValueError) as exc:
+            raise EndorsementError("BAD_RESPONSE", f"peer {self.peer.endpoint}: unexpected answer: {exc}") from None
 
     def _follow(self) -> None:
         with self._lock:
@@ -276,25 +271,82 @@ class RemotePeerChannel:
                     self._height_changed.notify_all()
         client.close()
 
+    # -- the peer-channel interface --------------------------------------------------------------------------
+
     @property
     def height(self) -> int:
         """Blocks the peer has committed, as far as this client has seen."""
         self._follow()
         return self._height
 
+    def definition(self, contract: str) -> ContractDefinition | None:
+        """The committed definition of ``contract`` (asked of the peer, remembered for two seconds)."""
+        cached = self._definitions.get(contract)
+        if cached is not None and cached.expires > time.monotonic():
+            return cached.definition
+        try:
+            reply: DefinitionReply = self.peer.client.call(
+                "GET", f"/channels/{self.name}/definitions/{contract}", reply=DefinitionReply
+            )
+        except NodeError as exc:
+            raise self._refused(exc) from None
+        self._definitions[contract] = _CachedDefinition(time.monotonic() + 2.0, reply.definition)
+        return reply.definition
+
+    def endorse(
+        self, signed_proposal: bytes, transient: Mapping[str, bytes], *, min_height: int = 0, timeout: float = 10.0
+    ) -> ProposalResponse:
+        """Have the peer simulate and sign a proposal once it has ``min_height`` blocks (it waits, not us)."""
+        item = EndorseItem(self.name, signed_proposal, dict(transient), min_height, timeout)
+        result = self.peer.endorse_item(item)
+        if result.code:
+            raise EndorsementError(result.code, result.message, result.contract_code or None)
+        try:
+            return decode(result.response, ProposalResponse)
+        except MalformedError as exc:
+            raise EndorsementError("BAD_RESPONSE", f"peer {self.peer.endpoint}: {exc}") from None
+
+    def evaluate(self, signed_proposal: bytes, transient: Mapping[str, bytes]) -> Any:
+        """Run a query on the peer and return its JSON answer."""
+        try:
+            result: EvaluateResult = self.peer.client.call(
+                "POST",
+                "/evaluate",
+                EvaluateRequest(self.name, signed_proposal, dict(transient)),
+                reply=EvaluateResult,
+            )
+        except NodeError as exc:
+            raise self._refused(exc) from None
+        if result.code:
+            raise EndorsementError(result.code, result.message, result.contract_code or None)
+        return parse_json(result.result)
+
     def wait_for_height(self, height: int, timeout: float) -> bool:
-        """Ask the peer to reach ``height`` before it endorses this thread's next proposal."""
-        self._wanted.height = height
+        """Wait until the peer has committed ``height`` blocks (as its block events tell); return whether it has."""
+        self._follow()
+        deadline = time.monotonic() + timeout
+        with self._height_changed:
+            while self._height < height:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._height_changed.wait(remaining)
         return True
 
-    def wanted_height(self) -> int:
-        """The height this thread's next endorsement must see (set by :meth:`wait_for_height`)."""
-        return getattr(self._wanted, "height", 0)
-
-    def waiter(self, tx_id: str) -> Future[CommitStatus]:
-        """A future resolved when the peer commits ``tx_id``."""
+    def commit_waiter(self, tx_id: str) -> Future[CommitStatus]:
+        """A future resolved when the peer commits ``tx_id`` from now on (cancel it to stop waiting)."""
         self._follow()
         return self.events.waiter(tx_id)
+
+    def commit_status(self, tx_id: str) -> CommitStatus | None:
+        """The outcome of ``tx_id`` if the peer has already committed it, else None."""
+        try:
+            reply: CommitStatusReply = self.peer.client.call(
+                "GET", f"/channels/{self.name}/transactions/{tx_id}", reply=CommitStatusReply
+            )
+        except NodeError as exc:
+            raise self._refused(exc) from None
+        return reply.status
 
     def block_events(
         self, start: int, stop: threading.Event | None = None, timeout: float | None = None
@@ -322,7 +374,7 @@ class RemotePeerChannel:
 
 
 class RemotePeer:
-    """A peer node, as the SDK uses a :class:`~consortia.peer.peer.Peer`."""
+    """A peer node seen from a client: its channels (see :class:`RemotePeerChannel`) and one endorsement batcher."""
 
     def __init__(self, org: str, endpoint: str, identity: SigningIdentity, *, senders: int = 2) -> None:
         self.org = org
@@ -351,31 +403,9 @@ class RemotePeer:
         except NodeError as exc:
             return [EndorseResult(b"", _code(exc), f"peer {self.endpoint}: {exc.message}")] * len(items)
 
-    def endorse(self, channel: str, signed_proposal: bytes, transient: Mapping[str, bytes] | None = None):
-        """Have the peer simulate and sign a proposal (raises EndorsementError)."""
-        wanted = self.channel(channel).wanted_height()
-        result = self._endorser.call(EndorseItem(channel, signed_proposal, dict(transient or {}), wanted))
-        if result.code:
-            raise EndorsementError(result.code, result.message)
-        try:
-            return decode(result.response, ProposalResponse)
-        except MalformedError as exc:
-            raise EndorsementError("BAD_RESPONSE", f"peer {self.endpoint}: {exc}") from None
-
-    def evaluate(self, channel: str, signed_proposal: bytes, transient: Mapping[str, bytes] | None = None) -> Any:
-        """Run a query on the peer (raises EndorsementError)."""
-        try:
-            result: EvaluateResult = self.client.call(
-                "POST",
-                "/evaluate",
-                EvaluateRequest(channel, signed_proposal, dict(transient or {})),
-                reply=EvaluateResult,
-            )
-        except NodeError as exc:
-            raise EndorsementError(_code(exc), exc.message) from None
-        if result.code:
-            raise EndorsementError(result.code, result.message)
-        return parse_json(result.result)
+    def endorse_item(self, item: EndorseItem) -> EndorseResult:
+        """Send one proposal to endorse with others of this moment, in one request; return the peer's answer."""
+        return self._endorser.call(item)
 
     def close(self) -> None:
         """Stop following events and sending."""
@@ -402,18 +432,30 @@ class ClusterConnection:
         self._orderer = RemoteOrderer(orderers, identity, resend_for=resend_for)
         self._channels = {name: tuple(orgs) for name, orgs in channels.items()}
 
+    # -- the SDK's connection (consortia.client.connection) ---------------------------------------------------
+
+    def peer_channel(self, org: str, channel: str) -> RemotePeerChannel:
+        """The peer of ``org`` on ``channel`` (KeyError if this connection knows no peer of ``org``)."""
+        return self._peers[org].channel(channel)
+
+    def channel_orgs(self, channel: str) -> Sequence[str]:
+        """Member organisations of ``channel``."""
+        return self._channels[channel]
+
+    def broadcast(self, channel: str, envelope: bytes) -> None:
+        """Hand a signed envelope to the orderers; return once one acknowledged it (OrderingError if refused)."""
+        self._orderer.broadcast(channel, envelope)
+
+    # -- the parts -------------------------------------------------------------------------------------------
+
     @property
     def orderer(self) -> RemoteOrderer:
         """The ordering service."""
         return self._orderer
 
-    def peer(self, org: str) -> RemotePeer:  # type: ignore[override]
+    def peer(self, org: str) -> RemotePeer:
         """The peer of ``org`` (KeyError if this connection knows none)."""
         return self._peers[org]
-
-    def channel_orgs(self, channel: str) -> Sequence[str]:
-        """Member organisations of ``channel``."""
-        return self._channels[channel]
 
     def close(self) -> None:
         """Stop every background thread."""

@@ -2,7 +2,7 @@
 
 Nodes of a cluster — peers, orderers, and the clients that use them — talk plain HTTP/1.1 with keep-alive. A
 request body is a MessagePack document (msgspec structs, see :mod:`consortia.node.messages`); every request
-carries the ``Authorization`` header of :mod:`consortia.gateway.server.auth`: the sender's certificate, a
+carries the ``Authorization`` header of :mod:`consortia.client.request_signing`: the sender's certificate, a
 timestamp, and its Ed25519 signature over method, path, timestamp and the SHA-256 of the body. The receiver
 checks the certificate against the CAs of the organisations of its channels and that the sender is of a kind the
 route admits (a peer pulling blocks, an orderer forwarding envelopes, a client asking for an endorsement), so
@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
-from consortia.gateway.server.auth import AuthError, NonceCache, authorization_header, verify_request
+from consortia.client.request_signing import AuthError, NonceCache, authorization_header, verify_request
 from consortia.identity import CertInfo, Kind, Membership, SigningIdentity
 
 log = logging.getLogger(__name__)

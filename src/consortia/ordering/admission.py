@@ -13,8 +13,8 @@ import time
 from consortia.channel.rules import ChannelRules
 from consortia.identity import Kind, MembershipError
 from consortia.identity.batch import verify_one
-from consortia.ledger.encoding import MalformedError, decode_canonical
-from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope, Proposal, Transaction
+from consortia.ledger.encoding import MalformedError
+from consortia.ledger.transaction import NotATransaction, open_envelope
 from consortia.ordering.base import OrderingError
 
 _SUBMITTER_KINDS = frozenset({Kind.CLIENT, Kind.ADMIN})
@@ -27,19 +27,18 @@ def admit_envelope(rules: ChannelRules, channel: str, envelope: bytes, max_bytes
             413, f"envelope of {len(envelope)} bytes exceeds the channel's block size limit ({max_bytes} bytes)"
         )
     try:
-        parsed = decode_canonical(envelope, Envelope)
-        if parsed.kind != ENVELOPE_TRANSACTION:
-            raise OrderingError(400, "only transaction envelopes can be broadcast")
-        transaction = decode_canonical(parsed.payload, Transaction)
-        proposal = decode_canonical(transaction.proposal, Proposal)
+        opened = open_envelope(envelope)
+    except NotATransaction:
+        raise OrderingError(400, "only transaction envelopes can be broadcast") from None
     except MalformedError as exc:
         raise OrderingError(400, f"malformed envelope: {exc}") from None
+    proposal = opened.proposal
     if proposal.channel != channel:
         raise OrderingError(400, f"envelope is for channel {proposal.channel!r}, not {channel!r}")
     try:
         creator = rules.members.validate(proposal.creator, at_ms=int(time.time() * 1000), kinds=_SUBMITTER_KINDS)
     except MembershipError as exc:
         raise OrderingError(403, f"submitter: {exc.message}") from None
-    if not verify_one(creator.public_key, parsed.payload, parsed.signature):
+    if not verify_one(creator.public_key, opened.envelope.payload, opened.envelope.signature):
         raise OrderingError(403, "the submitter's signature over the envelope does not verify")
     return proposal.tx_id

@@ -30,7 +30,8 @@ from consortia.ledger.chain import ChainError, check_block
 from consortia.ledger.codes import Code, code_name
 from consortia.ledger.encoding import MalformedError, decode_canonical
 from consortia.ledger.merkle import CompactRange
-from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.statedb import StateDB
+from consortia.ledger.updates import UpdateBatch
 from consortia.peer.validator import BlockValidator
 
 
@@ -135,12 +136,12 @@ def _audit(store: BlockStore, directory: Path, report: LedgerReport, *, peer: bo
                     rebuilt.apply(UpdateBatch(height=1))
                     report.valid += 1
                 else:
-                    recomputed, batch, outcomes = validator.validate(block)
-                    if peer and codes != recomputed:
-                        raise _Failed(number, _code_difference(number, codes or b"", recomputed))
-                    rebuilt.apply(batch)
+                    verdict = validator.validate(block)
+                    if peer and codes != verdict.codes:
+                        raise _Failed(number, _code_difference(number, codes or b"", verdict.codes))
+                    rebuilt.apply(verdict.batch)
                     validator.invalidate_definitions()
-                    report.valid += sum(1 for o in outcomes if o.code == Code.VALID)
+                    report.valid += sum(1 for o in verdict.outcomes if o.code == Code.VALID)
                 if state is not None and number + 1 == state_height:
                     _compare_state(number, rebuilt, state)
             if state is not None:

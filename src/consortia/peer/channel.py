@@ -1,9 +1,13 @@
-"""A peer's membership of one channel: its ledger, its validator, and the stream of blocks it commits.
+"""A peer's membership of one channel: its ledger, its validator, the proposals it endorses, the blocks it commits.
 
 Joining a channel means storing its genesis block, whose configuration fixes the rules. After that the peer
 receives blocks (from the ordering service or another peer) one at a time; each block's chain is checked
 (:mod:`consortia.ledger.chain`), its transactions validated (:mod:`consortia.peer.validator`), and the block,
 its codes and its state updates committed; then waiting clients and subscribers are told.
+
+A :class:`PeerChannel` is also what clients talk to: it implements the peer-channel interface of
+:mod:`consortia.client.peer_channel` (height, committed definitions, endorse, evaluate, wait for a height, commit
+waiters, block events), exactly as a remote peer node does, so the SDK cannot tell them apart.
 
 On opening, a peer whose state database is behind its block store (it crashed between the two writes) replays
 the missing blocks with the codes it stored, so state always equals a replay of the blocks.
@@ -14,25 +18,32 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from consortia.channel.rules import ChannelRules, ConfigError, check_config_signatures, read_genesis, rules_from_config
-from consortia.contracts.lifecycle import LIFECYCLE
+from consortia.contracts.lifecycle import LIFECYCLE, ContractDefinition
 from consortia.contracts.registry import ContractRegistry
+from consortia.identity import SigningIdentity
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.chain import ChainError, check_block
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
 from consortia.ledger.ledger import ChannelLedger, LedgerError
 from consortia.ledger.rwset import PrivateWrites
-from consortia.ledger.statedb import UpdateBatch
-from consortia.ledger.transaction import Envelope, Proposal, ResponsePayload, Transaction
+from consortia.ledger.transaction import Endorsement, ProposalResponse, open_envelope
+from consortia.ledger.updates import UpdateBatch
+from consortia.peer.endorser import EndorsementError, simulate
 from consortia.peer.events import BlockEvent, CommitStatus, EventHub
-from consortia.peer.validator import BlockValidator, TxOutcome
+from consortia.peer.outcome import TxOutcome
+from consortia.peer.validator import BlockValidator
 
 log = logging.getLogger(__name__)
+
+Disseminate = Callable[[str, PrivateWrites, tuple[str, ...], str], None]
+"""(channel, private writes, member orgs, sending peer's org) → deliver to member peers."""
 
 
 class BlockRejected(Exception):
@@ -45,7 +56,7 @@ class BlockRejected(Exception):
 
 def genesis_outcome() -> TxOutcome:
     """The outcome recorded for the configuration transaction of a genesis block."""
-    return TxOutcome(0, "", Code.VALID, "channel configuration", "", "", "", ())
+    return TxOutcome(index=0, tx_id="", code=Code.VALID, detail="channel configuration")
 
 
 class PeerChannel:
@@ -54,16 +65,19 @@ class PeerChannel:
     def __init__(
         self,
         name: str,
-        org: str,
+        identity: SigningIdentity,
         directory: Path,
         registry: ContractRegistry,
         genesis: bytes | None = None,
         *,
+        disseminate: Disseminate | None = None,
         sync: bool = True,
     ) -> None:
         self.name = name
-        self.org = org
+        self.identity = identity
+        self.org = identity.org
         self.registry = registry
+        self.disseminate = disseminate
         self.directory = Path(directory)
         self.ledger = ChannelLedger(self.directory, sync=sync)
         self.events = EventHub()
@@ -76,7 +90,7 @@ class PeerChannel:
         self.genesis = self.ledger.block(0)
         config, _ = read_genesis(self.genesis)
         self.rules: ChannelRules = rules_from_config(config)
-        self.validator = BlockValidator(self.rules, self.ledger.state, org, self.ledger.state.get_transient)
+        self.validator = BlockValidator(self.rules, self.ledger.state, self.org, self.ledger.state.get_transient)
         self._check_reindexed()
         self._history = self.ledger.history_range()
         self._recover()
@@ -127,10 +141,8 @@ class PeerChannel:
         if state.height == 0 and self.ledger.stored_height >= 1:
             self.ledger.apply_replayed(UpdateBatch(height=1))
         for number in range(max(state.height, 1), self.ledger.stored_height):
-            record = self.ledger.record(number)
-            block = decode_canonical(record.block, Block)
-            _, batch, _ = self.validator.validate(block, known_codes=record.codes)
-            self.ledger.apply_replayed(batch)
+            committed = self.ledger.committed_block(number)
+            self.ledger.apply_replayed(self.validator.replay(committed.block, committed.codes))
             self.validator.invalidate_definitions()
             log.info("channel %s: replayed block %d into the state database", self.name, number)
 
@@ -151,6 +163,42 @@ class PeerChannel:
                     return False
                 self._height_changed.wait(remaining)
         return True
+
+    def definition(self, contract: str) -> ContractDefinition | None:
+        """The committed definition of ``contract`` on this channel, or None."""
+        return self.validator.definition(None, contract)
+
+    # -- endorsing and evaluating ----------------------------------------------------------------------------
+
+    def endorse(
+        self, signed_proposal: bytes, transient: Mapping[str, bytes], *, min_height: int = 0, timeout: float = 10.0
+    ) -> ProposalResponse:
+        """Simulate a proposal once ``min_height`` blocks are committed; return the signed response.
+
+        Raises EndorsementError (``BEHIND`` when the blocks do not arrive within ``timeout`` seconds). Private
+        writes are kept here if this organisation is a member of their collection, and handed to the other
+        members' peers.
+        """
+        if min_height > self.height and not self.wait_for_height(min_height, timeout):
+            raise EndorsementError(
+                "BEHIND", f"peer of {self.org} has {self.height} blocks of {self.name}, not the {min_height} asked for"
+            )
+        simulation = simulate(self, signed_proposal, transient)
+        payload = encode(simulation.payload)
+        if simulation.private:
+            definition = self.definition(simulation.proposal.contract)
+            for writes in simulation.private:
+                config = definition.collection(writes.collection) if definition else None
+                members = config.members if config else ()
+                if self.org in members:
+                    self.store_transient(writes)
+                if self.disseminate is not None:
+                    self.disseminate(self.name, writes, members, self.org)
+        return ProposalResponse(payload, Endorsement(self.identity.certificate_der, self.identity.sign(payload)))
+
+    def evaluate(self, signed_proposal: bytes, transient: Mapping[str, bytes]) -> Any:
+        """Run a query and return its JSON result (raises EndorsementError)."""
+        return simulate(self, signed_proposal, transient, read_only=True).result
 
     # -- private data dissemination --------------------------------------------------------------------------
 
@@ -178,7 +226,7 @@ class PeerChannel:
             except ChainError as exc:
                 raise BlockRejected(f"channel {self.name}: {exc}", exc.block) from None
             try:
-                codes, batch, outcomes = self.validator.validate(block)
+                verdict = self.validator.validate(block)
             except Exception as exc:  # a block this code cannot judge must not take the peer down
                 log.exception("channel %s: validating block %d failed", self.name, block.header.number)
                 raise BlockRejected(
@@ -187,30 +235,30 @@ class PeerChannel:
                     block.header.number,
                 ) from None
             try:
-                self.ledger.append(block_bytes, block, codes, batch)
+                self.ledger.append(block_bytes, block, verdict.codes, verdict.batch)
             except LedgerError as exc:
                 raise BlockRejected(f"channel {self.name}: {exc}", block.header.number) from None
             self._history = history
-            if any(ns == LIFECYCLE for ns, _ in batch.state):
+            if verdict.batch.touches(LIFECYCLE):
                 self.validator.invalidate_definitions()
         with self._height_changed:
             self._height_changed.notify_all()
         event = BlockEvent(
-            self.name, block.header.number, header_hash(block.header), block.header.timestamp_ms, tuple(outcomes)
+            self.name, block.header.number, header_hash(block.header), block.header.timestamp_ms, verdict.outcomes
         )
         self.events.publish(event)
         return event
 
-    def waiter(self, tx_id: str) -> Future[CommitStatus]:
-        """A future resolved when ``tx_id`` commits here (immediately if it already has)."""
-        future = self.events.waiter(tx_id)
+    def commit_waiter(self, tx_id: str) -> Future[CommitStatus]:
+        """A future resolved when ``tx_id`` commits here from now on (cancel it to stop waiting)."""
+        return self.events.waiter(tx_id)
+
+    def commit_status(self, tx_id: str) -> CommitStatus | None:
+        """The outcome of ``tx_id`` if it has already committed here, else None."""
         position = self.ledger.state.tx_position(tx_id)
-        if position is not None and not future.done():
-            self.events.forget(tx_id, future)
-            done: Future[CommitStatus] = Future()
-            done.set_result(CommitStatus(tx_id, position[0], position[2], "", None))
-            return done
-        return future
+        if position is None:
+            return None
+        return CommitStatus(tx_id=tx_id, block=position.block, code=position.code, detail="", outcome=None)
 
     def block_events(
         self, start: int, stop: threading.Event | None = None, timeout: float | None = None
@@ -257,22 +305,18 @@ class PeerChannel:
         for index, envelope_bytes in enumerate(block.transactions):
             code = Code(codes[index]) if index < len(codes) else Code.BAD_PAYLOAD
             try:
-                envelope = decode_canonical(envelope_bytes, Envelope)
-                transaction = decode_canonical(envelope.payload, Transaction)
-                proposal = decode_canonical(transaction.proposal, Proposal)
-                payload = decode_canonical(transaction.response, ResponsePayload)
+                opened = open_envelope(envelope_bytes)
+                payload = opened.payload
             except MalformedError:
-                yield TxOutcome(index, "", code, "", "", "", "", ())
+                yield TxOutcome(index=index, tx_id="", code=code)
                 continue
             yield TxOutcome(
-                index,
-                proposal.tx_id,
-                code,
-                "",
-                proposal.contract,
-                proposal.function,
-                "",
-                payload.events if code == Code.VALID else (),
+                index=index,
+                tx_id=opened.tx_id,
+                code=code,
+                contract=opened.proposal.contract,
+                function=opened.proposal.function,
+                events=payload.events if code == Code.VALID else (),
             )
 
     def close(self) -> None:
@@ -282,12 +326,20 @@ class PeerChannel:
 
 
 def open_channels(
-    directory: Path, org: str, registry: ContractRegistry, genesis: Mapping[str, bytes] | None = None
+    directory: Path,
+    identity: SigningIdentity,
+    registry: ContractRegistry,
+    genesis: Mapping[str, bytes] | None = None,
+    *,
+    disseminate: Disseminate | None = None,
+    sync: bool = True,
 ) -> dict[str, PeerChannel]:
     """Open every channel stored under ``directory`` (and join those with a genesis block given)."""
     channels: dict[str, PeerChannel] = {}
     names = {p.name for p in directory.iterdir() if p.is_dir()} if directory.exists() else set()
     names |= set(genesis or {})
     for name in sorted(names):
-        channels[name] = PeerChannel(name, org, directory / name, registry, (genesis or {}).get(name))
+        channels[name] = PeerChannel(
+            name, identity, directory / name, registry, (genesis or {}).get(name), disseminate=disseminate, sync=sync
+        )
     return channels

@@ -21,14 +21,14 @@ from consortia.contracts.registry import ContractPackage
 from consortia.contracts.sandbox import deterministic
 from consortia.identity import CertInfo, Kind, MembershipError
 from consortia.identity.batch import verify_one
-from consortia.ledger.encoding import MalformedError, canonical_json, decode_canonical, parse_json
+from consortia.ledger.encoding import MalformedError, canonical_json, parse_json
 from consortia.ledger.rwset import PrivateWrites, RWSet
 from consortia.ledger.transaction import (
     Proposal,
     Response,
     ResponsePayload,
-    SignedProposal,
     compute_tx_id,
+    open_signed_proposal,
     proposal_hash,
     transient_hash,
 )
@@ -44,12 +44,17 @@ _LIFECYCLE_INSTANCE = Lifecycle()
 
 
 class EndorsementError(Exception):
-    """A proposal this peer will not endorse; ``code`` classifies why, the message explains."""
+    """A proposal this peer will not endorse; ``code`` classifies why, the message explains.
 
-    def __init__(self, code: str, message: str) -> None:
+    When the contract itself refused (``code`` is ``CONTRACT_ERROR``), ``contract_code`` is the contract's own
+    code (``FORBIDDEN``, ``NOT_FOUND``, ``CONFLICT``, ``INVALID``…, see :class:`~consortia.contracts.ContractCode`).
+    """
+
+    def __init__(self, code: str, message: str, contract_code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.contract_code = contract_code
 
 
 @dataclass(frozen=True)
@@ -64,15 +69,22 @@ class Simulation:
     result: Any
 
 
-def check_proposal(
-    channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes] | None
-) -> tuple[Proposal, bytes, CertInfo]:
+@dataclass(frozen=True)
+class CheckedProposal:
+    """A signed proposal that passed the checks: the proposal, its signed bytes, and who made it."""
+
+    proposal: Proposal
+    proposal_bytes: bytes
+    creator: CertInfo
+
+
+def check_proposal(channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes] | None) -> CheckedProposal:
     """Decode and authenticate a signed proposal; raise EndorsementError naming the problem."""
     try:
-        envelope = decode_canonical(signed, SignedProposal)
-        proposal = decode_canonical(envelope.proposal, Proposal)
+        opened = open_signed_proposal(signed)
     except MalformedError as exc:
         raise EndorsementError("BAD_PROPOSAL", str(exc)) from None
+    envelope, proposal = opened.signed, opened.proposal
     if proposal.channel != channel.name:
         raise EndorsementError("WRONG_CHANNEL", f"proposal is for channel {proposal.channel!r}")
     if compute_tx_id(proposal.nonce, proposal.creator) != proposal.tx_id:
@@ -85,11 +97,11 @@ def check_proposal(
         raise EndorsementError("BAD_SIGNATURE", "the creator's signature over the proposal does not verify")
     if transient_hash(dict(transient or {})) != proposal.transient_hash:
         raise EndorsementError("BAD_TRANSIENT", "transient data does not match the hash in the proposal")
-    return proposal, envelope.proposal, creator
+    return CheckedProposal(proposal, envelope.proposal, creator)
 
 
 def _package(channel: PeerChannel, name: str) -> tuple[ContractPackage, ContractDefinition]:
-    definition = channel.validator.definition(None, name)
+    definition = channel.definition(name)
     if definition is None:
         raise EndorsementError("UNKNOWN_CONTRACT", f"contract {name!r} is not committed on channel {channel.name!r}")
     if name == LIFECYCLE:
@@ -107,7 +119,8 @@ def simulate(
     channel: PeerChannel, signed: bytes, transient: Mapping[str, bytes] | None, *, read_only: bool = False
 ) -> Simulation:
     """Run a proposal's function against committed state; return what it read, wrote and answered."""
-    proposal, proposal_bytes, creator = check_proposal(channel, signed, transient)
+    checked = check_proposal(channel, signed, transient)
+    proposal, proposal_bytes, creator = checked.proposal, checked.proposal_bytes, checked.creator
     if not read_only and channel.ledger.state.tx_position(proposal.tx_id) is not None:
         raise EndorsementError("DUPLICATE_TXID", f"transaction {proposal.tx_id} was already committed")
     package, definition = _package(channel, proposal.contract)
@@ -147,7 +160,7 @@ def simulate(
         except NondeterminismError as exc:
             raise EndorsementError("NONDETERMINISTIC_CONTRACT", str(exc)) from None
         except ContractError as exc:
-            raise EndorsementError("CONTRACT_ERROR", str(exc)) from None
+            raise EndorsementError("CONTRACT_ERROR", str(exc), exc.code.value) from None
         except ValueError as exc:
             raise EndorsementError("CONTRACT_ERROR", f"result is not JSON: {exc}") from None
         except Exception as exc:  # a bug in the contract: report it, never crash the peer

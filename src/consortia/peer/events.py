@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from consortia.peer.validator import TxOutcome
+from consortia.peer.outcome import TxOutcome
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,11 @@ class EventHub:
         self._subscribers: list[queue.Queue[BlockEvent | None]] = []
 
     def waiter(self, tx_id: str) -> Future[CommitStatus]:
-        """A future resolved when ``tx_id`` commits (valid or not)."""
+        """A future resolved when ``tx_id`` commits (valid or not); cancelling it stops the wait."""
         future: Future[CommitStatus] = Future()
         with self._lock:
             self._waiters.setdefault(tx_id, []).append(future)
+        future.add_done_callback(lambda done: self.forget(tx_id, done) if done.cancelled() else None)
         return future
 
     def forget(self, tx_id: str, future: Future[CommitStatus]) -> None:

@@ -1,12 +1,10 @@
 """A peer: one organisation's node that endorses proposals and keeps a copy of each channel's ledger.
 
 A peer holds a signing identity issued by its organisation's CA, the contract packages installed on it, and
-one :class:`PeerChannel` per channel it joined. It answers three requests:
-
-* ``endorse`` — simulate a signed proposal and sign the result (disseminating private writes to the peers of
-  the collection's member organisations);
-* ``evaluate`` — simulate a read-only query and return its answer without signing anything;
-* ``receive_block`` — check, validate and commit the next block of a channel.
+one :class:`PeerChannel` per channel it joined, which does the work: ``endorse`` (simulate a signed proposal and
+sign the result, disseminating private writes to the peers of the collection's member organisations),
+``evaluate`` (a read-only query, nothing signed) and ``receive_block`` (check, validate and commit the next
+block). The peer routes requests to its channels by name.
 
 Delivery threads pull blocks from the ordering service and hand them to ``receive_block``.
 """
@@ -15,23 +13,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from consortia.contracts.registry import ContractPackage, ContractRegistry
 from consortia.identity import SigningIdentity
-from consortia.ledger.encoding import encode
 from consortia.ledger.rwset import PrivateWrites
-from consortia.ledger.transaction import Endorsement, ProposalResponse
+from consortia.ledger.transaction import ProposalResponse
 from consortia.ordering.base import OrderingService
-from consortia.peer.channel import BlockRejected, PeerChannel, open_channels
-from consortia.peer.endorser import EndorsementError, simulate
+from consortia.peer.channel import BlockRejected, Disseminate, PeerChannel, open_channels
+from consortia.peer.endorser import EndorsementError
 
 log = logging.getLogger(__name__)
-
-Disseminate = Callable[[str, PrivateWrites, tuple[str, ...], str], None]
-"""(channel, private writes, member orgs, sending peer's org) → deliver to member peers."""
 
 
 class Peer:
@@ -54,7 +48,9 @@ class Peer:
         self.registry = registry or ContractRegistry()
         self.disseminate = disseminate
         self.sync = sync
-        self.channels: dict[str, PeerChannel] = open_channels(self.directory, self.org, self.registry, genesis)
+        self.channels: dict[str, PeerChannel] = open_channels(
+            self.directory, identity, self.registry, genesis, disseminate=disseminate, sync=sync
+        )
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 
@@ -68,7 +64,15 @@ class Peer:
     def join(self, genesis_bytes: bytes, name: str) -> PeerChannel:
         """Join a channel from its genesis block."""
         if name not in self.channels:
-            self.channels[name] = PeerChannel(name, self.org, self.directory / name, self.registry, genesis_bytes)
+            self.channels[name] = PeerChannel(
+                name,
+                self.identity,
+                self.directory / name,
+                self.registry,
+                genesis_bytes,
+                disseminate=self.disseminate,
+                sync=self.sync,
+            )
         return self.channels[name]
 
     def install(self, reference: str) -> ContractPackage:
@@ -80,24 +84,12 @@ class Peer:
     def endorse(
         self, channel: str, signed_proposal: bytes, transient: Mapping[str, bytes] | None = None
     ) -> ProposalResponse:
-        """Simulate a proposal and return the signed response (raises EndorsementError)."""
-        peer_channel = self.channel(channel)
-        simulation = simulate(peer_channel, signed_proposal, transient)
-        payload = encode(simulation.payload)
-        if simulation.private:
-            definition = peer_channel.validator.definition(None, simulation.proposal.contract)
-            for writes in simulation.private:
-                config = definition.collection(writes.collection) if definition else None
-                members = config.members if config else ()
-                if self.org in members:
-                    peer_channel.store_transient(writes)
-                if self.disseminate is not None:
-                    self.disseminate(channel, writes, members, self.org)
-        return ProposalResponse(payload, Endorsement(self.identity.certificate_der, self.identity.sign(payload)))
+        """Simulate a proposal on channel ``channel`` and return the signed response (raises EndorsementError)."""
+        return self.channel(channel).endorse(signed_proposal, transient or {})
 
     def evaluate(self, channel: str, signed_proposal: bytes, transient: Mapping[str, bytes] | None = None) -> Any:
-        """Run a query and return its JSON result (raises EndorsementError)."""
-        return simulate(self.channel(channel), signed_proposal, transient, read_only=True).result
+        """Run a query on channel ``channel`` and return its JSON result (raises EndorsementError)."""
+        return self.channel(channel).evaluate(signed_proposal, transient or {})
 
     def receive_private(self, channel: str, writes: PrivateWrites) -> None:
         """Accept private plaintext disseminated by an endorser of another (or the same) organisation."""

@@ -17,11 +17,15 @@ transaction of a block, in order, a peer checks that:
 
 Signature checks are independent of each other, so they are collected first and verified in parallel; the
 order-dependent checks (duplicates, policies that may change within the block, MVCC) run sequentially after.
-Valid transactions are applied to an in-memory :class:`UpdateBatch` that later transactions read through, and
-the batch is committed with the block in one database transaction.
+Valid transactions are applied to an in-memory :class:`~consortia.ledger.updates.UpdateBatch` that later
+transactions read through, and the batch is committed with the block in one database transaction.
+:meth:`BlockValidator.validate` returns a :class:`ValidatedBlock`: the codes, the batch and one
+:class:`~consortia.peer.outcome.TxOutcome` per transaction.
 
-The same code replays a stored block whose codes are already known (crash recovery), and re-validates a whole
-ledger from scratch (``consortia verify``).
+Beside it, :meth:`BlockValidator.replay` recomputes the updates of a block that was validated before — its codes
+are stored with it — when a peer restarts after a crash between storing a block and applying its updates. It
+checks nothing again: it applies the transactions the stored codes call valid. ``consortia verify`` re-validates
+a whole ledger from scratch with :meth:`~BlockValidator.validate` and compares the codes.
 """
 
 from __future__ import annotations
@@ -41,18 +45,26 @@ from consortia.identity import CertInfo, Kind, MembershipError
 from consortia.identity.batch import SignatureJob, verify_many
 from consortia.ledger.block import Block
 from consortia.ledger.codes import Code
-from consortia.ledger.encoding import MalformedError, decode, decode_canonical, parse_json, sha256
+from consortia.ledger.encoding import MalformedError, decode, parse_json, sha256
 from consortia.ledger.rwset import NamespaceRWSet, PrivateWrites, RangeRead, Version
-from consortia.ledger.statedb import StateDB, UpdateBatch
+from consortia.ledger.statedb import StateDB
 from consortia.ledger.transaction import (
-    ENVELOPE_TRANSACTION,
-    ContractEvent,
-    Envelope,
+    NotATransaction,
     Proposal,
     ResponsePayload,
-    Transaction,
     compute_tx_id,
+    open_envelope,
 )
+from consortia.ledger.updates import (
+    HashedWrite,
+    HistoryRecord,
+    KeyWrite,
+    PrivateEntry,
+    Purge,
+    TxIdRecord,
+    UpdateBatch,
+)
+from consortia.peer.outcome import TxOutcome
 from consortia.policy import Signer, parse_policy_cached, satisfied
 
 log = logging.getLogger(__name__)
@@ -78,17 +90,12 @@ TransientSource = Callable[[str], list[tuple[str, str, bytes]]]
 
 
 @dataclass(frozen=True)
-class TxOutcome:
-    """How one transaction of a block was judged, with what a subscriber needs to know about it."""
+class ValidatedBlock:
+    """A block's verdict: one validation code per transaction, the state updates, and the outcomes to publish."""
 
-    index: int
-    tx_id: str
-    code: Code
-    detail: str
-    contract: str
-    function: str
-    creator_org: str
-    events: tuple[ContractEvent, ...]
+    codes: bytes
+    batch: UpdateBatch
+    outcomes: tuple[TxOutcome, ...]
 
 
 @dataclass
@@ -97,8 +104,6 @@ class _Tx:
     envelope_bytes: bytes
     code: Code = Code.VALID
     detail: str = ""
-    envelope: Envelope | None = None
-    transaction: Transaction | None = None
     proposal: Proposal | None = None
     payload: ResponsePayload | None = None
     creator: CertInfo | None = None
@@ -150,16 +155,17 @@ class BlockValidator:
     def _decode(self, tx: _Tx, at_ms: int, jobs: list[SignatureJob]) -> None:
         channel = self.rules.name
         try:
-            tx.envelope = envelope = decode_canonical(tx.envelope_bytes, Envelope)
-            if envelope.kind != ENVELOPE_TRANSACTION:
-                tx.fail(Code.CONFIG_REJECTED, "configuration updates are only accepted in the genesis block")
-                return
-            tx.transaction = transaction = decode_canonical(envelope.payload, Transaction)
-            tx.proposal = proposal = decode_canonical(transaction.proposal, Proposal)
-            tx.payload = payload = decode_canonical(transaction.response, ResponsePayload)
+            opened = open_envelope(tx.envelope_bytes)
+            payload = opened.payload
+        except NotATransaction:
+            tx.fail(Code.CONFIG_REJECTED, "configuration updates are only accepted in the genesis block")
+            return
         except MalformedError as exc:
             tx.fail(Code.BAD_PAYLOAD, str(exc))
             return
+        envelope, transaction = opened.envelope, opened.transaction
+        tx.proposal = proposal = opened.proposal
+        tx.payload = payload
         if proposal.channel != channel:
             tx.fail(Code.WRONG_CHANNEL, f"transaction is for channel {proposal.channel!r}, not {channel!r}")
             return
@@ -198,8 +204,7 @@ class BlockValidator:
     def _version(self, batch: UpdateBatch, ns: str, key: str) -> Version | None:
         pending = batch.state.get((ns, key))
         if pending is not None:
-            value, version = pending
-            return None if value is None else version
+            return None if pending.value is None else pending.version
         if self._prefetch_complete:
             return self._prefetched.get((ns, key))
         return self.state.get_version(ns, key)
@@ -220,7 +225,7 @@ class BlockValidator:
         if (ns, key) in batch.policies:
             return batch.policies[(ns, key)] or None
         pending = batch.state.get((ns, key))
-        if pending is not None and pending[0] is None:
+        if pending is not None and pending.value is None:
             return None  # deleted keys lose their policy
         if not self.state.has_key_policies(ns):
             return None
@@ -229,7 +234,7 @@ class BlockValidator:
     def _hashed_version(self, batch: UpdateBatch, ns: str, coll: str, khash: bytes) -> Version | None:
         pending = batch.hashed.get((ns, coll, khash))
         if pending is not None:
-            return None if pending[0] is None else pending[1]
+            return None if pending.value_hash is None else pending.version
         found = self.state.hashed_get(ns, coll, khash)
         return found[1] if found else None
 
@@ -240,7 +245,7 @@ class BlockValidator:
         key = definition_key(name)
         pending = batch.state.get((LIFECYCLE, key)) if batch is not None else None
         if pending is not None:
-            return _definition_from_bytes(pending[0]) if pending[0] else None
+            return _definition_from_bytes(pending.value) if pending.value else None
         if name in self._definitions:
             return self._definitions[name]
         current = self.state.get(LIFECYCLE, key)
@@ -254,13 +259,13 @@ class BlockValidator:
 
     def _range_now(self, batch: UpdateBatch, ns: str, query: RangeRead) -> list[tuple[str, Version]]:
         rows = {key: value.version for key, value in self.state.range(ns, query.start, query.end)}
-        for (pending_ns, key), (value, version) in batch.state.items():
+        for (pending_ns, key), pending in batch.state.items():
             if pending_ns != ns or key < query.start or (query.end and key >= query.end):
                 continue
-            if value is None:
+            if pending.value is None:
                 rows.pop(key, None)
             else:
-                rows[key] = version
+                rows[key] = pending.version
         return sorted(rows.items())
 
     # -- order-dependent checks ------------------------------------------------------------------------------
@@ -359,9 +364,11 @@ class BlockValidator:
         for ns in payload.rwset.namespaces:
             for write in ns.writes:
                 value = None if write.is_delete else write.value
-                batch.state[(ns.namespace, write.key)] = (value, version)
+                batch.state[(ns.namespace, write.key)] = KeyWrite(value, version)
                 batch.history.append(
-                    (ns.namespace, write.key, block_number, tx.index, proposal.tx_id, value, proposal.timestamp_ms)
+                    HistoryRecord(
+                        ns.namespace, write.key, block_number, tx.index, proposal.tx_id, value, proposal.timestamp_ms
+                    )
                 )
                 if write.is_delete:
                     batch.policies[(ns.namespace, write.key)] = None
@@ -404,9 +411,10 @@ class BlockValidator:
                 plain_write = by_hash.get(write.key_hash)
                 if plain_write is not None:
                     batch.private[(ns, coll, plain_write.key)] = None
-                batch.purges.append((ns, coll, write.key_hash, version.block, f"purged by {tx_id}"))
+                batch.purges.append(Purge(ns, coll, write.key_hash, version.block, f"purged by {tx_id}"))
                 continue
-            batch.hashed[(ns, coll, write.key_hash)] = (None if write.is_delete else write.value_hash, version)
+            value_hash = None if write.is_delete else write.value_hash
+            batch.hashed[(ns, coll, write.key_hash)] = HashedWrite(value_hash, version)
             plain_write = by_hash.get(write.key_hash)
             if plain_write is None:
                 if plain is not None or (config is not None and self.peer_org in config.members):
@@ -419,72 +427,89 @@ class BlockValidator:
                 log.warning("private data for %s in %s/%s does not match its hash; not stored", tx_id, ns, coll)
                 continue
             expires = version.block + config.blocks_to_live + 1 if config and config.blocks_to_live else 0
-            batch.private[(ns, coll, plain_write.key)] = (plain_write.value, plain_write.salt, version, expires)
+            entry = PrivateEntry(plain_write.value, plain_write.salt, version, expires)
+            batch.private[(ns, coll, plain_write.key)] = entry
 
     def _expire_private(self, batch: UpdateBatch, block_number: int) -> None:
         for ns, coll, key in self.state.expired_private(block_number):
             batch.private[(ns, coll, key)] = None
-            batch.purges.append((ns, coll, key_hash(key), block_number, "blocks-to-live expired"))
+            batch.purges.append(Purge(ns, coll, key_hash(key), block_number, "blocks-to-live expired"))
 
     # -- the block -------------------------------------------------------------------------------------------
 
-    def validate(self, block: Block, known_codes: bytes | None = None) -> tuple[bytes, UpdateBatch, list[TxOutcome]]:
-        """Validate (or, given ``known_codes``, replay) a block; return its codes, state updates and outcomes."""
-        number = block.header.number
-        batch = UpdateBatch(height=number + 1)
-        at_ms = block.header.timestamp_ms
+    def _open_block(self, block: Block) -> tuple[list[_Tx], list[SignatureJob]]:
         txs = [_Tx(index, envelope) for index, envelope in enumerate(block.transactions)]
         jobs: list[SignatureJob] = []
         for tx in txs:
-            self._decode(tx, at_ms, jobs)
-        if known_codes is None:
-            results = verify_many(jobs)
-            for tx in txs:
-                if tx.code != Code.VALID or not tx.signature_jobs:
-                    continue
-                first = tx.signature_jobs.start
-                if not results[first]:
-                    tx.fail(Code.BAD_SIGNATURE, "creator's signature over the transaction does not verify")
-                    continue
-                tx.authenticated = True
-                tx.endorsers = [
-                    info
-                    for info, ok in zip(tx.endorsers, results[first + 1 : tx.signature_jobs.stop], strict=True)
-                    if ok
-                ]
-            candidates = [tx.proposal.tx_id for tx in txs if tx.authenticated and tx.proposal]
-            seen = self.state.tx_seen(candidates)
-        else:
-            if len(known_codes) != len(txs):
-                raise ValueError(f"block {number}: {len(known_codes)} stored codes for {len(txs)} transactions")
-            for tx, code in zip(txs, known_codes, strict=True):
-                tx.code, tx.detail = Code(code), ""
-            seen = set()
-        self._expire_private(batch, number)
-        if known_codes is None:
-            self._prefetch_versions(txs)
-        outcomes = []
+            self._decode(tx, block.header.timestamp_ms, jobs)
+        return txs, jobs
+
+    @staticmethod
+    def _authenticate(txs: list[_Tx], jobs: list[SignatureJob]) -> None:
+        """Verify every signature of the block at once; keep only the endorsements that verify."""
+        results = verify_many(jobs)
         for tx in txs:
-            if known_codes is None:
+            if tx.code != Code.VALID or not tx.signature_jobs:
+                continue
+            first = tx.signature_jobs.start
+            if not results[first]:
+                tx.fail(Code.BAD_SIGNATURE, "creator's signature over the transaction does not verify")
+                continue
+            tx.authenticated = True
+            tx.endorsers = [
+                info for info, ok in zip(tx.endorsers, results[first + 1 : tx.signature_jobs.stop], strict=True) if ok
+            ]
+
+    def _record(self, tx: _Tx, batch: UpdateBatch, number: int, definition: ContractDefinition | None) -> None:
+        """Apply a transaction's effects if it is valid, and use up its id if its creator was authenticated."""
+        if tx.code == Code.VALID:
+            self._apply(tx, batch, number, definition)
+        if tx.proposal is not None and tx.code in _RECORDED_CODES:
+            batch.txids.append(TxIdRecord(tx.proposal.tx_id, number, tx.index, int(tx.code)))
+
+    @staticmethod
+    def _outcome(tx: _Tx) -> TxOutcome:
+        return TxOutcome(
+            index=tx.index,
+            tx_id=tx.proposal.tx_id if tx.proposal else "",
+            code=tx.code,
+            detail=tx.detail,
+            contract=tx.proposal.contract if tx.proposal else "",
+            function=tx.proposal.function if tx.proposal else "",
+            creator_org=tx.creator.org if tx.creator else "",
+            events=tx.payload.events if (tx.payload and tx.code == Code.VALID) else (),
+        )
+
+    def validate(self, block: Block) -> ValidatedBlock:
+        """Judge every transaction of a block in order; return its codes, state updates and outcomes."""
+        number = block.header.number
+        txs, jobs = self._open_block(block)
+        self._authenticate(txs, jobs)
+        seen = self.state.tx_seen(tx.proposal.tx_id for tx in txs if tx.authenticated and tx.proposal)
+        batch = UpdateBatch(height=number + 1)
+        self._expire_private(batch, number)
+        self._prefetch_versions(txs)
+        try:
+            for tx in txs:
                 definition = self._check(tx, batch, seen) if tx.code == Code.VALID else None
-            else:
-                definition = self.definition(batch, tx.proposal.contract) if tx.code == Code.VALID else None
-            if tx.code == Code.VALID:
-                self._apply(tx, batch, number, definition)
-            if tx.proposal is not None and tx.code in _RECORDED_CODES:
-                batch.txids.append((tx.proposal.tx_id, number, tx.index, int(tx.code)))
-            outcomes.append(
-                TxOutcome(
-                    index=tx.index,
-                    tx_id=tx.proposal.tx_id if tx.proposal else "",
-                    code=tx.code,
-                    detail=tx.detail,
-                    contract=tx.proposal.contract if tx.proposal else "",
-                    function=tx.proposal.function if tx.proposal else "",
-                    creator_org=tx.creator.org if tx.creator else "",
-                    events=tx.payload.events if (tx.payload and tx.code == Code.VALID) else (),
-                )
-            )
-        self._prefetched, self._prefetch_complete = {}, False
+                self._record(tx, batch, number, definition)
+        finally:
+            self._prefetched, self._prefetch_complete = {}, False
         codes = bytes(int(tx.code) for tx in txs)
-        return codes, batch, outcomes
+        return ValidatedBlock(codes, batch, tuple(self._outcome(tx) for tx in txs))
+
+    def replay(self, block: Block, codes: bytes) -> UpdateBatch:
+        """The state updates of a block validated before, from its stored codes (crash recovery; no checks)."""
+        number = block.header.number
+        txs, _ = self._open_block(block)
+        if len(codes) != len(txs):
+            raise ValueError(f"block {number}: {len(codes)} stored codes for {len(txs)} transactions")
+        batch = UpdateBatch(height=number + 1)
+        self._expire_private(batch, number)
+        for tx, code in zip(txs, codes, strict=True):
+            tx.code, tx.detail = Code(code), ""
+            definition = None
+            if tx.code == Code.VALID and tx.proposal is not None:
+                definition = self.definition(batch, tx.proposal.contract)
+            self._record(tx, batch, number, definition)
+        return batch

@@ -30,7 +30,7 @@ class AssetTransfer(Contract):
         """Create a new asset owned by the caller's organisation."""
         key = _key(asset_id)
         if ctx.get_state(key) is not None:
-            raise ContractError(f"asset {asset_id} already exists")
+            raise ContractError(f"asset {asset_id} already exists", code="CONFLICT")
         if size <= 0 or value < 0:
             raise ContractError("size must be positive and value non-negative")
         asset = {
@@ -52,7 +52,7 @@ class AssetTransfer(Contract):
         """Read an asset."""
         asset = ctx.get_state(_key(asset_id))
         if asset is None:
-            raise ContractError(f"asset {asset_id} does not exist")
+            raise ContractError(f"asset {asset_id} does not exist", code="NOT_FOUND")
         return asset
 
     @submit
@@ -61,9 +61,9 @@ class AssetTransfer(Contract):
         key = _key(asset_id)
         asset = ctx.get_state(key)
         if asset is None:
-            raise ContractError(f"asset {asset_id} does not exist")
+            raise ContractError(f"asset {asset_id} does not exist", code="NOT_FOUND")
         if asset["owner"] != ctx.caller.org:
-            raise ContractError(f"asset {asset_id} belongs to {asset['owner']}, not {ctx.caller.org}")
+            raise ContractError(f"asset {asset_id} belongs to {asset['owner']}, not {ctx.caller.org}", code="FORBIDDEN")
         asset["owner"] = new_owner
         asset["updated"] = ctx.timestamp.isoformat()
         ctx.put_state(key, asset)
@@ -122,9 +122,9 @@ class AssetTransfer(Contract):
     def _owned(self, ctx: Context, asset_id: str) -> dict:
         asset = ctx.get_state(_key(asset_id))
         if asset is None:
-            raise ContractError(f"asset {asset_id} does not exist")
+            raise ContractError(f"asset {asset_id} does not exist", code="NOT_FOUND")
         if asset["owner"] != ctx.caller.org:
-            raise ContractError(f"asset {asset_id} belongs to {asset['owner']}, not {ctx.caller.org}")
+            raise ContractError(f"asset {asset_id} belongs to {asset['owner']}, not {ctx.caller.org}", code="FORBIDDEN")
         return asset
 
     def _own_appraisal(self, ctx: Context, asset_id: str) -> str | None:
@@ -132,7 +132,8 @@ class AssetTransfer(Contract):
         record = ctx.get_state(f"appraiser:{asset_id}")
         if record is not None and record["org"] != ctx.caller.org:
             raise ContractError(
-                f"the appraisal of {asset_id} was made by {record['org']}; {ctx.caller.org} may not change it"
+                f"the appraisal of {asset_id} was made by {record['org']}; {ctx.caller.org} may not change it",
+                code="FORBIDDEN",
             )
         return None if record is None else str(record["org"])
 
@@ -162,7 +163,7 @@ class AssetTransfer(Contract):
     def purge_appraisal(self, ctx: Context, asset_id: str) -> None:
         """Erase an appraisal's plaintext everywhere (the appraising organisation only; its hash stays)."""
         if self._own_appraisal(ctx, asset_id) is None:
-            raise ContractError(f"there is no appraisal of {asset_id} to purge")
+            raise ContractError(f"there is no appraisal of {asset_id} to purge", code="NOT_FOUND")
         ctx.purge_private("appraisals", _key(asset_id))
 
     @submit

@@ -22,18 +22,21 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from consortia.gateway.sdk import CommitTimeout, EndorsementFailed, GatewayError, OrderingFailed, TransactionInvalid
+from consortia.client.errors import GatewayError
+from consortia.client.proposal import PreparedProposal
+from consortia.client.sdk import endorsement_failed
+from consortia.gateway.server import explorer
 from consortia.gateway.server.auth import Principal
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
-from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem
+from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem, problem_for
 from consortia.gateway.server.streams import stream_key
 from consortia.gateway.server.views import block_view, transaction_view
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.codes import code_name
-from consortia.ledger.encoding import MalformedError, decode_canonical, encode
-from consortia.ledger.proof import build_consistency, build_proof, corrupt_in_transit, header_json
-from consortia.ledger.transaction import Envelope, Proposal, SignedProposal, Transaction
+from consortia.ledger.encoding import MalformedError, encode
+from consortia.ledger.proof import build_consistency, header_json
+from consortia.ledger.transaction import open_envelope, open_signed_proposal
 from consortia.peer.endorser import EndorsementError
 from consortia.peer.events import BlockEvent
 
@@ -83,42 +86,6 @@ def _transient(values: dict[str, str]) -> dict[str, bytes]:
     return {key: _b64(value, f"transient[{key!r}]") for key, value in values.items()}
 
 
-_ENDORSEMENT_STATUS = {
-    "CONTRACT_ERROR": 400,
-    "BAD_ARGUMENTS": 400,
-    "BAD_PROPOSAL": 400,
-    "BAD_TXID": 400,
-    "BAD_TRANSIENT": 400,
-    "WRONG_CHANNEL": 400,
-    "BAD_SIGNATURE": 401,
-    "NOT_A_MEMBER": 403,
-    "UNKNOWN_CONTRACT": 404,
-    "UNKNOWN_FUNCTION": 404,
-    "UNKNOWN_CHANNEL": 404,
-    "NOT_INSTALLED": 503,
-    "NO_PEER": 503,
-    "NO_ENDORSERS": 503,
-    "DUPLICATE_TXID": 409,
-    "ENDORSEMENT_MISMATCH": 409,
-    "NONDETERMINISTIC_CONTRACT": 422,
-    "CONTRACT_FAILED": 422,
-}
-
-
-def _gateway_problem(exc: GatewayError) -> Problem:
-    if isinstance(exc, TransactionInvalid):
-        return Problem(
-            409, f"transaction committed as invalid: {exc.message}", code=exc.code, tx_id=exc.tx_id, block=exc.block
-        )
-    if isinstance(exc, OrderingFailed):
-        status = ascii_int(exc.code.rsplit("_", 1)[-1], 3) or 503
-        return Problem(status if 400 <= status < 600 else 503, exc.message, code=exc.code, tx_id=exc.tx_id)
-    if isinstance(exc, CommitTimeout):
-        return Problem(504, exc.message, code=exc.code, tx_id=exc.tx_id)
-    status = _ENDORSEMENT_STATUS.get(exc.code, 400)
-    return Problem(status, exc.message, code=exc.code, tx_id=exc.tx_id)
-
-
 def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proofs: bool) -> APIRouter:
     """The /api routes."""
     router = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES)
@@ -164,11 +131,10 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
         peer_channel = backend.peer_channel(channel, principal)
         height = peer_channel.height
         first = max(0, height - limit) if start is None else start
-        blocks = []
-        for number in range(first, min(height, first + limit)):
-            record = peer_channel.ledger.record(number)
-            block = decode_canonical(record.block, Block)
-            blocks.append(block_view(block, record.codes, with_transactions=False))
+        blocks = [
+            block_view(peer_channel.ledger.committed_block(number), with_transactions=False)
+            for number in range(first, min(height, first + limit))
+        ]
         return {"channel": channel, "height": height, "blocks": blocks}
 
     @router.get("/channels/{channel}/blocks/{number}", summary="A block with its transactions and codes")
@@ -179,36 +145,19 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
             raise Problem(
                 404, f"channel {channel!r} has no block {number} (height {peer_channel.height})", code="UNKNOWN_BLOCK"
             )
-        record = peer_channel.ledger.record(number)
-        return block_view(decode_canonical(record.block, Block), record.codes)
-
-    def _locate(channel: str, tx_id: str, principal: Principal | None) -> tuple[Any, Block, int, int]:
-        backend.require_read(principal, channel)
-        peer_channel = backend.peer_channel(channel, principal)
-        position = peer_channel.ledger.state.tx_position(tx_id.lower())
-        if position is None:
-            raise Problem(404, f"transaction {tx_id} is not on channel {channel!r}", code="UNKNOWN_TRANSACTION")
-        number, index, code = position
-        record = peer_channel.ledger.record(number)
-        return peer_channel, decode_canonical(record.block, Block), index, code
+        return block_view(peer_channel.ledger.committed_block(number))
 
     @router.get("/channels/{channel}/transactions/{tx_id}", summary="A transaction in full")
     def get_transaction(channel: str, tx_id: str, principal: Principal | None = principal_dep) -> dict[str, Any]:
-        _, block, index, code = _locate(channel, tx_id, principal)
-        return transaction_view(block, index, code)
+        return transaction_view(explorer.locate(backend, principal, channel, tx_id).transaction)
 
     @router.get(
         "/channels/{channel}/transactions/{tx_id}/proof",
         summary="Inclusion proofs (block and history tree), signed header, orderer certificates",
     )
     def get_proof(channel: str, tx_id: str, principal: Principal | None = principal_dep) -> dict[str, Any]:
-        peer_channel, block, index, code = _locate(channel, tx_id, principal)
-        cas = {o.msp_id: o.ca_certificate for o in peer_channel.rules.config.orderer.organisations}
-        document = build_proof(block, index, peer_channel.ledger.history, cas, code_name(code))
-        document["tx_id"] = tx_id.lower()
-        if tamper_proofs:
-            corrupt_in_transit(document)  # test-only: the browser verifier must catch it
-        return document
+        backend.require_read(principal, channel)
+        return explorer.transaction_proof(backend.peer_channel(channel, principal), tx_id, tamper=tamper_proofs)
 
     @router.get("/channels/{channel}/consistency", summary="Consistency proof between two blocks' history trees")
     def get_consistency(
@@ -241,32 +190,7 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
     ) -> dict[str, Any]:
         if principal is None:
             raise Problem(401, "log in or sign the request to search", code="UNAUTHENTICATED")
-        results: list[dict[str, Any]] = []
-        for name in backend.channel_names():
-            if not backend.can_read(principal, name):
-                continue
-            peer_channel = backend.peer_channel(name, principal)
-            text = q.strip()
-            if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
-                position = peer_channel.ledger.state.tx_position(text.lower())
-                if position:
-                    results.append(
-                        {"type": "transaction", "channel": name, "tx_id": text.lower(), "block": position[0]}
-                    )
-            number = ascii_int(text)
-            if number is not None and number < peer_channel.height:
-                results.append({"type": "block", "channel": name, "block": number})
-            for ns, value in peer_channel.ledger.state.find_key(text):
-                results.append(
-                    {
-                        "type": "key",
-                        "channel": name,
-                        "namespace": ns,
-                        "key": text,
-                        "version": [value.version.block, value.version.tx],
-                    }
-                )
-        return {"query": q, "results": results}
+        return {"query": q, "results": [hit.as_json() for hit in explorer.search(backend, principal, q)]}
 
     # -- contracts -------------------------------------------------------------------------------------------
 
@@ -291,11 +215,10 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
             org = call.peer_org or principal.org
             if org not in access.orgs:
                 raise Problem(400, f"peer_org {org!r} is not a member of channel {channel!r}", code="BAD_PEER_ORG")
-            peer = backend.network.peers[org]
             try:
-                return {"result": peer.evaluate(channel, signed, transient)}
+                return {"result": backend.network.peers[org].channel(channel).evaluate(signed, transient)}
             except EndorsementError as exc:
-                raise _gateway_problem(EndorsementFailed(exc.code, exc.message)) from None
+                raise problem_for(endorsement_failed(exc)) from None
         if not call.function:
             raise Problem(400, "give a function (and args), or a signed_proposal", code="BAD_CALL")
         access = backend.access(channel)
@@ -324,7 +247,7 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
         try:
             return {"result": contract_handle.evaluate(call.function, *call.args, transient=transient)}
         except GatewayError as exc:
-            raise _gateway_problem(exc) from None
+            raise problem_for(exc) from None
 
     @router.post(
         "/channels/{channel}/contracts/{contract}/endorse",
@@ -337,16 +260,16 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
         _check_names(channel, contract)
         signed = _b64(call.signed_proposal, "signed_proposal")
         try:
-            proposal = decode_canonical(decode_canonical(signed, SignedProposal).proposal, Proposal)
+            proposal = open_signed_proposal(signed).proposal
         except MalformedError as exc:
             raise Problem(400, f"signed_proposal: {exc}", code="BAD_PROPOSAL") from None
         if proposal.channel != channel or proposal.contract != contract:
             raise Problem(400, "the proposal names another channel or contract", code="BAD_PROPOSAL")
         handle = backend.gateway(backend.network.identity(principal.org, "public")).network(channel).contract(contract)
         try:
-            transaction = handle.endorse(signed, proposal, _transient(call.transient))
+            transaction = handle.endorse(PreparedProposal(signed, proposal, _transient(call.transient)))
         except GatewayError as exc:
-            raise _gateway_problem(exc) from None
+            raise problem_for(exc) from None
         return {"tx_id": proposal.tx_id, "transaction": base64.b64encode(transaction).decode()}
 
     @router.post("/channels/{channel}/contracts/{contract}/submit", summary="Submit a transaction and wait for commit")
@@ -361,15 +284,13 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
             if call.envelope is not None:
                 envelope_bytes = _b64(call.envelope, "envelope")
                 try:
-                    envelope = decode_canonical(envelope_bytes, Envelope)
-                    transaction = decode_canonical(envelope.payload, Transaction)
-                    proposal = decode_canonical(transaction.proposal, Proposal)
+                    proposal = open_envelope(envelope_bytes).proposal
                 except MalformedError as exc:
                     raise Problem(400, f"envelope: {exc}", code="BAD_ENVELOPE") from None
                 if proposal.channel != channel or proposal.contract != contract:
                     raise Problem(400, "the envelope names another channel or contract", code="BAD_ENVELOPE")
                 handle = backend.gateway(backend.network.identity(principal.org, "public")).network(channel)
-                future = handle.contract(contract).order(proposal.tx_id, envelope_bytes, envelope.payload)
+                future = handle.contract(contract).order(envelope_bytes)
             else:
                 if principal.identity is None:
                     raise Problem(400, "programs submit a signed envelope (see /endorse)", code="ENVELOPE_REQUIRED")
@@ -386,7 +307,7 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
                     504, f"not committed within {call.timeout_s:g} s (it may still commit)", code="COMMIT_TIMEOUT"
                 ) from None
         except GatewayError as exc:
-            raise _gateway_problem(exc) from None
+            raise problem_for(exc) from None
         metrics.latency.labels(channel).observe(time.perf_counter() - started)
         return {"tx_id": result.tx_id, "block": result.block, "validation_code": result.code, "result": result.result}
 

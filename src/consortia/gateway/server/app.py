@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consortia import __version__
-from consortia.gateway.applications import discover
 from consortia.gateway.server.api import build_router
 from consortia.gateway.server.auth import (
     SESSION_COOKIE,
@@ -42,6 +41,7 @@ from consortia.gateway.server.streams import StreamSlots
 from consortia.gateway.server.throttle import LoginThrottle
 from consortia.identity.wallet import WalletError
 from consortia.network.embedded import EmbeddedNetwork
+from consortia.plugins import discover
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,9 @@
 """Who is calling: signed requests for programs, sessions for people, and what each may see or do.
 
-*Programs* sign every request with their own key. The ``Authorization`` header carries their certificate, a
-timestamp, a random nonce and an Ed25519 signature over ``consortia-request/v2 ‖ method ‖ path?query ‖
-timestamp ‖ nonce ‖ SHA-256(body)``; the server checks the certificate against the CAs of the network's
-organisations (validity included), the signature, that the timestamp is within five minutes, and that it has
-not seen the same certificate and nonce within that window (:class:`NonceCache`): a request captured on the wire
-cannot be sent again. The server holds no key for them: a program's transactions are endorsed here but signed by
-the program (see the ``endorse`` route).
+*Programs* sign every request with their own key, in the scheme of :mod:`consortia.client.request_signing`
+(certificate, timestamp, nonce and an Ed25519 signature over method, target, time and body hash; replays refused
+by a :class:`NonceCache`). The server holds no key for them: a program's transactions are endorsed here but
+signed by the program (see the ``endorse`` route).
 
 *People* log in with a password (:mod:`consortia.identity.wallet`); the session cookie is a random token bound
 on the server to that user's decrypted identity, which signs their submissions.
@@ -14,40 +11,59 @@ on the server to that user's decrypted identity, which signs their submissions.
 *Authorisation*: a channel's configuration names who may read its blocks through the gateway (its read
 scope, pairs of organisation and role, see :mod:`consortia.channel.scope`); it is writable by member
 organisations' clients and admins. Contract functions marked public may be evaluated by anyone.
+
+The names of the signing scheme (``AuthError``, ``authorization_header``, ``MAX_SKEW_MS``…) are also importable
+from here, where the applications found them before the scheme moved to :mod:`consortia.client`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 import secrets
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from consortia.identity import CertInfo, Kind, Membership, MembershipError, SigningIdentity
-from consortia.identity.signing import verify_signature
+from consortia.client.request_signing import (
+    MAX_NONCES,
+    MAX_SKEW_MS,
+    NONCE_BYTES,
+    SCHEME,
+    AuthError,
+    NonceCache,
+    authorization_header,
+    request_signing_bytes,
+    verify_request,
+)
+from consortia.identity import CertInfo, Membership, SigningIdentity
 from consortia.identity.wallet import WalletUser
 
-SCHEME = "Consortia-Ed25519"
+__all__ = [
+    "MAX_NONCES",
+    "MAX_SKEW_MS",
+    "NONCE_BYTES",
+    "SCHEME",
+    "SESSION_COOKIE",
+    "AuthError",
+    "NonceCache",
+    "Principal",
+    "Session",
+    "SessionStore",
+    "authorization_header",
+    "client_address",
+    "cookies_secure",
+    "is_loopback",
+    "principal_from_certificate",
+    "principal_from_session",
+    "principal_of",
+    "request_signing_bytes",
+    "request_target",
+    "verify_request",
+]
+
 SESSION_COOKIE = "consortia_session"
-MAX_SKEW_MS = 5 * 60 * 1000
-NONCE_BYTES = 16
-MAX_NONCES = 1_000_000
-_PARAM = re.compile(r'(\w+)="([^"]*)"')
-
-
-class AuthError(Exception):
-    """Authentication failed; ``status`` is 401."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -72,105 +88,6 @@ class Principal:
     def id(self) -> str:
         """``org/name``."""
         return f"{self.org}/{self.name}"
-
-
-def request_signing_bytes(method: str, target: str, timestamp_ms: int, nonce: str, body: bytes) -> bytes:
-    """The bytes a program signs for one HTTP request."""
-    digest = hashlib.sha256(body).hexdigest()
-    return f"consortia-request/v2\n{method.upper()}\n{target}\n{timestamp_ms}\n{nonce}\n{digest}".encode()
-
-
-def authorization_header(
-    identity: SigningIdentity,
-    method: str,
-    target: str,
-    body: bytes,
-    timestamp_ms: int | None = None,
-    nonce: str | None = None,
-) -> str:
-    """The Authorization header value a program sends (used by the CLI and the remote client)."""
-    ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    nonce = secrets.token_hex(NONCE_BYTES) if nonce is None else nonce
-    signature = identity.sign(request_signing_bytes(method, target, ts, nonce, body))
-    cert = base64.b64encode(identity.certificate_der).decode()
-    return f'{SCHEME} cert="{cert}", ts="{ts}", nonce="{nonce}", sig="{base64.b64encode(signature).decode()}"'
-
-
-class NonceCache:
-    """Nonces of signed requests seen within the clock-skew window, per certificate: a replay is refused.
-
-    A request is accepted only within ``MAX_SKEW_MS`` of the server's clock, so a nonce needs remembering only
-    that long (twice, to cover a timestamp in the future). The cache is bounded: when full, the oldest entries
-    go first, and requests older than the oldest remembered one are refused rather than risk a replay.
-    """
-
-    def __init__(self, window_ms: int = MAX_SKEW_MS, capacity: int = MAX_NONCES) -> None:
-        self.window_ms = window_ms
-        self.capacity = capacity
-        self._seen: OrderedDict[bytes, int] = OrderedDict()
-        self._floor_ms = 0
-        self._lock = threading.Lock()
-
-    def check_and_remember(self, cert_hash: bytes, nonce: str, timestamp_ms: int, now_ms: int) -> None:
-        """Remember a request's nonce; AuthError if it was seen before (or is too old to tell)."""
-        key = cert_hash + nonce.encode()
-        with self._lock:
-            horizon = now_ms - 2 * self.window_ms
-            while self._seen:
-                seen_at = next(iter(self._seen.values()))
-                if seen_at >= horizon and len(self._seen) < self.capacity:
-                    break
-                self._seen.popitem(last=False)
-                self._floor_ms = max(self._floor_ms, seen_at)
-            if key in self._seen:
-                raise AuthError("request replayed: this nonce was already used (sign every request anew)")
-            if timestamp_ms < self._floor_ms - self.window_ms:
-                raise AuthError("request too old for the replay check: sign it anew")
-            self._seen[key] = now_ms
-
-
-def verify_request(
-    header: str,
-    method: str,
-    target: str,
-    body: bytes,
-    members: Membership,
-    now_ms: int | None = None,
-    *,
-    kinds: Collection[Kind] = (Kind.CLIENT, Kind.ADMIN),
-    nonces: NonceCache | None = None,
-) -> CertInfo:
-    """Authenticate a signed request from one of ``kinds`` (programs, or nodes); return the caller's certificate."""
-    scheme, _, rest = header.partition(" ")
-    if scheme != SCHEME:
-        raise AuthError(f"unsupported authorization scheme {scheme!r}; use {SCHEME}")
-    params = dict(_PARAM.findall(rest))
-    try:
-        cert = base64.b64decode(params["cert"], validate=True)
-        ts_text = params["ts"]
-        if not (ts_text.isascii() and ts_text.isdigit() and len(ts_text) <= 15):
-            raise ValueError(ts_text)
-        timestamp = int(ts_text)
-        nonce = params["nonce"]
-        signature = base64.b64decode(params["sig"], validate=True)
-    except (KeyError, ValueError):
-        raise AuthError(
-            'authorization needs cert="<base64 DER>", ts="<ms>", nonce="<hex>", sig="<base64>"'
-        ) from None
-    if not (16 <= len(nonce) <= 64 and all(c in "0123456789abcdef" for c in nonce)):
-        raise AuthError("nonce must be 16–64 lowercase hex digits")
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    if abs(now - timestamp) > MAX_SKEW_MS:
-        raise AuthError("request timestamp is more than 5 minutes from the server's clock")
-    try:
-        info = members.validate(cert, at_ms=now, kinds=kinds)
-    except MembershipError as exc:
-        raise AuthError(exc.message) from None
-    if not verify_signature(info.public_key, request_signing_bytes(method, target, timestamp, nonce, body), signature):
-        raise AuthError("request signature does not verify")
-    if nonces is not None:
-        nonces.check_and_remember(hashlib.sha256(cert).digest(), nonce, timestamp, now)
-    return info
 
 
 @dataclass

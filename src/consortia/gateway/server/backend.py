@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consortia.channel.scope import ScopeEntry, may_read
+from consortia.client.sdk import Gateway
 from consortia.contracts.lifecycle import LIFECYCLE
-from consortia.gateway.sdk import Gateway
 from consortia.gateway.server.auth import Principal
 from consortia.gateway.server.problems import Problem
 from consortia.identity import Membership, SigningIdentity
@@ -111,7 +111,7 @@ class Backend:
         if contract == LIFECYCLE:
             return False
         peer_channel = self.peer_channel(channel)
-        definition = peer_channel.validator.definition(None, contract)
+        definition = peer_channel.definition(contract)
         if definition is None:
             return False
         package = peer_channel.registry.by_hash(definition.source_hash)

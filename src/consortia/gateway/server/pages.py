@@ -31,6 +31,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consortia.gateway.server import explorer
 from consortia.gateway.server.auth import (
     SESSION_COOKIE,
     Principal,
@@ -42,11 +43,12 @@ from consortia.gateway.server.auth import (
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.problems import Problem
-from consortia.gateway.server.views import block_view, transaction_summary, transaction_view
+from consortia.gateway.server.views import block_view, transaction_view
 from consortia.identity.wallet import WalletError
-from consortia.ledger.block import Block, header_hash
+from consortia.ledger.block import header_hash
 from consortia.ledger.codes import code_name
-from consortia.ledger.encoding import MalformedError, decode_canonical
+from consortia.ledger.encoding import MalformedError
+from consortia.ledger.ledger import CommittedBlock, LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +204,7 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             if exc.status == 401:
                 return to_login(request)
             return error_page(request, principal, exc.status, exc.detail)
-        except MalformedError as exc:
+        except (MalformedError, LedgerError) as exc:
             return error_page(request, principal, 422, f"this ledger entry cannot be shown: {exc}")
         except Exception as exc:
             log.exception("unexpected error rendering %s", request.url.path)
@@ -319,14 +321,15 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
                     reasons.update(code_name(c) for c in record.codes if c != 0)
                 if not (in_recent or chart_open):
                     continue
-                block = decode_canonical(record.block, Block)
+                committed = CommittedBlock.from_record(record)
                 if in_recent:
-                    view = block_view(block, record.codes, with_transactions=False)
+                    view = block_view(committed, with_transactions=False)
                     view["channel"] = name
                     recent.append(view)
-                if chart_open and block.header.timestamp_ms >= cutoff_ms:
-                    valid = sum(1 for c in record.codes if c == 0)
-                    seed.append([block.header.timestamp_ms, valid, len(record.codes) - valid])
+                timestamp_ms = committed.block.header.timestamp_ms
+                if chart_open and timestamp_ms >= cutoff_ms:
+                    valid = sum(1 for c in committed.codes if c == 0)
+                    seed.append([timestamp_ms, valid, len(committed.codes) - valid])
                 else:
                     chart_open = False  # block times only grow: everything older is off the chart
         recent.sort(key=lambda b: (b["header"]["timestamp_ms"], b["number"]), reverse=True)
@@ -366,10 +369,10 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             requested = _int(request.query_params.get("from"))
             first = max(0, height - PAGE_SIZE) if requested is None else min(requested, max(0, height - 1))
             last = min(height, first + PAGE_SIZE)
-            blocks = []
-            for number in range(last - 1, first - 1, -1):
-                record = peer_channel.ledger.record(number)
-                blocks.append(block_view(decode_canonical(record.block, Block), record.codes, with_transactions=False))
+            blocks = [
+                block_view(peer_channel.ledger.committed_block(number), with_transactions=False)
+                for number in range(last - 1, first - 1, -1)
+            ]
             header = peer_channel.ledger.last_header
             return {
                 "channel": channel,
@@ -400,8 +403,7 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             n = _int(number)
             if n is None or n >= height:
                 raise Problem(404, f"channel {channel!r} has no block {number} (height {height})")
-            record = peer_channel.ledger.record(n)
-            view = block_view(decode_canonical(record.block, Block), record.codes)
+            view = block_view(peer_channel.ledger.committed_block(n))
             return {
                 "channel": channel,
                 "block": view,
@@ -420,15 +422,9 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
         channel: str, tx_id: str, request: Request, principal: Principal | None = principal_dep
     ) -> Response:
         def build(principal: Principal) -> dict[str, Any]:
-            backend.require_read(principal, channel)
-            peer_channel = backend.peer_channel(channel, principal)
+            located = explorer.locate(backend, principal, channel, tx_id)
             tx = tx_id.strip().lower()
-            position = peer_channel.ledger.state.tx_position(tx) if len(tx) <= 128 else None
-            if position is None:
-                raise Problem(404, f"transaction {tx_id[:128]} is not on channel {channel!r}")
-            number, index, code = position
-            record = peer_channel.ledger.record(number)
-            view = transaction_view(decode_canonical(record.block, Block), index, code)
+            view = transaction_view(located.transaction)
             writes = sum(len(ns["writes"]) for ns in view["rwset"])
             reads = sum(len(ns["reads"]) for ns in view["rwset"])
             private = sum(len(ns["private"]) for ns in view["rwset"])
@@ -444,50 +440,6 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
 
     # -- search ------------------------------------------------------------------------------------------------
 
-    def search_results(principal: Principal, text: str) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        is_txid = len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
-        for name in readable(principal):
-            peer_channel = backend.peer_channel(name, principal)
-            if is_txid:
-                position = peer_channel.ledger.state.tx_position(text.lower())
-                if position:
-                    number, _, code = position
-                    results.append(
-                        {
-                            "type": "transaction",
-                            "channel": name,
-                            "tx_id": text.lower(),
-                            "block": number,
-                            "code": code_name(code),
-                        }
-                    )
-            number = ascii_int(text)
-            if number is not None and number < peer_channel.height:
-                results.append({"type": "block", "channel": name, "block": number})
-            for ns, value in peer_channel.ledger.state.find_key(text):
-                writer = None
-                try:
-                    record = peer_channel.ledger.record(value.version.block)
-                    block = decode_canonical(record.block, Block)
-                    index = value.version.tx
-                    if index < len(block.transactions):
-                        code = record.codes[index] if index < len(record.codes) else 255
-                        writer = transaction_summary(block.transactions[index], index, code).get("tx_id")
-                except (MalformedError, IndexError, OSError):
-                    writer = None
-                results.append(
-                    {
-                        "type": "key",
-                        "channel": name,
-                        "namespace": ns,
-                        "key": text,
-                        "version": [value.version.block, value.version.tx],
-                        "writer": writer,
-                    }
-                )
-        return results
-
     @app.get("/search", include_in_schema=False)
     def search_page(request: Request, principal: Principal | None = principal_dep) -> Response:
         raw = request.query_params.get("q", "")
@@ -496,7 +448,7 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             text = raw.strip()
             if len(text) > MAX_QUERY:
                 return {"query": raw[:MAX_QUERY], "results": [], "error": f"Search for at most {MAX_QUERY} characters."}
-            results = search_results(principal, text) if text else []
+            results = [hit.as_json() for hit in explorer.search(backend, principal, text)]
             return {"query": text, "results": results, "error": None}
 
         return page(request, principal, "search.html", build)

@@ -4,6 +4,12 @@
 trade", "instance": "/api/channels/trade"}`` with media type ``application/problem+json``. Validation errors
 also list the offending fields. No traceback ever leaves the server; unexpected failures are logged with one and
 answered with a 500 that says so.
+
+:func:`problem_for` is the one place where an SDK error becomes an HTTP status: the endorsement codes
+(``UNKNOWN_CONTRACT`` → 404, ``NOT_A_MEMBER`` → 403…), a contract's own code when a contract refused
+(``FORBIDDEN`` → 403, ``NOT_FOUND`` → 404, ``CONFLICT`` → 409, ``INVALID`` → 400; the document then carries
+``"code": "CONTRACT_ERROR", "contract_code": "FORBIDDEN"``), invalid commits (409), ordering refusals and
+commit timeouts. The API and the applications' routes all answer SDK errors through it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from consortia.client.errors import CommitTimeout, GatewayError, OrderingFailed, TransactionInvalid
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,62 @@ class Problem(Exception):
         self.detail = detail
         self.code = code
         self.extra = extra
+
+
+ENDORSEMENT_STATUS: dict[str, int] = {
+    "CONTRACT_ERROR": 400,
+    "BAD_ARGUMENTS": 400,
+    "BAD_PROPOSAL": 400,
+    "BAD_ENVELOPE": 400,
+    "BAD_TXID": 400,
+    "BAD_TRANSIENT": 400,
+    "WRONG_CHANNEL": 400,
+    "BAD_SIGNATURE": 401,
+    "NOT_A_MEMBER": 403,
+    "UNKNOWN_CONTRACT": 404,
+    "UNKNOWN_FUNCTION": 404,
+    "UNKNOWN_CHANNEL": 404,
+    "NOT_INSTALLED": 503,
+    "NO_PEER": 503,
+    "NO_ENDORSERS": 503,
+    "BEHIND": 503,
+    "DUPLICATE_TXID": 409,
+    "ENDORSEMENT_MISMATCH": 409,
+    "NONDETERMINISTIC_CONTRACT": 422,
+    "CONTRACT_FAILED": 422,
+}
+"""HTTP status of each endorsement error code (anything else: 400)."""
+
+CONTRACT_STATUS: dict[str, int] = {
+    "INVALID": 400,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "GONE": 410,
+}
+"""HTTP status of each contract code (:class:`consortia.contracts.ContractCode`)."""
+
+
+def _ordering_status(code: str) -> int:
+    digits = code.rsplit("_", 1)[-1]
+    status = int(digits) if digits.isascii() and digits.isdigit() and len(digits) == 3 else 503
+    return status if 400 <= status < 600 else 503
+
+
+def problem_for(exc: GatewayError) -> Problem:
+    """The problem details answering an SDK error (status from its code, or from the contract's own code)."""
+    if isinstance(exc, TransactionInvalid):
+        return Problem(
+            409, f"transaction committed as invalid: {exc.message}", code=exc.code, tx_id=exc.tx_id, block=exc.block
+        )
+    if isinstance(exc, OrderingFailed):
+        return Problem(_ordering_status(exc.code), exc.message, code=exc.code, tx_id=exc.tx_id)
+    if isinstance(exc, CommitTimeout):
+        return Problem(504, exc.message, code=exc.code, tx_id=exc.tx_id)
+    if exc.contract_code is not None:
+        status = CONTRACT_STATUS.get(exc.contract_code, 400)
+        return Problem(status, exc.message, code=exc.code, tx_id=exc.tx_id, contract_code=exc.contract_code)
+    return Problem(ENDORSEMENT_STATUS.get(exc.code, 400), exc.message, code=exc.code, tx_id=exc.tx_id)
 
 
 def problem_response(request: Request, status: int, detail: str, code: str | None = None, **extra: Any) -> JSONResponse:

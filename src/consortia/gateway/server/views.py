@@ -10,11 +10,12 @@ import base64
 from typing import Any
 
 from consortia.identity import CertificateError, parse_certificate
-from consortia.ledger.block import Block, header_hash
+from consortia.ledger.block import header_hash
 from consortia.ledger.codes import code_name
-from consortia.ledger.encoding import MalformedError, decode_canonical, parse_json
+from consortia.ledger.encoding import MalformedError, parse_json
+from consortia.ledger.ledger import CommittedBlock, FoundTransaction
 from consortia.ledger.proof import header_json
-from consortia.ledger.transaction import ENVELOPE_CONFIG, Envelope, Proposal, ResponsePayload, Transaction
+from consortia.ledger.transaction import ENVELOPE_CONFIG, NotATransaction, open_envelope
 
 
 def _who(certificate: bytes) -> dict[str, Any]:
@@ -36,11 +37,11 @@ def transaction_summary(envelope_bytes: bytes, index: int, code: int) -> dict[st
     """One line of a block's transaction list."""
     base: dict[str, Any] = {"index": index, "validation_code": code_name(code)}
     try:
-        envelope = decode_canonical(envelope_bytes, Envelope)
-        if envelope.kind == ENVELOPE_CONFIG:
+        proposal = open_envelope(envelope_bytes).proposal
+    except NotATransaction as exc:
+        if exc.kind == ENVELOPE_CONFIG:
             return {**base, "tx_id": None, "type": "config", "contract": None, "function": None, "creator": None}
-        transaction = decode_canonical(envelope.payload, Transaction)
-        proposal = decode_canonical(transaction.proposal, Proposal)
+        return {**base, "tx_id": None, "type": "malformed", "error": str(exc)}
     except MalformedError as exc:
         return {**base, "tx_id": None, "type": "malformed", "error": str(exc)}
     return {
@@ -54,8 +55,9 @@ def transaction_summary(envelope_bytes: bytes, index: int, code: int) -> dict[st
     }
 
 
-def block_view(block: Block, codes: bytes, *, with_transactions: bool = True) -> dict[str, Any]:
+def block_view(committed: CommittedBlock, *, with_transactions: bool = True) -> dict[str, Any]:
     """A block: header, hash, signer, and its transactions with validation codes."""
+    block, codes = committed.block, committed.codes
     view: dict[str, Any] = {
         "number": block.header.number,
         "header": header_json(block.header),
@@ -67,18 +69,16 @@ def block_view(block: Block, codes: bytes, *, with_transactions: bool = True) ->
     }
     if with_transactions:
         view["transactions"] = [
-            transaction_summary(envelope, i, codes[i] if i < len(codes) else 255)
-            for i, envelope in enumerate(block.transactions)
+            transaction_summary(envelope, i, committed.code(i)) for i, envelope in enumerate(block.transactions)
         ]
     return view
 
 
-def transaction_view(block: Block, index: int, code: int) -> dict[str, Any]:
+def transaction_view(found: FoundTransaction) -> dict[str, Any]:
     """A transaction in full: proposal, endorsements, read-write set, events, validation code."""
-    envelope = decode_canonical(block.transactions[index], Envelope)
-    transaction = decode_canonical(envelope.payload, Transaction)
-    proposal = decode_canonical(transaction.proposal, Proposal)
-    payload = decode_canonical(transaction.response, ResponsePayload)
+    opened = open_envelope(found.envelope)
+    block, index, code = found.block, found.index, found.code
+    transaction, proposal, payload = opened.transaction, opened.proposal, opened.payload
     namespaces = []
     for ns in payload.rwset.namespaces:
         namespaces.append(

@@ -55,7 +55,7 @@ from consortia.ledger.chain import ChainError, check_block
 from consortia.ledger.config import BatchConfig, ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode
 from consortia.ledger.merkle import CompactRange
-from consortia.ledger.transaction import Envelope, Proposal, Transaction
+from consortia.ledger.transaction import open_envelope
 from consortia.ordering.admission import admit_envelope
 from consortia.ordering.base import OrderingError, OrderingService
 from consortia.ordering.cutter import BlockCutter
@@ -106,8 +106,7 @@ class Ack(msgspec.Struct, array_like=True, frozen=True):
 def envelope_tx_id(envelope: bytes) -> str | None:
     """The transaction id inside an envelope (None for anything that is not a readable transaction)."""
     try:
-        parsed = decode(envelope, Envelope)
-        return decode(decode(parsed.payload, Transaction).proposal, Proposal).tx_id
+        return open_envelope(envelope).tx_id
     except MalformedError:
         return None
 

@@ -1,6 +1,6 @@
 """A program's client of a remote gateway service: signed HTTP requests, keys never leave the program.
 
-``RemoteClient(url, identity)`` signs every request (see :mod:`consortia.gateway.server.auth`). Submitting is the
+``RemoteClient(url, identity)`` signs every request (see :mod:`consortia.client.request_signing`). Submitting is the
 two-step dance of Fabric's gateway: the program signs a proposal, the service has peers endorse it and returns the
 transaction, the program signs that into an envelope, and the service orders it and waits for the commit.
 """
@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
-from consortia.gateway.sdk import GatewayError, build_proposal
-from consortia.gateway.server.auth import authorization_header
+from consortia.client.errors import GatewayError
+from consortia.client.proposal import build_proposal
+from consortia.client.request_signing import authorization_header
 from consortia.identity import SigningIdentity
 from consortia.ledger.encoding import encode
 from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope
@@ -24,8 +25,10 @@ from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope
 class RemoteError(GatewayError):
     """The service answered with a problem document (or could not be reached)."""
 
-    def __init__(self, status: int, code: str, message: str, tx_id: str | None = None) -> None:
-        super().__init__(code, message, tx_id)
+    def __init__(
+        self, status: int, code: str, message: str, tx_id: str | None = None, *, contract_code: str | None = None
+    ) -> None:
+        super().__init__(code, message, tx_id, contract_code=contract_code)
         self.status = status
 
 
@@ -64,6 +67,7 @@ class RemoteClient:
                 problem.get("code") or f"HTTP_{response.status_code}",
                 problem.get("detail", "request failed"),
                 problem.get("tx_id"),
+                contract_code=problem.get("contract_code"),
             )
         return response.json()
 
@@ -88,10 +92,10 @@ class RemoteClient:
         path = f"/api/channels/{channel}/contracts/{contract}/evaluate"
         if self.identity is None:
             return self.request("POST", path, {"function": function, "args": list(args)})["result"]
-        signed, _, sent = build_proposal(self.identity, channel, contract, function, args, transient)
+        prepared = build_proposal(self.identity, channel, contract, function, args, transient)
         body = {
-            "signed_proposal": base64.b64encode(signed).decode(),
-            "transient": {k: base64.b64encode(v).decode() for k, v in sent.items()},
+            "signed_proposal": base64.b64encode(prepared.signed).decode(),
+            "transient": {k: base64.b64encode(v).decode() for k, v in prepared.transient.items()},
         }
         return self.request("POST", path, body)["result"]
 
@@ -106,14 +110,14 @@ class RemoteClient:
     ) -> dict[str, Any]:
         """Endorse, sign, order and wait for a transaction; return tx_id, block, validation_code, result."""
         identity = self._require_identity()
-        signed, _, sent = build_proposal(identity, channel, contract, function, args, transient)
+        prepared = build_proposal(identity, channel, contract, function, args, transient)
         base = f"/api/channels/{channel}/contracts/{contract}"
         endorsed = self.request(
             "POST",
             f"{base}/endorse",
             {
-                "signed_proposal": base64.b64encode(signed).decode(),
-                "transient": {k: base64.b64encode(v).decode() for k, v in sent.items()},
+                "signed_proposal": base64.b64encode(prepared.signed).decode(),
+                "transient": {k: base64.b64encode(v).decode() for k, v in prepared.transient.items()},
             },
         )
         transaction = base64.b64decode(endorsed["transaction"])

@@ -392,17 +392,15 @@ def test_a_program_queries_a_contract_as_a_member_on_the_peer_it_names(env: Env)
     """Contract queries are for members (any member, whatever the read scope), on a member peer of its choice."""
     import base64
 
-    from consortia.gateway.sdk import build_proposal
+    from consortia.client.proposal import build_proposal
 
     target = "/api/channels/trade/contracts/asset-transfer/evaluate"
 
     def ask(org: str, user: str, **extra: str) -> httpx.Response:
-        signed, _, sent = build_proposal(
-            env.network.identity(org, user), "trade", "asset-transfer", "read", ["a1"], None
-        )
-        transient = {key: base64.b64encode(value).decode() for key, value in sent.items()}
-        body = json.dumps({"signed_proposal": base64.b64encode(signed).decode(), "transient": transient, **extra})
-        body = body.encode()
+        prepared = build_proposal(env.network.identity(org, user), "trade", "asset-transfer", "read", ["a1"], None)
+        transient = {key: base64.b64encode(value).decode() for key, value in prepared.transient.items()}
+        signed = base64.b64encode(prepared.signed).decode()
+        body = json.dumps({"signed_proposal": signed, "transient": transient, **extra}).encode()
         return env.client.post(target, content=body, headers=env.signed(org, user, "POST", target, body))
 
     first = ask("Org3", "client")

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from consortia.network.embedded import EmbeddedNetwork
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,3 +51,30 @@ def fail(message: str, code: int = 1, *, as_json: bool = False, extra: dict[str,
     else:
         err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
+
+
+@contextmanager
+def open_network(
+    data: Path | None, *, channel: str | None = None, init: str | None = None, as_json: bool = False
+) -> Iterator[EmbeddedNetwork]:
+    """Open the embedded network in a data folder for a command, or fail with a message a person can act on.
+
+    ``channel`` must exist in it (an application's channel); ``init`` names the command that creates such a folder
+    (``consortia coldchain init``), mentioned beside ``consortia demo`` when the folder holds no network.
+    """
+    from consortia.network.embedded import EmbeddedNetwork
+
+    folder = data_dir(data)
+    if not (folder / "network.json").is_file():
+        first = f"'{init} --data {folder}' or " if init else ""
+        fail(f"{folder} holds no Consortia network; run {first}'consortia demo --data {folder}' first", as_json=as_json)
+    try:
+        network = EmbeddedNetwork(folder)
+    except Exception as exc:  # a locked or damaged folder: say so instead of a traceback
+        fail(f"cannot open the network in {folder}: {exc} (is a server using it?)", as_json=as_json)
+    try:
+        if channel is not None and channel not in {c.name for c in network.spec.channels}:
+            fail(f"the network in {folder} has no '{channel}' channel", as_json=as_json)
+        yield network
+    finally:
+        network.close()

@@ -209,3 +209,14 @@ def principal_from_session(session: Session) -> Principal:
 def principal_from_certificate(info: CertInfo) -> Principal:
     """The principal of a program that signed its request."""
     return Principal(info.org, info.name, info.kind.value, info.attributes, "signature", None, info.cert_hash)
+
+
+async def caller_of(request: Request) -> Principal | None:
+    """The caller of a request to the gateway service, as every route resolves it (401 problem on a bad signature).
+
+    Applications' routes use this rather than their own resolution, so that the replay cache, the session store
+    and the JSON-only rule for cookie writes apply to them exactly as to the platform's routes.
+    """
+    resolve = request.app.state.get_principal
+    principal: Principal | None = await resolve(request)
+    return principal

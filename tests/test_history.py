@@ -8,7 +8,7 @@ import pytest
 
 from consortia.ledger import history, merkle
 from consortia.ledger.history import HistoryTree
-from consortia.ledger.merkle import EMPTY_ROOT, leaf_hash
+from consortia.ledger.merkle import EMPTY_ROOT, HASH_SIZE, leaf_hash
 
 
 def _leaves(count: int, start: int = 0) -> list[bytes]:
@@ -272,3 +272,35 @@ def test_large_tree(tmp_path: Path) -> None:
         assert merkle.verify_consistency(131_073, count, proof, tree.root(131_073), full_root)
     with HistoryTree(tmp_path) as tree:
         assert tree.compact_range().root() == full_root
+
+
+def test_a_read_only_view_beside_the_writer_matches_merkle(tmp_path: Path) -> None:
+    """A reader opens the tree while its owner has it open (no lock), sees what was flushed, and proves alike."""
+    leaves = _leaves(300)
+    with HistoryTree(tmp_path) as writer:
+        writer.append(leaves[:200])
+        writer.flush(sync=False)
+        with HistoryTree(tmp_path, read_only=True) as reader:
+            _assert_matches(reader, leaves[:200], [1, 2, 3, 64, 127, 200])
+            writer.append(leaves[200:])  # buffered, not yet written: the reader still sees 200
+            assert reader.size == 200
+            with pytest.raises(ValueError, match="read-only"):
+                reader.append(leaves[:1])
+        writer.flush(sync=False)
+        with HistoryTree(tmp_path, read_only=True) as reader:
+            _assert_matches(reader, leaves, [255, 256, 300])
+
+
+def test_a_read_only_view_recomputes_records_not_written_yet(tmp_path: Path) -> None:
+    """Upper-level records missing on disk (a writer midway) are recomputed from the level below, not guessed."""
+    leaves = _leaves(97)
+    with HistoryTree(tmp_path) as writer:
+        writer.append(leaves)
+    for level in (2, 3):
+        with open(_level_file(tmp_path, level), "r+b") as file:
+            file.truncate(HASH_SIZE * 1 + 7)  # one whole record and a torn one
+    os.remove(_level_file(tmp_path, 5))
+    with HistoryTree(tmp_path, read_only=True) as reader:
+        _assert_matches(reader, leaves, [1, 33, 64, 96, 97])
+    with pytest.raises(FileNotFoundError):
+        HistoryTree(tmp_path / "nothing-here", read_only=True)

@@ -8,6 +8,7 @@ key.pem, or ``--org``/``--user`` to take one from the data folder).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ from consortia.client.sdk import Gateway
 from consortia.identity import SigningIdentity
 
 SERVER_HELP = "Gateway service URL (e.g. http://127.0.0.1:8000); without it, use the embedded network in --data."
+
+
+def _utc(timestamp_ms: int) -> str:
+    """A block time for people: ISO 8601 in UTC, to the second."""
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _server(ctx: typer.Context, server: str | None) -> str | None:
@@ -211,12 +217,12 @@ def blocks(
         print_json(result)
         return
     table = Table(title=f"{channel}: height {result['height']}")
-    for column in ("block", "time (ms)", "transactions", "valid", "header hash"):
+    for column in ("block", "time (UTC)", "transactions", "valid", "header hash"):
         table.add_column(column)
     for block in result["blocks"]:
         table.add_row(
             str(block["number"]),
-            str(block["header"]["timestamp_ms"]),
+            _utc(block["header"]["timestamp_ms"]),
             str(block["transaction_count"]),
             str(block["valid_count"]),
             block["header_hash"][:16] + "…",

@@ -41,10 +41,8 @@ def proof(
     ledger_dir = ledger_holding(folder, tx_id.lower(), channel)
     if ledger_dir is None:
         fail(f"transaction {tx_id} is not in any ledger under {folder}", as_json=as_json)
-    try:
-        history = HistoryTree(ledger_dir / "history")
-    except RuntimeError:
-        fail(f"the history tree of {ledger_dir} is in use by a running node; stop it or ask its API", as_json=as_json)
+    # Read-only: the proof can be built while a node serves this folder (it never locks or repairs the tree).
+    history = HistoryTree(ledger_dir / "history", read_only=True)
     ledger = ChannelLedger(ledger_dir, read_only=True)
     try:
         config, _ = read_genesis(ledger.block(0))

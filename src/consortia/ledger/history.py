@@ -78,9 +78,9 @@ REBUILD_CHUNK = 1 << 15
 class HistoryTree:
     """An append-only Merkle tree of leaf hashes, stored level by level on disk."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, read_only: bool = False) -> None:
         self._directory = Path(directory)
-        self._directory.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._fds: list[int] = []
         self._stored: list[int] = []
@@ -90,6 +90,10 @@ class HistoryTree:
         self._directory_unsynced = False
         self._size = 0
         self._closed = False
+        if read_only:
+            self._open_read_only()
+            return
+        self._directory.mkdir(parents=True, exist_ok=True)
         try:
             self._open_level(0)
             try:
@@ -102,6 +106,24 @@ class HistoryTree:
         except BaseException:
             self._close_files()
             raise
+
+    def _open_read_only(self) -> None:
+        """Read the tree as a running node left it: no lock, no repair, whole records only.
+
+        The node that owns the tree writes each block's records before the block's transactions become visible in
+        its state database, so every record a proof up to a committed block needs is on disk; one that is not
+        (a level the writer has not reached) is recomputed from the level below.
+        """
+        level = 0
+        while (path := self._directory / f"level-{level:02d}.hashes").exists():
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            self._fds.append(fd)
+            self._stored.append(os.fstat(fd).st_size // HASH_SIZE)
+            self._pending.append(bytearray())
+            level += 1
+        if not self._fds:
+            raise FileNotFoundError(f"no history tree in {self._directory}")
+        self._size = self._stored[0]
 
     @property
     def directory(self) -> Path:
@@ -116,7 +138,7 @@ class HistoryTree:
     def append(self, leaf_hashes: Sequence[bytes]) -> None:
         """Append leaf hashes, updating every level whose subtrees they complete."""
         with self._lock:
-            self._check_open()
+            self._check_writable()
             new = list(leaf_hashes)
             for h in new:
                 if not isinstance(h, bytes) or len(h) != HASH_SIZE:
@@ -146,7 +168,7 @@ class HistoryTree:
     def flush(self, sync: bool = True) -> None:
         """Write buffered records to the level files, and ``fsync`` them when ``sync``."""
         with self._lock:
-            self._check_open()
+            self._check_writable()
             self._write()
             if sync:
                 self._sync()
@@ -192,7 +214,7 @@ class HistoryTree:
     def truncate(self, size: int) -> None:
         """Drop every leaf at or beyond ``size``; the cut is made durable at once."""
         with self._lock:
-            self._check_open()
+            self._check_writable()
             if type(size) is not int or not 0 <= size <= self._size:
                 raise ValueError(f"cannot truncate a tree of size {self._size} to {size!r}")
             cut = []
@@ -218,8 +240,9 @@ class HistoryTree:
             if self._closed:
                 return
             try:
-                self._write()
-                self._sync()
+                if not self.read_only:
+                    self._write()
+                    self._sync()
             finally:
                 self._close_files()
 
@@ -312,6 +335,12 @@ class HistoryTree:
 
     def _read(self, level: int, index: int) -> bytes:
         """Return record ``index`` of ``level``, from disk or from the write buffer."""
+        if self.read_only:
+            if level < len(self._stored) and index < self._stored[level]:
+                return self._pread(self._fds[level], HASH_SIZE, index * HASH_SIZE)
+            if level == 0:
+                raise ValueError(f"leaf {index} is beyond the {self._size} leaves on disk")
+            return self._children_hash(level, index)  # not written yet by the node that owns the tree
         stored = self._stored[level]
         if index < stored:
             return self._pread(self._fds[level], HASH_SIZE, index * HASH_SIZE)
@@ -377,6 +406,11 @@ class HistoryTree:
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("history tree is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise ValueError(f"history tree {self._directory} is open read-only")
 
     def _check_size(self, size: int | None) -> int:
         self._check_open()

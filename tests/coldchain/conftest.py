@@ -45,7 +45,7 @@ def demo_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedN
     """
     from rich.console import Console
 
-    from consortia.apps.coldchain import demo
+    from consortia.apps.coldchain.demo import seed as demo
 
     folder = tmp_path_factory.mktemp("demo") / "data"
     network = EmbeddedNetwork.create(

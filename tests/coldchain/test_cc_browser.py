@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from consortia.apps.coldchain import consortium, gs1, qrcode
+from consortia.apps.coldchain import consortium
+from consortia.apps.coldchain.domain import gs1
+from consortia.apps.coldchain.web import qrcode
 from consortia.gateway.server.app import ServerSettings, create_app
 
 from .cc_support import ServerThread, settle

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from consortia.apps.coldchain import bench, broker, gs1, qrcode
 from consortia.apps.coldchain.cli import app as cli
+from consortia.apps.coldchain.domain import gs1
+from consortia.apps.coldchain.service import bench, broker
+from consortia.apps.coldchain.web import qrcode
 
 runner = CliRunner()
 

@@ -6,13 +6,16 @@ import json
 
 import pytest
 
-from consortia.apps.coldchain import consortium, proofs, readings, simulate
-from consortia.apps.coldchain.capture import Capturer, contract_of
-from consortia.apps.coldchain.document import read_document
-from consortia.apps.coldchain.ingest import IngestService
-from consortia.apps.coldchain.readings import Reading, Rejected
-from consortia.apps.coldchain.scenario import CONTEXT, DEVICE_PREFIX
-from consortia.apps.coldchain.store import ReadingStore
+from consortia.apps.coldchain import consortium
+from consortia.apps.coldchain.demo import simulate
+from consortia.apps.coldchain.domain import readings
+from consortia.apps.coldchain.domain.document import read_document
+from consortia.apps.coldchain.domain.facts import CONTEXT, DEVICE_PREFIX
+from consortia.apps.coldchain.domain.readings import Reading, Rejected
+from consortia.apps.coldchain.service import proofs
+from consortia.apps.coldchain.service.capture import Capturer, contract_of
+from consortia.apps.coldchain.service.ingest import IngestService
+from consortia.apps.coldchain.service.store import ReadingStore
 
 from .cc_support import settle
 

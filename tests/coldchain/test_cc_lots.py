@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from consortia.apps.coldchain import consortium, gs1, scenario
+from consortia.apps.coldchain import consortium
 from consortia.apps.coldchain.cli import app as cli
+from consortia.apps.coldchain.demo import scenario
+from consortia.apps.coldchain.domain import gs1
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
 

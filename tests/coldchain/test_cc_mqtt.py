@@ -9,9 +9,11 @@ import random
 
 import pytest
 
-from consortia.apps.coldchain import broker, consortium, proofs, simulate
-from consortia.apps.coldchain.ingest import IngestService
-from consortia.apps.coldchain.store import ReadingStore
+from consortia.apps.coldchain import consortium
+from consortia.apps.coldchain.demo import simulate
+from consortia.apps.coldchain.service import broker, proofs
+from consortia.apps.coldchain.service.ingest import IngestService
+from consortia.apps.coldchain.service.store import ReadingStore
 
 from .cc_support import settle
 

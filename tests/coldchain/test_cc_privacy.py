@@ -15,12 +15,14 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from consortia.apps.coldchain import alarms, commitment, consortium, gs1, proofs
-from consortia.apps.coldchain.capture import Capturer, contract_of, submission
-from consortia.apps.coldchain.document import DocumentRejected, read_document
-from consortia.apps.coldchain.ingest import IngestService
-from consortia.apps.coldchain.readings import Reading, encode, topic
-from consortia.apps.coldchain.scenario import CONTEXT, DEVICE_PREFIX, MDA
+from consortia.apps.coldchain import consortium
+from consortia.apps.coldchain.domain import commitment, gs1
+from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
+from consortia.apps.coldchain.domain.facts import CONTEXT, DEVICE_PREFIX, MDA
+from consortia.apps.coldchain.domain.readings import Reading, encode, topic
+from consortia.apps.coldchain.service import alarms, proofs
+from consortia.apps.coldchain.service.capture import Capturer, contract_of, submission
+from consortia.apps.coldchain.service.ingest import IngestService
 from consortia.gateway.sdk import EndorsementFailed, Gateway, TransactionInvalid
 from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.gateway.server.auth import authorization_header

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from consortia.apps.coldchain import rules, species
 from consortia.apps.coldchain.cli import app as cli
+from consortia.apps.coldchain.domain import rules, species
 
 H = rules.MS_PER_HOUR
 MACKEREL = species.DEFAULTS["mackerel"]

@@ -12,7 +12,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from consortia.apps.coldchain import consortium, gs1, readings
+from consortia.apps.coldchain import consortium
+from consortia.apps.coldchain.domain import gs1, readings
 from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.gateway.server.auth import authorization_header
 from consortia.ledger.proof import check_proof, proof_holds

@@ -89,9 +89,9 @@ def import_epcis(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Validate every document (schema, GS1 keys, units), then capture each one whole; nothing if any is invalid."""
-    from consortia.apps.coldchain.capture import Capturer, contract_of
-    from consortia.apps.coldchain.document import DocumentRejected, read_document
-    from consortia.apps.coldchain.schema import SchemaUnavailable
+    from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
+    from consortia.apps.coldchain.domain.schema import SchemaUnavailable
+    from consortia.apps.coldchain.service.capture import Capturer, contract_of
     from consortia.gateway.sdk import GatewayError
 
     documents = []
@@ -139,8 +139,8 @@ def event_hash(
     prehash: bool = typer.Option(False, "--prehash", help="Print the canonical pre-hash strings instead."),
 ) -> None:
     """The CBV 2.0 event hash ID of each event of a document, in document order."""
-    from consortia.apps.coldchain import eventhash
-    from consortia.apps.coldchain.document import DocumentRejected, parse_json
+    from consortia.apps.coldchain.domain import eventhash
+    from consortia.apps.coldchain.domain.document import DocumentRejected, parse_json
 
     try:
         document = parse_json(file.read_bytes())
@@ -173,8 +173,8 @@ def trace(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """One-up / one-down trace of a lot through transformations."""
-    from consortia.apps.coldchain import gs1
-    from consortia.apps.coldchain.capture import contract_of
+    from consortia.apps.coldchain.domain import gs1
+    from consortia.apps.coldchain.service.capture import contract_of
     from consortia.gateway.sdk import GatewayError
 
     if direction not in ("back", "forward"):
@@ -209,8 +209,8 @@ def fsma204(
     offset: str = typer.Option("+09:00", "--tz", help="Time zone of the day boundaries and of the times shown."),
 ) -> None:
     """The FSMA 204 sortable spreadsheet of critical tracking events between two dates."""
-    from consortia.apps.coldchain import fsma204 as export
-    from consortia.apps.coldchain.timestamps import TimestampError, check_offset
+    from consortia.apps.coldchain.domain.timestamps import TimestampError, check_offset
+    from consortia.apps.coldchain.service import fsma204 as export
 
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
@@ -238,8 +238,8 @@ def assess(
     as_json: bool = typer.Option(False, "--json", help="Print the assessment as JSON."),
 ) -> None:
     """Temperature abuse (FDA chapter 7 limits) and remaining shelf life (RRS model) from a temperature history."""
-    from consortia.apps.coldchain import rules
-    from consortia.apps.coldchain import species as species_config
+    from consortia.apps.coldchain.domain import rules
+    from consortia.apps.coldchain.domain import species as species_config
 
     try:
         table = species_config.load(species_file)
@@ -272,7 +272,7 @@ def qr(
     scale: int = typer.Option(8, "--scale", min=1, max=64, help="Pixels (or SVG units) per module."),
 ) -> None:
     """Write the QR code of a lot's GS1 Digital Link (the consumer page)."""
-    from consortia.apps.coldchain import qrcode
+    from consortia.apps.coldchain.web import qrcode
 
     try:
         payload = qrcode.write(lot, out, resolver=resolver or None, scale=scale)
@@ -296,7 +296,7 @@ def simulate(
     as_json: bool = typer.Option(False, "--json", help="Print what was published as JSON."),
 ) -> None:
     """Publish realistic temperature traces (boat ice, dock, reefer truck, retail display) with excursions."""
-    from consortia.apps.coldchain import simulate as sim
+    from consortia.apps.coldchain.demo import simulate as sim
 
     try:
         host, port = sim.parse_broker(broker)
@@ -331,8 +331,8 @@ def ingest(
     """Subscribe to the loggers' MQTT topics, store every reading, anchor batches on the ledger."""
     import time
 
-    from consortia.apps.coldchain import ingest as ingestion
-    from consortia.apps.coldchain import simulate as sim
+    from consortia.apps.coldchain.demo import simulate as sim
+    from consortia.apps.coldchain.service import ingest as ingestion
 
     try:
         host, port = sim.parse_broker(broker)
@@ -368,8 +368,9 @@ def reading_proof(
     as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """A stored reading's inclusion proof in its anchored batch, with the anchoring transaction's proof; verified."""
-    from consortia.apps.coldchain import consortium, proofs
-    from consortia.apps.coldchain.store import ReadingStore
+    from consortia.apps.coldchain import consortium
+    from consortia.apps.coldchain.service import proofs
+    from consortia.apps.coldchain.service.store import ReadingStore
 
     folder = _data(data)
     with _network(data, as_json) as network:
@@ -404,7 +405,7 @@ def bench(
     keep: Path | None = typer.Option(None, "--data", help="Keep the benchmark network in this folder."),
 ) -> None:
     """Sensor readings ingested and anchored per second, and EPCIS events captured per second."""
-    from consortia.apps.coldchain import bench as benchmark
+    from consortia.apps.coldchain.service import bench as benchmark
 
     figures = benchmark.run(
         readings=readings, devices=devices, events=events, per_document=per_document, mqtt=mqtt, folder=keep

@@ -6,7 +6,7 @@ retailer — and the inspection agency, whose people carry the ``inspector`` rol
 own EPCIS events, endorsed by its own peer (the contract policy is "any one member peer"); a lot's
 non-conformance additionally needs the inspection agency's peer, a recall the lot owner's and the inspection
 agency's, closing an alarm the owners' and changing master data its owner's, by key-level policies the contract
-sets (:mod:`consortia.apps.coldchain.contract`). The events themselves live in one private data collection of
+sets (:mod:`consortia.apps.coldchain.contract.contract`). The events themselves live in one private data collection of
 all five organisations, so every member peer can endorse and answer queries; the contract's secret for opaque
 index keys is drawn here at :func:`deploy` and reaches the peers only as transient data. Consumers are not
 members: they read public contract functions through the gateway's public pages.
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 CHANNEL = "coldchain"
 CONTRACT = "coldchain"
-CONTRACT_REFERENCE = "consortia.apps.coldchain.contract:ColdChain"
+CONTRACT_REFERENCE = "consortia.apps.coldchain.contract.contract:ColdChain"
 
 FISH_MARKET = "BusanFishMarket"
 PROCESSOR = "SeafoodProcessor"

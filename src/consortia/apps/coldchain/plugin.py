@@ -2,8 +2,8 @@
 
 ``pyproject.toml`` names :data:`application` under the ``consortia.apps`` entry-point group. The platform then
 adds the five organisations and the ``coldchain`` channel to ``consortia demo``, deploys the contract and runs
-the Busan scenario (:mod:`consortia.apps.coldchain.demo`), mounts ``consortia coldchain …`` and lets
-:mod:`consortia.apps.coldchain.web` add the EPCIS REST binding, the public consumer pages and the dashboard to the
+the Busan scenario (:mod:`consortia.apps.coldchain.demo.seed`), mounts ``consortia coldchain …`` and lets
+:mod:`consortia.apps.coldchain.web.app` add the EPCIS REST binding, the public consumer pages and the dashboard to the
 gateway service. Heavy modules are imported only when the platform calls in.
 """
 
@@ -24,13 +24,13 @@ if TYPE_CHECKING:
 
 
 def _seed(network: EmbeddedNetwork, console: Console) -> list[str]:
-    from consortia.apps.coldchain.demo import seed
+    from consortia.apps.coldchain.demo.seed import seed
 
     return seed(network, console)
 
 
 def _install(app: FastAPI, backend: Backend) -> None:
-    from consortia.apps.coldchain.web import install
+    from consortia.apps.coldchain.web.app import install
 
     install(app, backend)
 

@@ -1,0 +1,9 @@
+"""The routes and pages, over :mod:`..service`: :mod:`.app` mounts them on the gateway.
+
+* the EPCIS 2.0 REST binding (:mod:`.rest`) under ``/epcis``;
+* the public consumer pages behind GS1 Digital Links (:mod:`.consumer`, QR codes in :mod:`.qrcode`);
+* the operators' dashboard and its live feed (:mod:`.dashboard`);
+* who is calling and who signs (:mod:`.access`, over the platform's ``caller_of`` and ``acting_identity``).
+
+Pages in ``templates/``, scripts and styles in ``static/``.
+"""

@@ -1,0 +1,337 @@
+"""The operators' dashboard: lots in transit, live temperatures, open alarms, recalls and downstream trace.
+
+``/coldchain/dashboard`` is for members of the consortium (log in first; anonymous visitors are sent to the
+gateway's login page). Its script reads ``/api/coldchain/lots``, ``/api/coldchain/alarms`` and
+``/api/coldchain/trace`` — one click on a lot lists everything made from it, which is what a recall needs — and
+can recall a lot with everything made from it in one EPCIS event (``POST /api/coldchain/recall``: the owner of
+every lot, or an inspector of the inspection agency, with the owners' and the agency's peers endorsing), and
+listens to ``/api/coldchain/live``, a server-sent event stream of the loggers' latest readings and of the
+contract's alarm and capture events as blocks commit.
+
+:func:`start_services` starts, with the server, what the data folder's ``coldchain/services.json`` asks for
+(written by the demo): an MQTT broker, the ingestion service, and live loggers that keep publishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from consortia.apps.coldchain.consortium import CHANNEL, CONTRACT
+from consortia.apps.coldchain.contract.contract import NOT_ALLOWED
+from consortia.apps.coldchain.domain import gs1, timestamps
+from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
+from consortia.apps.coldchain.domain.facts import CONTEXT, PREFIX
+from consortia.apps.coldchain.service.capture import Capturer, contract_of
+from consortia.apps.coldchain.service.ingest import store_path
+from consortia.apps.coldchain.service.store import ReadingStore
+from consortia.apps.coldchain.web.access import principal_of, reader, signer
+from consortia.apps.coldchain.web.consumer import SECURITY_HEADERS, TEMPLATES
+from consortia.gateway.sdk import EndorsementFailed, GatewayError
+from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.problems import Problem
+from consortia.ledger.codes import Code
+from consortia.ledger.encoding import parse_json
+
+log = logging.getLogger(__name__)
+
+SERVICES_FILE = "services.json"
+STREAM_SECONDS = 15.0
+
+
+def _evaluate(backend: Backend, function: str, *args: Any) -> Any:
+    contract = contract_of(backend.gateway(reader(backend, CHANNEL)))
+    try:
+        return contract.evaluate(function, *args)
+    except EndorsementFailed as exc:
+        raise Problem(404 if "not on the ledger" in exc.message else 400, exc.message, code="REFUSED") from None
+    except GatewayError as exc:
+        raise Problem(503, exc.message, code=exc.code) from None
+
+
+class RecallOrder(BaseModel):
+    """A recall: the lot (Digital Link, LGTIN URI or <gtin>/<lot>) and why."""
+
+    lot: str = Field(..., max_length=300)
+    reason: str = Field(..., min_length=3, max_length=500)
+
+
+def _links(lot: str) -> dict[str, str]:
+    lot_id = gs1.LotId.from_key(lot)
+    return {"digital_link": lot_id.canonical, "page": lot_id.path}
+
+
+def build_router(backend: Backend) -> APIRouter:
+    """The dashboard page and its API."""
+    router = APIRouter(tags=["cold chain: operators"])
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    stores: dict[str, ReadingStore] = {}
+
+    def store() -> ReadingStore | None:
+        path = store_path(backend.directory)
+        if "store" not in stores and path.is_file():
+            stores["store"] = ReadingStore(path)
+        return stores.get("store")
+
+    @router.get("/coldchain/dashboard", response_class=HTMLResponse, summary="Operators' dashboard")
+    async def page(request: Request) -> Response:
+        principal = await principal_of(request, backend)
+        if principal is None:
+            return RedirectResponse(f"/login?next={quote('/coldchain/dashboard')}", status_code=303)
+        backend.require_read(principal, CHANNEL)
+        return templates.TemplateResponse(request, "dashboard.html", {"who": principal.id}, headers=SECURITY_HEADERS)
+
+    @router.get("/api/coldchain/lots", summary="Lots with their status")
+    async def lots(request: Request) -> dict[str, Any]:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        rows = await run_in_threadpool(_evaluate, backend, "lots")
+        for row in rows:
+            row.update(_links(row["lot"]))
+        return {"lots": rows}
+
+    @router.get("/api/coldchain/alarms", summary="Alarms, newest first")
+    async def alarms(request: Request, open_only: bool = Query(False, alias="open")) -> dict[str, Any]:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        return {"alarms": await run_in_threadpool(_evaluate, backend, "alarms", open_only)}
+
+    @router.get("/api/coldchain/trace", summary="Lots upstream or downstream of a lot")
+    async def trace(
+        request: Request,
+        lot: str = Query(..., max_length=300),
+        direction: str = Query("forward", pattern="^(back|forward)$"),
+    ) -> dict[str, Any]:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        try:
+            key = gs1.LotId.parse(lot).key
+        except gs1.GS1Error as exc:
+            raise Problem(400, str(exc), code="BAD_LOT") from None
+        result = await run_in_threadpool(_evaluate, backend, "trace", key, direction)
+        result["links"] = {x: _links(x) for x in result["lots"]}
+        return result
+
+    @router.post("/api/coldchain/recall", summary="Recall a lot and everything made from it (one EPCIS event)")
+    async def recall(request: Request, order: RecallOrder) -> dict[str, Any]:
+        principal = await principal_of(request, backend)
+        backend.require_write(principal, CHANNEL)
+        assert principal is not None
+        try:
+            key = gs1.LotId.parse(order.lot).key
+        except gs1.GS1Error as exc:
+            raise Problem(400, str(exc), code="BAD_LOT") from None
+        downstream = await run_in_threadpool(_evaluate, backend, "trace", key, "forward")
+        lots = [gs1.LotId.from_key(x) for x in downstream["lots"]]
+        now = int(time.time() * 1000)
+        event = {
+            "type": "ObjectEvent",
+            "eventTime": timestamps.iso_local(now, "+09:00"),
+            "eventTimeZoneOffset": "+09:00",
+            "epcList": [],
+            "quantityList": [{"epcClass": lot.canonical} for lot in lots],
+            "action": "OBSERVE",
+            "bizStep": "holding",
+            "disposition": "recalled",
+            f"{PREFIX}:reason": order.reason,
+        }
+        document = {
+            "@context": CONTEXT,
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": timestamps.iso_ms(now),
+            "epcisBody": {"eventList": [event]},
+        }
+        capturer = Capturer(contract_of(backend.gateway(signer(backend, principal))))
+        try:
+            result = await run_in_threadpool(capturer.capture, read_document(document, "recall"))
+        except DocumentRejected as exc:
+            if NOT_ALLOWED in str(exc):  # not the owner of every lot, nor an inspector
+                raise Problem(403, str(exc), code="NOT_ALLOWED") from None
+            raise Problem(400, str(exc), code="RECALL_REFUSED") from None
+        except GatewayError as exc:
+            raise Problem(409, exc.message, code=exc.code) from None
+        return {"recalled": [lot.key for lot in lots], "eventIDs": list(result.event_ids), "txID": result.tx_id}
+
+    @router.get("/api/coldchain/devices", summary="Loggers: latest reading and associations")
+    async def devices(request: Request) -> dict[str, Any]:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        readings = store()
+        latest = await run_in_threadpool(readings.latest) if readings is not None else []
+        return {
+            "devices": [{"device": d, "site": s, "ts_ms": ts, "celsius": c} for d, s, ts, c in latest],
+            "counters": readings.saved_counters() if readings is not None else {},
+        }
+
+    @router.get("/api/coldchain/live", summary="Server-sent events: latest readings, alarms, captures")
+    async def live(request: Request) -> Response:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        peer_channel = backend.peer_channel(CHANNEL)
+
+        def poll(seen: dict[str, int], height: int) -> tuple[list[str], int]:
+            messages = []
+            readings = store()
+            for device, site, ts, celsius in readings.latest() if readings is not None else []:
+                if seen.get(device) != ts:
+                    seen[device] = ts
+                    data = {"device": device, "site": site, "ts_ms": ts, "celsius": celsius}
+                    messages.append(f"event: reading\ndata: {json.dumps(data)}\n\n")
+            while height < peer_channel.height:
+                event = peer_channel.stored_event(height)
+                height += 1
+                for outcome in event.transactions:
+                    if outcome.contract != CONTRACT or outcome.code != Code.VALID:
+                        continue
+                    for contract_event in outcome.events:
+                        payload = parse_json(contract_event.payload or b"null")
+                        kind = "alarm" if contract_event.name == "ColdChainAlarm" else "capture"
+                        data = {"name": contract_event.name, "tx_id": outcome.tx_id, "payload": payload}
+                        messages.append(f"event: {kind}\ndata: {json.dumps(data)}\n\n")
+            return messages, height
+
+        async def stream() -> AsyncIterator[str]:
+            yield "retry: 2000\n\n"
+            seen: dict[str, int] = {}
+            height = peer_channel.height
+            deadline = time.monotonic() + STREAM_SECONDS
+            while time.monotonic() < deadline:
+                if await request.is_disconnected():
+                    return
+                messages, height = await run_in_threadpool(poll, seen, height)
+                for message in messages:
+                    yield message
+                yield ": keep-alive\n\n"
+                await asyncio.sleep(1.0)
+            yield ": reconnect to continue\n\n"
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+
+    return router
+
+
+class Services:
+    """Broker, ingester and live loggers started with the gateway (as ``coldchain/services.json`` asks)."""
+
+    def __init__(self, backend: Backend, config: dict[str, Any]) -> None:
+        self.backend = backend
+        self.config = config
+        self.broker: Any = None
+        self.ingester: Any = None
+        self._stop = threading.Event()
+        self._live: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start what the configuration names; failures are logged, never fatal to the gateway."""
+        from consortia.apps.coldchain.demo.simulate import parse_broker
+        from consortia.apps.coldchain.service import broker
+        from consortia.apps.coldchain.service.ingest import IngestService
+
+        try:
+            where = self.config.get("broker", "embedded")
+            if where == "embedded":
+                self.broker = broker.start()
+                host, port = self.broker.host, self.broker.port
+            else:
+                host, port = parse_broker(where)
+            ingest = self.config.get("ingest", {})
+            self.ingester = IngestService.for_network(
+                self.backend.network,
+                org=ingest.get("org", "ColdLogistics"),
+                window_seconds=int(ingest.get("window_seconds", 300)),
+            )
+            self.ingester.connect(host, port)
+            devices = self.config.get("live_devices") or []
+            if devices:
+                self._live = threading.Thread(
+                    target=self._publish_live, args=(host, port, devices), name="coldchain-live", daemon=True
+                )
+                self._live.start()
+            log.info("cold chain services: broker %s:%d, ingester up, %d live loggers", host, port, len(devices))
+        except Exception:
+            log.exception("the cold chain's MQTT services did not start")
+
+    def _publish_live(self, host: str, port: int, devices: list[dict[str, Any]]) -> None:
+        import random
+
+        import paho.mqtt.client as mqtt
+
+        from consortia.apps.coldchain.domain import readings
+
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="coldchain-live-loggers")
+        try:
+            client.connect(host, port)
+        except OSError:
+            return
+        client.loop_start()
+        rng = random.Random(11)
+        seqs = {d["device"]: int(d.get("next_seq", 1)) for d in devices}
+        while not self._stop.wait(float(self.config.get("live_interval_seconds", 5))):
+            for device in devices:
+                token = device["device"]
+                reading = readings.Reading(
+                    device.get("site", "site-shop"),
+                    token,
+                    seqs[token],
+                    int(time.time() * 1000),
+                    round(float(device.get("celsius", 2.2)) + rng.gauss(0, 0.3), 2),
+                )
+                seqs[token] += 1
+                client.publish(readings.topic(reading.site, token), readings.encode(reading), qos=1)
+        client.loop_stop()
+        client.disconnect()
+
+    def stop(self) -> None:
+        """Stop the live loggers, the ingester (flushing it) and the broker."""
+        self._stop.set()
+        if self._live is not None:
+            self._live.join(10)
+        if self.ingester is not None:
+            try:
+                self.ingester.close(timeout=30)
+            except Exception:
+                log.exception("stopping the cold chain ingester failed")
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def start_services(app: FastAPI, backend: Backend) -> None:
+    """Start the configured services with the gateway application and stop them with it.
+
+    The gateway runs a lifespan context (no startup/shutdown events), and the plug-in interface has no
+    lifecycle hook, so the services wrap the application's lifespan: started before it, stopped after it.
+    """
+    path = Path(backend.directory) / "coldchain" / SERVICES_FILE
+    if not path.is_file():
+        return
+    try:
+        config = parse_json(path.read_bytes())
+    except (OSError, ValueError):
+        log.warning("ignoring %s: not readable JSON", path)
+        return
+    services = Services(backend, config)
+    app.state.coldchain_services = services
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        await run_in_threadpool(services.start)
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            await run_in_threadpool(services.stop)
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,141 @@
+"""The EPCIS 2.0 REST binding over the ledger: capture documents, follow capture jobs, query events.
+
+``POST /epcis/capture`` takes an EPCIS document (``application/json`` or ``application/ld+json``), validates it
+whole (schema, GS1 keys, units — a refusal is ``400`` with problem details naming the event and field, and nothing
+is stored; a body nested deeper or holding longer numbers than the platform's JSON limits is a ``400`` too, and
+a capture the contract refuses for want of authority — a recall by someone else's lot, say — is ``403``) and
+answers ``202 Accepted`` with a capture job whose ``Location`` is ``/epcis/capture/{id}``; the job reports success
+once the transaction committing to every event has committed (the events themselves go to the members' private
+collection, see :mod:`consortia.apps.coldchain.service.capture`). ``GET /epcis/events`` answers the common
+query parameters (``EQ_bizStep``, ``MATCH_epc``, ``MATCH_anyEPC``, ``GE_eventTime``, ``LT_eventTime``,
+``EQ_bizLocation``, ``EQ_disposition`` and friends) with an ``EPCISQueryDocument``; a further page is announced by
+a ``Link: <…&nextPageToken=…>; rel="next"`` header; ``perPage`` takes ASCII digits only. All routes need a member
+of the ``coldchain`` channel; reads are answered by a member's peer, from the private collection.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from consortia.apps.coldchain.consortium import CHANNEL
+from consortia.apps.coldchain.contract.contract import NOT_ALLOWED, QUERY_PARAMS
+from consortia.apps.coldchain.domain import timestamps
+from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
+from consortia.apps.coldchain.domain.eventhash import STANDARD_PREFIXES
+from consortia.apps.coldchain.domain.schema import SchemaUnavailable
+from consortia.apps.coldchain.service.capture import CaptureJobs, Capturer, contract_of
+from consortia.apps.coldchain.web.access import principal_of, reader, signer
+from consortia.gateway.sdk import EndorsementFailed, GatewayError
+from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.problems import Problem
+
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+JSON_TYPES = ("application/json", "application/ld+json")
+
+
+def query_document(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """An EPCISQueryDocument holding event records as captured (with their record time)."""
+    prefixes: dict[str, str] = {}
+    events = []
+    for record in records:
+        for prefix, namespace in (record.get("prefixes") or {}).items():
+            if prefix not in STANDARD_PREFIXES:
+                prefixes[prefix] = namespace
+        event = dict(record["event"])
+        event["recordTime"] = timestamps.iso_ms(record["recordTimeMs"])
+        events.append(event)
+    context: list[Any] = [EPCIS_CONTEXT]
+    if prefixes:
+        context.append(prefixes)
+    return {
+        "@context": context,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": timestamps.iso_ms(int(time.time() * 1000)),
+        "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}},
+    }
+
+
+def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
+    """The /epcis routes."""
+    router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
+
+    @router.post("/capture", status_code=202, summary="Capture an EPCIS document (whole or nothing)")
+    async def capture(request: Request) -> JSONResponse:
+        principal = await principal_of(request, backend)
+        backend.require_write(principal, CHANNEL)
+        assert principal is not None
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in JSON_TYPES:
+            raise Problem(
+                415, "send the EPCIS document as application/json or application/ld+json", code="JSON_REQUIRED"
+            )
+        body = await request.body()
+        try:
+            document = await run_in_threadpool(read_document, body, "request body")
+        except DocumentRejected as exc:
+            raise Problem(400, str(exc), code="EPCIS_VALIDATION", rejections=exc.as_dict()["rejections"]) from None
+        except SchemaUnavailable as exc:
+            raise Problem(503, str(exc), code="SCHEMA_UNAVAILABLE") from None
+        capturer = Capturer(contract_of(backend.gateway(signer(backend, principal))))
+        job = await run_in_threadpool(jobs.start, capturer, document, principal.id)
+        if not job.running and not job.success:
+            message = str(job.errors[0].get("message", "capture refused"))
+            if NOT_ALLOWED in message:
+                raise Problem(403, message, code="NOT_ALLOWED", rejections=job.errors)
+            raise Problem(400, message, code="CAPTURE_REFUSED", rejections=job.errors)
+        return JSONResponse(job.as_dict(), status_code=202, headers={"Location": f"/epcis/capture/{job.capture_id}"})
+
+    @router.get("/capture", summary="Capture jobs, newest first")
+    async def list_jobs(request: Request) -> dict[str, Any]:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        return {"captureJobs": [job.as_dict() for job in jobs.all()[:100]]}
+
+    @router.get("/capture/{capture_id}", summary="A capture job's status")
+    async def get_job(capture_id: str, request: Request) -> dict[str, Any]:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        job = jobs.get(capture_id)
+        if job is None:
+            raise Problem(404, f"there is no capture job {capture_id!r}", code="UNKNOWN_CAPTURE")
+        return job.as_dict()
+
+    def _evaluate(function: str, *args: Any) -> Any:
+        contract = contract_of(backend.gateway(reader(backend, CHANNEL)))
+        try:
+            return contract.evaluate(function, *args)
+        except EndorsementFailed as exc:
+            status = 404 if "there is no" in exc.message else 400
+            raise Problem(status, exc.message, code="QUERY_REFUSED") from None
+        except GatewayError as exc:
+            raise Problem(503, exc.message, code=exc.code) from None
+
+    @router.get("/events", summary="Query events (EPCIS simple event query parameters)")
+    async def events(request: Request) -> JSONResponse:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        params: dict[str, Any] = {}
+        for name, value in request.query_params.multi_items():
+            if name not in QUERY_PARAMS:
+                raise Problem(400, f"unknown query parameter {name!r}", code="QUERY_PARAMETER_EXCEPTION")
+            params[name] = value if name not in params else f"{params[name]},{value}"
+        result = await run_in_threadpool(_evaluate, "query_events", params)
+        headers = {}
+        if result["nextPageToken"]:
+            following = {k: v for k, v in params.items() if k != "nextPageToken"}
+            following["nextPageToken"] = result["nextPageToken"]
+            headers["Link"] = f'</epcis/events?{urlencode(following)}>; rel="next"'
+        return JSONResponse(query_document(result["events"]), headers=headers, media_type="application/ld+json")
+
+    @router.get("/events/{event_id:path}", summary="One event by its eventID")
+    async def event(event_id: str, request: Request) -> JSONResponse:
+        backend.require_read(await principal_of(request, backend), CHANNEL)
+        record = await run_in_threadpool(_evaluate, "get_event", event_id)
+        document = query_document([record])
+        return JSONResponse(document["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0])
+
+    return router

@@ -411,3 +411,17 @@ def test_a_program_queries_a_contract_as_a_member_on_the_peer_it_names(env: Env)
     assert wrong_peer.status_code == 400 and "not a member of channel 'trade'" in detail(wrong_peer)
     reader = ask("Org1", "auditor")  # may read the raw ledger, but is no member: no contract queries
     assert reader.status_code == 403 and "Org1 is not a member of channel 'trade'" in detail(reader)
+
+
+def test_people_get_error_pages_and_programs_problem_details(env: Env) -> None:
+    """A browser asking for HTML gets a page it can show; a program gets RFC 9457 problem details."""
+    browser = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    page = env.client.get("/api/channels/trade", headers=browser)
+    assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+    assert "Unauthorized" in page.text and 'href="/login"' in page.text and "{" not in page.text
+    missing = env.client.get("/no/such/page", headers=browser)
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    program = env.client.get("/api/channels/trade")
+    assert program.status_code == 401 and program.headers["content-type"] == "application/problem+json"
+    icon = env.client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")

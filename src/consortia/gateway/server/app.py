@@ -190,6 +190,10 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
             raise Problem(403, "metrics are served to loopback clients only unless a token is set", code="FORBIDDEN")
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
     @app.post("/api/login", summary="Log in a person; sets the session cookie")
     def api_login(credentials: Login, request: Request, response: Response) -> dict[str, Any]:
         address = client_address(request)
@@ -245,6 +249,12 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
 
     return app
 
+
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1f4e79"/>'
+    b'<path d="M9 11h14M9 16h14M9 21h14" stroke="#fff" stroke-width="3" stroke-linecap="round"/></svg>'
+)
+"""The tab icon: three linked blocks, as an SVG (every current browser takes it from /favicon.ico)."""
 
 STATIC_DIR = Path(__file__).parent / "static"
 TEMPLATES_DIR = Path(__file__).parent / "templates"

@@ -15,12 +15,13 @@ commit timeouts. The API and the applications' routes all answer SDK errors thro
 from __future__ import annotations
 
 import logging
+from html import escape
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -119,8 +120,44 @@ def problem_for(exc: GatewayError) -> Problem:
     return Problem(ENDORSEMENT_STATUS.get(exc.code, 400), exc.message, code=exc.code, tx_id=exc.tx_id)
 
 
-def problem_response(request: Request, status: int, detail: str, code: str | None = None, **extra: Any) -> JSONResponse:
-    """A problem-details response."""
+def wants_html(request: Request) -> bool:
+    """Whether the caller is a browser asking for a page (``Accept: text/html``) rather than a program."""
+    accept = request.headers.get("accept", "").lower()
+    return "text/html" in accept and "json" not in accept
+
+
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def error_page(status: int, detail: str) -> HTMLResponse:
+    """The page a person sees for an error: what happened and where to go, never a JSON body."""
+    title = HTTPStatus(status).phrase
+    hint = {
+        401: '<a class="button" href="/login">Log in</a>',
+        403: "You are logged in, but you may not see this. Ask an administrator of your organisation if you need it.",
+        404: "Check the address, or go back to the start page.",
+    }.get(status, "")
+    body = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status} {escape(title)}</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="stylesheet" href="/static/app.css"></head><body><main>'
+        f'<section class="card error-card"><p class="status-code">{status}</p><h1>{escape(title)}</h1>'
+        f"<p>{escape(detail[:500])}</p><p>{hint}</p>"
+        '<p class="actions"><a class="button" href="/">Start page</a></p></section></main></body></html>'
+    )
+    return HTMLResponse(body, status_code=status, headers=_PAGE_HEADERS)
+
+
+def problem_response(
+    request: Request, status: int, detail: str, code: str | None = None, **extra: Any
+) -> JSONResponse | HTMLResponse:
+    """A problem-details response for programs, or an error page for a browser that asks for HTML."""
+    if wants_html(request):
+        return error_page(status, detail)
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -139,17 +176,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error as problem details."""
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> Response:
         if exc.status in (401, 403):
             log.info("denied %s %s: %s %s", request.method, request.url.path, exc.status, exc.detail)
         return problem_response(request, exc.status, exc.detail, exc.code, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         return problem_response(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"field": ".".join(str(p) for p in error.get("loc", ())), "message": error.get("msg", "")}
             for error in exc.errors()
@@ -158,7 +195,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(request, 422, detail, "INVALID_REQUEST", errors=errors)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error serving %s %s", request.method, request.url.path)
         return problem_response(
             request, 500, f"the server failed unexpectedly ({type(exc).__name__}); the error was logged"

@@ -14,8 +14,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from consortia.apps.health import consortium
-from consortia.apps.health.contract import PRIVATE, token
-from consortia.apps.health.service import HealthService
+from consortia.apps.health.contract.records import PRIVATE, token
+from consortia.apps.health.service.health import HealthService
 from consortia.identity import SigningIdentity
 from consortia.ledger.config import BatchConfig
 from consortia.ledger.encoding import parse_json

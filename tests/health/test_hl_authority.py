@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consortia.apps.health import consent as consent_rules
 from consortia.apps.health.consortium import ANALYTICS, CARE, CLINIC, CUSTODIAN, HOSPITAL
-from consortia.apps.health.readings import Reading
-from consortia.apps.health.service import AccessRefused, HealthError, service_for, transient
+from consortia.apps.health.domain import consent as consent_rules
+from consortia.apps.health.domain.readings import Reading
+from consortia.apps.health.service.health import AccessRefused, HealthError, service_for, transient
 from consortia.gateway.sdk import EndorsementFailed
 from consortia.identity import CertificateAuthority, SigningIdentity
 from consortia.network.bootstrap import crypto_dir

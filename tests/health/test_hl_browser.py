@@ -17,9 +17,9 @@ import pytest
 from rich.console import Console
 
 from consortia.apps.health import consortium
-from consortia.apps.health.demo import seed
-from consortia.apps.health.readings import Reading
-from consortia.apps.health.service import service_for
+from consortia.apps.health.demo.player import seed
+from consortia.apps.health.domain.readings import Reading
+from consortia.apps.health.service.health import service_for
 from consortia.gateway.server.app import create_app
 from consortia.network.embedded import EmbeddedNetwork
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from consortia.apps.health import alerts, bp, cgm, glycaemia
-from consortia.apps.health.readings import Reading
+from consortia.apps.health.domain import alerts, bp, cgm, glycaemia
+from consortia.apps.health.domain.readings import Reading
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 

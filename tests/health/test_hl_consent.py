@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from consortia.apps.health import consent as consent_rules
 from consortia.apps.health.consortium import CARE, CLINIC, CUSTODIAN, HOSPITAL
-from consortia.apps.health.contract import PRIVATE
-from consortia.apps.health.readings import Reading
-from consortia.apps.health.service import AccessRefused, HealthError, HealthService, service_for, transient
+from consortia.apps.health.contract.records import PRIVATE
+from consortia.apps.health.domain import consent as consent_rules
+from consortia.apps.health.domain.readings import Reading
+from consortia.apps.health.service.health import AccessRefused, HealthError, HealthService, service_for, transient
 from consortia.gateway.sdk import EndorsementFailed
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.peer.audit import audit_network

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from consortia.apps.health import crypto
-from consortia.apps.health.keyring import Keyring, KeyringError
-from consortia.apps.health.store import RecordStore, StoredRecord
+from consortia.apps.health.service import crypto
+from consortia.apps.health.service.keyring import Keyring, KeyringError
+from consortia.apps.health.service.store import RecordStore, StoredRecord
 
 
 def test_seal_binds_the_record_id_and_commits_to_a_salted_hash() -> None:

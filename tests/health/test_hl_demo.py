@@ -8,10 +8,11 @@ from pathlib import Path
 from rich.console import Console
 from typer.testing import CliRunner
 
-from consortia.apps.health import consortium, synthetic
+from consortia.apps.health import consortium
 from consortia.apps.health.cli import app
-from consortia.apps.health.demo import seed
-from consortia.apps.health.service import service_for
+from consortia.apps.health.demo import synthetic
+from consortia.apps.health.demo.player import seed
+from consortia.apps.health.service.health import service_for
 from consortia.gateway.applications import discover
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.peer.audit import audit_network
@@ -33,7 +34,7 @@ def test_synthetic_patients_are_marked_and_scripted() -> None:
     """Every profile is marked synthetic; exactly one crisis and one level-2 hypoglycaemia are scripted."""
     from datetime import UTC, datetime
 
-    from consortia.apps.health import alerts
+    from consortia.apps.health.domain import alerts
 
     people = synthetic.patients(20)
     assert all(p.profile["synthetic"] for p in people)

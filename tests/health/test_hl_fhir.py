@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from consortia.apps.health.cli import app
-from consortia.apps.health.fhir_import import parse_document
-from consortia.apps.health.units import GLUCOSE_MGDL_PER_MMOLL, mg_to_mmol, mmol_to_mg
+from consortia.apps.health.domain.fhir_import import parse_document
+from consortia.apps.health.domain.units import GLUCOSE_MGDL_PER_MMOLL, mg_to_mmol, mmol_to_mg
 
 from .hl_support import bp_observation, bundle, glucose_observation
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from consortia.apps.health import dataset, training
 from consortia.apps.health.cli import app
 from consortia.apps.health.consortium import ANALYTICS
-from consortia.apps.health.service import HealthService
+from consortia.apps.health.service import dataset, training
+from consortia.apps.health.service.health import HealthService
 from consortia.network.embedded import EmbeddedNetwork
 
 from .hl_support import person
@@ -109,7 +109,7 @@ def test_only_the_health_office_makes_a_checked_model_current(hl_network: Embedd
     from fastapi.testclient import TestClient
 
     from consortia.apps.health.consortium import CUSTODIAN
-    from consortia.apps.health.service import HealthError, service_for
+    from consortia.apps.health.service.health import HealthError, service_for
     from consortia.gateway.sdk import EndorsementFailed
     from consortia.gateway.server.app import ServerSettings, create_app
 

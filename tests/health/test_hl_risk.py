@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from consortia.apps.health import framingham, pce
 from consortia.apps.health.cli import app
-from consortia.apps.health.risk import UnknownModel, category, score
-from consortia.apps.health.riskfactors import RiskFactors, RiskInputError
+from consortia.apps.health.domain import framingham, pce
+from consortia.apps.health.domain.risk import UnknownModel, category, score
+from consortia.apps.health.domain.riskfactors import RiskFactors, RiskInputError
 
 EXAMPLE = {"age": 55, "total_chol": 213, "hdl": 50, "sbp": 120, "bp_treated": False, "smoker": False, "diabetes": False}
 PCE_EXAMPLES = [

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 
-from consortia.apps.health import consent as consent_rules
 from consortia.apps.health.consortium import CARE, CUSTODIAN
-from consortia.apps.health.readings import Reading
-from consortia.apps.health.service import service_for
+from consortia.apps.health.domain import consent as consent_rules
+from consortia.apps.health.domain.readings import Reading
+from consortia.apps.health.service.health import service_for
 from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.gateway.server.auth import SESSION_COOKIE
 

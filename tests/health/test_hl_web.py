@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 
 from consortia.apps.health import consortium
-from consortia.apps.health.demo import seed
-from consortia.apps.health.service import service_for
+from consortia.apps.health.demo.player import seed
+from consortia.apps.health.service.health import service_for
 from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.gateway.server.auth import authorization_header
 from consortia.identity import SigningIdentity

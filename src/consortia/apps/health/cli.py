@@ -18,7 +18,7 @@ import typer
 from consortia.cli.common import DATA_HELP, fail, print_json
 
 if TYPE_CHECKING:
-    from consortia.apps.health.service import HealthService
+    from consortia.apps.health.service.health import HealthService
     from consortia.identity import SigningIdentity
 
 app = typer.Typer(
@@ -51,7 +51,7 @@ def _folder(data: Path | None) -> Path:
 @contextmanager
 def _service(data: Path | None, as_json: bool) -> Iterator[HealthService]:
     from consortia.apps.health.consortium import CHANNEL
-    from consortia.apps.health.service import HealthService
+    from consortia.apps.health.service.health import HealthService
     from consortia.network.embedded import EmbeddedNetwork
 
     folder = _folder(data)
@@ -83,7 +83,7 @@ PASSWORD_HELP = "The person's wallet password (or set CONSORTIA_PASSWORD); progr
 def _identity(
     service: HealthService, org: str, user: str, as_json: bool, password: str | None = None
 ) -> SigningIdentity:
-    from consortia.apps.health.service import HealthError
+    from consortia.apps.health.service.health import HealthError
 
     try:
         return service.identity(org, user, password)
@@ -96,7 +96,7 @@ def _acting(
     data: Path | None, as_json: bool, org: str, user: str, password: str | None
 ) -> Iterator[tuple[HealthService, SigningIdentity]]:
     """The health service and the caller's identity; the service's refusals become clear command-line errors."""
-    from consortia.apps.health.service import HealthError
+    from consortia.apps.health.service.health import HealthError
     from consortia.gateway.sdk import GatewayError
 
     with _service(data, as_json) as service:
@@ -125,8 +125,8 @@ def risk_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """10-year cardiovascular risk by a published equation, with warnings and the factors that drive it."""
-    from consortia.apps.health.risk import UnknownModel, score
-    from consortia.apps.health.riskfactors import RiskFactors, RiskInputError
+    from consortia.apps.health.domain.risk import UnknownModel, score
+    from consortia.apps.health.domain.riskfactors import RiskFactors, RiskInputError
 
     treated = _yes_no(bp_treated, "--bp-treated", as_json)
     smokes = _yes_no(smoker, "--smoker", as_json)
@@ -164,8 +164,8 @@ def import_fhir(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Import blood-pressure and glucose Observations: normalise units, reject implausible ones, store the rest."""
-    from consortia.apps.health.fhir_import import parse_document, parse_json_document
-    from consortia.apps.health.service import HealthError
+    from consortia.apps.health.domain.fhir_import import parse_document, parse_json_document
+    from consortia.apps.health.service.health import HealthError
     from consortia.gateway.sdk import GatewayError
 
     try:
@@ -217,7 +217,7 @@ def init(
 ) -> None:
     """Create a network holding only the health consortium, deploy the contract and enrol the patients."""
     from consortia.apps.health import consortium
-    from consortia.apps.health.service import HealthService
+    from consortia.apps.health.service.health import HealthService
     from consortia.network.embedded import EmbeddedNetwork
     from consortia.network.spec import NetworkSpec
 
@@ -284,7 +284,7 @@ def read(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Read a patient's records (consent checked and logged on the ledger)."""
-    from consortia.apps.health.service import AccessRefused
+    from consortia.apps.health.service.health import AccessRefused
 
     with _acting(data, as_json, org, user, password) as (service, identity):
         try:
@@ -368,9 +368,9 @@ def cgm(
     import csv
     import io
 
-    from consortia.apps.health.cgm import metrics
-    from consortia.apps.health.fhir_import import parse_document, parse_json_document
-    from consortia.apps.health.readings import parse_iso
+    from consortia.apps.health.domain.cgm import metrics
+    from consortia.apps.health.domain.fhir_import import parse_document, parse_json_document
+    from consortia.apps.health.domain.readings import parse_iso
 
     try:
         raw = file.read_bytes()
@@ -431,9 +431,9 @@ def train(
 
     The analysis service registers the model's hash and version; only the custodian makes a version current.
     """
-    from consortia.apps.health import training
     from consortia.apps.health.consortium import ANALYTICS
-    from consortia.apps.health.dataset import DatasetError
+    from consortia.apps.health.service import training
+    from consortia.apps.health.service.dataset import DatasetError
     from consortia.gateway.sdk import GatewayError
 
     folder = _folder(data)
@@ -482,7 +482,7 @@ def promote_model(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Make a registered model version the current one (the health office); its file must match the hash."""
-    from consortia.apps.health.training import NAME, ModelError
+    from consortia.apps.health.service.training import NAME, ModelError
 
     with _acting(data, as_json, org, user, password) as (service, identity):
         current = service.promote_model(identity, NAME, version)
@@ -504,7 +504,7 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Ingest one day of readings for N patients (sealed, stored, anchored) and score every patient's risk."""
-    from consortia.apps.health.bench import BenchError, run
+    from consortia.apps.health.service.bench import BenchError, run
 
     try:
         result = run(patients, readings_per_day, batch, data)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from consortia.apps.health.contract import PRIVATE
+from consortia.apps.health.contract.records import PRIVATE
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.ledger.config import BatchConfig
 from consortia.network.spec import ChannelSpec, OrgSpec, UserSpec
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 CHANNEL = "health"
 CONTRACT = "health-records"
-REFERENCE = "consortia.apps.health.contract:HealthRecords"
+REFERENCE = "consortia.apps.health.contract.records:HealthRecords"
 CUSTODIAN = "GangwonHealthOffice"
 HOSPITAL = "ChuncheonHospital"
 CLINIC = "WonjuClinic"
@@ -127,7 +127,7 @@ def channel_spec(batch: BatchConfig | None = None) -> ChannelSpec:
 
 def deploy(network: EmbeddedNetwork, orgs: Sequence[str] | None = None) -> None:
     """Deploy the contract, initialise it with the custodian and register every organisation's key."""
-    from consortia.apps.health.service import HealthService
+    from consortia.apps.health.service.health import HealthService
 
     network.deploy(CHANNEL, REFERENCE, policy=POLICY, collections=list(COLLECTIONS), orgs=orgs)
     HealthService(network).setup()

@@ -30,13 +30,13 @@ def _deploy(network: EmbeddedNetwork) -> None:
 
 
 def _seed(network: EmbeddedNetwork, console: Console) -> list[str]:
-    from consortia.apps.health.demo import seed
+    from consortia.apps.health.demo.player import seed
 
     return seed(network, console, DEMO_PATIENTS)
 
 
 def _install(app: FastAPI, backend: Backend) -> None:
-    from consortia.apps.health.web import install
+    from consortia.apps.health.web.routes import install
 
     install(app, backend)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consortia.apps.health.riskfactors import RiskFactors, out_of_range
+from consortia.apps.health.domain.riskfactors import RiskFactors, out_of_range
 
 MODEL = "framingham"
 TITLE = "Framingham general CVD (D'Agostino 2008)"

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from consortia.apps.health import alerts as alert_rules
-from consortia.apps.health import bp, cgm, charts, consent, risk
-from consortia.apps.health.readings import Reading, parse_iso
-from consortia.apps.health.service import AccessRefused, HealthService, PatientData
+from consortia.apps.health.domain import alerts as alert_rules
+from consortia.apps.health.domain import bp, cgm, consent, risk
+from consortia.apps.health.domain.readings import Reading, parse_iso
+from consortia.apps.health.service.health import AccessRefused, HealthService, PatientData
+from consortia.apps.health.web import charts
 from consortia.identity import SigningIdentity
 
 WINDOW = timedelta(days=90)

@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from consortia.apps.health import consent as consent_rules
-from consortia.apps.health import synthetic
 from consortia.apps.health.consortium import (
     ANALYTICS,
     CARE,
@@ -30,7 +28,9 @@ from consortia.apps.health.consortium import (
     patient_account,
     patient_user,
 )
-from consortia.apps.health.service import HealthService, service_for
+from consortia.apps.health.demo import synthetic
+from consortia.apps.health.domain import consent as consent_rules
+from consortia.apps.health.service.health import HealthService, service_for
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -79,7 +79,7 @@ def seed(
     model = None
     model_line = "model: not trained (equations only)"
     if train_model:
-        from consortia.apps.health import training
+        from consortia.apps.health.service import training
 
         _, report, blob = training.train()
         report = training.save(report, blob, service.models_dir)

@@ -42,7 +42,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from consortia.apps.health import dataset, framingham
+from consortia.apps.health.domain import framingham
+from consortia.apps.health.service import dataset
 
 NAME = "fhs-chd10"
 FEATURES = (
@@ -203,7 +204,7 @@ def train(cohort: dataset.Cohort | None = None) -> tuple[CalibratedClassifierCV,
 
 def save(report: TrainingReport, blob: bytes, directory: Path) -> TrainingReport:
     """Write model file, report and model card into ``directory/<version>/``; return the report with paths."""
-    from consortia.apps.health.model_card import render
+    from consortia.apps.health.service.model_card import render
 
     folder = Path(directory) / report.version
     folder.mkdir(parents=True, exist_ok=True)

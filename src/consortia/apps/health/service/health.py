@@ -42,15 +42,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from consortia.apps.health import alerts as alert_rules
-from consortia.apps.health import consent as consent_rules
-from consortia.apps.health import crypto
 from consortia.apps.health.consortium import CARE_ORGS, CHANNEL, CONTRACT, CUSTODIAN, ORGS, ROLE_ORGS
-from consortia.apps.health.contract import MODEL_VERSION
-from consortia.apps.health.keyring import Keyring
-from consortia.apps.health.loinc import BLOOD_PRESSURE, DATA_CLASSES, GLUCOSE
-from consortia.apps.health.readings import Reading, iso, parse_iso
-from consortia.apps.health.store import DuplicateRecord, RecordStore, StoredRecord, identifier_hash
+from consortia.apps.health.contract.records import MODEL_VERSION
+from consortia.apps.health.domain import alerts as alert_rules
+from consortia.apps.health.domain import consent as consent_rules
+from consortia.apps.health.domain.loinc import BLOOD_PRESSURE, DATA_CLASSES, GLUCOSE
+from consortia.apps.health.domain.readings import Reading, iso, parse_iso
+from consortia.apps.health.service import crypto
+from consortia.apps.health.service.keyring import Keyring
+from consortia.apps.health.service.store import DuplicateRecord, RecordStore, StoredRecord, identifier_hash
 from consortia.gateway.sdk import (
     Contract,
     EndorsementFailed,
@@ -626,13 +626,13 @@ class HealthService:
 
     def current_record(self) -> dict[str, Any] | None:
         """The registry's record of the current model (None if none was made current)."""
-        from consortia.apps.health.training import NAME
+        from consortia.apps.health.service.training import NAME
 
         return self.evaluate(self.custodian(), "model", NAME, "")
 
     def current_model(self) -> Any | None:
         """The current model, loaded after its file's hash is checked (None if none; ModelError if it differs)."""
-        from consortia.apps.health.training import ModelError, load
+        from consortia.apps.health.service.training import ModelError, load
 
         record = self.current_record()
         if record is None:
@@ -670,7 +670,7 @@ class HealthService:
         self, identity: SigningIdentity, patients: Sequence[str], model: Any | None = None, now: datetime | None = None
     ) -> dict[str, dict[str, Any] | AccessRefused]:
         """Score patients (an analyst, under care-coordination consent) and store each score as a record."""
-        from consortia.apps.health.scoring import score_document
+        from consortia.apps.health.service.scoring import score_document
 
         now = now or datetime.now(UTC)
         out: dict[str, dict[str, Any] | AccessRefused] = {}

@@ -49,14 +49,15 @@ from fastapi.templating import Jinja2Templates
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from consortia.apps.health import cgm, i18n, views
-from consortia.apps.health import consent as consent_rules
 from consortia.apps.health.consortium import CHANNEL, CONTRACT, CUSTODIAN
-from consortia.apps.health.fhir_import import ParseResult, parse_document, parse_json_document
-from consortia.apps.health.loinc import DATA_CLASSES
-from consortia.apps.health.risk import UnknownModel, score
-from consortia.apps.health.riskfactors import RiskFactors, RiskInputError
-from consortia.apps.health.service import AccessRefused, HealthError, HealthService, service_for
+from consortia.apps.health.domain import cgm, i18n
+from consortia.apps.health.domain import consent as consent_rules
+from consortia.apps.health.domain.fhir_import import ParseResult, parse_document, parse_json_document
+from consortia.apps.health.domain.loinc import DATA_CLASSES
+from consortia.apps.health.domain.risk import UnknownModel, score
+from consortia.apps.health.domain.riskfactors import RiskFactors, RiskInputError
+from consortia.apps.health.service.health import AccessRefused, HealthError, HealthService, service_for
+from consortia.apps.health.web import views
 from consortia.gateway.sdk import GatewayError, TransactionInvalid
 from consortia.gateway.server import auth
 from consortia.gateway.server.auth import SESSION_COOKIE, AuthError, Principal, principal_from_session
@@ -509,7 +510,7 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
     @router.post("/cgm", summary="CGM metrics of a glucose series (2019 consensus)")
     async def cgm_metrics(request: Request) -> dict:
         body = await _json_body(request)
-        from consortia.apps.health.readings import parse_iso
+        from consortia.apps.health.domain.readings import parse_iso
 
         try:
             times = [parse_iso(t) for t in body["times"]]
@@ -523,7 +524,7 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
     @router.get("/model", summary="The registered risk model (hash, version, metrics)")
     async def model(request: Request) -> dict:
         _, identity = await who(request)
-        from consortia.apps.health.training import NAME
+        from consortia.apps.health.service.training import NAME
 
         record = await call(service.evaluate, identity, "model", NAME, "")
         if record is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from consortia.apps.health.training import TrainingReport
+    from consortia.apps.health.service.training import TrainingReport
 
 LIMITS = (
     "Teaching data: a Kaggle subset of the Framingham Heart Study (US, mostly white, examined decades ago), with "

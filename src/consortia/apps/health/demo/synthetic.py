@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from consortia.apps.health.consortium import patient_id
-from consortia.apps.health.readings import Reading
+from consortia.apps.health.domain.readings import Reading
 
 SEED = 20200518
 KST = timedelta(hours=9)

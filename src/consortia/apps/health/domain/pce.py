@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from consortia.apps.health.riskfactors import RiskFactors, out_of_range
+from consortia.apps.health.domain.riskfactors import RiskFactors, out_of_range
 
 MODEL = "pce"
 TITLE = "Pooled Cohort Equations (Goff 2013)"

@@ -30,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from consortia.apps.health import alerts as alert_rules
-from consortia.apps.health import crypto, framingham, pce
 from consortia.apps.health.consortium import CUSTODIAN
+from consortia.apps.health.domain import alerts as alert_rules
+from consortia.apps.health.domain import framingham, pce
+from consortia.apps.health.service import crypto
 from consortia.ledger import merkle
 
 KINDS = ("bp", "heart_rate", "glucose")
@@ -74,7 +75,7 @@ def _seal_batch(
     stamps: np.ndarray,
 ) -> tuple[list, bytes]:
     """Seal records ``rows`` as one batch; return (store rows, Merkle root)."""
-    from consortia.apps.health.store import StoredRecord
+    from consortia.apps.health.service.store import StoredRecord
 
     out = []
     leaves = []
@@ -121,8 +122,9 @@ def run(
     """Run the benchmark; return its figures."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from consortia.apps.health import consortium, training
-    from consortia.apps.health.service import HealthService, transient
+    from consortia.apps.health import consortium
+    from consortia.apps.health.service import training
+    from consortia.apps.health.service.health import HealthService, transient
     from consortia.ledger.config import BatchConfig
     from consortia.network.embedded import EmbeddedNetwork
     from consortia.network.spec import NetworkSpec
@@ -293,6 +295,6 @@ def run(
 
 
 def _stored(batch: str, leaf: int, patient: str, blob: bytes, digest: bytes) -> Any:
-    from consortia.apps.health.store import StoredRecord
+    from consortia.apps.health.service.store import StoredRecord
 
     return StoredRecord(batch, leaf, patient, "risk", 0, blob, digest)

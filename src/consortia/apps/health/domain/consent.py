@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from consortia.apps.health.loinc import DATA_CLASSES
+from consortia.apps.health.domain.loinc import DATA_CLASSES
 
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from consortia.apps.health import framingham, pce
-from consortia.apps.health.riskfactors import RiskFactors
+from consortia.apps.health.domain import framingham, pce
+from consortia.apps.health.domain.riskfactors import RiskFactors
 
 MODELS: dict[str, tuple[str, Callable[[RiskFactors], float], Callable[[RiskFactors], list[str]]]] = {
     pce.MODEL: (pce.TITLE, pce.risk, pce.warnings),

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from consortia.apps.health import bp, glycaemia
-from consortia.apps.health.readings import Reading, iso
+from consortia.apps.health.domain import bp, glycaemia
+from consortia.apps.health.domain.readings import Reading, iso
 
 CRITICAL = "critical"
 WARNING = "warning"

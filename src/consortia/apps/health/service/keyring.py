@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from consortia.apps.health import crypto
+from consortia.apps.health.service import crypto
 
 
 class KeyringError(Exception):

@@ -35,9 +35,9 @@ from typing import Any
 from fhir.resources.R4B.observation import Observation
 from pydantic import ValidationError
 
-from consortia.apps.health import loinc, plausibility
-from consortia.apps.health.readings import Reading
-from consortia.apps.health.units import UnitError, normalise, ucum
+from consortia.apps.health.domain import loinc, plausibility
+from consortia.apps.health.domain.readings import Reading
+from consortia.apps.health.domain.units import UnitError, normalise, ucum
 from consortia.ledger.encoding import JsonLimitError, parse_json
 
 USABLE_STATUS = ("final", "amended", "corrected", "preliminary")

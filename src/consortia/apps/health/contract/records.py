@@ -59,8 +59,8 @@ import hmac
 import re
 from typing import Any
 
-from consortia.apps.health import consent as consent_rules
-from consortia.apps.health.loinc import DATA_CLASSES
+from consortia.apps.health.domain import consent as consent_rules
+from consortia.apps.health.domain.loinc import DATA_CLASSES
 from consortia.contracts import Context, Contract, ContractError, evaluate, submit
 from consortia.ledger.encoding import parse_json
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from consortia.apps.health import risk
-from consortia.apps.health.readings import Reading, iso
-from consortia.apps.health.riskfactors import RiskFactors, RiskInputError
-from consortia.apps.health.training import FEATURES, LoadedModel
+from consortia.apps.health.domain import risk
+from consortia.apps.health.domain.readings import Reading, iso
+from consortia.apps.health.domain.riskfactors import RiskFactors, RiskInputError
+from consortia.apps.health.service.training import FEATURES, LoadedModel
 
 WINDOW = timedelta(days=30)
 MIN_HOME_READINGS = 5

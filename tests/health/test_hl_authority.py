@@ -18,7 +18,7 @@ from consortia.apps.health.consortium import ANALYTICS, CARE, CLINIC, CUSTODIAN,
 from consortia.apps.health.domain import consent as consent_rules
 from consortia.apps.health.domain.readings import Reading
 from consortia.apps.health.service.health import AccessRefused, HealthError, service_for, transient
-from consortia.gateway.sdk import EndorsementFailed
+from consortia.client.errors import EndorsementFailed
 from consortia.identity import CertificateAuthority, SigningIdentity
 from consortia.network.bootstrap import crypto_dir
 from consortia.network.embedded import EmbeddedNetwork

@@ -17,7 +17,7 @@ from consortia.apps.health.contract.records import PRIVATE
 from consortia.apps.health.domain import consent as consent_rules
 from consortia.apps.health.domain.readings import Reading
 from consortia.apps.health.service.health import AccessRefused, HealthError, HealthService, service_for, transient
-from consortia.gateway.sdk import EndorsementFailed
+from consortia.client.errors import EndorsementFailed
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.peer.audit import audit_network
 

@@ -13,9 +13,9 @@ from consortia.apps.health.cli import app
 from consortia.apps.health.demo import synthetic
 from consortia.apps.health.demo.player import seed
 from consortia.apps.health.service.health import service_for
-from consortia.gateway.applications import discover
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.peer.audit import audit_network
+from consortia.plugins import discover
 
 from .hl_support import PASSWORD, health_spec
 

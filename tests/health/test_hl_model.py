@@ -110,7 +110,7 @@ def test_only_the_health_office_makes_a_checked_model_current(hl_network: Embedd
 
     from consortia.apps.health.consortium import CUSTODIAN
     from consortia.apps.health.service.health import HealthError, service_for
-    from consortia.gateway.sdk import EndorsementFailed
+    from consortia.client.errors import EndorsementFailed
     from consortia.gateway.server.app import ServerSettings, create_app
 
     service = service_for(hl_network)

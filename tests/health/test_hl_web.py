@@ -18,8 +18,8 @@ from rich.console import Console
 from consortia.apps.health import consortium
 from consortia.apps.health.demo.player import seed
 from consortia.apps.health.service.health import service_for
+from consortia.client.request_signing import authorization_header
 from consortia.gateway.server.app import ServerSettings, create_app
-from consortia.gateway.server.auth import authorization_header
 from consortia.identity import SigningIdentity
 from consortia.network.embedded import EmbeddedNetwork
 

@@ -97,7 +97,7 @@ def _acting(
 ) -> Iterator[tuple[HealthService, SigningIdentity]]:
     """The health service and the caller's identity; the service's refusals become clear command-line errors."""
     from consortia.apps.health.service.health import HealthError
-    from consortia.gateway.sdk import GatewayError
+    from consortia.client.errors import GatewayError
 
     with _service(data, as_json) as service:
         identity = _identity(service, org, user, as_json, password)
@@ -166,7 +166,7 @@ def import_fhir(
     """Import blood-pressure and glucose Observations: normalise units, reject implausible ones, store the rest."""
     from consortia.apps.health.domain.fhir_import import parse_document, parse_json_document
     from consortia.apps.health.service.health import HealthError
-    from consortia.gateway.sdk import GatewayError
+    from consortia.client.errors import GatewayError
 
     try:
         raw = file.read_bytes()
@@ -434,7 +434,7 @@ def train(
     from consortia.apps.health.consortium import ANALYTICS
     from consortia.apps.health.service import training
     from consortia.apps.health.service.dataset import DatasetError
-    from consortia.gateway.sdk import GatewayError
+    from consortia.client.errors import GatewayError
 
     folder = _folder(data)
     has_network = (folder / "network.json").is_file()

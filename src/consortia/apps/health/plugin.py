@@ -1,4 +1,4 @@
-"""How the health application plugs into the platform: one :class:`~consortia.gateway.applications.Application`.
+"""How the health application plugs into the platform: one :class:`~consortia.plugins.Application`.
 
 ``pyproject.toml`` names :data:`application` under the ``consortia.apps`` entry-point group. The platform then
 adds the five organisations (with 100 synthetic patients' identities) and the ``health`` channel to
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from consortia.apps.health import consortium
 from consortia.apps.health.cli import app as cli
-from consortia.gateway.applications import Application
+from consortia.plugins import Application
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

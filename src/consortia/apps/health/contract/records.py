@@ -89,7 +89,7 @@ ERASURE = "ERASURE"
 
 def _check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= 64 or not set(value) <= ID_CHARS:
-        raise ContractError(f"{what} must be 1–64 letters, digits, '-', '.' or '_', not {value!r}")
+        raise ContractError(f"{what} must be 1–64 letters, digits, '-', '.' or '_', not {value!r}", code="INVALID")
     return value
 
 
@@ -101,16 +101,20 @@ def _transient(ctx: Context, name: str, what: str) -> Any:
     """A JSON value the client sent as transient data (personal data never travels as an argument)."""
     raw = ctx.transient.get(name)
     if raw is None:
-        raise ContractError(f"give {what} as transient data {name!r}: personal data never travels as an argument")
+        raise ContractError(
+            f"give {what} as transient data {name!r}: personal data never travels as an argument", code="INVALID"
+        )
     try:
         return parse_json(raw)
     except ValueError as exc:
-        raise ContractError(f"transient {name!r} must be JSON ({what}): {exc}") from None
+        raise ContractError(f"transient {name!r} must be JSON ({what}): {exc}", code="INVALID") from None
 
 
 def _classes(value: Any, what: str) -> list[str]:
     if not isinstance(value, list) or any(c not in DATA_CLASSES for c in value):
-        raise ContractError(f"{what} must be a list of data classes among {', '.join(DATA_CLASSES)}, not {value!r}")
+        raise ContractError(
+            f"{what} must be a list of data classes among {', '.join(DATA_CLASSES)}, not {value!r}", code="INVALID"
+        )
     return list(value)
 
 
@@ -126,7 +130,9 @@ class _Call:
         self.ctx = ctx
         config = ctx.get_state("config")
         if config is None:
-            raise ContractError("the contract is not initialised (call init with the custodian organisation)")
+            raise ContractError(
+                "the contract is not initialised (call init with the custodian organisation)", code="CONFLICT"
+            )
         self.config: dict[str, Any] = config
         self.custodian_org: str = config["custodian"]
         self._secret: bytes | None = None
@@ -171,7 +177,8 @@ class _Call:
         if not self.custodian:
             raise ContractError(
                 f"only the custodian ({self.custodian_org}) — its admin, officers or service — may {what}; "
-                f"{self.caller_id} may not"
+                f"{self.caller_id} may not",
+                code="FORBIDDEN",
             )
 
     def own_patient(self) -> str | None:
@@ -205,7 +212,7 @@ class _Call:
         """The calling patient's pseudonym, or ContractError saying why the caller is not one."""
         own = self.own_patient()
         if own is None:
-            raise ContractError(f"only a patient may {what}: {self.patient_refusal()}")
+            raise ContractError(f"only a patient may {what}: {self.patient_refusal()}", code="FORBIDDEN")
         return own
 
     def accessor(self) -> consent_rules.Accessor:
@@ -219,7 +226,9 @@ class _Call:
         if self._secret is None:
             stored = self.ctx.get_private(PRIVATE, "secret")
             if stored is None:
-                raise ContractError("the pseudonym key is missing: the contract was initialised without one")
+                raise ContractError(
+                    "the pseudonym key is missing: the contract was initialised without one", code="CONFLICT"
+                )
             self._secret = base64.b64decode(stored["key"])
         return token(self._secret, kind, value)
 
@@ -238,7 +247,7 @@ class _Call:
             self._records[patient] = self.get(f"p:{self.token('patient', patient)}")
         record = self._records[patient]
         if record is None and required:
-            raise ContractError(f"patient {patient} is not enrolled")
+            raise ContractError(f"patient {patient} is not enrolled", code="NOT_FOUND")
         return record
 
     def put_record(self, record: dict[str, Any]) -> None:
@@ -358,21 +367,31 @@ class HealthRecords(Contract):
         Transient ``pseudonym_key``: 32 random bytes from which every private key is derived.
         """
         if ctx.caller.kind != "admin" or ctx.caller.org != custodian:
-            raise ContractError(f"only an admin of {custodian} may initialise the contract naming it custodian")
+            raise ContractError(
+                f"only an admin of {custodian} may initialise the contract naming it custodian", code="FORBIDDEN"
+            )
         if ctx.get_state("config") is not None:
-            raise ContractError("the contract is already initialised")
+            raise ContractError("the contract is already initialised", code="CONFLICT")
         if custodian not in ctx.channel_orgs:
-            raise ContractError(f"{custodian} is not an organisation of channel {ctx.channel}")
+            raise ContractError(f"{custodian} is not an organisation of channel {ctx.channel}", code="INVALID")
         if not isinstance(roles, dict) or set(roles) - set(ROLES):
-            raise ContractError(f"roles must map roles among {', '.join(ROLES)} to organisations, not {roles!r}")
+            raise ContractError(
+                f"roles must map roles among {', '.join(ROLES)} to organisations, not {roles!r}", code="INVALID"
+            )
         for role, orgs in roles.items():
             if not isinstance(orgs, list) or any(org not in ctx.channel_orgs for org in orgs):
-                raise ContractError(f"roles[{role!r}] must list organisations of channel {ctx.channel}, not {orgs!r}")
+                raise ContractError(
+                    f"roles[{role!r}] must list organisations of channel {ctx.channel}, not {orgs!r}", code="INVALID"
+                )
         if roles.get("patient") != [custodian]:
-            raise ContractError(f"a patient is recognised from the custodian only: roles['patient'] = [{custodian!r}]")
+            raise ContractError(
+                f"a patient is recognised from the custodian only: roles['patient'] = [{custodian!r}]", code="INVALID"
+            )
         key = ctx.transient.get("pseudonym_key")
         if key is None or len(key) != 32:
-            raise ContractError("give 32 random bytes as transient 'pseudonym_key' (private keys derive from it)")
+            raise ContractError(
+                "give 32 random bytes as transient 'pseudonym_key' (private keys derive from it)", code="INVALID"
+            )
         ctx.put_private(PRIVATE, "secret", {"key": base64.b64encode(key).decode()})
         config = {"custodian": custodian, "roles": {r: list(o) for r, o in sorted(roles.items())}, "since": _iso(ctx)}
         ctx.put_state("config", config)
@@ -387,13 +406,15 @@ class HealthRecords(Contract):
     def register_kek(self, ctx: Context, public_key: str) -> dict:
         """Register (or rotate) the caller's organisation's public key-encryption key (base64, 32 bytes)."""
         if ctx.caller.kind != "admin" and ctx.caller.role not in ("service", "analyst"):
-            raise ContractError("only an organisation's admin or service may register its key-encryption key")
+            raise ContractError(
+                "only an organisation's admin or service may register its key-encryption key", code="FORBIDDEN"
+            )
         try:
             raw = base64.b64decode(public_key, validate=True)
         except (ValueError, TypeError):
-            raise ContractError("public_key must be base64") from None
+            raise ContractError("public_key must be base64", code="INVALID") from None
         if len(raw) != 32:
-            raise ContractError("public_key must be a 32-byte X25519 public key")
+            raise ContractError("public_key must be a 32-byte X25519 public key", code="INVALID")
         record = {"org": ctx.caller.org, "kek_public": public_key, "registered": _iso(ctx), "by": ctx.caller.id}
         ctx.put_state(f"org:{ctx.caller.org}", record)
         return record
@@ -416,21 +437,25 @@ class HealthRecords(Contract):
         call.require_custodian("enrol patients")
         patients = _transient(ctx, "patients", "the patients to enrol")
         if not isinstance(patients, list) or not 1 <= len(patients) <= MAX_ENROL:
-            raise ContractError(f"enrol 1–{MAX_ENROL} patients per call")
+            raise ContractError(f"enrol 1–{MAX_ENROL} patients per call", code="INVALID")
         added: list[str] = []
         for item in patients:
             if not isinstance(item, dict):
-                raise ContractError('each patient must be {"patient": id, "account": "Org/name" or null}')
+                raise ContractError(
+                    'each patient must be {"patient": id, "account": "Org/name" or null}', code="INVALID"
+                )
             patient = _check_id(item.get("patient"), "patient id")
             account = item.get("account")
             if account is not None and (not isinstance(account, str) or not ACCOUNT.match(account)):
-                raise ContractError(f"account must be 'Org/name', not {account!r}")
+                raise ContractError(f"account must be 'Org/name', not {account!r}", code="INVALID")
             if account is not None and account.split("/")[0] != ctx.caller.org:
-                raise ContractError(f"a patient's account must be of the custodian {ctx.caller.org}, not {account}")
+                raise ContractError(
+                    f"a patient's account must be of the custodian {ctx.caller.org}, not {account}", code="INVALID"
+                )
             if patient in added or call.record(patient, required=False) is not None:
                 continue
             if account is not None and call.get(f"u:{call.token('account', account)}") is not None:
-                raise ContractError(f"account {account} is already bound to another patient")
+                raise ContractError(f"account {account} is already bound to another patient", code="CONFLICT")
             call.put_record(
                 {
                     "id": patient,
@@ -462,7 +487,7 @@ class HealthRecords(Contract):
         call = _Call(ctx, self)
         call.require_custodian("look up a patient's account")
         if not isinstance(account, str) or not ACCOUNT.match(account):
-            raise ContractError(f"account must be 'Org/name', not {account!r}")
+            raise ContractError(f"account must be 'Org/name', not {account!r}", code="INVALID")
         link = call.get(f"u:{call.token('account', account)}")
         return None if link is None else {"patient": link["patient"]}
 
@@ -473,7 +498,9 @@ class HealthRecords(Contract):
         own = call.own_patient()
         if own != patient and not call.custodian and call.role not in STAFF_ROLES:
             reason = call.patient_refusal() if ctx.caller.role == "patient" else call.role_refusal()
-            raise ContractError(f"{call.caller_id} may not see patient records: {reason or 'not care staff'}")
+            raise ContractError(
+                f"{call.caller_id} may not see patient records: {reason or 'not care staff'}", code="FORBIDDEN"
+            )
         record = dict(call.record(patient) or {})
         if not call.custodian:
             record.pop("account", None)
@@ -497,25 +524,27 @@ class HealthRecords(Contract):
         try:
             doc = consent_rules.check(_transient(ctx, "consent", "the FHIR Consent"))
         except consent_rules.ConsentError as exc:
-            raise ContractError(f"consent rejected at {exc.path}: {exc.message}") from None
+            raise ContractError(f"consent rejected at {exc.path}: {exc.message}", code="INVALID") from None
         patient = doc["patient"]["reference"].removeprefix("Patient/")
         if patient != own:
-            raise ContractError(f"only patient {patient} may grant consent to their data")
+            raise ContractError(f"only patient {patient} may grant consent to their data", code="FORBIDDEN")
         record = call.record(patient)
         if record["status"] != "active":
-            raise ContractError(f"patient {patient}'s data was erased")
+            raise ContractError(f"patient {patient}'s data was erased", code="GONE")
         if doc["status"] != "active":
-            raise ContractError("a new consent must have status active")
+            raise ContractError("a new consent must have status active", code="INVALID")
         consents = call.consents(patient)
         if any(c["id"] == doc["id"] for c in consents):
-            raise ContractError(f"consent {doc['id']} already exists")
+            raise ContractError(f"consent {doc['id']} already exists", code="CONFLICT")
         doc = {**doc, "dateTime": _iso(ctx)}
         call.put_consents(patient, [*consents, doc])
         if "wrapped_keys" in ctx.transient and doc["provision"]["type"] == "permit":
             wrapped = _transient(ctx, "wrapped_keys", "the data key wrapped per organisation")
             named = {a.split("/")[0] for a in consent_rules.actors(doc)}
             if not isinstance(wrapped, dict) or not set(wrapped) <= named:
-                raise ContractError("wrapped_keys may only hold keys for the organisations the consent names")
+                raise ContractError(
+                    "wrapped_keys may only hold keys for the organisations the consent names", code="INVALID"
+                )
             key = f"k:{call.token('patient', patient)}"
             keys = call.get(key) or {}
             keys.update({org: str(value) for org, value in wrapped.items()})
@@ -531,9 +560,9 @@ class HealthRecords(Contract):
         consents = call.consents(patient)
         doc = next((c for c in consents if c["id"] == consent_id), None)
         if doc is None:
-            raise ContractError(f"patient {patient} has no consent {consent_id}")
+            raise ContractError(f"patient {patient} has no consent {consent_id}", code="NOT_FOUND")
         if doc["status"] != "active":
-            raise ContractError(f"consent {consent_id} is not active (status {doc['status']})")
+            raise ContractError(f"consent {consent_id} is not active (status {doc['status']})", code="CONFLICT")
         revoked = {
             **doc,
             "status": "inactive",
@@ -559,10 +588,13 @@ class HealthRecords(Contract):
             return call.consents(patient)
         if call.ctx.caller.role == "patient":
             reason = call.patient_refusal() if call.own_patient() is None else "a patient may see only their own"
-            raise ContractError(f"{call.caller_id} may not see patient {patient}'s consents: {reason}")
+            raise ContractError(
+                f"{call.caller_id} may not see patient {patient}'s consents: {reason}", code="FORBIDDEN"
+            )
         if call.role not in STAFF_ROLES:
             raise ContractError(
-                f"{call.caller_id} may not see consents: {call.role_refusal() or 'only care staff may'}"
+                f"{call.caller_id} may not see consents: {call.role_refusal() or 'only care staff may'}",
+                code="FORBIDDEN",
             )
         call.record(patient)
         accessor = call.accessor()
@@ -581,7 +613,9 @@ class HealthRecords(Contract):
         call = _Call(ctx, self)
         found = next((c for c in self._visible_consents(call, patient) if c["id"] == consent_id), None)
         if found is None:
-            raise ContractError(f"patient {patient} has no consent {consent_id} that {call.caller_id} may see")
+            raise ContractError(
+                f"patient {patient} has no consent {consent_id} that {call.caller_id} may see", code="NOT_FOUND"
+            )
         return found
 
     @evaluate
@@ -589,7 +623,9 @@ class HealthRecords(Contract):
         """Patients whose active permit consent names the caller (or its organisation) for ``purpose``."""
         call = _Call(ctx, self)
         if call.role not in STAFF_ROLES:
-            raise ContractError(f"only care staff may list their patients: {call.role_refusal() or call.caller_id}")
+            raise ContractError(
+                f"only care staff may list their patients: {call.role_refusal() or call.caller_id}", code="FORBIDDEN"
+            )
         accessor = call.accessor()
         found = []
         for patient in call.paged("r"):
@@ -616,19 +652,25 @@ class HealthRecords(Contract):
         """
         call = _Call(ctx, self)
         if ctx.caller.role == "patient" and call.own_patient() is None:
-            raise ContractError(f"{call.caller_id} may not read patient data: {call.patient_refusal()}")
+            raise ContractError(
+                f"{call.caller_id} may not read patient data: {call.patient_refusal()}", code="FORBIDDEN"
+            )
         request = _transient(ctx, "request", "the patients, purpose and data classes to read")
         if not isinstance(request, dict):
-            raise ContractError('request must be {"patients": [...], "purpose": "...", "classes": [...]}')
+            raise ContractError(
+                'request must be {"patients": [...], "purpose": "...", "classes": [...]}', code="INVALID"
+            )
         patients, purpose = request.get("patients"), request.get("purpose")
         if (
             not isinstance(patients, list)
             or not 1 <= len(patients) <= MAX_PATIENTS
             or len(set(patients)) != len(patients)
         ):
-            raise ContractError(f"name 1–{MAX_PATIENTS} distinct patients")
+            raise ContractError(f"name 1–{MAX_PATIENTS} distinct patients", code="INVALID")
         if not isinstance(purpose, str):
-            raise ContractError(f"purpose must be one of {', '.join(consent_rules.PURPOSES)}, not {purpose!r}")
+            raise ContractError(
+                f"purpose must be one of {', '.join(consent_rules.PURPOSES)}, not {purpose!r}", code="INVALID"
+            )
         wanted = _classes(request.get("classes", []), "classes") or list(DATA_CLASSES)
         decisions: dict[str, Any] = {}
         permitted = []
@@ -662,12 +704,14 @@ class HealthRecords(Contract):
         call = _Call(ctx, self)
         grant = call.get(f"g:{_check_id(access_id, 'access id')}")
         if grant is None:
-            raise ContractError(f"there is no access {access_id}")
+            raise ContractError(f"there is no access {access_id}", code="NOT_FOUND")
         if grant["accessor"] != call.caller_id:
-            raise ContractError(f"access {access_id} was granted to {grant['accessor']}, not {call.caller_id}")
+            raise ContractError(
+                f"access {access_id} was granted to {grant['accessor']}, not {call.caller_id}", code="FORBIDDEN"
+            )
         age = ctx.timestamp_ms - grant["at_ms"]
         if not 0 <= age <= GRANT_TTL_MS:
-            raise ContractError(f"access {access_id} has expired; ask again")
+            raise ContractError(f"access {access_id} has expired; ask again", code="GONE")
         out: dict[str, Any] = {}
         for patient, logged in grant["decisions"].items():
             if logged["decision"] != "permit":
@@ -693,7 +737,8 @@ class HealthRecords(Contract):
             reason = call.patient_refusal() if ctx.caller.role == "patient" else call.role_refusal()
             raise ContractError(
                 "only the patient (or a custodian officer) may read the access log"
-                + (f": {reason}" if reason and call.own_patient() is None else "")
+                + (f": {reason}" if reason and call.own_patient() is None else ""),
+                code="FORBIDDEN",
             )
         call.record(patient)
         count = call.counters(patient)["log"]
@@ -716,32 +761,34 @@ class HealthRecords(Contract):
         call = _Call(ctx, self)
         _check_id(batch, "batch id")
         if ctx.get_state(f"anchor:{batch}") is not None:
-            raise ContractError(f"batch {batch} is already anchored")
+            raise ContractError(f"batch {batch} is already anchored", code="CONFLICT")
         if not isinstance(count, int) or not 1 <= count <= 1_000_000 or not SHA256_HEX.match(str(root)):
-            raise ContractError("a batch has 1–1,000,000 records and a root of 64 lowercase hex digits")
+            raise ContractError("a batch has 1–1,000,000 records and a root of 64 lowercase hex digits", code="INVALID")
         if len(hashes) > MAX_INLINE_HASHES or (hashes and len(hashes) != count):
-            raise ContractError(f"give all hashes of a batch of at most {MAX_INLINE_HASHES}, or none")
+            raise ContractError(f"give all hashes of a batch of at most {MAX_INLINE_HASHES}, or none", code="INVALID")
         if any(not SHA256_HEX.match(str(h)) for h in hashes):
-            raise ContractError("hashes must be 64 lowercase hex digits each")
+            raise ContractError("hashes must be 64 lowercase hex digits each", code="INVALID")
         about = _transient(ctx, "records", "whose records the batch holds and their data classes")
         if not isinstance(about, dict):
-            raise ContractError('records must be {"patient": ..., "classes": [...]}')
+            raise ContractError('records must be {"patient": ..., "classes": [...]}', code="INVALID")
         patient = about.get("patient") or ""
         classes = sorted(set(_classes(about.get("classes", []), "classes")))
         on_behalf = about.get("on_behalf")
         if patient:
             record = call.record(patient)
             if record["status"] != "active":
-                raise ContractError(f"patient {patient}'s data was erased")
+                raise ContractError(f"patient {patient}'s data was erased", code="GONE")
             if on_behalf is not None:
                 if not (ctx.caller.org == call.custodian_org and call.role == "service"):
                     raise ContractError(
-                        f"only the custodian's service may store records on behalf of someone, not {call.caller_id}"
+                        f"only the custodian's service may store records on behalf of someone, not {call.caller_id}",
+                        code="FORBIDDEN",
                     )
                 if on_behalf != record.get("account"):
                     raise ContractError(
                         f"{call.caller_id} may store patient {patient}'s records on behalf of the patient's own "
-                        f"account only, not {on_behalf!r}"
+                        f"account only, not {on_behalf!r}",
+                        code="FORBIDDEN",
                     )
                 entry = call.entry(
                     patient,
@@ -753,10 +800,12 @@ class HealthRecords(Contract):
             elif not call.custodian and call.own_patient() != patient:
                 decision = call.decide(record, consent_rules.CAREMGT, classes)
                 if not decision.permit:
-                    raise ContractError(f"{call.caller_id} may not add records for {patient}: {decision.reason}")
+                    raise ContractError(
+                        f"{call.caller_id} may not add records for {patient}: {decision.reason}", code="FORBIDDEN"
+                    )
         else:
             if on_behalf is not None:
-                raise ContractError("on_behalf needs the patient whose records are stored")
+                raise ContractError("on_behalf needs the patient whose records are stored", code="INVALID")
             call.require_custodian("anchor batches of many patients")
         call.put(f"b:{batch}", {"patient": patient, "classes": classes, "on_behalf": on_behalf})
         anchor = {
@@ -789,15 +838,17 @@ class HealthRecords(Contract):
         call.require_custodian("record alerts")
         alerts = _transient(ctx, "alerts", "the alerts")
         if not isinstance(alerts, list) or not 1 <= len(alerts) <= MAX_ALERTS:
-            raise ContractError(f"record 1–{MAX_ALERTS} alerts per call")
+            raise ContractError(f"record 1–{MAX_ALERTS} alerts per call", code="INVALID")
         added: list[str] = []
         for alert in alerts:
             if not isinstance(alert, dict):
-                raise ContractError("each alert must be an object")
+                raise ContractError("each alert must be an object", code="INVALID")
             alert_id = _check_id(alert.get("id"), "alert id")
             patient = alert.get("patient")
             if alert.get("severity") not in SEVERITIES or alert.get("class") not in DATA_CLASSES:
-                raise ContractError(f"alert {alert_id}: severity must be critical or warning, class a data class")
+                raise ContractError(
+                    f"alert {alert_id}: severity must be critical or warning, class a data class", code="INVALID"
+                )
             record = call.record(patient)
             token = call.token("alert", alert_id)
             if record["status"] != "active" or alert_id in added or call.get(f"a:{token}") is not None:
@@ -849,13 +900,13 @@ class HealthRecords(Contract):
     def _alert(self, call: _Call, alert_id: str) -> dict[str, Any]:
         public = call.get(f"a:{call.token('alert', _check_id(alert_id, 'alert id'))}")
         if public is None:
-            raise ContractError(f"there is no alert {alert_id}")
+            raise ContractError(f"there is no alert {alert_id}", code="NOT_FOUND")
         return public
 
     def _require_alert_staff(self, call: _Call, what: str) -> None:
         if not call.custodian and call.role not in STAFF_ROLES:
             reason = call.patient_refusal() if call.ctx.caller.role == "patient" else call.role_refusal()
-            raise ContractError(f"only care staff may {what}" + (f": {reason}" if reason else ""))
+            raise ContractError(f"only care staff may {what}" + (f": {reason}" if reason else ""), code="FORBIDDEN")
 
     @evaluate
     def alerts(self, ctx: Context, status: str = "", patient: str = "") -> list:
@@ -899,7 +950,7 @@ class HealthRecords(Contract):
         public = self._alert(call, alert_id)
         decision = call.may_see_alert(public)
         if not decision.permit:
-            raise ContractError(f"alert {alert_id}: {decision.reason}")
+            raise ContractError(f"alert {alert_id}: {decision.reason}", code="FORBIDDEN")
         return {**public, "detail": call.get(f"d:{call.token('alert', alert_id)}")}
 
     @submit
@@ -909,17 +960,19 @@ class HealthRecords(Contract):
         if not (call.custodian and call.role == "officer") and call.role not in ("coordinator", "clinician"):
             reason = call.role_refusal()
             raise ContractError("only coordinators, clinicians and custodian officers may acknowledge alerts"
-                                + (f": {reason}" if reason else ""))  # fmt: skip
+                                + (f": {reason}" if reason else ""), code="FORBIDDEN")  # fmt: skip
         request = _transient(ctx, "alert", "the alert to acknowledge")
         if not isinstance(request, dict):
-            raise ContractError('alert must be {"id": ..., "note": ...}')
+            raise ContractError('alert must be {"id": ..., "note": ...}', code="INVALID")
         alert_id = _check_id(request.get("id"), "alert id")
         public = self._alert(call, alert_id)
         decision = call.may_see_alert(public)
         if not decision.permit:
-            raise ContractError(f"{call.caller_id} may not acknowledge alert {alert_id}: {decision.reason}")
+            raise ContractError(
+                f"{call.caller_id} may not acknowledge alert {alert_id}: {decision.reason}", code="FORBIDDEN"
+            )
         if public["status"] != "open":
-            raise ContractError(f"alert {alert_id} is already {public['status']}")
+            raise ContractError(f"alert {alert_id} is already {public['status']}", code="CONFLICT")
         call.put(
             f"a:{call.token('alert', alert_id)}",
             {
@@ -942,19 +995,23 @@ class HealthRecords(Contract):
         """
         call = _Call(ctx, self)
         if call.role != "analyst":
-            raise ContractError(f"only an analyst may register a model: {call.role_refusal() or call.caller_id}")
+            raise ContractError(
+                f"only an analyst may register a model: {call.role_refusal() or call.caller_id}", code="FORBIDDEN"
+            )
         if not isinstance(name, str) or not MODEL_NAME.match(name):
-            raise ContractError(f"model name must match {MODEL_NAME.pattern}, not {name!r}")
+            raise ContractError(f"model name must match {MODEL_NAME.pattern}, not {name!r}", code="INVALID")
         if not isinstance(version, str) or not MODEL_VERSION.match(version):
-            raise ContractError(f"model version must match {MODEL_VERSION.pattern}, not {version!r}")
+            raise ContractError(f"model version must match {MODEL_VERSION.pattern}, not {version!r}", code="INVALID")
         if not isinstance(sha256, str) or not SHA256_HEX.match(sha256):
-            raise ContractError("sha256 must be 64 lowercase hex digits")
+            raise ContractError("sha256 must be 64 lowercase hex digits", code="INVALID")
         if version.rsplit("-", 1)[1] != sha256[:8]:
-            raise ContractError(f"model version {version} must end with the first 8 hex digits of its SHA-256")
+            raise ContractError(
+                f"model version {version} must end with the first 8 hex digits of its SHA-256", code="INVALID"
+            )
         key = f"model:{name}:{version}"
         existing = ctx.get_state(key)
         if existing is not None and existing["sha256"] != sha256:
-            raise ContractError(f"model {name} {version} is registered with another hash")
+            raise ContractError(f"model {name} {version} is registered with another hash", code="CONFLICT")
         record = {
             "name": name,
             "version": version,
@@ -974,7 +1031,7 @@ class HealthRecords(Contract):
         call.require_custodian("make a model version current")
         record = ctx.get_state(f"model:{name}:{version}") if isinstance(version, str) else None
         if record is None:
-            raise ContractError(f"model {name!r} version {version!r} is not registered")
+            raise ContractError(f"model {name!r} version {version!r} is not registered", code="NOT_FOUND")
         current = {"version": version, "sha256": record["sha256"], "by": call.caller_id, "since": _iso(ctx)}
         ctx.put_state(f"model-current:{name}", current)
         ctx.set_event("ModelPromoted", {"name": name, "version": version, "sha256": record["sha256"]})
@@ -1000,11 +1057,13 @@ class HealthRecords(Contract):
         if call.own_patient() != patient and not (call.custodian and call.role == "officer"):
             reason = call.patient_refusal() if ctx.caller.role == "patient" and call.own_patient() is None else ""
             raise ContractError(
-                "only the patient or a custodian officer may erase a patient's data" + (f": {reason}" if reason else "")
+                "only the patient or a custodian officer may erase a patient's data"
+                + (f": {reason}" if reason else ""),
+                code="FORBIDDEN",
             )
         record = call.record(patient)
         if record["status"] == "erased":
-            raise ContractError(f"patient {patient}'s data was already erased")
+            raise ContractError(f"patient {patient}'s data was already erased", code="GONE")
         token = call.token("patient", patient)
         ctx.purge_private(PRIVATE, f"k:{token}")
         alerts = call.counters(patient)["alerts"]

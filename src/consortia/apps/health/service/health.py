@@ -51,14 +51,8 @@ from consortia.apps.health.domain.readings import Reading, iso, parse_iso
 from consortia.apps.health.service import crypto
 from consortia.apps.health.service.keyring import Keyring
 from consortia.apps.health.service.store import DuplicateRecord, RecordStore, StoredRecord, identifier_hash
-from consortia.gateway.sdk import (
-    Contract,
-    EndorsementFailed,
-    Gateway,
-    GatewayError,
-    SubmitResult,
-    TransactionInvalid,
-)
+from consortia.client.errors import EndorsementFailed, GatewayError, TransactionInvalid
+from consortia.client.sdk import Contract, Gateway, SubmitResult
 from consortia.identity import SigningIdentity
 from consortia.ledger import merkle
 from consortia.ledger.encoding import canonical_json, parse_json

@@ -58,19 +58,18 @@ from consortia.apps.health.domain.risk import UnknownModel, score
 from consortia.apps.health.domain.riskfactors import RiskFactors, RiskInputError
 from consortia.apps.health.service.health import AccessRefused, HealthError, HealthService, service_for
 from consortia.apps.health.web import views
-from consortia.gateway.sdk import GatewayError, TransactionInvalid
-from consortia.gateway.server import auth
-from consortia.gateway.server.auth import SESSION_COOKIE, AuthError, Principal, principal_from_session
+from consortia.client.errors import GatewayError
+from consortia.gateway.server.auth import SESSION_COOKIE, Principal, caller_of, principal_from_session
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.pages import SECURITY_HEADERS
-from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.problems import Problem, problem_for
 from consortia.gateway.server.streams import stream_key
 from consortia.identity import SigningIdentity
 from consortia.ledger.block import Block
-from consortia.ledger.codes import Code, code_name
-from consortia.ledger.encoding import decode_canonical, encode
-from consortia.ledger.proof import build_consistency, build_proof, header_json
+from consortia.ledger.codes import Code
+from consortia.ledger.encoding import encode
+from consortia.ledger.proof import UnknownTransaction, build_consistency, build_transaction_proof, header_json
 
 log = logging.getLogger(__name__)
 
@@ -91,52 +90,19 @@ SIGN_YOUR_OWN = (
 # -- who is calling -------------------------------------------------------------------------------------------
 
 
-async def principal_of(request: Request, backend: Backend) -> Principal | None:
-    """The caller: a program signing its request, a logged-in person, or None."""
-    try:
-        return await auth.principal_of(request, backend.members, getattr(request.app.state, "sessions", None))
-    except AuthError as exc:
-        raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
-
-
-def service_identity(backend: Backend, principal: Principal) -> SigningIdentity | None:
-    """The principal's own key if it is its organisation's service identity (the one program the gateway serves)."""
-    try:
-        service = backend.network.identity(principal.org, "client")
-    except (OSError, ValueError):
-        return None
-    same = bool(principal.cert_hash) and secrets.compare_digest(principal.cert_hash, service.info.cert_hash)
-    return service if same else None
-
-
 def acting(backend: Backend, principal: Principal | None) -> SigningIdentity:
-    """The identity that signs for the caller: a person's own, or a program's own — never a borrowed one."""
+    """The identity that signs for the caller (:meth:`Backend.acting_identity`: a person's own, or a program's
+    own — never a borrowed one), once the caller may write to the channel; a program the gateway holds no key for
+    is told how to sign its own proposals on this channel."""
     if principal is None:
         raise Problem(401, "log in or sign the request", code="UNAUTHENTICATED")
     backend.require_write(principal, CHANNEL)
-    if principal.identity is not None:
-        return principal.identity
-    service = service_identity(backend, principal)
-    if service is None:
-        raise Problem(403, SIGN_YOUR_OWN.format(who=principal.id), code="SIGN_YOUR_OWN_PROPOSALS")
-    return service
-
-
-REFUSALS = ("only", "may not", "no active consent", "denied by consent", "was erased", "recognised", "counts only")
-"""Words of the contract's refusals (403); other contract errors are the request's fault (400) or unknowns (404)."""
-UNKNOWN = ("is not enrolled", "there is no ", "has no consent")
-
-
-def _gateway_problem(exc: GatewayError) -> Problem:
-    """The problem a user sees for a refused or failed contract call: its status, and the contract's reason."""
-    if exc.code in ("UNKNOWN_CONTRACT", "NO_PEER", "NO_ENDORSERS"):
-        return Problem(503, exc.message, code=exc.code)
-    if isinstance(exc, TransactionInvalid):
-        return Problem(409, f"not committed ({exc.code}): {exc.message}; try again", code=exc.code)
-    if any(word in exc.message for word in UNKNOWN):
-        return Problem(404, exc.message, code=exc.code)
-    status = 403 if any(word in exc.message for word in REFUSALS) else 400
-    return Problem(status, exc.message, code=exc.code)
+    try:
+        return backend.acting_identity(principal)
+    except Problem as exc:
+        if exc.code == "SIGN_YOUR_OWN":
+            raise Problem(403, SIGN_YOUR_OWN.format(who=principal.id), code="SIGN_YOUR_OWN_PROPOSALS") from None
+        raise
 
 
 async def _json_body(request: Request, limit_types: tuple[str, ...] = ("application/json",)) -> Any:
@@ -152,15 +118,10 @@ async def _json_body(request: Request, limit_types: tuple[str, ...] = ("applicat
 def proof_of(backend: Backend, principal: Principal, tx_id: str) -> dict[str, Any]:
     """The platform's proof document of a health transaction (what the in-browser verifier checks)."""
     peer_channel = backend.peer_channel(CHANNEL, principal)
-    position = peer_channel.ledger.state.tx_position(tx_id)
-    if position is None:
-        raise Problem(404, f"transaction {tx_id} is not on channel {CHANNEL!r}", code="UNKNOWN_TRANSACTION")
-    number, index, code = position
-    block = decode_canonical(peer_channel.ledger.record(number).block, Block)
-    cas = {o.msp_id: o.ca_certificate for o in peer_channel.rules.config.orderer.organisations}
-    document = build_proof(block, index, peer_channel.ledger.history, cas, code_name(code))
-    document["tx_id"] = tx_id
-    return document
+    try:
+        return build_transaction_proof(peer_channel.ledger, tx_id, peer_channel.rules.config.orderer_cas())
+    except UnknownTransaction as exc:
+        raise Problem(404, str(exc), code="UNKNOWN_TRANSACTION") from None
 
 
 def consistency_of(backend: Backend, principal: Principal, start: int, end: int) -> dict[str, Any]:
@@ -234,10 +195,7 @@ def fhir_router(backend: Backend, service: HealthService) -> APIRouter:
         if principal.org == CUSTODIAN and principal.identity is not None and principal.role == "officer":
             return Storer(principal.identity)  # custodian staff store any patient's readings as themselves
         if principal.org == CUSTODIAN and principal.identity is None:
-            service_id = service_identity(backend, principal)
-            if service_id is not None:
-                return Storer(service_id)
-            raise Problem(403, SIGN_YOUR_OWN.format(who=principal.id), code="SIGN_YOUR_OWN_PROPOSALS")
+            return Storer(acting(backend, principal))  # the custodian's own service, signing as itself
         raise Problem(
             403,
             f"only patients (for their own readings) and the custodian {CUSTODIAN}'s officers and service may submit "
@@ -246,7 +204,7 @@ def fhir_router(backend: Backend, service: HealthService) -> APIRouter:
         )
 
     async def receive(request: Request, expect: str) -> Response:
-        principal = await principal_of(request, backend)
+        principal = await caller_of(request)
         if principal is None:
             raise Problem(401, "log in or sign the request", code="UNAUTHENTICATED")
         backend.require_write(principal, CHANNEL)
@@ -307,12 +265,9 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
     """``/api/health/…``."""
     router = APIRouter(prefix="/api/health", tags=["health"])
 
-    async def who(request: Request, write: bool = False) -> tuple[Principal, SigningIdentity]:
-        principal = await principal_of(request, backend)
-        if write and principal is not None and principal.via == "session":
-            kind = request.headers.get("content-type", "")
-            if not kind.startswith("application/json"):
-                raise Problem(415, "send JSON (Content-Type: application/json)", code="JSON_REQUIRED")
+    async def who(request: Request) -> tuple[Principal, SigningIdentity]:
+        # caller_of applies the platform's rules, the JSON-only one for cookie-authenticated writes included.
+        principal = await caller_of(request)
         identity = acting(backend, principal)
         assert principal is not None
         return principal, identity
@@ -325,7 +280,7 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
         except HealthError as exc:
             raise Problem(400, str(exc), code="HEALTH_ERROR") from None
         except GatewayError as exc:
-            raise _gateway_problem(exc) from None
+            raise problem_for(exc) from None
 
     @router.get("/patients/{patient}/readings", summary="A patient's readings (consent checked and logged)")
     async def readings(request: Request, patient: str, purpose: str = "TREAT", data_class: str = "") -> dict:
@@ -351,7 +306,7 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
 
     @router.post("/consents", summary="The logged-in patient grants consent")
     async def grant(request: Request) -> dict:
-        _, identity = await who(request, write=True)
+        _, identity = await who(request)
         body = await _json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("actor"), str):
             raise Problem(400, "give actor (Org or Org/user), purposes and optionally classes and end", code="BAD_CALL")
@@ -363,7 +318,7 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
 
     @router.post("/consents/{consent_id}/revoke", summary="The logged-in patient revokes a consent")
     async def revoke(request: Request, consent_id: str) -> dict:
-        _, identity = await who(request, write=True)
+        _, identity = await who(request)
         return await call(service.revoke, identity, consent_id)
 
     @router.get("/patients/{patient}/access-log", summary="Who read a patient's data (the patient, an officer)")
@@ -393,7 +348,7 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
 
     @router.post("/patients/{patient}/erase", summary="Erase a patient (crypto-shredding)")
     async def erase(request: Request, patient: str) -> dict:
-        _, identity = await who(request, write=True)
+        _, identity = await who(request)
         return await call(service.erase, identity, patient)
 
     @router.get("/alerts", summary="Alerts, newest first")
@@ -480,7 +435,7 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
 
     @router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert")
     async def acknowledge(request: Request, alert_id: str) -> dict:
-        _, identity = await who(request, write=True)
+        _, identity = await who(request)
         body = await _json_body(request)
         note = body.get("note", "") if isinstance(body, dict) else ""
         return await call(service.acknowledge, identity, alert_id, str(note))
@@ -675,7 +630,7 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         except AccessRefused as exc:
             return refused(request, exc.reason, exc.access_id)
         except GatewayError as exc:
-            return refused(request, exc.message, None, 404 if "not enrolled" in exc.message else 403)
+            return refused(request, exc.message, None, problem_for(exc).status)  # from the contract's code
         return render(request, "health_history.html", context)
 
     @router.post("/health/alerts/{alert_id}/ack")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.web import qrcode
 from consortia.gateway.server.app import ServerSettings, create_app

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.cli import app as cli
 from consortia.apps.coldchain.domain import eventhash, gs1
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.service.capture import Capturer, contract_of
-from consortia.gateway.sdk import EndorsementFailed, TransactionInvalid
+from consortia.client.errors import EndorsementFailed, TransactionInvalid
 from consortia.network.embedded import EmbeddedNetwork
 
 from .cc_support import EVENT_HASH, epcis_documents, load, settle

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.demo import simulate
 from consortia.apps.coldchain.domain import readings
 from consortia.apps.coldchain.domain.document import read_document

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.cli import app as cli
 from consortia.apps.coldchain.demo import scenario
 from consortia.apps.coldchain.domain import gs1

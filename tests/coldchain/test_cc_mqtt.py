@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.demo import simulate
 from consortia.apps.coldchain.service import broker, proofs
 from consortia.apps.coldchain.service.ingest import IngestService

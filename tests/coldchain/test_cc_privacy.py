@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.domain import commitment, gs1
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.domain.facts import CONTEXT, DEVICE_PREFIX, MDA
@@ -23,9 +23,10 @@ from consortia.apps.coldchain.domain.readings import Reading, encode, topic
 from consortia.apps.coldchain.service import alarms, proofs
 from consortia.apps.coldchain.service.capture import Capturer, contract_of, submission
 from consortia.apps.coldchain.service.ingest import IngestService
-from consortia.gateway.sdk import EndorsementFailed, Gateway, TransactionInvalid
+from consortia.client.errors import EndorsementFailed, TransactionInvalid
+from consortia.client.request_signing import authorization_header
+from consortia.client.sdk import Gateway
 from consortia.gateway.server.app import ServerSettings, create_app
-from consortia.gateway.server.auth import authorization_header
 from consortia.identity import CertificateAuthority
 from consortia.network.bootstrap import crypto_dir
 from consortia.network.embedded import EmbeddedNetwork
@@ -375,8 +376,11 @@ def test_only_the_owner_with_the_inspector_recalls_a_lot(cc_network: EmbeddedNet
     Capturer(contract_of(cc_network.gateway(consortium.FISH_MARKET))).capture(read_document(_landing(lot)))
     settle(cc_network)
     processor = Capturer(contract_of(cc_network.gateway(consortium.PROCESSOR)))
-    with pytest.raises(DocumentRejected, match=re.escape("not allowed: only BusanFishMarket (which owns lot")):
+    with pytest.raises(
+        DocumentRejected, match=re.escape("not allowed: only BusanFishMarket (which owns lot")
+    ) as refused:
         processor.capture(read_document(_recall(lot)))
+    assert refused.value.code == "FORBIDDEN"  # the contract's code, which the routes answer with 403
     rogue = Capturer(contract_of(_rogue_inspector(cc_network, consortium.RETAILER)))
     with pytest.raises(DocumentRejected, match="not allowed: only BusanFishMarket"):
         rogue.capture(read_document(_recall(lot)))
@@ -414,8 +418,9 @@ def test_only_the_owner_closes_an_alarm(cc_network: EmbeddedNetwork) -> None:
     retailer = contract_of(cc_network.gateway(consortium.RETAILER))
     with pytest.raises(
         EndorsementFailed, match=re.escape("not allowed: only the owner of the alarm's lots (BusanFishMarket)")
-    ):
+    ) as refused:
         alarms.close_alarm(retailer, ref, "not mine to close")
+    assert refused.value.contract_code == "FORBIDDEN"
     market = contract_of(cc_network.gateway(consortium.FISH_MARKET))
     with pytest.raises(TransactionInvalid) as caught:  # the owner, endorsed by another organisation's peer only
         market.submit("close_alarm", ref, endorsing_orgs=[consortium.RETAILER])

@@ -12,10 +12,10 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.domain import gs1, readings
+from consortia.client.request_signing import authorization_header
 from consortia.gateway.server.app import ServerSettings, create_app
-from consortia.gateway.server.auth import authorization_header
 from consortia.ledger.proof import check_proof, proof_holds
 from consortia.network.embedded import EmbeddedNetwork
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from consortia.cli.common import DATA_HELP, fail, print_json
+from consortia.cli.common import DATA_HELP, fail, open_network, print_json
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,9 +29,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_print_json = print_json
-_fail = fail
-
 
 def _data(data: Path | None) -> Path:
     from consortia.cli.common import data_dir
@@ -41,37 +38,27 @@ def _data(data: Path | None) -> Path:
 
 @contextmanager
 def _network(data: Path | None, as_json: bool = False) -> Iterator[EmbeddedNetwork]:
-    from consortia.apps.coldchain import consortium
-    from consortia.network.embedded import EmbeddedNetwork
+    """The network of ``--data`` (opened by the platform's :func:`~consortia.cli.common.open_network`), with the
+    cold-chain contract deployed on its channel."""
+    import consortia.apps.coldchain.consortium as consortium
 
-    folder = _data(data)
-    if not (folder / "network.json").is_file():
-        _fail(
-            f"{folder} holds no Consortia network; run 'consortia coldchain init --data {folder}' or "
-            f"'consortia demo --data {folder}' first",
-            as_json=as_json,
-        )
-    try:
-        network = EmbeddedNetwork(folder)
-    except Exception as exc:  # a locked or damaged folder: say so instead of a traceback
-        _fail(f"cannot open the network in {folder}: {exc} (is a server using it?)", as_json=as_json)
-    try:
+    with open_network(data, channel=consortium.CHANNEL, init="consortia coldchain init", as_json=as_json) as network:
         if not consortium.is_deployed(network):
-            _fail(f"the network in {folder} has no '{consortium.CHANNEL}' channel with the contract", as_json=as_json)
+            fail(
+                f"the network in {_data(data)} has no '{consortium.CHANNEL}' channel with the contract", as_json=as_json
+            )
         yield network
-    finally:
-        network.close()
 
 
 @app.command()
 def init(data: Path | None = typer.Option(None, "--data", help=DATA_HELP)) -> None:
     """Create a network holding only the cold-chain consortium and deploy its contract."""
-    from consortia.apps.coldchain import consortium
+    import consortia.apps.coldchain.consortium as consortium
     from consortia.network.embedded import EmbeddedNetwork
 
     folder = _data(data)
     if (folder / "network.json").is_file():
-        _fail(f"{folder} already holds a network; choose another --data")
+        fail(f"{folder} already holds a network; choose another --data")
     network = EmbeddedNetwork.create(folder, consortium.network_spec(passwords=True))
     try:
         consortium.deploy(network)
@@ -92,33 +79,33 @@ def import_epcis(
     from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
     from consortia.apps.coldchain.domain.schema import SchemaUnavailable
     from consortia.apps.coldchain.service.capture import Capturer, contract_of
-    from consortia.gateway.sdk import GatewayError
+    from consortia.client.errors import GatewayError
 
     documents = []
     for path in files:
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            _fail(f"cannot read {path}: {exc.strerror or exc}", as_json=as_json, extra={"source": str(path)})
+            fail(f"cannot read {path}: {exc.strerror or exc}", as_json=as_json, extra={"source": str(path)})
         try:
             documents.append(read_document(raw, str(path)))
         except DocumentRejected as exc:
-            _fail(str(exc), as_json=as_json, extra=exc.as_dict())
+            fail(str(exc), as_json=as_json, extra=exc.as_dict())
         except SchemaUnavailable as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
     with _network(data, as_json) as network:
         try:
             capturer = Capturer(contract_of(network.gateway(org, user)))
         except Exception as exc:
-            _fail(f"cannot act as {org}/{user}: {exc}", 2, as_json=as_json)
+            fail(f"cannot act as {org}/{user}: {exc}", 2, as_json=as_json)
         event_ids: list[str] = []
         for document in documents:
             try:
                 result = capturer.capture(document)
             except DocumentRejected as exc:
-                _fail(str(exc), as_json=as_json, extra={**exc.as_dict(), "captured_before": event_ids})
+                fail(str(exc), as_json=as_json, extra={**exc.as_dict(), "captured_before": event_ids})
             except GatewayError as exc:
-                _fail(f"{document.source}: {exc}", as_json=as_json, extra={"captured_before": event_ids})
+                fail(f"{document.source}: {exc}", as_json=as_json, extra={"captured_before": event_ids})
             event_ids.extend(result.event_ids)
     summary = {
         "documents": len(documents),
@@ -127,7 +114,7 @@ def import_epcis(
         "event_ids": event_ids,
     }
     if as_json:
-        _print_json(summary)
+        print_json(summary)
     else:
         typer.echo(f"Captured {summary['events']} events from {summary['documents']} documents.")
 
@@ -145,20 +132,20 @@ def event_hash(
     try:
         document = parse_json(file.read_bytes())
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror or exc}", as_json=as_json)
+        fail(f"cannot read {file}: {exc.strerror or exc}", as_json=as_json)
     except DocumentRejected as exc:
-        _fail(f"{file}: {exc}", as_json=as_json)
+        fail(f"{file}: {exc}", as_json=as_json)
     body = document.get("epcisBody") if isinstance(document, dict) else None
     events = body.get("eventList") if isinstance(body, dict) else None
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        _fail(f"{file}: no epcisBody.eventList of event objects", as_json=as_json)
+        fail(f"{file}: no epcisBody.eventList of event objects", as_json=as_json)
     prefixes = eventhash.context_prefixes(document.get("@context"))
     if prehash:
         values = [eventhash.prehash(event, prefixes) for event in events]
     else:
         values = [eventhash.event_hash_id(event, prefixes) for event in events]
     if as_json:
-        _print_json(values)
+        print_json(values)
     else:
         for value in values:
             typer.echo(value)
@@ -175,23 +162,23 @@ def trace(
     """One-up / one-down trace of a lot through transformations."""
     from consortia.apps.coldchain.domain import gs1
     from consortia.apps.coldchain.service.capture import contract_of
-    from consortia.gateway.sdk import GatewayError
+    from consortia.client.errors import GatewayError
 
     if direction not in ("back", "forward"):
-        _fail("--direction must be 'back' or 'forward'", 2, as_json=as_json)
+        fail("--direction must be 'back' or 'forward'", 2, as_json=as_json)
     try:
         lot_id = gs1.LotId.parse(lot)
     except gs1.GS1Error as exc:
-        _fail(str(exc), 2, as_json=as_json)
+        fail(str(exc), 2, as_json=as_json)
     with _network(data, as_json) as network:
         try:
             result = contract_of(network.gateway(org)).evaluate("trace", lot_id.key, direction)
         except GatewayError as exc:
-            _fail(exc.message, as_json=as_json)
+            fail(exc.message, as_json=as_json)
     for key in ("lots", "ends"):
         result[key + "_uris"] = [gs1.LotId.from_key(x).canonical for x in result[key]]
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     typer.echo(f"{direction} from {lot_id.canonical}:")
     for edge in result["edges"]:
@@ -215,15 +202,15 @@ def fsma204(
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError:
-        _fail("--from and --to take dates as YYYY-MM-DD", 2)
+        fail("--from and --to take dates as YYYY-MM-DD", 2)
     if last < first:
-        _fail("--to is before --from", 2)
+        fail("--to is before --from", 2)
     if out.suffix.lower() not in (".csv", ".xlsx"):
-        _fail("--out must end in .csv or .xlsx", 2)
+        fail("--out must end in .csv or .xlsx", 2)
     try:
         check_offset(offset)
     except TimestampError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     with _network(data) as network:
         rows = export.collect(network.gateway(org), first, last, offset)
     export.write(rows, out)
@@ -245,14 +232,14 @@ def assess(
         table = species_config.load(species_file)
         settings = table.get(species)
     except species_config.SpeciesError as exc:
-        _fail(str(exc), 2, as_json=as_json)
+        fail(str(exc), 2, as_json=as_json)
     try:
         samples = rules.read_csv(readings)
     except rules.ReadingsError as exc:
-        _fail(str(exc), 1, as_json=as_json)
+        fail(str(exc), 1, as_json=as_json)
     result = rules.assess(samples, settings)
     if as_json:
-        _print_json(result.as_dict())
+        print_json(result.as_dict())
         return
     typer.echo(
         f"{settings.name}: {result.status}; remaining shelf life {result.remaining_shelf_life_days:.2f} days; "
@@ -277,7 +264,7 @@ def qr(
     try:
         payload = qrcode.write(lot, out, resolver=resolver or None, scale=scale)
     except (ValueError, OSError) as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     typer.echo(f"Wrote {out}: {payload}")
 
 
@@ -297,11 +284,12 @@ def simulate(
 ) -> None:
     """Publish realistic temperature traces (boat ice, dock, reefer truck, retail display) with excursions."""
     from consortia.apps.coldchain.demo import simulate as sim
+    from consortia.apps.coldchain.service.broker import parse_broker
 
     try:
-        host, port = sim.parse_broker(broker)
+        host, port = parse_broker(broker)
     except ValueError as exc:
-        _fail(str(exc), 2, as_json=as_json)
+        fail(str(exc), 2, as_json=as_json)
     plan = sim.plan(lots=lots, devices=devices, hours=hours, rate=rate, seed=seed)
     if register:
         with _network(data, as_json) as network:
@@ -309,9 +297,9 @@ def simulate(
     try:
         stats = sim.publish(plan, host, port, duplicates=duplicates, disorder=disorder, seed=seed)
     except OSError as exc:
-        _fail(f"cannot publish to the MQTT broker at {broker}: {exc}", as_json=as_json)
+        fail(f"cannot publish to the MQTT broker at {broker}: {exc}", as_json=as_json)
     if as_json:
-        _print_json(stats)
+        print_json(stats)
     else:
         typer.echo(
             f"Published {stats['published']} messages ({stats['readings']} readings, {stats['duplicates']} duplicates, "
@@ -331,19 +319,19 @@ def ingest(
     """Subscribe to the loggers' MQTT topics, store every reading, anchor batches on the ledger."""
     import time
 
-    from consortia.apps.coldchain.demo import simulate as sim
     from consortia.apps.coldchain.service import ingest as ingestion
+    from consortia.apps.coldchain.service.broker import parse_broker
 
     try:
-        host, port = sim.parse_broker(broker)
+        host, port = parse_broker(broker)
     except ValueError as exc:
-        _fail(str(exc), 2, as_json=as_json)
+        fail(str(exc), 2, as_json=as_json)
     with _network(data, as_json) as network:
         service = ingestion.IngestService.for_network(network, org=org, window_seconds=window)
         try:
             service.connect(host, port)
         except OSError as exc:
-            _fail(f"cannot connect to the MQTT broker at {broker}: {exc}", as_json=as_json)
+            fail(f"cannot connect to the MQTT broker at {broker}: {exc}", as_json=as_json)
         typer.echo(f"Ingesting from {broker} (window {window} s). Ctrl-C stops.", err=True)
         try:
             deadline = time.monotonic() + seconds if seconds else None
@@ -355,7 +343,7 @@ def ingest(
             service.close()
     counters = service.counters()
     if as_json:
-        _print_json(counters)
+        print_json(counters)
     else:
         typer.echo(" ".join(f"{k}={v}" for k, v in counters.items()))
 
@@ -368,7 +356,7 @@ def reading_proof(
     as_json: bool = typer.Option(False, "--json", help="Print the proof as JSON."),
 ) -> None:
     """A stored reading's inclusion proof in its anchored batch, with the anchoring transaction's proof; verified."""
-    from consortia.apps.coldchain import consortium
+    import consortia.apps.coldchain.consortium as consortium
     from consortia.apps.coldchain.service import proofs
     from consortia.apps.coldchain.service.store import ReadingStore
 
@@ -379,14 +367,14 @@ def reading_proof(
             peer_channel = network.peers[network.spec.channel(consortium.CHANNEL).orgs[0]].channel(consortium.CHANNEL)
             document = proofs.reading_proof(store, peer_channel, device, seq)
         except proofs.ProofError as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
         finally:
             store.close()
     steps = proofs.verify_reading_proof(document)
     document["verification"] = [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in steps]
     document["verified"] = all(s.ok for s in steps)
     if as_json:
-        _print_json(document)
+        print_json(document)
     else:
         for s in steps:
             typer.echo(f"{'✓' if s.ok else '✗'} {s.name} {s.detail}")
@@ -411,7 +399,7 @@ def bench(
         readings=readings, devices=devices, events=events, per_document=per_document, mqtt=mqtt, folder=keep
     )
     if as_json:
-        _print_json(figures)
+        print_json(figures)
         return
     for name, value in figures.items():
         typer.echo(f"{name}: {value}")

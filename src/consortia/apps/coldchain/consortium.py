@@ -108,4 +108,4 @@ def is_deployed(network: EmbeddedNetwork) -> bool:
     except KeyError:
         return False
     peer = network.peers[network.spec.channel(CHANNEL).orgs[0]]
-    return peer.channel(CHANNEL).validator.definition(None, CONTRACT) is not None
+    return peer.channel(CHANNEL).definition(CONTRACT) is not None

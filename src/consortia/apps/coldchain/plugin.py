@@ -1,4 +1,4 @@
-"""How the cold chain plugs into the platform: one :class:`~consortia.gateway.applications.Application`.
+"""How the cold chain plugs into the platform: one :class:`~consortia.plugins.Application`.
 
 ``pyproject.toml`` names :data:`application` under the ``consortia.apps`` entry-point group. The platform then
 adds the five organisations and the ``coldchain`` channel to ``consortia demo``, deploys the contract and runs
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.cli import app as cli
-from consortia.gateway.applications import Application
+from consortia.plugins import Application
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

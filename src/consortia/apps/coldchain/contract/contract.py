@@ -140,7 +140,7 @@ def _lot_key(text: str) -> str:
     try:
         return gs1.LotId.parse(text).key
     except gs1.GS1Error as exc:
-        raise ContractError(str(exc)) from None
+        raise ContractError(str(exc), code="INVALID") from None
 
 
 def _values(value: Any, name: str) -> list[str]:
@@ -149,10 +149,10 @@ def _values(value: Any, name: str) -> list[str]:
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         items = [v.strip() for v in value]
     else:
-        raise ContractError(f"{name} must be a string or a list of strings")
+        raise ContractError(f"{name} must be a string or a list of strings", code="INVALID")
     items = [v for v in items if v]
     if not items:
-        raise ContractError(f"{name} is empty")
+        raise ContractError(f"{name} is empty", code="INVALID")
     return items
 
 
@@ -176,11 +176,13 @@ def _policy(*orgs: str) -> str:
 def _transient_json(ctx: Context, name: str, what: str) -> Any:
     raw = ctx.transient.get(name)
     if raw is None:
-        raise ContractError(f"{what} travels as transient data {name!r} (never as an argument); none was sent")
+        raise ContractError(
+            f"{what} travels as transient data {name!r} (never as an argument); none was sent", code="INVALID"
+        )
     try:
         return parse_json(raw)
     except ValueError as exc:
-        raise ContractError(f"transient {name!r}: {exc}") from None
+        raise ContractError(f"transient {name!r}: {exc}", code="INVALID") from None
 
 
 def reference(secret: bytes, kind: str, value: str) -> str:
@@ -202,7 +204,9 @@ class _Refs:
         if self._secret is None:
             stored = self.ctx.get_private(COLLECTION, SECRET_KEY)
             if not isinstance(stored, dict) or not isinstance(stored.get("secret"), str):
-                raise ContractError("the cold-chain contract is not initialised: call init(<inspection org>) first")
+                raise ContractError(
+                    "the cold-chain contract is not initialised: call init(<inspection org>) first", code="CONFLICT"
+                )
             self._secret = bytes.fromhex(stored["secret"])
         return self._secret
 
@@ -241,14 +245,15 @@ class ColdChain(Contract):
     def init(self, ctx: Context, inspection_org: str) -> dict:
         """Name the inspection agency, store the consortium secret (transient), create the register (once)."""
         if ctx.get_state(CONFIG_KEY) is not None:
-            raise ContractError("the cold-chain contract is already initialised")
+            raise ContractError("the cold-chain contract is already initialised", code="CONFLICT")
         if inspection_org not in ctx.channel_orgs:
-            raise ContractError(f"{inspection_org!r} is not a member of channel {ctx.channel!r}")
+            raise ContractError(f"{inspection_org!r} is not a member of channel {ctx.channel!r}", code="INVALID")
         secret = ctx.transient.get(SECRET_TRANSIENT)
         if not isinstance(secret, bytes) or len(secret) < 32:
             raise ContractError(
                 f"init needs at least 32 random bytes as transient data {SECRET_TRANSIENT!r} "
-                f"(got {0 if secret is None else len(secret)})"
+                f"(got {0 if secret is None else len(secret)})",
+                code="INVALID",
             )
         ctx.put_private(COLLECTION, SECRET_KEY, {"secret": secret.hex()})
         policy = _policy(inspection_org)
@@ -268,7 +273,9 @@ class ColdChain(Contract):
     def _config(self, ctx: Context) -> dict:
         config = ctx.get_state(CONFIG_KEY)
         if config is None:
-            raise ContractError("the cold-chain contract is not initialised: call init(<inspection org>) first")
+            raise ContractError(
+                "the cold-chain contract is not initialised: call init(<inspection org>) first", code="CONFLICT"
+            )
         return config
 
     def _inspector(self, ctx: Context, config: dict) -> bool:
@@ -284,14 +291,16 @@ class ColdChain(Contract):
         refs = _Refs(ctx)
         payload = _transient_json(ctx, CAPTURE_TRANSIENT, "an EPCIS document")
         if not isinstance(payload, dict):
-            raise ContractError("transient 'capture' must be a JSON object {events, context, salts, …}")
+            raise ContractError("transient 'capture' must be a JSON object {events, context, salts, …}", code="INVALID")
         events, salts = payload.get("events"), payload.get("salts")
         if not isinstance(events, list) or not events:
-            raise ContractError("a capture needs at least one event")
+            raise ContractError("a capture needs at least one event", code="INVALID")
         if len(events) > MAX_EVENTS:
-            raise ContractError(f"a capture holds at most {MAX_EVENTS} events, got {len(events)}")
+            raise ContractError(f"a capture holds at most {MAX_EVENTS} events, got {len(events)}", code="INVALID")
         if not isinstance(salts, list) or len(salts) != len(events):
-            raise ContractError(f"a capture needs one salt per event: {len(events)} events, got {salts!r:.40}")
+            raise ContractError(
+                f"a capture needs one salt per event: {len(events)} events, got {salts!r:.40}", code="INVALID"
+            )
         prefixes = context_prefixes(payload.get("context"))
         # what the document adds to (or changes in) the standard prefixes: enough to rebuild ``prefixes``
         document_prefixes = {k: v for k, v in prefixes.items() if STANDARD_PREFIXES.get(k) != v}
@@ -306,24 +315,26 @@ class ColdChain(Contract):
         alarms = 0
         for index, event in enumerate(events):
             if not isinstance(event, dict):
-                raise ContractError(f"event {index}: must be a JSON object")
+                raise ContractError(f"event {index}: must be a JSON object", code="INVALID")
             given = event.get("eventID")
             if given is not None and (not isinstance(given, str) or not given.strip() or len(given) > 512):
-                raise ContractError(f"event {index}: eventID must be a non-empty string of at most 512 characters")
+                raise ContractError(
+                    f"event {index}: eventID must be a non-empty string of at most 512 characters", code="INVALID"
+                )
             event_id = given.strip() if isinstance(given, str) else event_hash_id(event, prefixes)
             where = f"event {index} ({event_id})"
             if event_id in seen:
-                raise ContractError(f"{where}: eventID appears twice in the document")
+                raise ContractError(f"{where}: eventID appears twice in the document", code="INVALID")
             seen.add(event_id)
             try:
                 salt = commitment.check_salt(salts[index], where)
             except ValueError as exc:
-                raise ContractError(str(exc)) from None
+                raise ContractError(str(exc), code="INVALID") from None
             stored = commitment.stored_event(event, event_id)
             try:
                 facts = event_facts(stored)
             except ValueError as exc:
-                raise ContractError(f"{where}: {exc}") from None
+                raise ContractError(f"{where}: {exc}", code="INVALID") from None
             cte = classify(stored, facts)
             first = len(leaves)
             mine = commitment.event_leaves(stored, event_id, facts, cte, prefixes, salt, index)
@@ -339,19 +350,21 @@ class ColdChain(Contract):
                     if ctx.caller.org != owner and not inspector:
                         raise ContractError(
                             f"{where}: {NOT_ALLOWED} only {owner} (which captured it) or an inspector may declare "
-                            f"it in error"
+                            f"it in error",
+                            code="FORBIDDEN",
                         )
                     existing["errorDeclaration"] = event["errorDeclaration"]  # the event stays as committed
                     existing["declaredIn"] = ctx.tx_id
                     ctx.put_private(COLLECTION, event_key(event_ref), existing)
                     event_ids.append(event_id)
                     continue
-                raise ContractError(f"{where}: already captured (transaction {existing['txID']})")
+                raise ContractError(f"{where}: already captured (transaction {existing['txID']})", code="CONFLICT")
             declares_nc = NONCONFORMANT in (facts.disposition, *facts.persistent_set)
             if declares_nc and not inspector:
                 raise ContractError(
                     f"{where}: {NOT_ALLOWED} only an inspector of {config['inspection_org']} (role=inspector) "
-                    f"may declare a lot non_conformant, not {ctx.caller.id}"
+                    f"may declare a lot non_conformant, not {ctx.caller.id}",
+                    code="FORBIDDEN",
                 )
             if inspector and facts.biz_step == "inspecting" and facts.disposition in ("conformant", NONCONFORMANT):
                 for lot in facts.lots:
@@ -404,7 +417,8 @@ class ColdChain(Contract):
         if computed.count != count or computed.root.hex() != root:
             raise ContractError(
                 f"the commitment does not match the events sent: expected root {computed.root.hex()} over "
-                f"{computed.count} leaves, got {str(root)[:64]} over {count}"
+                f"{computed.count} leaves, got {str(root)[:64]} over {count}",
+                code="INVALID",
             )
         ctx.put_private(
             COLLECTION,
@@ -446,7 +460,9 @@ class ColdChain(Contract):
             owner = owners[lot_ref]
             if owner is None:
                 if recall:
-                    raise ContractError(f"{where}: lot {refs.name(lot_ref)} is not on the ledger: nothing to recall")
+                    raise ContractError(
+                        f"{where}: lot {refs.name(lot_ref)} is not on the ledger: nothing to recall", code="NOT_FOUND"
+                    )
                 owners[lot_ref] = {"org": ctx.caller.org, "recalled": []}
                 ctx.put_state(key, owners[lot_ref])
                 ctx.set_key_policy(key, _policy(ctx.caller.org, config["inspection_org"]))
@@ -457,7 +473,8 @@ class ColdChain(Contract):
             if ctx.caller.org != owner["org"] and not inspector:
                 raise ContractError(
                     f"{where}: {NOT_ALLOWED} only {owner['org']} (which owns lot {refs.name(lot_ref)}) or an "
-                    f"inspector of {config['inspection_org']} may recall it, not {ctx.caller.id}"
+                    f"inspector of {config['inspection_org']} may recall it, not {ctx.caller.id}",
+                    code="FORBIDDEN",
                 )
             owner["recalled"] = [*owner.get("recalled", []), event_ref]
             ctx.put_state(key, owner)  # under AND(owner, inspection agency): both peers must endorse
@@ -579,7 +596,8 @@ class ColdChain(Contract):
                     if control.get("owner") != ctx.caller.org:
                         raise ContractError(
                             f"master data {ident}: {NOT_ALLOWED} only {control.get('owner')} (which recorded it) "
-                            f"may change it, not {ctx.caller.org}"
+                            f"may change it, not {ctx.caller.org}",
+                            code="FORBIDDEN",
                         )
                     ctx.put_state(control_key, {"owner": control["owner"], "seal": seal})  # under AND(owner's peer)
                 else:
@@ -606,17 +624,17 @@ class ColdChain(Contract):
         orgs = {ctx.caller.org}
         recall = request.get("recall") or []
         if not isinstance(recall, list):
-            raise ContractError("recall must be a list of lots")
+            raise ContractError("recall must be a list of lots", code="INVALID")
         for lot in recall:
             owner = ctx.get_state(_key("own", refs("lot", _lot_key(str(lot)))))
             if owner is None:
-                raise ContractError(f"lot {lot} is not on the ledger")
+                raise ContractError(f"lot {lot} is not on the ledger", code="NOT_FOUND")
             orgs.update((owner["org"], config["inspection_org"]))
         alarm_ref = request.get("alarm")
         if alarm_ref is not None:
             alarm = ctx.get_state(_key("alarm", str(alarm_ref)))
             if alarm is None:
-                raise ContractError(f"there is no alarm {alarm_ref!r}")
+                raise ContractError(f"there is no alarm {alarm_ref!r}", code="NOT_FOUND")
             orgs.update(alarm.get("owners", []))
         return sorted(orgs)
 
@@ -640,16 +658,16 @@ class ColdChain(Contract):
         refs = _Refs(ctx)
         alarm = _transient_json(ctx, ALARM_TRANSIENT, "an alarm")
         if not isinstance(alarm, dict):
-            raise ContractError("transient 'alarm' must be a JSON object")
+            raise ContractError("transient 'alarm' must be a JSON object", code="INVALID")
         alarm_id = alarm.get("id")
         if not isinstance(alarm_id, str) or not alarm_id or len(alarm_id) > 256 or SEP in alarm_id:
-            raise ContractError("alarm.id must be a non-empty string of at most 256 characters")
+            raise ContractError("alarm.id must be a non-empty string of at most 256 characters", code="INVALID")
         code = alarm.get("code")
         if not isinstance(code, str) or not code:
-            raise ContractError("alarm.code must be a non-empty string")
+            raise ContractError("alarm.code must be a non-empty string", code="INVALID")
         lots = alarm.get("lots") or []
         if not isinstance(lots, list) or not lots or not all(isinstance(lot, str) for lot in lots):
-            raise ContractError("alarm.lots must be a non-empty list of lot keys or Digital Links")
+            raise ContractError("alarm.lots must be a non-empty list of lot keys or Digital Links", code="INVALID")
         lot_keys = sorted({_lot_key(lot) for lot in lots})
         ref = refs("alarm", alarm_id)
         key = _key("alarm", ref)
@@ -660,7 +678,7 @@ class ColdChain(Contract):
         for lot in lot_keys:
             owner = ctx.get_state(_key("own", refs("lot", lot)))
             if owner is None:
-                raise ContractError(f"alarm {alarm_id}: lot {lot} is not on the ledger")
+                raise ContractError(f"alarm {alarm_id}: lot {lot} is not on the ledger", code="NOT_FOUND")
             owners.add(owner["org"])
         severity = alarm.get("severity") if isinstance(alarm.get("severity"), str) else "warning"
         ctx.put_state(key, {"status": "open", "owners": sorted(owners), "raisedAtMs": ctx.timestamp_ms})
@@ -688,14 +706,15 @@ class ColdChain(Contract):
         key = _key("alarm", alarm_ref)
         state = ctx.get_state(key) if alarm_ref and SEP not in alarm_ref else None
         if state is None:
-            raise ContractError(f"there is no alarm {alarm_ref!r}")
+            raise ContractError(f"there is no alarm {alarm_ref!r}", code="NOT_FOUND")
         if state["status"] != "open":
-            raise ContractError(f"alarm {alarm_ref!r} is already {state['status']}")
+            raise ContractError(f"alarm {alarm_ref!r} is already {state['status']}", code="CONFLICT")
         owners = state.get("owners", [])
         if ctx.caller.org not in owners:
             raise ContractError(
                 f"{NOT_ALLOWED} only the owner of the alarm's lots ({', '.join(owners)}) may close alarm "
-                f"{alarm_ref!r}, not {ctx.caller.id}"
+                f"{alarm_ref!r}, not {ctx.caller.id}",
+                code="FORBIDDEN",
             )
         note = ctx.transient.get(NOTE_TRANSIENT, b"").decode("utf-8", "replace")[:1000]
         state.update(status="closed", closedAtMs=ctx.timestamp_ms)
@@ -757,7 +776,7 @@ class ColdChain(Contract):
         """One event record (the event as captured, with its transaction id)."""
         record = ctx.get_private(COLLECTION, event_key(_Refs(ctx)("ev", event_id)))
         if record is None:
-            raise ContractError(f"there is no event {event_id!r}")
+            raise ContractError(f"there is no event {event_id!r}", code="NOT_FOUND")
         return as_declared(record)
 
     @evaluate
@@ -765,19 +784,23 @@ class ColdChain(Contract):
         """EPCIS simple event query (the common parameters), in event time order, one page at a time."""
         unknown = sorted(set(params) - QUERY_PARAMS)
         if unknown:
-            raise ContractError(f"unknown query parameter(s) {', '.join(unknown)}; supported: {sorted(QUERY_PARAMS)}")
+            raise ContractError(
+                f"unknown query parameter(s) {', '.join(unknown)}; supported: {sorted(QUERY_PARAMS)}", code="INVALID"
+            )
         refs = _Refs(ctx)
         per_page = params.get("perPage", 100)
         if _digits(per_page):
             per_page = int(per_page)
         if not isinstance(per_page, int) or isinstance(per_page, bool) or not 1 <= per_page <= MAX_PAGE:
-            raise ContractError(f"perPage must be an integer from 1 to {MAX_PAGE}, got {per_page!r:.40}")
+            raise ContractError(
+                f"perPage must be an integer from 1 to {MAX_PAGE}, got {per_page!r:.40}", code="INVALID"
+            )
         after = None
         token = params.get("nextPageToken")
         if token is not None:
             time_text, sep, last_id = str(token).partition(SEP)
             if not sep or not _digits(time_text):
-                raise ContractError("nextPageToken is not one this server issued")
+                raise ContractError("nextPageToken is not one this server issued", code="INVALID")
             after = (int(time_text), last_id)
         selector: dict[str, Any] = {"docType": DOC_EVENT}
         for name, (field, kind) in EQ_FIELDS.items():
@@ -789,7 +812,7 @@ class ColdChain(Contract):
                 try:
                     bound = timestamps.to_ms(params[name])
                 except timestamps.TimestampError as exc:
-                    raise ContractError(f"{name}: {exc}") from None
+                    raise ContractError(f"{name}: {exc}", code="INVALID") from None
                 selector.setdefault(field, {})
                 if not isinstance(selector[field], dict):
                     selector[field] = {"$eq": selector[field]}
@@ -896,14 +919,14 @@ class ColdChain(Contract):
         if not ctx.get_prefix(_prefix("lot", lot_ref), limit=1) and not ctx.get_prefix(
             _prefix("xout", lot_ref), limit=1
         ):
-            raise ContractError(f"lot {start} is not on the ledger")
+            raise ContractError(f"lot {start} is not on the ledger", code="NOT_FOUND")
         return lot_ref
 
     @evaluate
     def trace(self, ctx: Context, lot: str, direction: str) -> dict:
         """Lots upstream (``back``) or downstream (``forward``) of a lot through transformations."""
         if direction not in ("back", "forward"):
-            raise ContractError("direction must be 'back' or 'forward'")
+            raise ContractError("direction must be 'back' or 'forward'", code="INVALID")
         refs = _Refs(ctx)
         start_ref = self._known(ctx, refs, lot)
         lot_refs, edges = self._walk(ctx, start_ref, direction)
@@ -1209,7 +1232,7 @@ class ColdChain(Contract):
         """An event's first leaf with its path to the capture root, and the salt (members: reading proofs)."""
         record = ctx.get_private(COLLECTION, event_key(_Refs(ctx)("ev", event_id)))
         if record is None:
-            raise ContractError(f"there is no event {event_id!r}")
+            raise ContractError(f"there is no event {event_id!r}", code="NOT_FOUND")
         committed = record["commitment"]
         capture = ctx.get_private(COLLECTION, _key("cap", committed["txID"])) or {"leaves": []}
         leaf_hashes = [bytes.fromhex(h) for h in capture["leaves"]]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.demo import simulate
 from consortia.apps.coldchain.service import broker
 from consortia.apps.coldchain.service.ingest import IngestService

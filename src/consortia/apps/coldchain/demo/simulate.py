@@ -46,16 +46,6 @@ class Plan:
         return sorted({r.device for r in self.readings})
 
 
-def parse_broker(text: str) -> tuple[str, int]:
-    """``host:port`` (port 1883 when omitted)."""
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = text, "1883"
-    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
-        raise ValueError(f"broker {text!r} must look like host:port, e.g. 127.0.0.1:1883")
-    return host, int(port)
-
-
 def _profile(name: str, since_ms: int, at_ms: int, rng: random.Random) -> float:
     hours = (at_ms - since_ms) / HOUR
     noise = rng.gauss(0.0, 0.15)

@@ -37,8 +37,8 @@ from consortia.apps.coldchain.domain import gs1, timestamps
 from consortia.apps.coldchain.domain.cte import classify, kdes
 from consortia.apps.coldchain.domain.facts import EventFacts, event_facts, extension
 from consortia.ledger import merkle
-from consortia.ledger.encoding import canonical_json, decode, parse_json
-from consortia.ledger.transaction import Envelope, Proposal, Transaction
+from consortia.ledger.encoding import canonical_json, parse_json
+from consortia.ledger.transaction import open_envelope
 
 LEAF_FORMAT = "coldchain-leaf/v1"
 CAPTURE_FUNCTION = "capture"
@@ -262,9 +262,7 @@ def sealed_holds(leaf_text: str, event: Mapping[str, Any], salt_hex: str) -> boo
 
 def capture_call(envelope: bytes) -> CaptureCall:
     """The contract, function, transaction id and decoded arguments of a transaction envelope."""
-    outer = decode(envelope, Envelope)
-    transaction = decode(outer.payload, Transaction)
-    proposal = decode(transaction.proposal, Proposal)
+    proposal = open_envelope(envelope).proposal
     return CaptureCall(
         proposal.contract, proposal.function, proposal.tx_id, tuple(parse_json(arg) for arg in proposal.args)
     )

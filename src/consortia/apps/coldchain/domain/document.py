@@ -57,11 +57,16 @@ class Rejection:
 
 
 class DocumentRejected(ValueError):
-    """A document refused whole; ``rejections`` lists the problems (the first is the main one)."""
+    """A document refused whole; ``rejections`` lists the problems (the first is the main one).
 
-    def __init__(self, rejections: list[Rejection], source: str | None = None) -> None:
+    ``code`` is the contract's code when the contract refused it (``FORBIDDEN``, ``CONFLICT``, ``NOT_FOUND`` …), and
+    None when the document failed validation before reaching the ledger.
+    """
+
+    def __init__(self, rejections: list[Rejection], source: str | None = None, *, code: str | None = None) -> None:
         self.rejections = rejections
         self.source = source
+        self.code = code
         prefix = f"{source}: " if source else ""
         more = f" (and {len(rejections) - 1} more)" if len(rejections) > 1 else ""
         super().__init__(prefix + str(rejections[0]) + more)

@@ -21,7 +21,7 @@ from consortia.ledger.encoding import canonical_json
 
 if TYPE_CHECKING:
     from consortia.apps.coldchain.domain.species import SpeciesTable
-    from consortia.gateway.sdk import Contract
+    from consortia.client.sdk import Contract
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def raise_lot_alarms(contract: Contract, store: ReadingStore, table: SpeciesTable, lots: set[str]) -> int:
     """Assess lots and record an on-chain alarm for each broken rule (idempotent per lot and rule)."""
     from consortia.apps.coldchain.service.history import assess_lot
-    from consortia.gateway.sdk import GatewayError
+    from consortia.client.errors import GatewayError
 
     raised = 0
     futures = []

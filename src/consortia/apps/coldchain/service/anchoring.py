@@ -88,7 +88,7 @@ class Anchorer:
 
     def _submit(self, group: list[BatchRow]) -> None:
         """Capture a group (holding one in-flight slot); a group too big for a block is split in two."""
-        from consortia.gateway.sdk import OrderingFailed
+        from consortia.client.errors import OrderingFailed
 
         try:
             self._capture(group)

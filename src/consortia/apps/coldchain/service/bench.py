@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from consortia.apps.coldchain import consortium
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.domain import readings, timestamps
 from consortia.apps.coldchain.domain.document import read_document
 from consortia.apps.coldchain.domain.facts import CONTEXT, DEVICE_PREFIX

@@ -23,6 +23,16 @@ from pathlib import Path
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto")
 
 
+def parse_broker(text: str) -> tuple[str, int]:
+    """``host:port`` (port 1883 when omitted)."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = text, "1883"
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        raise ValueError(f"broker {text!r} must look like host:port, e.g. 127.0.0.1:1883")
+    return host, int(port)
+
+
 def mosquitto_binary() -> str | None:
     """The Mosquitto executable, if installed."""
     found = shutil.which("mosquitto")

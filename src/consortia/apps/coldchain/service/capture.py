@@ -27,7 +27,8 @@ from consortia.apps.coldchain.consortium import CHANNEL, CONTRACT
 from consortia.apps.coldchain.domain import commitment
 from consortia.apps.coldchain.domain.document import Document, DocumentRejected, Rejection
 from consortia.apps.coldchain.domain.facts import event_facts
-from consortia.gateway.sdk import Contract, EndorsementFailed, Gateway, GatewayError, SubmitResult
+from consortia.client.errors import EndorsementFailed, GatewayError
+from consortia.client.sdk import Contract, Gateway, SubmitResult
 from consortia.ledger.encoding import canonical_json
 
 if TYPE_CHECKING:
@@ -95,9 +96,11 @@ def _rejection(exc: EndorsementFailed, document: Document) -> DocumentRejected:
             detail = message.split(marker, 1)[1]
             name, sep, rest = detail.partition(": ")
             if sep and " " not in name:
-                return DocumentRejected([Rejection(rest, index, event_id, name)], document.source)
-            return DocumentRejected([Rejection(detail, index, event_id)], document.source)
-    return DocumentRejected([Rejection(message)], document.source)
+                return DocumentRejected(
+                    [Rejection(rest, index, event_id, name)], document.source, code=exc.contract_code
+                )
+            return DocumentRejected([Rejection(detail, index, event_id)], document.source, code=exc.contract_code)
+    return DocumentRejected([Rejection(message)], document.source, code=exc.contract_code)
 
 
 class Capturer:
@@ -115,7 +118,7 @@ class Capturer:
         try:
             return list(self.contract.evaluate("endorsers", {"recall": lots}))
         except EndorsementFailed as exc:
-            raise DocumentRejected([Rejection(exc.message)], document.source) from None
+            raise DocumentRejected([Rejection(exc.message)], document.source, code=exc.contract_code) from None
 
     def capture(self, document: Document, capture_id: str | None = None, timeout: float = 60.0) -> CaptureResult:
         """Capture a document now; raise DocumentRejected if the contract refuses it, GatewayError otherwise."""
@@ -179,6 +182,8 @@ class CaptureJob:
     block: int | None = None
     finished_ms: int | None = None
     captured_by: str | None = None
+    code: str | None = None
+    """The contract's code when it refused the capture (``FORBIDDEN``, ``CONFLICT`` …)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, following the EPCIS 2.0 capture job resource."""
@@ -217,25 +222,28 @@ class CaptureJobs:
         try:
             future = capturer.capture_async(document, capture_id)
         except DocumentRejected as exc:
-            self._finish(job, None, exc.as_dict()["rejections"])
+            self._finish(job, None, exc.as_dict()["rejections"], exc.code)
             return job
         except GatewayError as exc:
-            self._finish(job, None, [{"message": exc.message, "code": exc.code}])
+            self._finish(job, None, [{"message": exc.message, "code": exc.code}], exc.contract_code)
             return job
 
         def done(f: Future[CaptureResult]) -> None:
             try:
                 self._finish(job, f.result(), [])
             except GatewayError as exc:
-                self._finish(job, None, [{"message": exc.message, "code": exc.code}])
+                self._finish(job, None, [{"message": exc.message, "code": exc.code}], exc.contract_code)
             except Exception as exc:
                 self._finish(job, None, [{"message": str(exc)}])
 
         future.add_done_callback(done)
         return job
 
-    def _finish(self, job: CaptureJob, result: CaptureResult | None, errors: list[dict[str, Any]]) -> None:
+    def _finish(
+        self, job: CaptureJob, result: CaptureResult | None, errors: list[dict[str, Any]], code: str | None = None
+    ) -> None:
         with self._lock:
+            job.code = code
             job.running = False
             job.success = result is not None
             job.errors = errors

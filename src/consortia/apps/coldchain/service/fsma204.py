@@ -23,7 +23,7 @@ from consortia.apps.coldchain.domain import gs1, timestamps
 from consortia.apps.coldchain.domain.cte import CTES, FSMA_CTES, kdes
 from consortia.apps.coldchain.domain.facts import event_facts
 from consortia.apps.coldchain.service.capture import contract_of
-from consortia.gateway.sdk import Gateway
+from consortia.client.sdk import Gateway
 
 COLUMNS = (
     "Critical Tracking Event",

@@ -10,7 +10,7 @@ A *journey step* (the consumer page's, :func:`verify_journey` here and ``consume
 2. the leaf is at ``index`` of the capture's tree of ``count`` leaves whose root the capture transaction's
    envelope carries as its argument (RFC 9162 inclusion);
 3. that envelope is the transaction named, in the ledger under an orderer-signed block header (the platform's
-   transaction proof, :func:`consortia.ledger.proof.build_proof`).
+   transaction proof, :func:`consortia.ledger.proof.build_transaction_proof`).
 
 A *reading proof* chains:
 
@@ -41,10 +41,14 @@ from consortia.apps.coldchain.domain.facts import DEVICE_PREFIX
 from consortia.apps.coldchain.service.ingest import store_path as _store_path
 from consortia.apps.coldchain.service.store import ReadingStore
 from consortia.ledger import merkle
-from consortia.ledger.block import Block
-from consortia.ledger.codes import code_name
-from consortia.ledger.encoding import MalformedError, decode_canonical, parse_json
-from consortia.ledger.proof import Step, build_proof, check_proof, corrupt_in_transit
+from consortia.ledger.encoding import MalformedError, parse_json
+from consortia.ledger.proof import (
+    Step,
+    UnknownTransaction,
+    build_transaction_proof,
+    check_proof,
+    corrupt_in_transit,
+)
 from consortia.peer.channel import PeerChannel
 
 READING_PROOF_FORMAT = "coldchain-reading-proof/v2"
@@ -62,14 +66,10 @@ def store_path(data: Path) -> Path:
 
 def transaction_proof(peer_channel: PeerChannel, tx_id: str, *, tamper: bool = False) -> dict[str, Any]:
     """The platform proof document of a committed transaction (corrupted in transit when ``tamper``, for tests)."""
-    position = peer_channel.ledger.state.tx_position(tx_id.lower())
-    if position is None:
-        raise ProofError(f"transaction {tx_id} is not on channel {peer_channel.name!r}")
-    number, index, code = position
-    block = decode_canonical(peer_channel.ledger.record(number).block, Block)
-    cas = {o.msp_id: o.ca_certificate for o in peer_channel.rules.config.orderer.organisations}
-    document = build_proof(block, index, peer_channel.ledger.history, cas, code_name(code))
-    document["tx_id"] = tx_id.lower()
+    try:
+        document = build_transaction_proof(peer_channel.ledger, tx_id.lower(), peer_channel.rules.config.orderer_cas())
+    except UnknownTransaction as exc:
+        raise ProofError(str(exc)) from None
     if tamper:
         corrupt_in_transit(document)
     return document

@@ -1,8 +1,9 @@
 """Who is calling the cold chain's routes, and which identity signs what they ask for.
 
-The gateway service authenticates programs by signed requests and people by session cookies
-(:mod:`consortia.gateway.server.auth`); the application's routes use the same two ways through
-:func:`principal_of`, and the same channel rules through :class:`~consortia.gateway.server.backend.Backend`.
+The gateway service authenticates programs by signed requests and people by session cookies; the application's
+routes resolve their caller exactly as the platform's do, with :func:`consortia.gateway.server.auth.caller_of`
+(replay cache, sessions, the JSON-only rule for cookie writes), and apply the same channel rules through
+:class:`~consortia.gateway.server.backend.Backend`.
 
 Signing: a logged-in person's transactions are signed with their own identity. A *program* acts as itself: the
 gateway holds keys only for its organisations' service identities (``client``), so a program that is such an
@@ -13,23 +14,11 @@ service identity. Reads use the channel's public identity once access is checked
 
 from __future__ import annotations
 
-from fastapi import Request
-
-from consortia.gateway.server import auth
-from consortia.gateway.server.auth import AuthError, Principal
+from consortia.gateway.server.auth import Principal
 from consortia.gateway.server.backend import Backend
-from consortia.gateway.server.problems import Problem
 from consortia.identity import SigningIdentity
 
 SERVICE_USER = "client"
-
-
-async def principal_of(request: Request, backend: Backend) -> Principal | None:
-    """The caller: a program signing its request, a logged-in person, or None (anonymous)."""
-    try:
-        return await auth.principal_of(request, backend.members, getattr(request.app.state, "sessions", None))
-    except AuthError as exc:
-        raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
 
 
 def signer(backend: Backend, principal: Principal) -> SigningIdentity:

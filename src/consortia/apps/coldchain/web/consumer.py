@@ -31,9 +31,9 @@ from consortia.apps.coldchain.service.capture import contract_of
 from consortia.apps.coldchain.service.ingest import store_path
 from consortia.apps.coldchain.service.store import ReadingStore
 from consortia.apps.coldchain.web import qrcode
-from consortia.gateway.sdk import EndorsementFailed, GatewayError
+from consortia.client.errors import GatewayError
 from consortia.gateway.server.backend import Backend
-from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.problems import Problem, problem_for
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECURITY_HEADERS = {
@@ -119,11 +119,8 @@ def build_router(backend: Backend) -> APIRouter:
         try:
             recorded = contract.evaluate("lot_journey", lot_id.key)
             sensors = contract.evaluate("lot_sensors", lot_id.key)  # the server's own use: loggers, batches
-        except EndorsementFailed as exc:
-            status = 404 if "not on the ledger" in exc.message else 400
-            raise Problem(status, exc.message, code="UNKNOWN_LOT" if status == 404 else "BAD_LOT") from None
         except GatewayError as exc:
-            raise Problem(503, exc.message, code=exc.code) from None
+            raise problem_for(exc) from None
         settings = getattr(request.app.state, "settings", None)
         return journey.build(
             {**recorded, **sensors},

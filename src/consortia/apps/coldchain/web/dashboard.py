@@ -32,18 +32,18 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from consortia.apps.coldchain.consortium import CHANNEL, CONTRACT
-from consortia.apps.coldchain.contract.contract import NOT_ALLOWED
 from consortia.apps.coldchain.domain import gs1, timestamps
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.domain.facts import CONTEXT, PREFIX
 from consortia.apps.coldchain.service.capture import Capturer, contract_of
 from consortia.apps.coldchain.service.ingest import store_path
 from consortia.apps.coldchain.service.store import ReadingStore
-from consortia.apps.coldchain.web.access import principal_of, reader, signer
+from consortia.apps.coldchain.web.access import reader, signer
 from consortia.apps.coldchain.web.consumer import SECURITY_HEADERS, TEMPLATES
-from consortia.gateway.sdk import EndorsementFailed, GatewayError
+from consortia.client.errors import GatewayError
+from consortia.gateway.server.auth import caller_of
 from consortia.gateway.server.backend import Backend
-from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.problems import CONTRACT_STATUS, Problem, problem_for
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import parse_json
 
@@ -57,10 +57,8 @@ def _evaluate(backend: Backend, function: str, *args: Any) -> Any:
     contract = contract_of(backend.gateway(reader(backend, CHANNEL)))
     try:
         return contract.evaluate(function, *args)
-    except EndorsementFailed as exc:
-        raise Problem(404 if "not on the ledger" in exc.message else 400, exc.message, code="REFUSED") from None
     except GatewayError as exc:
-        raise Problem(503, exc.message, code=exc.code) from None
+        raise problem_for(exc) from None
 
 
 class RecallOrder(BaseModel):
@@ -89,7 +87,7 @@ def build_router(backend: Backend) -> APIRouter:
 
     @router.get("/coldchain/dashboard", response_class=HTMLResponse, summary="Operators' dashboard")
     async def page(request: Request) -> Response:
-        principal = await principal_of(request, backend)
+        principal = await caller_of(request)
         if principal is None:
             return RedirectResponse(f"/login?next={quote('/coldchain/dashboard')}", status_code=303)
         backend.require_read(principal, CHANNEL)
@@ -97,7 +95,7 @@ def build_router(backend: Backend) -> APIRouter:
 
     @router.get("/api/coldchain/lots", summary="Lots with their status")
     async def lots(request: Request) -> dict[str, Any]:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         rows = await run_in_threadpool(_evaluate, backend, "lots")
         for row in rows:
             row.update(_links(row["lot"]))
@@ -105,7 +103,7 @@ def build_router(backend: Backend) -> APIRouter:
 
     @router.get("/api/coldchain/alarms", summary="Alarms, newest first")
     async def alarms(request: Request, open_only: bool = Query(False, alias="open")) -> dict[str, Any]:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         return {"alarms": await run_in_threadpool(_evaluate, backend, "alarms", open_only)}
 
     @router.get("/api/coldchain/trace", summary="Lots upstream or downstream of a lot")
@@ -114,7 +112,7 @@ def build_router(backend: Backend) -> APIRouter:
         lot: str = Query(..., max_length=300),
         direction: str = Query("forward", pattern="^(back|forward)$"),
     ) -> dict[str, Any]:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         try:
             key = gs1.LotId.parse(lot).key
         except gs1.GS1Error as exc:
@@ -125,7 +123,7 @@ def build_router(backend: Backend) -> APIRouter:
 
     @router.post("/api/coldchain/recall", summary="Recall a lot and everything made from it (one EPCIS event)")
     async def recall(request: Request, order: RecallOrder) -> dict[str, Any]:
-        principal = await principal_of(request, backend)
+        principal = await caller_of(request)
         backend.require_write(principal, CHANNEL)
         assert principal is not None
         try:
@@ -156,17 +154,16 @@ def build_router(backend: Backend) -> APIRouter:
         capturer = Capturer(contract_of(backend.gateway(signer(backend, principal))))
         try:
             result = await run_in_threadpool(capturer.capture, read_document(document, "recall"))
-        except DocumentRejected as exc:
-            if NOT_ALLOWED in str(exc):  # not the owner of every lot, nor an inspector
-                raise Problem(403, str(exc), code="NOT_ALLOWED") from None
-            raise Problem(400, str(exc), code="RECALL_REFUSED") from None
+        except DocumentRejected as exc:  # FORBIDDEN: not the owner of every lot, nor an inspector
+            status = CONTRACT_STATUS.get(exc.code, 400) if exc.code else 400
+            raise Problem(status, str(exc), code="RECALL_REFUSED", contract_code=exc.code) from None
         except GatewayError as exc:
-            raise Problem(409, exc.message, code=exc.code) from None
+            raise problem_for(exc) from None
         return {"recalled": [lot.key for lot in lots], "eventIDs": list(result.event_ids), "txID": result.tx_id}
 
     @router.get("/api/coldchain/devices", summary="Loggers: latest reading and associations")
     async def devices(request: Request) -> dict[str, Any]:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         readings = store()
         latest = await run_in_threadpool(readings.latest) if readings is not None else []
         return {
@@ -176,7 +173,7 @@ def build_router(backend: Backend) -> APIRouter:
 
     @router.get("/api/coldchain/live", summary="Server-sent events: latest readings, alarms, captures")
     async def live(request: Request) -> Response:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         peer_channel = backend.peer_channel(CHANNEL)
 
         def poll(seen: dict[str, int], height: int) -> tuple[list[str], int]:
@@ -235,8 +232,8 @@ class Services:
 
     def start(self) -> None:
         """Start what the configuration names; failures are logged, never fatal to the gateway."""
-        from consortia.apps.coldchain.demo.simulate import parse_broker
         from consortia.apps.coldchain.service import broker
+        from consortia.apps.coldchain.service.broker import parse_broker
         from consortia.apps.coldchain.service.ingest import IngestService
 
         try:

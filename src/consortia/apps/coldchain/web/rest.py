@@ -24,16 +24,17 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from consortia.apps.coldchain.consortium import CHANNEL
-from consortia.apps.coldchain.contract.contract import NOT_ALLOWED, QUERY_PARAMS
+from consortia.apps.coldchain.contract.contract import QUERY_PARAMS
 from consortia.apps.coldchain.domain import timestamps
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.domain.eventhash import STANDARD_PREFIXES
 from consortia.apps.coldchain.domain.schema import SchemaUnavailable
 from consortia.apps.coldchain.service.capture import CaptureJobs, Capturer, contract_of
-from consortia.apps.coldchain.web.access import principal_of, reader, signer
-from consortia.gateway.sdk import EndorsementFailed, GatewayError
+from consortia.apps.coldchain.web.access import reader, signer
+from consortia.client.errors import GatewayError
+from consortia.gateway.server.auth import caller_of
 from consortia.gateway.server.backend import Backend
-from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.problems import CONTRACT_STATUS, Problem, problem_for
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 JSON_TYPES = ("application/json", "application/ld+json")
@@ -68,7 +69,7 @@ def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
 
     @router.post("/capture", status_code=202, summary="Capture an EPCIS document (whole or nothing)")
     async def capture(request: Request) -> JSONResponse:
-        principal = await principal_of(request, backend)
+        principal = await caller_of(request)
         backend.require_write(principal, CHANNEL)
         assert principal is not None
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -87,19 +88,18 @@ def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
         job = await run_in_threadpool(jobs.start, capturer, document, principal.id)
         if not job.running and not job.success:
             message = str(job.errors[0].get("message", "capture refused"))
-            if NOT_ALLOWED in message:
-                raise Problem(403, message, code="NOT_ALLOWED", rejections=job.errors)
-            raise Problem(400, message, code="CAPTURE_REFUSED", rejections=job.errors)
+            status = CONTRACT_STATUS.get(job.code, 400) if job.code else 400
+            raise Problem(status, message, code="CAPTURE_REFUSED", contract_code=job.code, rejections=job.errors)
         return JSONResponse(job.as_dict(), status_code=202, headers={"Location": f"/epcis/capture/{job.capture_id}"})
 
     @router.get("/capture", summary="Capture jobs, newest first")
     async def list_jobs(request: Request) -> dict[str, Any]:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         return {"captureJobs": [job.as_dict() for job in jobs.all()[:100]]}
 
     @router.get("/capture/{capture_id}", summary="A capture job's status")
     async def get_job(capture_id: str, request: Request) -> dict[str, Any]:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         job = jobs.get(capture_id)
         if job is None:
             raise Problem(404, f"there is no capture job {capture_id!r}", code="UNKNOWN_CAPTURE")
@@ -109,15 +109,12 @@ def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
         contract = contract_of(backend.gateway(reader(backend, CHANNEL)))
         try:
             return contract.evaluate(function, *args)
-        except EndorsementFailed as exc:
-            status = 404 if "there is no" in exc.message else 400
-            raise Problem(status, exc.message, code="QUERY_REFUSED") from None
         except GatewayError as exc:
-            raise Problem(503, exc.message, code=exc.code) from None
+            raise problem_for(exc) from None
 
     @router.get("/events", summary="Query events (EPCIS simple event query parameters)")
     async def events(request: Request) -> JSONResponse:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         params: dict[str, Any] = {}
         for name, value in request.query_params.multi_items():
             if name not in QUERY_PARAMS:
@@ -133,7 +130,7 @@ def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
 
     @router.get("/events/{event_id:path}", summary="One event by its eventID")
     async def event(event_id: str, request: Request) -> JSONResponse:
-        backend.require_read(await principal_of(request, backend), CHANNEL)
+        backend.require_read(await caller_of(request), CHANNEL)
         record = await run_in_threadpool(_evaluate, "get_event", event_id)
         document = query_document([record])
         return JSONResponse(document["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from consortia.cli.common import DATA_HELP, fail, print_json
+from consortia.cli.common import DATA_HELP, data_dir, fail, open_network, print_json
 
 if TYPE_CHECKING:
     from consortia.apps.health.service.health import HealthService
@@ -29,9 +29,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_print_json = print_json
-_fail = fail
-
 
 def _yes_no(value: str, name: str, as_json: bool) -> bool:
     text = value.strip().lower()
@@ -39,42 +36,20 @@ def _yes_no(value: str, name: str, as_json: bool) -> bool:
         return True
     if text in ("no", "n", "false", "0"):
         return False
-    _fail(f"{name} must be yes or no, not {value!r}", 2, as_json=as_json)
-
-
-def _folder(data: Path | None) -> Path:
-    from consortia.cli.common import data_dir
-
-    return data_dir(data)
+    fail(f"{name} must be yes or no, not {value!r}", 2, as_json=as_json)
 
 
 @contextmanager
 def _service(data: Path | None, as_json: bool) -> Iterator[HealthService]:
     from consortia.apps.health.consortium import CHANNEL
     from consortia.apps.health.service.health import HealthService
-    from consortia.network.embedded import EmbeddedNetwork
 
-    folder = _folder(data)
-    if not (folder / "network.json").is_file():
-        _fail(
-            f"{folder} holds no Consortia network; run 'consortia health init --data {folder}' or "
-            f"'consortia demo --data {folder}' first",
-            as_json=as_json,
-        )
-    try:
-        network = EmbeddedNetwork(folder)
-    except Exception as exc:  # a locked or damaged folder: say so instead of a traceback
-        _fail(f"cannot open the network in {folder}: {exc} (is a server using it?)", as_json=as_json)
-    try:
-        if CHANNEL not in {c.name for c in network.spec.channels}:
-            _fail(f"the network in {folder} has no '{CHANNEL}' channel", as_json=as_json)
+    with open_network(data, channel=CHANNEL, init="consortia health init", as_json=as_json) as network:
         service = HealthService(network)
         try:
             yield service
         finally:
             service.store.close()
-    finally:
-        network.close()
 
 
 PASSWORD_HELP = "The person's wallet password (or set CONSORTIA_PASSWORD); programs need none."
@@ -88,7 +63,7 @@ def _identity(
     try:
         return service.identity(org, user, password)
     except HealthError as exc:
-        _fail(str(exc), 2, as_json=as_json)
+        fail(str(exc), 2, as_json=as_json)
 
 
 @contextmanager
@@ -104,7 +79,7 @@ def _acting(
         try:
             yield service, identity
         except (HealthError, GatewayError) as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
 
 
 # -- risk -----------------------------------------------------------------------------------------------------
@@ -135,12 +110,12 @@ def risk_command(
         factors = RiskFactors(age, sex.lower(), race.lower(), total_chol, hdl, sbp, treated, smokes, diabetic)  # type: ignore[arg-type]
         result = score(model.lower(), factors)
     except RiskInputError as exc:
-        _fail(f"--{exc.field.replace('_', '-')}: {exc.message}", 2, as_json=as_json, extra={"field": exc.field})
+        fail(f"--{exc.field.replace('_', '-')}: {exc.message}", 2, as_json=as_json, extra={"field": exc.field})
     except UnknownModel as exc:
-        _fail(f"--model: {exc}", 2, as_json=as_json)
+        fail(f"--model: {exc}", 2, as_json=as_json)
     body = result.to_json()
     if as_json:
-        _print_json(body)
+        print_json(body)
         return
     typer.echo(f"{result.title}: 10-year risk {body['risk_percent']:.1f} %")
     for driver in body["drivers"]:
@@ -171,11 +146,11 @@ def import_fhir(
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror or exc}", 2, as_json=as_json)
+        fail(f"cannot read {file}: {exc.strerror or exc}", 2, as_json=as_json)
     try:
         document = parse_json_document(raw)
     except ValueError as exc:
-        _fail(
+        fail(
             f"{file}: {exc}",
             as_json=as_json,
             extra={"observations": 0, "rejected": [{"path": "$", "reason": str(exc)}], "items": []},
@@ -187,7 +162,7 @@ def import_fhir(
             try:
                 result = service.ingest(parsed.readings)
             except (HealthError, GatewayError) as exc:
-                _fail(f"nothing was stored: {exc}", as_json=as_json, extra=report)
+                fail(f"nothing was stored: {exc}", as_json=as_json, extra=report)
         report.update(
             stored=result.records,
             batches=result.batches,
@@ -195,7 +170,7 @@ def import_fhir(
             duplicates=[d.to_json() for d in result.duplicates],
         )
     if as_json:
-        _print_json(report)
+        print_json(report)
     else:
         typer.echo(
             f"{report['observations']} observation(s), {len(parsed.readings)} accepted, "
@@ -216,25 +191,25 @@ def init(
     patients: int = typer.Option(3, "--patients", min=1, max=999, help="Patient identities to issue."),
 ) -> None:
     """Create a network holding only the health consortium, deploy the contract and enrol the patients."""
-    from consortia.apps.health import consortium
+    from consortia.apps.health.consortium import ORGS, channel_spec, demo_accounts, deploy, org_specs
     from consortia.apps.health.service.health import HealthService
     from consortia.network.embedded import EmbeddedNetwork
     from consortia.network.spec import NetworkSpec
 
-    folder = _folder(data)
+    folder = data_dir(data)
     if (folder / "network.json").is_file():
-        _fail(f"{folder} already holds a network; choose another --data", 2)
-    spec = NetworkSpec(orgs=consortium.org_specs(patients), channels=(consortium.channel_spec(),))
+        fail(f"{folder} already holds a network; choose another --data", 2)
+    spec = NetworkSpec(orgs=org_specs(patients), channels=(channel_spec(),))
     network = EmbeddedNetwork.create(folder, spec)
     try:
-        consortium.deploy(network)
+        deploy(network)
         service = HealthService(network)
-        accounts = consortium.demo_accounts(patients)
+        accounts = demo_accounts(patients)
         service.enroll(list(accounts), accounts)
         service.store.close()
     finally:
         network.close()
-    typer.echo(f"Created the health consortium in {folder} ({', '.join(consortium.ORGS)}), {patients} patients.")
+    typer.echo(f"Created the health consortium in {folder} ({', '.join(ORGS)}), {patients} patients.")
 
 
 @app.command()
@@ -253,7 +228,7 @@ def grant(
 
     with _acting(data, as_json, CUSTODIAN, user, password) as (service, identity):
         doc = service.grant(identity, to, [p.upper() for p in purpose], data_class, end=end)
-    _print_json(doc) if as_json else typer.echo(f"granted {doc['id']}")
+    print_json(doc) if as_json else typer.echo(f"granted {doc['id']}")
 
 
 @app.command()
@@ -269,7 +244,7 @@ def revoke(
 
     with _acting(data, as_json, CUSTODIAN, user, password) as (service, identity):
         doc = service.revoke(identity, consent_id)
-    _print_json(doc) if as_json else typer.echo(f"revoked {consent_id}")
+    print_json(doc) if as_json else typer.echo(f"revoked {consent_id}")
 
 
 @app.command()
@@ -290,7 +265,7 @@ def read(
         try:
             result = service.read(identity, patient, purpose.upper(), data_class)
         except AccessRefused as exc:
-            _fail(str(exc), as_json=as_json, extra={"access_id": exc.access_id, "logged": True})
+            fail(str(exc), as_json=as_json, extra={"access_id": exc.access_id, "logged": True})
     body = {
         "patient": patient,
         "access_id": result.access_id,
@@ -298,7 +273,7 @@ def read(
         "readings": [r.summary() for r in result.readings],
         "documents": result.documents,
     }
-    _print_json(body) if as_json else typer.echo(f"{len(result.readings)} readings, {result.verified} verified")
+    print_json(body) if as_json else typer.echo(f"{len(result.readings)} readings, {result.verified} verified")
 
 
 @app.command("access-log")
@@ -314,7 +289,7 @@ def access_log(
     with _acting(data, as_json, org, user, password) as (service, identity):
         entries = service.access_log(identity, patient)
     if as_json:
-        _print_json(entries)
+        print_json(entries)
         return
     for e in entries:
         who = e["accessor"] + (f" for {e['on_behalf']}" if e.get("on_behalf") else "")
@@ -333,7 +308,7 @@ def erase(
     """Erase a patient: purge keys on the ledger, destroy the vault key and ciphertexts (crypto-shredding)."""
     with _acting(data, as_json, org, user, password) as (service, identity):
         result = service.erase(identity, patient)
-    _print_json(result) if as_json else typer.echo(f"erased {patient}: {result['records_deleted']} records shredded")
+    print_json(result) if as_json else typer.echo(f"erased {patient}: {result['records_deleted']} records shredded")
 
 
 @app.command()
@@ -349,7 +324,7 @@ def alerts(
     with _acting(data, as_json, org, user, password) as (service, identity):
         rows = service.alerts(identity, status)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for row in rows:
         typer.echo(f"{row['raised']}  {row['severity']:<8} {row['patient']}  {row['class']:<15} {row['status']}")
@@ -375,15 +350,15 @@ def cgm(
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror or exc}", 2, as_json=as_json)
+        fail(f"cannot read {file}: {exc.strerror or exc}", 2, as_json=as_json)
     times, values = [], []
     if raw.lstrip().startswith(b"{"):
         try:
             parsed = parse_document(parse_json_document(raw), patient)
         except ValueError as exc:
-            _fail(f"{file}: {exc}", as_json=as_json)
+            fail(f"{file}: {exc}", as_json=as_json)
         if parsed.rejected:
-            _fail(
+            fail(
                 f"{file}: {len(parsed.rejected)} rejected observation(s)",
                 as_json=as_json,
                 extra={"rejected": [r.to_json() for r in parsed.rejected]},
@@ -398,16 +373,16 @@ def cgm(
             try:
                 when, value = parse_iso(row[0].strip()), float(row[1])
             except (IndexError, ValueError) as exc:
-                _fail(f"{file} line {number}: expected 'time,glucose' ({exc})", as_json=as_json)
+                fail(f"{file} line {number}: expected 'time,glucose' ({exc})", as_json=as_json)
             if not 10 <= value <= 1000 or when.tzinfo is None:
-                _fail(f"{file} line {number}: glucose {value:g} mg/dL is not plausible", as_json=as_json)
+                fail(f"{file} line {number}: glucose {value:g} mg/dL is not plausible", as_json=as_json)
             times.append(when)
             values.append(value)
     if not values:
-        _fail(f"{file} holds no glucose values", as_json=as_json)
+        fail(f"{file} holds no glucose values", as_json=as_json)
     result = metrics(times, values).to_json()
     if as_json:
-        _print_json(result)
+        print_json(result)
     else:
         typer.echo(", ".join(f"{k} {v}" for k, v in result.items() if k != "meets_targets"))
 
@@ -436,12 +411,12 @@ def train(
     from consortia.apps.health.service.dataset import DatasetError
     from consortia.client.errors import GatewayError
 
-    folder = _folder(data)
+    folder = data_dir(data)
     has_network = (folder / "network.json").is_file()
     try:
         _, report, blob = training.train()
     except DatasetError as exc:
-        _fail(str(exc), as_json=as_json)
+        fail(str(exc), as_json=as_json)
     target = out or (folder / "health" / "models" if has_network else Path("health-models"))
     report = training.save(report, blob, target)
     body = report.to_json()
@@ -450,18 +425,18 @@ def train(
             try:
                 record = service.register_model(service.identity(ANALYTICS, "client"), report)
             except GatewayError as exc:
-                _fail(f"the model was saved but not registered: {exc}", as_json=as_json, extra=body)
+                fail(f"the model was saved but not registered: {exc}", as_json=as_json, extra=body)
             body["registered"] = {"ledger": True, "at": record["registered"], "by": record["by"], "current": False}
             if promote:
                 try:
                     current = service.promote_model(service.custodian(), report.name, report.version)
                 except GatewayError as exc:
-                    _fail(f"the model was registered but not made current: {exc}", as_json=as_json, extra=body)
+                    fail(f"the model was registered but not made current: {exc}", as_json=as_json, extra=body)
                 body["registered"].update(current=True, promoted_by=current["by"])
     else:
         body["registered"] = {"ledger": False}
     if as_json:
-        _print_json(body)
+        print_json(body)
         return
     model, eq = body["held_out"]["model"], body["held_out"]["framingham_2008_equation"]
     typer.echo(f"{report.name} {report.version} ({report.estimator}) sha256 {report.sha256}")
@@ -489,10 +464,10 @@ def promote_model(
         try:
             model = service.current_model()
         except ModelError as exc:
-            _fail(f"{version} is current on the ledger, but this folder's model file is not usable: {exc}",
+            fail(f"{version} is current on the ledger, but this folder's model file is not usable: {exc}",
                   as_json=as_json, extra=current)  # fmt: skip
     body = {**current, "loaded": model is not None}
-    _print_json(body) if as_json else typer.echo(f"{NAME} {version} is the current model")
+    print_json(body) if as_json else typer.echo(f"{NAME} {version} is the current model")
 
 
 @app.command()
@@ -509,9 +484,9 @@ def bench(
     try:
         result = run(patients, readings_per_day, batch, data)
     except BenchError as exc:
-        _fail(str(exc), 2, as_json=as_json)
+        fail(str(exc), 2, as_json=as_json)
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     for key, value in result.items():
         typer.echo(f"{key}: {value}")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from consortia.apps.health import consortium
 from consortia.apps.health.cli import app as cli
+from consortia.apps.health.consortium import channel_spec, deploy, org_specs
 from consortia.plugins import Application
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ DEMO_PATIENTS = 100
 
 
 def _deploy(network: EmbeddedNetwork) -> None:
-    consortium.deploy(network)
+    deploy(network)
 
 
 def _seed(network: EmbeddedNetwork, console: Console) -> list[str]:
@@ -44,8 +44,8 @@ def _install(app: FastAPI, backend: Backend) -> None:
 application = Application(
     name="health",
     title="Chronic-disease care (Gangwon): consented BP and glucose records, alerts, risk equations and model",
-    orgs=consortium.org_specs(DEMO_PATIENTS),
-    channels=(consortium.channel_spec(),),
+    orgs=org_specs(DEMO_PATIENTS),
+    channels=(channel_spec(),),
     deploy=_deploy,
     seed=_seed,
     cli=cli,

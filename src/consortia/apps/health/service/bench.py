@@ -122,7 +122,7 @@ def run(
     """Run the benchmark; return its figures."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from consortia.apps.health import consortium
+    from consortia.apps.health.consortium import channel_spec, deploy, org_specs
     from consortia.apps.health.service import training
     from consortia.apps.health.service.health import HealthService, transient
     from consortia.ledger.config import BatchConfig
@@ -138,12 +138,12 @@ def run(
     figures: dict[str, Any] = {"patients": patients, "cores": os.cpu_count(), "batch": batch}
     started = time.perf_counter()
     spec = NetworkSpec(
-        orgs=consortium.org_specs(0),
-        channels=(consortium.channel_spec(BatchConfig(max_transactions=500, timeout_ms=20)),),
+        orgs=org_specs(0),
+        channels=(channel_spec(BatchConfig(max_transactions=500, timeout_ms=20)),),
     )
     network = EmbeddedNetwork.create(scratch / "net", spec)
     try:
-        consortium.deploy(network)
+        deploy(network)
         service = HealthService(network)
         names = _pseudonyms(patients)
         service.enroll(names)

@@ -1,10 +1,11 @@
 """How the health application plugs into the platform: one :class:`~consortia.plugins.Application`.
 
 ``pyproject.toml`` names :data:`application` under the ``consortia.apps`` entry-point group. The platform then
-adds the five organisations (with 100 synthetic patients' identities) and the ``health`` channel to
-``consortia demo``, deploys the contract and seeds the pilot (:mod:`.demo`), mounts ``consortia health …``
-(:mod:`.cli`) and lets :mod:`.web` add the FHIR endpoints, the API, the alert stream and the pages to the gateway
-service. Heavy modules (scikit-learn, FHIR models) are imported only when the platform calls in.
+adds the five organisations (with the pilot's synthetic patients' identities) and the ``health`` channel to
+``consortia demo``, deploys the contract and plays the pilot (``demo/pilot.json``, by :mod:`.demo.player`), mounts
+``consortia health …`` (:mod:`.cli`) and lets :mod:`.web` add the FHIR endpoints, the API, the alert stream and
+the pages to the gateway service. Heavy modules (scikit-learn, FHIR models) are imported only when the platform
+calls in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from consortia.apps.health.cli import app as cli
 from consortia.apps.health.consortium import channel_spec, deploy, org_specs
+from consortia.apps.health.demo.scenario import pilot
 from consortia.plugins import Application
 
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from consortia.gateway.server.backend import Backend
     from consortia.network.embedded import EmbeddedNetwork
 
-DEMO_PATIENTS = 100
+PILOT = pilot()
 
 
 def _deploy(network: EmbeddedNetwork) -> None:
@@ -32,7 +34,7 @@ def _deploy(network: EmbeddedNetwork) -> None:
 def _seed(network: EmbeddedNetwork, console: Console) -> list[str]:
     from consortia.apps.health.demo.player import seed
 
-    return seed(network, console, DEMO_PATIENTS)
+    return seed(network, console, scenario=PILOT)
 
 
 def _install(app: FastAPI, backend: Backend) -> None:
@@ -44,7 +46,7 @@ def _install(app: FastAPI, backend: Backend) -> None:
 application = Application(
     name="health",
     title="Chronic-disease care (Gangwon): consented BP and glucose records, alerts, risk equations and model",
-    orgs=org_specs(DEMO_PATIENTS),
+    orgs=org_specs(PILOT.patients, patient_passwords=PILOT.password_patients),
     channels=(channel_spec(),),
     deploy=_deploy,
     seed=_seed,

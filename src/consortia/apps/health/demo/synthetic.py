@@ -1,14 +1,14 @@
 """Synthetic pilot patients: clearly artificial people with plausible 90-day home readings.
 
 Nothing here describes a real person. Every profile carries ``"synthetic": true`` and the pages label such
-patients "synthetic"; pseudonyms are ``GW-0001`` … and the generator is seeded, so the demo is reproducible.
+patients "synthetic"; pseudonyms are ``GW-0001`` … and the generator is seeded by the scenario
+(:mod:`.scenario`, ``pilot.json``), so the demo is reproducible.
 
 Profiles are drawn for an older chronic-disease population (age 50–85, most treated for hypertension, about a
 third with diabetes). Each patient measures blood pressure and pulse morning and evening; people with diabetes
 measure glucose before breakfast and after dinner, others fasting every third day. Values stay within ordinary
-ranges (SBP ≤ 175, DBP ≤ 105, glucose 75–240 mg/dL) so that exactly two alerts come from the script
-(:data:`CRISIS_PATIENT` and :data:`HYPO_PATIENT`): one hypertensive crisis and one level-2 hypoglycaemia, in the
-last week.
+ranges (SBP ≤ 175, DBP ≤ 105, glucose 75–240 mg/dL) so that the only alerts are the scenario's scripted events
+(in the pilot: one hypertensive crisis and one level-2 hypoglycaemia, in the last week).
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from typing import Any
 import numpy as np
 
 from consortia.apps.health.consortium import patient_id
+from consortia.apps.health.demo.scenario import Scenario, pilot
 from consortia.apps.health.domain.readings import Reading
 
-SEED = 20200518
 KST = timedelta(hours=9)
-CRISIS_PATIENT = 7
-HYPO_PATIENT = 12
 
 
 @dataclass(frozen=True)
@@ -37,14 +35,16 @@ class SyntheticPatient:
     profile: dict[str, Any]
 
 
-def patients(count: int, seed: int = SEED) -> list[SyntheticPatient]:
-    """``count`` synthetic profiles; patient :data:`HYPO_PATIENT` always has diabetes."""
-    rng = np.random.default_rng(seed)
+def patients(count: int, scenario: Scenario | None = None) -> list[SyntheticPatient]:
+    """``count`` synthetic profiles, drawn from the scenario's seed; the patients its events need have diabetes
+    (a hypoglycaemia) or treated hypertension (a crisis) as the scenario's ``profiles`` say."""
+    scenario = scenario or pilot()
+    rng = np.random.default_rng(scenario.seed)
     out = []
     for number in range(1, count + 1):
         sex = "male" if rng.random() < 0.48 else "female"
-        diabetes = bool(rng.random() < 0.35) or number == HYPO_PATIENT
-        treated = bool(rng.random() < 0.7) or number == CRISIS_PATIENT
+        diabetes = bool(rng.random() < 0.35) or number in scenario.diabetes
+        treated = bool(rng.random() < 0.7) or number in scenario.bp_treated
         profile = {
             "synthetic": True,
             "age": int(rng.integers(50, 86)),
@@ -62,9 +62,13 @@ def patients(count: int, seed: int = SEED) -> list[SyntheticPatient]:
     return out
 
 
-def readings(person: SyntheticPatient, days: int, end: datetime, seed: int = SEED) -> list[Reading]:
-    """``days`` of home readings ending at ``end`` (UTC), with the scripted events for the two chosen patients."""
-    rng = np.random.default_rng(seed * 1000 + person.number)
+def readings(person: SyntheticPatient, days: int, end: datetime, scenario: Scenario | None = None) -> list[Reading]:
+    """``days`` of home readings ending at ``end`` (UTC), with the scenario's scripted events for this patient."""
+    scenario = scenario or pilot()
+    rng = np.random.default_rng(scenario.seed * 1000 + person.number)
+    scripted = {
+        (e.kind, days - 1 - e.days_before_end, e.hour): e for e in scenario.events if e.patient == person.number
+    }
     p = person.profile
     base_sbp, base_dbp = p["sbp"] - 6, p["sbp"] * 0.58
     base_glucose = 150 if p["diabetes"] else 98
@@ -78,8 +82,9 @@ def readings(person: SyntheticPatient, days: int, end: datetime, seed: int = SEE
                 continue
             sbp = float(np.clip(rng.normal(base_sbp + bump, 8), 100, 175))
             dbp = float(np.clip(rng.normal(base_dbp, 6), 60, min(105, sbp - 25)))
-            if person.number == CRISIS_PATIENT and day == days - 4 and hour == 20:
-                sbp, dbp = 192.0, 118.0
+            event = scripted.get(("bp", day, hour))
+            if event is not None:
+                sbp, dbp = event.value, event.value2 if event.value2 is not None else dbp
             out.append(
                 Reading(
                     person.patient, "85354-9", "bp", "blood-pressure", round(sbp), "mm[Hg]", when, value2=round(dbp)
@@ -93,8 +98,9 @@ def readings(person: SyntheticPatient, days: int, end: datetime, seed: int = SEE
             if when > end:
                 continue
             glucose = float(np.clip(rng.normal(base_glucose + rise, 18), 75, 240))
-            if person.number == HYPO_PATIENT and day == days - 2 and hour == 7:
-                glucose = 48.0
+            event = scripted.get(("glucose", day, hour))
+            if event is not None:
+                glucose = event.value
             code = "1558-6" if context == "fasting" else "41653-7"
             out.append(
                 Reading(

@@ -19,29 +19,44 @@ hour   event                                                                 rec
 30+    retail sale                                                            retailer
 ====== ===================================================================== ==================
 
-Times are scaled to ``hours`` (48 by default). Every logger is associated with the lots it watches by
-AssociationEvents (added and removed at the stage boundaries), which is how readings find their lots. The
-scenario is deterministic for given arguments, so the demo, the tests and ``simulate --register`` agree on
-identifiers.
+The trip is data — ``busan.toml`` beside this module: the sites, products and species, and the steps of the table
+above at their hours — and this module is its player: :func:`build` turns it into EPCIS documents and logger stages
+for a number of lots, and :func:`record` captures them. Times are scaled to ``hours`` (48 by default). Every logger
+is associated with the lots it watches by AssociationEvents (added and removed at the stage boundaries), which is
+how readings find their lots. The scenario is deterministic for given arguments, so the demo, the tests and
+``simulate --register`` agree on identifiers.
 """
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consortia.apps.coldchain.consortium import FISH_MARKET, INSPECTION, LOGISTICS, PROCESSOR, RETAILER
+import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.domain import gs1, timestamps
 from consortia.apps.coldchain.domain.document import read_document
-from consortia.apps.coldchain.domain.facts import CONTEXT, DEVICE_PREFIX, MDA, NS, PREFIX
+from consortia.apps.coldchain.domain.facts import CONTEXT, DEVICE_PREFIX, MDA, NS
 from consortia.apps.coldchain.service.capture import Capturer, CaptureResult, contract_of, settle
 
 if TYPE_CHECKING:
     from consortia.network.embedded import EmbeddedNetwork
 
-OFFSET = "+09:00"
+DATA = Path(__file__).with_name("busan.toml")
+TRIP: dict[str, Any] = tomllib.loads(DATA.read_text(encoding="utf-8"))
+"""The scenario as data (see the comments in ``busan.toml``)."""
 
-COMPANY = {FISH_MARKET: "8801234", PROCESSOR: "8805678", LOGISTICS: "8809012", RETAILER: "8803456"}
+ORG_OF_ROLE = {
+    "fish_market": consortium.FISH_MARKET,
+    "processor": consortium.PROCESSOR,
+    "logistics": consortium.LOGISTICS,
+    "retailer": consortium.RETAILER,
+    "inspection": consortium.INSPECTION,
+}
+OFFSET: str = TRIP["offset"]
+COMPANY = {ORG_OF_ROLE[role]: prefix for role, prefix in TRIP["companies"].items()}
 
 
 @dataclass(frozen=True)
@@ -66,50 +81,6 @@ class Site:
         return gs1.with_check_digit(COMPANY[self.org] + self.location)
 
 
-SITES = {
-    "dock": Site(
-        "dock",
-        FISH_MARKET,
-        "00001",
-        {"en": "Busan Cooperative Fish Market — landing dock", "ko": "부산공동어시장 양륙장"},
-        35.0933,
-        129.0262,
-    ),
-    "coldroom": Site(
-        "coldroom",
-        FISH_MARKET,
-        "00002",
-        {"en": "Busan Cooperative Fish Market — cold room", "ko": "부산공동어시장 저온창고"},
-        35.0939,
-        129.0251,
-    ),
-    "plant": Site(
-        "plant",
-        PROCESSOR,
-        "00001",
-        {"en": "Gamcheon Seafood Processing plant, Busan", "ko": "감천수산가공 공장 (부산 사하구)"},
-        35.0806,
-        129.0046,
-    ),
-    "hub": Site(
-        "hub",
-        LOGISTICS,
-        "00001",
-        {"en": "Hanbit Cold Logistics reefer fleet, Busan", "ko": "한빛콜드물류 냉장차량 (부산)"},
-        35.1013,
-        128.9869,
-    ),
-    "shop": Site(
-        "shop",
-        RETAILER,
-        "00001",
-        {"en": "Seoul Fresh Mart, Mapo store", "ko": "서울신선마트 마포점"},
-        37.5563,
-        126.9220,
-    ),
-}
-
-
 @dataclass(frozen=True)
 class Product:
     """A trade item (GTIN) with its names, and the organisation whose item it is."""
@@ -120,51 +91,18 @@ class Product:
     org: str
 
 
-def _gtin(org: str, item: str) -> str:
-    return gs1.with_check_digit("0" + COMPANY[org] + item)
-
-
+SITES = {
+    key: Site(key, ORG_OF_ROLE[s["org"]], s["location"], dict(s["names"]), s["lat"], s["lon"])
+    for key, s in TRIP["sites"].items()
+}
 PRODUCTS = {
-    "mackerel-whole": Product(
-        _gtin(FISH_MARKET, "00011"),
-        {"en": "Chub mackerel, whole, iced", "ko": "생고등어 (통)"},
-        "mackerel",
-        FISH_MARKET,
-    ),
-    "monkfish-whole": Product(
-        _gtin(FISH_MARKET, "00022"), {"en": "Monkfish, whole, iced", "ko": "생아귀 (통)"}, "monkfish", FISH_MARKET
-    ),
-    "mackerel-fillet": Product(
-        _gtin(PROCESSOR, "00101"),
-        {"en": "Chub mackerel fillets, 2 pieces", "ko": "고등어 필렛 2쪽"},
-        "mackerel",
-        PROCESSOR,
-    ),
-    "monkfish-pack": Product(
-        _gtin(PROCESSOR, "00202"), {"en": "Monkfish for stew, 1 kg", "ko": "아귀찜용 1kg"}, "monkfish", PROCESSOR
-    ),
-}
-
-SPECIES_KDES = {
-    "mackerel": {
-        "cbvmda:speciesForFisheryStatisticsPurposesName": "Scomber japonicus",
-        "cbvmda:speciesForFisheryStatisticsPurposesCode": "MAS",
-        f"{PREFIX}:marketName": "Mackerel",
-        f"{PREFIX}:marketNameKo": "고등어",
-        f"{PREFIX}:species": "mackerel",
-    },
-    "monkfish": {
-        "cbvmda:speciesForFisheryStatisticsPurposesName": "Lophius litulon",
-        f"{PREFIX}:marketName": "Monkfish",
-        f"{PREFIX}:marketNameKo": "아귀",
-        f"{PREFIX}:species": "monkfish",
-    },
-}
-
-VESSEL = {
-    "cbvmda:vesselName": "Daehyeon 807 (대현807호)",
-    "cbvmda:vesselID": "KR-BS-0807",
-    "cbvmda:fishingGearTypeCode": "01.1",
+    key: Product(
+        gs1.with_check_digit("0" + COMPANY[ORG_OF_ROLE[p["org"]]] + p["item"]),
+        dict(p["names"]),
+        p["species"],
+        ORG_OF_ROLE[p["org"]],
+    )
+    for key, p in TRIP["products"].items()
 }
 
 
@@ -222,19 +160,6 @@ class Scenario:
     pallet: str
 
 
-def _document(events: list[dict[str, Any]], master: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": events[0]["eventTime"],
-        "epcisBody": {"eventList": events},
-    }
-    if master:
-        document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": master}}
-    return document
-
-
 def master_data(org: str | None = None) -> list[dict[str, Any]]:
     """Location and product master data (names in English and Korean, coordinates), of one organisation or all.
 
@@ -272,33 +197,212 @@ def master_data(org: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def _quantities(lots: list[gs1.LotId], kg: dict[str, float]) -> list[dict[str, Any]]:
-    return [{"epcClass": lot.canonical, "quantity": kg[lot.key], "uom": "KGM"} for lot in lots]
-
-
-def _event(kind: str, at: int, site: str, **fields: Any) -> dict[str, Any]:
-    event = {
-        "type": kind,
-        "eventTime": timestamps.iso_local(at, OFFSET),
-        "eventTimeZoneOffset": OFFSET,
+def _document(events: list[dict[str, Any]], master: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": events[0]["eventTime"],
+        "epcisBody": {"eventList": events},
     }
-    event.update(fields)
-    event["readPoint"] = {"id": SITES[site].sgln}
-    event.setdefault("bizLocation", {"id": SITES[site].sgln})
-    return event
+    if master:
+        document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": master}}
+    return document
 
 
-def _association(action: str, at: int, site: str, device: Device, lots: list[gs1.LotId], parent: str) -> dict:
-    return _event(
-        "AssociationEvent",
-        at,
-        site,
-        parentID=parent,
-        childEPCs=[device.giai],
-        childQuantityList=[{"epcClass": lot.canonical} for lot in lots],
-        action=action,
-        bizStep="installing" if action == "ADD" else "removing",
-    )
+class _Player:
+    """Expands the trip's steps for a number of lots into documents and logger stages."""
+
+    def __init__(self, lots: int, devices: int | None, hours: float, start_ms: int, first_lot: int, prefix: str):
+        self.scale = hours / TRIP["hours"]
+        self.start_ms = start_ms
+        self.first_lot = first_lot
+        self.day = timestamps.iso_local(self.at(TRIP["landing_day_hour"]), OFFSET)[2:10].replace("-", "")
+        self.kg: dict[str, float] = {}
+        self.species_of: dict[str, str] = {}
+        self.outputs: dict[str, list[gs1.LotId]] = {}
+        self.landing: list[gs1.LotId] = []
+        for i in range(lots):
+            kind = TRIP["landing_species"][i % len(TRIP["landing_species"])]
+            spec = TRIP["species"][kind]
+            number = i + first_lot
+            lot = gs1.LotId(PRODUCTS[spec["whole"]].gtin, self.text(spec["lot"], number=number))
+            self.landing.append(lot)
+            self.species_of[lot.key] = kind
+            weight = spec["kg"]
+            self.kg[lot.key] = weight["base"] + weight["step"] * (i % weight["every"])
+            pack = PRODUCTS[spec["pack"]].gtin
+            self.outputs[lot.key] = [
+                gs1.LotId(pack, self.text(spec["pack_lot"], number=number) + x) for x in spec["letters"]
+            ]
+            for out in self.outputs[lot.key]:
+                self.species_of[out.key] = kind
+                self.kg[out.key] = round(self.kg[lot.key] * spec["yield"] / len(spec["letters"]), 1)
+        self.retail = [out for lot in self.landing for out in self.outputs[lot.key]]
+        self.excursion = self.landing[1] if len(self.landing) > 1 else None
+        self.pallet = self._sscc(TRIP["pallet"])
+        roles = [r.format(i=i) for r in TRIP["logger_roles"] for i in (range(lots) if "{i}" in r else [0])]
+        count = devices or len(roles)
+        self.fleet = [Device(f"{prefix}-{n + 1:03d}") for n in range(count)]
+        self.role_device = {role: self.fleet[i % count] for i, role in enumerate(roles)}
+        self.spares = self.fleet[len(roles) :]
+        self.captures: list[Capture] = []
+
+    def at(self, hour: float) -> int:
+        return self.start_ms + int(hour * self.scale * 3_600_000)
+
+    def text(self, template: str, **more: Any) -> str:
+        places = {
+            "day": self.day,
+            "day5": self.day[-5:],
+            "first_lot": self.first_lot,
+            "company": {role: COMPANY[org] for role, org in ORG_OF_ROLE.items() if org in COMPANY},
+            "gln": {key: site.gln for key, site in SITES.items()},
+            "pallet": getattr(self, "pallet", ""),
+        }
+        return template.format_map({**places, **more})
+
+    def _sscc(self, spec: Mapping[str, str], **more: Any) -> str:
+        return gs1.sscc_urn(COMPANY[ORG_OF_ROLE[spec["org"]]], self.text(spec["serial"], **more))
+
+    def lots(self, names: list[str]) -> list[gs1.LotId]:
+        sets = {
+            "landing": self.landing,
+            "retail": self.retail,
+            "excursion": [self.excursion] if self.excursion else [],
+            "cooled": [x for x in self.landing if x != self.excursion],
+        }
+        return [lot for name in names for lot in sets[name]]
+
+    def filled(self, value: Any, lot: gs1.LotId | None, **more: Any) -> Any:
+        """A value of the data with its placeholders, times and species filled in."""
+        if isinstance(value, str):
+            return self.text(value, **more)
+        if isinstance(value, list):
+            return [self.filled(v, lot, **more) for v in value]
+        if isinstance(value, dict):
+            if set(value) == {"hour"}:
+                return timestamps.iso_local(self.at(value["hour"]), OFFSET)
+            out: dict[str, Any] = {}
+            for key, v in value.items():
+                if key == "@species":
+                    assert lot is not None
+                    out.update(TRIP["species"][self.species_of[lot.key]]["kdes"])
+                elif key == "@vessel":
+                    out.update(TRIP["vessel"])
+                else:
+                    out[key] = self.filled(v, lot, **more)
+            return out
+        return value
+
+    def quantities(self, lots: list[gs1.LotId], share: float | None = None) -> list[dict[str, Any]]:
+        if share is None:
+            return [{"epcClass": lot.canonical, "quantity": self.kg[lot.key], "uom": "KGM"} for lot in lots]
+        return [
+            {"epcClass": lot.canonical, "quantity": round(self.kg[lot.key] * share, 1), "uom": "KGM"} for lot in lots
+        ]
+
+    def event(self, step: Mapping[str, Any], at_ms: int, lots: list[gs1.LotId]) -> dict[str, Any]:
+        lot = lots[0] if len(lots) == 1 else None
+        number = self.landing.index(lot) + self.first_lot if lot in self.landing else None
+        fields = dict(step["event"])
+        event: dict[str, Any] = {
+            "type": fields.pop("type"),
+            "eventTime": timestamps.iso_local(at_ms, OFFSET),
+            "eventTimeZoneOffset": OFFSET,
+        }
+        where = step.get("quantities", "quantityList")
+        if step.get("epcs") == "pallet":
+            event["epcList"] = [self.pallet]
+        elif where == "inputQuantityList":
+            assert lot is not None
+            event["inputQuantityList"] = self.quantities([lot])
+            event["outputQuantityList"] = self.quantities(self.outputs[lot.key])
+        elif where == "childQuantityList":  # after the parent and its (no) child EPCs, as EPCIS lists them
+            event["parentID"] = self.text(fields.pop("parentID"))
+            event["childEPCs"] = fields.pop("childEPCs")
+            event["childQuantityList"] = self.quantities(lots)
+        else:
+            event["epcList"] = []
+            event["quantityList"] = self.quantities(lots, step.get("share"))
+        filled = self.filled(fields, lot, number=number)
+        event.update((k, v) for k, v in filled.items() if ":" not in k)  # standard fields, then ilmd, extensions
+        if "ilmd" in step:
+            event["ilmd"] = self.filled(step["ilmd"], lot, number=number)
+        event.update((k, v) for k, v in filled.items() if ":" in k)
+        event["readPoint"] = {"id": SITES[step["site"]].sgln}
+        event.setdefault("bizLocation", {"id": SITES[step["site"]].sgln})
+        return event
+
+    def play_event(self, step: Mapping[str, Any]) -> None:
+        org = ORG_OF_ROLE[step["org"]]
+        user = step.get("user", "client")
+        master = master_data(org) if step.get("master") else None
+        if step.get("epcs") == "pallet":
+            groups = [[]]
+        else:
+            lots = self.lots(step["lots"])
+            if not lots:
+                return
+            groups = [[lot] for lot in lots] if step.get("each") or step.get("per_event") else [lots]
+        events = [
+            self.event(step, self.at(step["at"] + n * step.get("at_step", 0)), group) for n, group in enumerate(groups)
+        ]
+        if step.get("per_event"):
+            self.captures.append(Capture(org, user, _document(events, master), step["label"]))
+        else:
+            self.captures.extend(Capture(org, user, _document([e], master), step["label"]) for e in events)
+
+    def association(
+        self, action: str, at_ms: int, step: Mapping[str, Any], device: Device, lots: list[gs1.LotId]
+    ) -> dict[str, Any]:
+        if step.get("parent") == "pallet":
+            parent = self.pallet
+        else:
+            parent = self._sscc(TRIP["logger_parent"], logger=self.first_lot * 100 + self.fleet.index(device))
+        event = {
+            "type": "AssociationEvent",
+            "eventTime": timestamps.iso_local(at_ms, OFFSET),
+            "eventTimeZoneOffset": OFFSET,
+            "parentID": parent,
+            "childEPCs": [device.giai],
+            "childQuantityList": [{"epcClass": lot.canonical} for lot in lots],
+            "action": action,
+            "bizStep": "installing" if action == "ADD" else "removing",
+            "readPoint": {"id": SITES[step["site"]].sgln},
+            "bizLocation": {"id": SITES[step["site"]].sgln},
+        }
+        return _document([event])
+
+    def play_logger(self, step: Mapping[str, Any], device: Device, lots: list[gs1.LotId]) -> None:
+        start, end = self.at(step["from"]), self.at(step["to"])
+        if step.get("watch", True):
+            device.stages.append(DeviceStage(start, end, tuple(x.key for x in lots), step["site"], step["profile"]))
+        attached = self.lots(step["associate"]) if "associate" in step else lots
+        if not step.get("attach", True) or not attached:
+            return
+        org = ORG_OF_ROLE[step["org"]]
+        self.captures.append(
+            Capture(
+                org, "client", self.association("ADD", start, step, device, attached), step["label"] + ": logger on"
+            )
+        )
+        if step.get("detach", True):
+            off = self.association("DELETE", end, step, device, attached)
+            self.captures.append(Capture(org, "client", off, step["label"] + ": logger off"))
+
+    def play(self, step: Mapping[str, Any]) -> None:
+        if step["kind"] == "event":
+            self.play_event(step)
+        elif "per_lot" in step:
+            for i, lot in enumerate(self.lots([step["per_lot"]])):
+                here = {**step, **step.get("if_excursion", {})} if lot == self.excursion else step
+                self.play_logger(here, self.role_device[step["role"].format(i=i)], [lot])
+        elif step.get("spares"):
+            for device in self.spares:
+                self.play_logger(step, device, self.lots(step["lots"]))
+        else:
+            self.play_logger(step, self.role_device[step["role"]], self.lots(step["lots"]))
 
 
 def build(
@@ -317,372 +421,22 @@ def build(
     """
     if lots < 1:
         raise ValueError("the scenario needs at least one lot")
-    scale = hours / 48.0
-
-    def at(hour: float) -> int:
-        return start_ms + int(hour * scale * 3_600_000)
-
-    day = timestamps.iso_local(at(10), OFFSET)[2:10].replace("-", "")
-    landing: list[gs1.LotId] = []
-    species_of: dict[str, str] = {}
-    kg: dict[str, float] = {}
-    outputs: dict[str, list[gs1.LotId]] = {}
-    for i in range(lots):
-        kind = "monkfish" if i % 3 == 2 else "mackerel"
-        whole = PRODUCTS[f"{kind}-whole"]
-        number = i + first_lot
-        lot = gs1.LotId(whole.gtin, f"{'MF' if kind == 'monkfish' else 'MK'}{day}-{number:02d}")
-        landing.append(lot)
-        species_of[lot.key] = kind
-        kg[lot.key] = 600.0 + 150 * (i % 4) if kind == "mackerel" else 180.0 + 20 * (i % 3)
-        pack = PRODUCTS["monkfish-pack" if kind == "monkfish" else "mackerel-fillet"]
-        letters = "A" if kind == "monkfish" else "AB"
-        outputs[lot.key] = [
-            gs1.LotId(pack.gtin, f"{'MP' if kind == 'monkfish' else 'FL'}{day}-{number:02d}{x}") for x in letters
-        ]
-        for out in outputs[lot.key]:
-            species_of[out.key] = kind
-            kg[out.key] = round(kg[lot.key] * (0.42 if kind == "mackerel" else 0.8) / len(letters), 1)
-    retail = [out for lot in landing for out in outputs[lot.key]]
-    excursion = landing[1] if len(landing) > 1 else None
-    pallet = gs1.sscc_urn(COMPANY[PROCESSOR], "0" + day[-5:] + f"{first_lot:04d}")
-
-    # loggers: the roles each stage needs, mapped onto the number of devices asked for
-    roles = ["boat", *(f"dock-{i}" for i in range(lots)), "coldroom", "truck0", "plant", "truck1", "display"]
-    count = devices or len(roles)
-    fleet = [Device(f"{device_prefix}-{n + 1:03d}") for n in range(count)]
-    role_device = {role: fleet[i % count] for i, role in enumerate(roles)}
-    extra = fleet[len(roles) :]
-    captures: list[Capture] = []
-
-    def stage(role: str, start: float, end: float, watched: list[gs1.LotId], site: str, profile: str) -> None:
-        device = role_device[role]
-        device.stages.append(DeviceStage(at(start), at(end), tuple(x.key for x in watched), site, profile))
-
-    def associate(
-        org: str, start: float, end: float, role: str, watched: list[gs1.LotId], site: str, label: str
-    ) -> None:
-        device = role_device[role]
-        parent = gs1.sscc_urn(COMPANY[LOGISTICS], "0" + day[-5:] + f"{first_lot * 100 + fleet.index(device):04d}")
-        if role in ("truck1", "display"):
-            parent = pallet
-        captures.append(
-            Capture(
-                org,
-                "client",
-                _document([_association("ADD", at(start), site, device, watched, parent)]),
-                f"{label}: logger on",
-            )
-        )
-        captures.append(
-            Capture(
-                org,
-                "client",
-                _document([_association("DELETE", at(end), site, device, watched, parent)]),
-                f"{label}: logger off",
-            )
-        )
-
-    # 0–10 h: fishing, the boat's hold logger
-    stage("boat", 0, 10, landing, "dock", "boat")
-    associate(FISH_MARKET, 0, 10, "boat", landing, "dock", "fishing trip")
-    # 10 h: landing (first land-based receiving)
-    landing_events = []
-    for lot in landing:
-        ilmd = {
-            **SPECIES_KDES[species_of[lot.key]],
-            "cbvmda:catchArea": "61",
-            "cbvmda:harvestStartDate": timestamps.iso_local(at(0), OFFSET),
-            "cbvmda:harvestEndDate": timestamps.iso_local(at(8), OFFSET),
-            "cbvmda:vesselCatchInformationList": [{**VESSEL, "cbvmda:catchArea": "61"}],
-        }
-        landing_events.append(
-            _event(
-                "ObjectEvent",
-                at(10),
-                "dock",
-                epcList=[],
-                quantityList=_quantities([lot], kg),
-                action="ADD",
-                bizStep="commissioning",
-                disposition="active",
-                ilmd=ilmd,
-                **{f"{PREFIX}:cte": "first_land_based_receiving"},
-            )
-        )
-    captures.insert(0, Capture(FISH_MARKET, "client", _document(landing_events, master_data(FISH_MARKET)), "landing"))
-    # 10–11 h: on the dock, one logger per lot's tote
-    for i, lot in enumerate(landing):
-        hot = lot == excursion
-        stage(f"dock-{i}", 10, 11 + (2 if hot else 0), [lot], "dock", "dock-hot" if hot else "dock")
-        associate(FISH_MARKET, 10, 11 + (2 if hot else 0), f"dock-{i}", [lot], "dock", "dock")
-    # 11 h: cooling in the cold room (the excursion lot only at 13 h)
-    cooled = [x for x in landing if x != excursion]
-    captures.append(
-        Capture(
-            FISH_MARKET,
-            "client",
-            _document(
-                [
-                    _event(
-                        "ObjectEvent",
-                        at(11),
-                        "coldroom",
-                        epcList=[],
-                        quantityList=_quantities(cooled, kg),
-                        action="OBSERVE",
-                        bizStep="storing",
-                        disposition="in_progress",
-                        **{f"{PREFIX}:cte": "cooling"},
-                    )
-                ]
-            ),
-            "cooling",
-        )
+    player = _Player(lots, devices, hours, start_ms, first_lot, device_prefix)
+    for step in TRIP["steps"]:
+        player.play(step)
+    captures = sorted(
+        player.captures, key=lambda c: timestamps.to_ms(c.document["epcisBody"]["eventList"][0]["eventTime"])
     )
-    if excursion is not None:
-        captures.append(
-            Capture(
-                FISH_MARKET,
-                "client",
-                _document(
-                    [
-                        _event(
-                            "ObjectEvent",
-                            at(13),
-                            "coldroom",
-                            epcList=[],
-                            quantityList=_quantities([excursion], kg),
-                            action="OBSERVE",
-                            bizStep="storing",
-                            disposition="in_progress",
-                            **{f"{PREFIX}:cte": "cooling"},
-                        )
-                    ]
-                ),
-                "late cooling",
-            )
-        )
-    stage("coldroom", 11, 13.5, landing, "coldroom", "coldroom")
-    associate(FISH_MARKET, 11, 13.5, "coldroom", cooled, "coldroom", "cold room")
-    if excursion is not None:
-        associate(FISH_MARKET, 13, 13.5, "coldroom", [excursion], "coldroom", "cold room (late)")
-    for extra_device in extra:
-        extra_device.stages.append(DeviceStage(at(11), at(13.5), tuple(x.key for x in landing), "coldroom", "coldroom"))
-        role_device[f"extra-{extra_device.token}"] = extra_device
-        associate(FISH_MARKET, 11, 13.5, f"extra-{extra_device.token}", landing, "coldroom", "cold room (spare)")
-    # 13.5 h: auction sale, shipping to the processor; 14 h receiving
-    sale = {"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:{SITES['dock'].gln}:AUC-{day}"}
-    source = [{"type": "owning_party", "source": f"urn:epc:id:pgln:{COMPANY[FISH_MARKET]}.00000"}]
-    destination = [{"type": "owning_party", "destination": f"urn:epc:id:pgln:{COMPANY[PROCESSOR]}.00000"}]
-    captures.append(
-        Capture(
-            FISH_MARKET,
-            "client",
-            _document(
-                [
-                    _event(
-                        "ObjectEvent",
-                        at(13.5),
-                        "coldroom",
-                        epcList=[],
-                        quantityList=_quantities(landing, kg),
-                        action="OBSERVE",
-                        bizStep="shipping",
-                        disposition="in_transit",
-                        bizTransactionList=[sale],
-                        sourceList=source,
-                        destinationList=destination,
-                    )
-                ]
-            ),
-            "shipping to the processor",
-        )
-    )
-    stage("truck0", 13.5, 14, landing, "hub", "truck")
-    associate(LOGISTICS, 13.5, 14, "truck0", landing, "hub", "truck to the processor")
-    captures.append(
-        Capture(
-            PROCESSOR,
-            "client",
-            _document(
-                [
-                    _event(
-                        "ObjectEvent",
-                        at(14),
-                        "plant",
-                        epcList=[],
-                        quantityList=_quantities(landing, kg),
-                        action="OBSERVE",
-                        bizStep="receiving",
-                        disposition="in_progress",
-                        bizTransactionList=[sale],
-                        sourceList=source,
-                        destinationList=destination,
-                    )
-                ],
-                master_data(PROCESSOR),
-            ),
-            "receiving at the processor",
-        )
-    )
-    stage("plant", 14, 17, landing + retail, "plant", "plant")
-    associate(PROCESSOR, 14, 15, "plant", landing, "plant", "plant (landing lots)")
-    associate(PROCESSOR, 15, 17, "plant", retail, "plant", "plant (packs)")
-    # 14.5 h: the inspection agency tests the excursion lot for histamine
-    if excursion is not None:
-        inspection = _event(
-            "ObjectEvent",
-            at(14.5),
-            "plant",
-            epcList=[],
-            quantityList=_quantities([excursion], kg),
-            action="OBSERVE",
-            bizStep="inspecting",
-            disposition="conformant",
-            **{
-                f"{PREFIX}:histaminePpm": 12,
-                f"{PREFIX}:result": "Histamine 12 ppm, below the 50 ppm defect action level; released",
-                f"{PREFIX}:resultKo": "히스타민 12 ppm (기준 50 ppm 미만) — 적합",
-            },
-        )
-        captures.append(Capture(INSPECTION, "inspector", _document([inspection]), "inspection"))
-    # 15 h: transformation (filleting, portioning)
-    for lot in landing:
-        event = _event(
-            "TransformationEvent",
-            at(15),
-            "plant",
-            inputQuantityList=_quantities([lot], kg),
-            outputQuantityList=_quantities(outputs[lot.key], kg),
-            transformationID=f"urn:epc:id:gdti:{COMPANY[PROCESSOR]}.00001.XF{day}{landing.index(lot) + first_lot:02d}",
-            bizStep="commissioning",
-            disposition="active",
-            ilmd={**SPECIES_KDES[species_of[lot.key]]},
-        )
-        captures.append(Capture(PROCESSOR, "client", _document([event]), "transformation"))
-    # 16 h: packing onto a pallet; 17 h shipping to Seoul; 22 h receiving at the shop
-    captures.append(
-        Capture(
-            PROCESSOR,
-            "client",
-            _document(
-                [
-                    _event(
-                        "AggregationEvent",
-                        at(16),
-                        "plant",
-                        parentID=pallet,
-                        childEPCs=[],
-                        childQuantityList=_quantities(retail, kg),
-                        action="ADD",
-                        bizStep="packing",
-                        disposition="in_progress",
-                        **{f"{PREFIX}:cte": "initial_packing"},
-                    )
-                ]
-            ),
-            "packing",
-        )
-    )
-    order = {"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:{SITES['shop'].gln}:PO-{day}"}
-    despatch = {"type": "desadv", "bizTransaction": f"urn:epcglobal:cbv:bt:{SITES['plant'].gln}:DA-{day}"}
-    to_shop = [{"type": "owning_party", "destination": f"urn:epc:id:pgln:{COMPANY[RETAILER]}.00000"}]
-    from_plant = [{"type": "owning_party", "source": f"urn:epc:id:pgln:{COMPANY[PROCESSOR]}.00000"}]
-    captures.append(
-        Capture(
-            LOGISTICS,
-            "client",
-            _document(
-                [
-                    _event(
-                        "ObjectEvent",
-                        at(17),
-                        "hub",
-                        epcList=[pallet],
-                        action="OBSERVE",
-                        bizStep="shipping",
-                        disposition="in_transit",
-                        bizTransactionList=[order, despatch],
-                        sourceList=from_plant,
-                        destinationList=to_shop,
-                    )
-                ],
-                master_data(LOGISTICS),
-            ),
-            "shipping to Seoul",
-        )
-    )
-    stage("truck1", 17, 22, retail, "hub", "truck")
-    associate(LOGISTICS, 17, 22, "truck1", retail, "hub", "reefer truck to Seoul")
-    captures.append(
-        Capture(
-            RETAILER,
-            "client",
-            _document(
-                [
-                    _event(
-                        "ObjectEvent",
-                        at(22),
-                        "shop",
-                        epcList=[pallet],
-                        action="OBSERVE",
-                        bizStep="receiving",
-                        disposition="sellable_accessible",
-                        bizTransactionList=[order, despatch],
-                        sourceList=from_plant,
-                        destinationList=to_shop,
-                    )
-                ],
-                master_data(RETAILER),
-            ),
-            "receiving in Seoul",
-        )
-    )
-    stage("display", 22, 48, retail, "shop", "display")
-    captures.append(
-        Capture(
-            RETAILER,
-            "client",
-            _document([_association("ADD", at(22), "shop", role_device["display"], retail, pallet)]),
-            "display case: logger on",
-        )
-    )
-    # 30 h+: retail sales of part of each pack lot
-    for n, lot in enumerate(retail):
-        sold = {lot.key: round(kg[lot.key] * 0.3, 1)}
-        captures.append(
-            Capture(
-                RETAILER,
-                "client",
-                _document(
-                    [
-                        _event(
-                            "ObjectEvent",
-                            at(30 + n),
-                            "shop",
-                            epcList=[],
-                            quantityList=[{"epcClass": lot.canonical, "quantity": sold[lot.key], "uom": "KGM"}],
-                            action="DELETE",
-                            bizStep="retail_selling",
-                            disposition="retail_sold",
-                        )
-                    ]
-                ),
-                "retail sale",
-            )
-        )
-    captures.sort(key=lambda c: timestamps.to_ms(c.document["epcisBody"]["eventList"][0]["eventTime"]))
     return Scenario(
         start_ms=start_ms,
         hours=hours,
         captures=captures,
-        devices=fleet,
-        landing_lots=landing,
-        retail_lots=retail,
-        excursion_lot=excursion,
-        species_of=species_of,
-        pallet=pallet,
+        devices=player.fleet,
+        landing_lots=player.landing,
+        retail_lots=player.retail,
+        excursion_lot=player.excursion,
+        species_of=player.species_of,
+        pallet=player.pallet,
     )
 
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from coldchain.test_cc_privacy import ADDRESS, BUYER, COMPANY, PO, QUANTITY, _capture_over_rest, _planted_documents
 from consortia.apps.coldchain import consortium as cold
-from consortia.apps.coldchain.capture import contract_of
+from consortia.apps.coldchain.service.capture import contract_of
 from consortia.apps.health import consortium as health
 from consortia.cli.main import app as cli
 from consortia.gateway.server.app import ServerSettings, create_app

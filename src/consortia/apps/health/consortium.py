@@ -13,8 +13,8 @@
 A role counts only from the organisations :data:`ROLE_ORGS` names for it (the contract's configuration): a
 ``role=patient`` certificate of the hospital's CA is nobody's patient.
 
-Everything personal is in one private data collection, ``health-care`` (:data:`.contract.PRIVATE`), whose members
-are the custodian and the three care organisations — the organisations whose peers may hold patients' consents,
+Everything personal is in one private data collection, ``health-care`` (:data:`.contract.records.PRIVATE`), whose
+members are the custodian and the three care organisations — the organisations whose peers may hold patients' consents,
 access logs and alerts in plaintext. The analysis service is not a member: it reads what consent permits
 through the contract, on a member's peer. A peer can only simulate a contract that reads a collection it is a
 member of, so the contract is endorsed by any two of those four organisations' peers (no single organisation

@@ -19,7 +19,7 @@ which function it called, and that two transactions touched the same opaque key.
 Public state (``get_state``), readable by every channel member:
 
 * ``config`` — the custodian organisation and, per role, the organisations whose certificates may carry it.
-* ``org:<org>`` — each organisation's public key-encryption key (:mod:`.crypto`).
+* ``org:<org>`` — each organisation's public key-encryption key (:mod:`..service.crypto`).
 * ``anchor:<batch>`` — a batch of records stored off-chain: count, Merkle root (RFC 9162) of the records' salted
   hashes (and the hashes themselves for small batches), pointer. No patient, no data class.
 * ``model:<name>:<version>`` and ``model-current:<name>`` — the model registry.
@@ -29,7 +29,7 @@ Private state (collection :data:`PRIVATE`; ``t(…)`` is the HMAC token):
 * ``secret`` — the pseudonym key; ``r`` / ``r:<n>`` — the roster of enrolled pseudonyms, in pages;
 * ``p:<t(patient)>`` — the patient: home organisation, the account (``Org/name``) of their certificate,
   status; ``u:<t(account)>`` — which patient an account is;
-* ``c:<t(patient)>`` — the patient's FHIR R4 Consent resources (:mod:`.consent`);
+* ``c:<t(patient)>`` — the patient's FHIR R4 Consent resources (:mod:`..domain.consent`);
 * ``n:<t(patient)>`` — the length of the patient's access log and their alert ids; ``l:<t(patient)>:<i>`` —
   access-log entry *i*: who (organisation, person, role, and on whose behalf), when, purpose, data classes,
   decision and reason;
@@ -829,7 +829,7 @@ class HealthRecords(Contract):
 
     @submit
     def record_alerts(self, ctx: Context) -> dict:
-        """Record alerts (the custodian); transient ``alerts``: a list of alert records (:mod:`.alerts`).
+        """Record alerts (the custodian); transient ``alerts``: a list of alert records (:mod:`..domain.alerts`).
 
         Each goes to the private collection with a notification entry in the patient's access log for every
         organisation the patient's care-coordination consent names; the event says only how many.

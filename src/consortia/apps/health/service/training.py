@@ -10,7 +10,7 @@ Method (reproducible: fixed seeds):
 3. It is calibrated with :class:`~sklearn.calibration.CalibratedClassifierCV` (sigmoid / Platt scaling, 5-fold),
    so its outputs can be read as probabilities.
 4. On the held-out 25 % the model's ROC AUC and Brier score are reported side by side with those of the
-   Framingham 2008 general-CVD equation (:mod:`.framingham`) on the *same* rows. The teaching file has no HDL
+   Framingham 2008 general-CVD equation (:mod:`..domain.framingham`) on the *same* rows. The teaching file has no HDL
    cholesterol, so the equation is given 45 mg/dL for men and 55 mg/dL for women (approximate population
    means), and missing total cholesterol or blood pressure take the training medians; the equation predicts
    all cardiovascular disease in a different cohort, a broader outcome than the file's CHD, so its

@@ -2,7 +2,7 @@
 
 :func:`install` is what the platform calls through the plug-in hook. It adds
 
-* ``POST /fhir/Observation`` and ``POST /fhir`` (a Bundle): FHIR R4 readings in (:mod:`.fhir_import`), stored
+* ``POST /fhir/Observation`` and ``POST /fhir`` (a Bundle): FHIR R4 readings in (:mod:`..domain.fhir_import`), stored
   through the service; rejections come back as a FHIR ``OperationOutcome`` whose issues name the element path
   (``expression``). A patient may post only their own readings — the custodian's ingestion service seals and
   anchors them *on behalf of* the patient, which the contract checks and the patient's access log shows; the

@@ -4,7 +4,7 @@ Read with :mod:`ast`, like the platform's layers (``test_layers.py``): each appl
 ``src/consortia/apps`` has ``contract/``, ``domain/``, ``service/``, ``web/``, ``demo/``, ``cli.py``, ``plugin.py``
 and ``consortium.py``; inside it, ``domain/`` imports nothing of the application but ``domain/``, ``contract/``
 only ``domain/``, ``service/`` nothing of ``web/``, ``demo/`` or ``cli.py``, and ``web/`` nothing of ``demo/`` or
-``cli.py``; no application imports another one, nor the re-export modules the platform kept at old paths.
+``cli.py``; no application imports another one, nor the SDK's and plug-ins' old homes.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_imports_run_one_way(app: Path) -> None:
         for line, target in imports_of(path):
             where = f"{path.relative_to(APPS)}:{line} imports {target}"
             if target.startswith(SHIMS):
-                offenders.append(where + " (a re-export kept for old code)")
+                offenders.append(where + " (an old home: use consortia.client / consortia.plugins)")
             elif target.startswith("consortia.apps.") and not (target + ".").startswith(prefix):
                 offenders.append(where + " (another application)")
             elif allowed is not None and target.startswith(prefix):

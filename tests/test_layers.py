@@ -12,9 +12,7 @@ only ``identity/``; ``client/`` imports nothing from ``gateway/`` or ``node/``; 
 
 Imports under ``if TYPE_CHECKING:`` only name types for annotations and run nothing; they are left out of the
 layer order and of the cycle check (``consortia.plugins`` names the gateway's ``Backend`` that way), but not out
-of the rules about ``consortia.apps`` and ``ledger/``. Imports inside functions count like any other. The
-re-export modules kept at old paths for the applications (``gateway/sdk.py`` …) belong to the package they sit
-in, so they import downward.
+of the rules about ``consortia.apps`` and ``ledger/``. Imports inside functions count like any other.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""The consortium applications built on the platform (each its own package; see consortia.gateway.applications)."""
+"""The consortium applications built on the platform: each its own package (see consortia.plugins, README.md)."""

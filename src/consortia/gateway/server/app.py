@@ -20,11 +20,10 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consortia import __version__
+from consortia.client.request_signing import AuthError, NonceCache
 from consortia.gateway.server.api import build_router
 from consortia.gateway.server.auth import (
     SESSION_COOKIE,
-    AuthError,
-    NonceCache,
     Principal,
     SessionStore,
     client_address,

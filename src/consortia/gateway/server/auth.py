@@ -11,9 +11,6 @@ on the server to that user's decrypted identity, which signs their submissions.
 *Authorisation*: a channel's configuration names who may read its blocks through the gateway (its read
 scope, pairs of organisation and role, see :mod:`consortia.channel.scope`); it is writable by member
 organisations' clients and admins. Contract functions marked public may be evaluated by anyone.
-
-The names of the signing scheme (``AuthError``, ``authorization_header``, ``MAX_SKEW_MS``…) are also importable
-from here, where the applications found them before the scheme moved to :mod:`consortia.client`.
 """
 
 from __future__ import annotations
@@ -26,42 +23,9 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from consortia.client.request_signing import (
-    MAX_NONCES,
-    MAX_SKEW_MS,
-    NONCE_BYTES,
-    SCHEME,
-    AuthError,
-    NonceCache,
-    authorization_header,
-    request_signing_bytes,
-    verify_request,
-)
+from consortia.client.request_signing import AuthError, verify_request
 from consortia.identity import CertInfo, Membership, SigningIdentity
 from consortia.identity.wallet import WalletUser
-
-__all__ = [
-    "MAX_NONCES",
-    "MAX_SKEW_MS",
-    "NONCE_BYTES",
-    "SCHEME",
-    "SESSION_COOKIE",
-    "AuthError",
-    "NonceCache",
-    "Principal",
-    "Session",
-    "SessionStore",
-    "authorization_header",
-    "client_address",
-    "cookies_secure",
-    "is_loopback",
-    "principal_from_certificate",
-    "principal_from_session",
-    "principal_of",
-    "request_signing_bytes",
-    "request_target",
-    "verify_request",
-]
 
 SESSION_COOKIE = "consortia_session"
 

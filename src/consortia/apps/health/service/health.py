@@ -564,7 +564,9 @@ class HealthService:
     # -- alerts ----------------------------------------------------------------------------------------------
 
     def alerts(self, identity: SigningIdentity, status: str = "", patient: str = "") -> list[dict[str, Any]]:
-        """Alerts the caller may see (consent as for the record), newest first."""
+        """Alerts the caller may see (consent as for the record), newest first, from a peer that has committed
+        everything ordered so far (a consent just revoked on another organisation's peer counts here too)."""
+        self.sync(identity, org=self.reader_org(identity))
         return self.evaluate(identity, "alerts", status, patient)
 
     def alerts_of(self, identity: SigningIdentity, tx_id: str) -> list[dict[str, Any]]:

@@ -5,6 +5,6 @@ models, scores, erasure — each submitted with the acting person's own identity
 delegation where the health office stores a patient's readings). Around it: :mod:`.crypto` (envelope encryption,
 crypto-shredding), :mod:`.keyring` (the organisations' key-encryption keys), :mod:`.store` (the encrypted record
 store), :mod:`.dataset` and :mod:`.training` (the Framingham teaching cohort and the trained CHD model),
-:mod:`.model_card`, :mod:`.scoring` (a patient's score from their records and a loaded model) and :mod:`.bench`
-(the ingestion benchmark).
+:mod:`.model_card` and :mod:`.bench` (the ingestion benchmark). A patient's score from their records and a loaded
+model is pure: :mod:`..domain.scoring`.
 """

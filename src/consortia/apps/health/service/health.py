@@ -666,7 +666,7 @@ class HealthService:
         self, identity: SigningIdentity, patients: Sequence[str], model: Any | None = None, now: datetime | None = None
     ) -> dict[str, dict[str, Any] | AccessRefused]:
         """Score patients (an analyst, under care-coordination consent) and store each score as a record."""
-        from consortia.apps.health.service.scoring import score_document
+        from consortia.apps.health.domain.scoring import score_document
 
         now = now or datetime.now(UTC)
         out: dict[str, dict[str, Any] | AccessRefused] = {}

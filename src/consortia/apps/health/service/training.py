@@ -43,25 +43,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from consortia.apps.health.domain import framingham
+from consortia.apps.health.domain.scoring import FEATURES
 from consortia.apps.health.service import dataset
 
 NAME = "fhs-chd10"
-FEATURES = (
-    "male",
-    "age",
-    "currentSmoker",
-    "cigsPerDay",
-    "BPMeds",
-    "prevalentStroke",
-    "prevalentHyp",
-    "diabetes",
-    "totChol",
-    "sysBP",
-    "diaBP",
-    "BMI",
-    "heartRate",
-    "glucose",
-)
 SEED = 20200518
 TEST_SIZE = 0.25
 FOLDS = 5

@@ -14,14 +14,49 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from consortia.apps.health.domain import risk
 from consortia.apps.health.domain.readings import Reading, iso
 from consortia.apps.health.domain.riskfactors import RiskFactors, RiskInputError
-from consortia.apps.health.service.training import FEATURES, LoadedModel
+
+FEATURES = (
+    "male",
+    "age",
+    "currentSmoker",
+    "cigsPerDay",
+    "BPMeds",
+    "prevalentStroke",
+    "prevalentHyp",
+    "diabetes",
+    "totChol",
+    "sysBP",
+    "diaBP",
+    "BMI",
+    "heartRate",
+    "glucose",
+)
+"""The trained model's inputs, in order (the Framingham teaching cohort's column names)."""
+
+
+class RiskModel(Protocol):
+    """A trained model as scoring uses it (the service's ``LoadedModel``, opened after its hash was checked)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """10-year CHD probability for rows of :data:`FEATURES` (NaN = missing)."""
+        ...
+
 
 WINDOW = timedelta(days=30)
 MIN_HOME_READINGS = 5
@@ -56,7 +91,7 @@ def model_row(
 
 
 def score_document(
-    patient: str, profile: dict[str, Any], readings: Sequence[Reading], now: datetime, model: LoadedModel | None
+    patient: str, profile: dict[str, Any], readings: Sequence[Reading], now: datetime, model: RiskModel | None
 ) -> dict[str, Any]:
     """The risk-score record of one patient (sealed and anchored like any other record)."""
     bp = _recent(readings, "bp", now)

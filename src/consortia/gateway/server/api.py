@@ -7,20 +7,17 @@ public contract functions may be evaluated by anyone.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
-import queue
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 
 from consortia.client.errors import GatewayError
 from consortia.client.proposal import PreparedProposal
@@ -30,7 +27,7 @@ from consortia.gateway.server.auth import Principal
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem, problem_for
-from consortia.gateway.server.streams import stream_key
+from consortia.gateway.server.streams import block_event_stream, stream_key
 from consortia.gateway.server.views import block_view, transaction_view
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.codes import code_name
@@ -43,7 +40,6 @@ from consortia.peer.events import BlockEvent
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
-KEEPALIVE_SECONDS = 15.0
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
 
@@ -332,7 +328,7 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
             start = last_id + 1 if last_id is not None else peer_channel.height
         slot = request.app.state.streams.acquire(stream_key(request, principal))
 
-        def render(event: BlockEvent) -> Iterator[str]:
+        async def render(event: BlockEvent) -> AsyncIterator[str]:
             payload = {
                 "channel": channel,
                 "number": event.number,
@@ -354,45 +350,6 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
                     }
                     yield f"id: {event.number}\nevent: contract\ndata: {json.dumps(data)}\n\n"
 
-        async def stream() -> AsyncIterator[str]:
-            # An async stream that polls the peer's event queue: an open dashboard costs no worker thread.
-            subscription = peer_channel.events.subscribe()
-            number = start
-            quiet = 0.0
-            try:
-                yield "retry: 2000\n\n"
-                while not await request.is_disconnected():
-                    if number < peer_channel.height:
-                        for chunk in render(peer_channel.stored_event(number)):
-                            yield chunk
-                        number += 1
-                        quiet = 0.0
-                        continue
-                    try:
-                        event = subscription.get_nowait()
-                    except queue.Empty:
-                        await asyncio.sleep(0.1)
-                        quiet += 0.1
-                        if quiet >= KEEPALIVE_SECONDS:
-                            quiet = 0.0
-                            yield ": keep-alive\n\n"
-                        continue
-                    if event is None:
-                        return
-                    if event.number == number:
-                        for chunk in render(event):
-                            yield chunk
-                        number += 1
-                        quiet = 0.0
-            finally:
-                peer_channel.events.unsubscribe(subscription)
-                slot.release()
-
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            background=BackgroundTask(slot.release),  # also when the stream never started
-        )
+        return block_event_stream(request, peer_channel, start, render, slot)
 
     return router

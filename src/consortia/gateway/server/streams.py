@@ -7,15 +7,24 @@ A caller who already has ``per_key`` streams open is answered 429 until one clos
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import threading
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
+from starlette.responses import StreamingResponse
 
 from consortia.gateway.server.auth import SESSION_COOKIE, Principal
 from consortia.gateway.server.problems import Problem
+from consortia.peer.channel import PeerChannel
+from consortia.peer.events import BlockEvent
 
 MAX_STREAMS_PER_CALLER = 8
+KEEPALIVE_SECONDS = 15.0
+POLL_SECONDS = 0.1
 
 
 class StreamSlot:
@@ -82,3 +91,57 @@ def stream_key(request: Request, principal: Principal) -> str:
     if principal.via == "session" and token:
         return "session:" + token
     return "cert:" + (principal.cert_hash.hex() or principal.id)
+
+
+Render = Callable[[BlockEvent], AsyncIterator[str]]
+"""Turns one committed block into server-sent-event text (nothing, for a block the stream does not show)."""
+
+
+def block_event_stream(
+    request: Request, peer_channel: PeerChannel, start: int, render: Render, slot: StreamSlot
+) -> StreamingResponse:
+    """A server-sent-event response of blocks from ``start``: stored ones first, then each as it commits.
+
+    It polls the peer's event queue from the event loop (an open stream holds no worker thread), sends a
+    keep-alive comment when quiet, ends when the client goes or the peer closes, and gives its slot back.
+    """
+
+    async def stream() -> AsyncIterator[str]:
+        subscription = peer_channel.events.subscribe()
+        number = start
+        quiet = 0.0
+        try:
+            yield "retry: 2000\n\n"
+            while not await request.is_disconnected():
+                if number < peer_channel.height:
+                    async for chunk in render(peer_channel.stored_event(number)):
+                        yield chunk
+                    number += 1
+                    quiet = 0.0
+                    continue
+                try:
+                    event = subscription.get_nowait()
+                except queue.Empty:
+                    await asyncio.sleep(POLL_SECONDS)
+                    quiet += POLL_SECONDS
+                    if quiet >= KEEPALIVE_SECONDS:
+                        quiet = 0.0
+                        yield ": keep-alive\n\n"
+                    continue
+                if event is None:
+                    return
+                if event.number == number:
+                    async for chunk in render(event):
+                        yield chunk
+                    number += 1
+                    quiet = 0.0
+        finally:
+            peer_channel.events.unsubscribe(subscription)
+            slot.release()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release),  # also when the stream never started
+    )

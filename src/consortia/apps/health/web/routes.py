@@ -29,11 +29,9 @@ RecursionError), and numbers in headers are ASCII digits only.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
-import queue
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -43,10 +41,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from consortia.apps.health.consortium import CHANNEL, CONTRACT, CUSTODIAN
@@ -64,7 +61,7 @@ from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.pages import SECURITY_HEADERS
 from consortia.gateway.server.problems import Problem, problem_for
-from consortia.gateway.server.streams import stream_key
+from consortia.gateway.server.streams import block_event_stream, stream_key
 from consortia.identity import SigningIdentity
 from consortia.ledger.block import Block
 from consortia.ledger.codes import Code
@@ -76,7 +73,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 FHIR_TYPES = ("application/fhir+json", "application/json")
 STAFF = ("clinician", "coordinator", "officer", "analyst")
-KEEPALIVE_SECONDS = 15.0
 TX_ID = re.compile(r"^[0-9a-f]{64}$")
 SIGN_YOUR_OWN = (
     "{who} signed this request as a program, and a program acts as itself: this gateway holds no key for it and "
@@ -387,46 +383,7 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
                 for alert in await alerts_in(event.number, outcome.tx_id):
                     yield f"id: {event.number}\nevent: alert\ndata: {json.dumps(alert)}\n\n"
 
-        async def stream() -> AsyncIterator[str]:
-            # Asynchronous: an open stream polls the peer's event queue and holds no worker thread.
-            subscription = peer_channel.events.subscribe()
-            number = start
-            quiet = 0.0
-            try:
-                yield "retry: 2000\n\n"
-                while not await request.is_disconnected():
-                    if number < peer_channel.height:
-                        async for chunk in render(peer_channel.stored_event(number)):
-                            yield chunk
-                        number += 1
-                        quiet = 0.0
-                        continue
-                    try:
-                        event = subscription.get_nowait()
-                    except queue.Empty:
-                        await asyncio.sleep(0.1)
-                        quiet += 0.1
-                        if quiet >= KEEPALIVE_SECONDS:
-                            quiet = 0.0
-                            yield ": keep-alive\n\n"
-                        continue
-                    if event is None:
-                        return
-                    if event.number == number:
-                        async for chunk in render(event):
-                            yield chunk
-                        number += 1
-                        quiet = 0.0
-            finally:
-                peer_channel.events.unsubscribe(subscription)
-                slot.release()
-
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            background=BackgroundTask(slot.release),  # also when the stream never started
-        )
+        return block_event_stream(request, peer_channel, start, render, slot)
 
     @router.get("/alerts/{alert_id}", summary="An alert with its details (consent permitting)")
     async def alert_detail(request: Request, alert_id: str) -> dict:

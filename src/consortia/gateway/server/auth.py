@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from starlette.requests import Request
 
@@ -139,7 +140,7 @@ async def principal_of(request: Request, members: Membership, sessions: SessionS
     if isinstance(cached, AuthError):
         raise cached
     if cached is not _UNSET:
-        return cached  # type: ignore[return-value]
+        return cast(Principal | None, cached)
     header = request.headers.get("authorization")
     try:
         if header:

@@ -7,6 +7,7 @@ Starlette's test client as a patient, a clinician, a coordinator and an outsider
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -326,3 +327,22 @@ def test_channel_blocks_for_the_health_office_and_own_proofs_for_patients(web: t
     consistency = patient.get(f"/api/health/consistency?from=0&to={proof.json()['block']}")
     assert consistency.status_code == 200 and consistency.json()["channel"] == "health"
     assert patient.get("/api/health/consistency?from=%C2%B2&to=1").status_code == 422
+
+
+def test_a_patient_gives_access_through_the_form_and_the_clinician_then_reads(web: tuple[EmbeddedNetwork, Any]) -> None:
+    """The Give-access form offers the programme's organisations only; a grant through it opens the record."""
+    _, client = web
+    patient = client("GangwonHealthOffice/patient002")  # consented to the clinic for treatment, not the hospital
+    clinician = client("ChuncheonHospital/drkim")
+    target = "/api/health/patients/GW-0002/readings?purpose=TREAT&data_class=blood-pressure"
+    assert clinician.get(target).status_code == 403
+    page = patient.get("/health/me?lang=en")
+    options = re.findall(r'<option value="([A-Za-z]+)">', page.text.split('name="actor"')[1].split("</select>")[0])
+    assert options == ["ChuncheonHospital", "WonjuClinic", "GangwonCareCentre", "GangwonAnalytics"]
+    assert "Org1" not in page.text and "Chuncheon University Hospital" in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    form = {"csrf": csrf, "actor": "ChuncheonHospital", "purpose": "TREAT", "class": "blood-pressure"}
+    granted = patient.post("/health/consents", data=form, follow_redirects=False)
+    assert granted.status_code == 303 and "notice=granted" in granted.headers["location"], granted.text
+    opened = clinician.get(target)
+    assert opened.status_code == 200 and opened.json()["readings"]

@@ -46,7 +46,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from consortia.apps.health.consortium import CHANNEL, CONTRACT, CUSTODIAN
+from consortia.apps.health.consortium import CHANNEL, CONTRACT, CUSTODIAN, DISPLAY, ORGS
 from consortia.apps.health.domain import cgm, i18n
 from consortia.apps.health.domain import consent as consent_rules
 from consortia.apps.health.domain.fhir_import import ParseResult, parse_document, parse_json_document
@@ -525,7 +525,9 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
             return refused(request, exc.reason, exc.access_id)
         context.update(
             notice=request.query_params.get("notice", ""),
-            orgs=backend.orgs(),
+            # Whom a patient can give access to: the programme's organisations, not the holder of the record
+            # itself nor any other organisation of the network.
+            grantees=[{"id": org, "name": DISPLAY[org]} for org in ORGS if org != CUSTODIAN],
             purposes=consent_rules.PURPOSES,
             classes=DATA_CLASSES,
         )

@@ -346,3 +346,21 @@ def test_a_patient_gives_access_through_the_form_and_the_clinician_then_reads(we
     assert granted.status_code == 303 and "notice=granted" in granted.headers["location"], granted.text
     opened = clinician.get(target)
     assert opened.status_code == 200 and opened.json()["readings"]
+
+
+def test_the_patients_own_views_are_counted_apart_from_others_reads(web: tuple[EmbeddedNetwork, Any]) -> None:
+    """The "who looked at my data" list shows others' reads; the patient's own visits are only counted."""
+    _, client = web
+    patient = client("GangwonHealthOffice/patient002")
+    clinic = client("WonjuClinic/drpark")  # patient002 (even) consented to the clinic for treatment
+    assert clinic.get("/api/health/patients/GW-0002/readings?purpose=TREAT").status_code == 200
+    patient.get("/health/me?lang=en")
+    page = patient.get("/health/me?lang=en").text
+    log = patient.get("/api/health/patients/GW-0002/access-log").json()
+    mine = [e for e in log if e["accessor"] == "GangwonHealthOffice/patient002" or e.get("on_behalf")]
+    others = [e for e in log if e not in mine]
+    assert len(mine) >= 2 and others and any(e["accessor"] == "WonjuClinic/drpark" for e in others)
+    listed = re.findall(r'<li class="log-entry[^"]*" data-tx-id="([0-9a-f]+)"', page)
+    assert set(listed) <= {e["tx_id"] for e in others} and listed
+    own = int(re.search(r"<span data-own-views>(\d+)</span>", page).group(1))
+    assert own >= 2

@@ -111,8 +111,14 @@ def consent_rows(consents: list[dict[str, Any]], lang: str) -> list[dict[str, An
     return rows
 
 
+def is_own_view(entry: Mapping[str, Any], me: str) -> bool:
+    """Whether an access-log entry is the patient looking at their own data (directly or through the office's app)."""
+    return entry["accessor"] == me or (entry.get("on_behalf") == me and entry.get("purpose") == consent.PATRQT)
+
+
 def log_rows(entries: list[dict[str, Any]], me: str, lang: str) -> list[dict[str, Any]]:
-    """Access-log entries for the patient page (each with the transaction to verify; a service names whom it served)."""
+    """Others' access-log entries for the patient page (each with its transaction to verify), own views left out."""
+    others = [e for e in entries if not is_own_view(e, me)]
     return [
         {
             **e,
@@ -120,7 +126,7 @@ def log_rows(entries: list[dict[str, Any]], me: str, lang: str) -> list[dict[str
             "for_me": e.get("on_behalf") == me,
             "purpose_text": consent.PURPOSES.get(e["purpose"], {}).get(lang, e["purpose"]),
         }
-        for e in entries[:LOG_ROWS]
+        for e in others[:LOG_ROWS]
     ]
 
 
@@ -131,13 +137,15 @@ def patient_page(service: HealthService, identity: SigningIdentity, lang: str, t
     data = service.read(identity, patient, consent.PATRQT)
     profile = _latest(data.documents, "profile")
     me = f"{identity.info.org}/{identity.info.name}"
+    log = service.access_log(identity, patient)
     return {
         "patient": patient,
         "synthetic": bool(profile and profile["factors"].get("synthetic")),
         "trends": trends(data.readings, text, now),
         "risk": risk_view(_latest(data.documents, "risk-score"), text),
         "consents": consent_rows(service.consents(identity, patient), lang),
-        "log": log_rows(service.access_log(identity, patient), me, lang),
+        "log": log_rows(log, me, lang),
+        "own_views": sum(1 for e in log if is_own_view(e, me)),
         "verified": data.verified,
         "unverified": data.unverified,
         "access_id": data.access_id,

@@ -85,6 +85,10 @@ def test_public_journey_carries_proofs_that_verify(client, seeded) -> None:
     assert journey["assessment"]["status"] == "alarm"
     assert {a["code"] for a in journey["alarms"]} >= {"high_temperature_exposure"}
     assert journey["inspections"][0]["disposition"] == "conformant"
+    # One verdict: the exposure is shown together with the histamine test that cleared it (issue 11, item 1).
+    assert journey["safety"]["saleable"], journey["safety"]
+    [exposure] = [f for f in journey["safety"]["findings"] if f["code"] == "high_temperature_exposure"]
+    assert exposure["cleared_by"]["conformant"] and "Histamine" in exposure["cleared_by"]["result"]
     assert set(journey["proofs"]) == {step["txID"] for step in journey["steps"]}
     for tx_id, proof in journey["proofs"].items():
         assert proof["tx_id"] == tx_id and proof_holds(check_proof(proof))

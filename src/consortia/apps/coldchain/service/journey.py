@@ -17,10 +17,10 @@ opaque references and hashes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from consortia.apps.coldchain.domain import gs1, species
+from consortia.apps.coldchain.domain import gs1, safety, species
 from consortia.apps.coldchain.domain.cte import CTES
 from consortia.apps.coldchain.service import history
 from consortia.apps.coldchain.service.proofs import ProofError, transaction_proof
@@ -65,6 +65,34 @@ def _series(
             points.append([(batch["start_ms"] + (batch.get("end_ms") or batch["start_ms"])) // 2, batch["mean"]])
     points.sort()
     return points[:: max(1, len(points) // MAX_POINTS)], "batches"
+
+
+def _safety(
+    assessment: Any, samples: Sequence[Any], limits: Any, steps: Sequence[Mapping[str, Any]], recalled: bool
+) -> safety.Safety:
+    """The lot's one safety state from its rules, its inspections (the steps the lot's consumers see) and a recall."""
+    inspections = [
+        safety.Inspection(step["time_ms"], step["disposition"] == "conformant", step["kdes"].get("result"))
+        for step in steps
+        if step["cte"] == "inspection" and step["disposition"] in ("conformant", "non_conformant")
+    ]
+    def last_above(celsius: float | None) -> int | None:
+        times = [s.ts_ms for s in samples if celsius is not None and s.celsius > celsius]
+        return max(times) if times else None
+
+    ends = {
+        "high_temperature_exposure": last_above(limits.high_celsius if limits is not None else None),
+        "critical_limit_exceeded": last_above(limits.abuse_celsius if limits is not None else None),
+    }
+    return safety.safety_state(
+        [alarm.code for alarm in assessment.alarms] if assessment is not None else [],
+        None
+        if assessment is None
+        else assessment.remaining_shelf_life_days / assessment.shelf_life_days_at_0c,
+        inspections,
+        recalled=recalled,
+        exposure_end_ms=ends,
+    )
 
 
 def build(
@@ -134,6 +162,7 @@ def build(
                 proofs[step["txID"]] = None
     limits = fish.limits if fish and fish.scombrotoxin else None
     verdicts = journey.get("inspections", {})
+    verdict = _safety(assessment, samples, limits, steps, bool(journey.get("recalled")))
     return {
         "lot": lot.key,
         "gtin": lot.gtin,
@@ -184,6 +213,7 @@ def build(
             if s["cte"] == "inspection" and s["kdes"].get("result")
         ],
         "alarms": journey.get("alarms", []),
+        "safety": verdict.as_dict(),
         "recalled": bool(journey.get("recalled")),
         "upstream": journey.get("upstream", []),
         "proofs": proofs,

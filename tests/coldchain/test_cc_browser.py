@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
@@ -83,6 +84,29 @@ def test_consumer_page_verifies_in_the_browser(demo_network, browser) -> None:
         assert "블록체인 검증 완료" in badge.inner_text()
         assert errors == []
         context.close()
+
+
+def test_the_excursion_lot_shows_its_exposure_with_the_inspection_that_cleared_it(demo_network, browser) -> None:
+    """Issue 11, item 1: one verdict on top, the alarm and the histamine test that cleared it, never a bare gauge."""
+    settle(demo_network)
+    contract = demo_network.gateway(consortium.RETAILER).network(consortium.CHANNEL).contract(consortium.CONTRACT)
+    lots = [gs1.LotId.from_key(r["lot"]) for r in contract.evaluate("lots") if r["lot"].split("/")[1][:2] == "MK"]
+    with ServerThread(create_app(demo_network)) as server:
+        excursion = None
+        for lot in lots:
+            journey = httpx.get(f"{server.base}/api/coldchain/public/journey", params={"lot": lot.key}).json()
+            if any(a["code"] == "high_temperature_exposure" for a in journey["alarms"]):
+                excursion = lot
+                break
+        assert excursion is not None and journey["safety"]["saleable"], journey.get("safety")
+        page = browser.new_page()
+        page.goto(qrcode.payload(excursion.key, resolver=server.base))
+        page.wait_for_selector("[data-safety]", timeout=60_000)
+        assert page.locator("[data-safety]").get_attribute("data-safety") in ("fresh", "use_soon")
+        assert page.locator("[data-alarm='high_temperature_exposure']").count() == 1
+        cleared = page.locator("[data-cleared='high_temperature_exposure']")
+        assert cleared.count() == 1 and "Histamine" in cleared.inner_text()
+        page.close()
 
 
 def test_tampered_proofs_are_not_verified(demo_network, browser) -> None:

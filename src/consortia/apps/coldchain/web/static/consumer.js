@@ -26,6 +26,9 @@ const T = {
     batches: 'anchored 5-minute averages', hoursAbove: (h) => `${h} h above 4.4 °C`, recalled: 'This lot was recalled.',
     alarm: 'Alarm', inspection: 'Inspection', conformant: 'conformant', non_conformant: 'NOT conformant',
     none: 'No inspection recorded for this lot.', now: 'now', step: 'Step', fao: 'FAO area',
+    state: { fresh: 'Fresh: fine to sell', use_soon: 'Use soon', held_for_inspection: 'Held for inspection: not for sale', do_not_sell: 'Do not sell or eat' },
+    clearedBy: (when, result) => `Cleared by the inspection of ${when}${result ? `: ${result}` : ''}`,
+    notForSale: 'Not for sale: no shelf life is shown for this lot.',
   },
   ko: {
     lot: '로트', freshness: '신선도', origin: '어획 및 양륙', journey: '유통 경로', map: '지도',
@@ -41,6 +44,9 @@ const T = {
     batches: '블록체인에 기록된 5분 평균', hoursAbove: (h) => `4.4 °C 초과 ${h}시간`, recalled: '이 로트는 회수되었습니다.',
     alarm: '경보', inspection: '검사', conformant: '적합', non_conformant: '부적합',
     none: '이 로트의 검사 기록이 없습니다.', now: '현재', step: '단계', fao: 'FAO 해역',
+    state: { fresh: '신선: 판매 가능', use_soon: '빨리 드세요', held_for_inspection: '검사 대기: 판매 보류', do_not_sell: '판매·섭취 금지' },
+    clearedBy: (when, result) => `${when} 검사로 해제${result ? `: ${result}` : ''}`,
+    notForSale: '판매 불가: 이 로트의 유통기한은 표시하지 않습니다.',
   },
 };
 
@@ -105,12 +111,20 @@ function drawHeader(j) {
   $('[data-product]').textContent = name(j.product);
   const status = $('[data-status]');
   status.replaceChildren();
+  const safety = j.safety;
+  if (safety) {
+    // One verdict first, so a reader never has to reconcile an alarm with a gauge.
+    status.append(el('p', { class: safety.saleable ? 'ok' : 'alert', 'data-safety': safety.state }, t.state[safety.state] || safety.state));
+  }
   if (j.recalled) status.append(el('p', { class: 'alert' }, t.recalled));
+  const cleared = new Map((safety?.findings || []).filter((f) => f.cleared_by).map((f) => [f.code, f.cleared_by]));
   const shown = new Set(); // the same rule broken on this lot and on the lot it was made from: say it once
   for (const alarm of j.alarms || []) {
     if (shown.has(alarm.code)) continue;
     shown.add(alarm.code);
     status.append(el('p', { class: 'alert', 'data-alarm': alarm.code }, `${t.alarm}: ${lang === 'ko' && alarm.message_ko ? alarm.message_ko : alarm.message}`));
+    const by = cleared.get(alarm.code);
+    if (by) status.append(el('p', { class: 'ok', 'data-cleared': alarm.code }, t.clearedBy(when(by.time_ms), by.result)));
   }
   status.hidden = status.childElementCount === 0;
 }
@@ -120,6 +134,10 @@ function drawGauge(j) {
   box.replaceChildren();
   if (!j.freshness) {
     box.append(el('p', { class: 'note' }, t.noReadings));
+    return;
+  }
+  if (j.safety && !j.safety.saleable) {
+    box.append(el('p', { class: 'alert', 'data-not-for-sale': j.safety.state }, t.notForSale));
     return;
   }
   const { remaining_days: days, shelf_life_days: total, fraction } = j.freshness;

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from conftest import ASSET_TRANSFER
 from consortia.client import Contract, Gateway, TransactionInvalid, build_proposal
@@ -33,6 +28,7 @@ from consortia.ledger.transaction import ENVELOPE_TRANSACTION, Envelope
 from consortia.network.bootstrap import wallet_dir
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
+from servers import Server
 
 IN_CI = os.environ.get("CI") == "true"
 try:
@@ -60,38 +56,6 @@ CAROL = ("Org3/carol", "carol-password-1")
 HISTORY_STEP = "transaction is in the ledger history"
 TIMEOUT_MS = 15_000
 JS_ERRORS: dict[int, list[str]] = {}
-
-
-class Server:
-    """A gateway app served by uvicorn in a thread, on a free port of 127.0.0.1."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def start(self) -> Server:
-        """Start serving; return once uvicorn accepts connections."""
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        """Ask uvicorn to exit (the thread is joined after the network closes its event streams)."""
-        self.server.should_exit = True
-
-    def join(self) -> None:
-        """Wait for uvicorn's thread to end."""
-        self.thread.join(timeout=10)
-        self.socket.close()
 
 
 @dataclass

@@ -12,8 +12,6 @@ read scope: only Org2's admins and auditors — members outside it may not brows
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +20,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from consortia.client.request_signing import authorization_header
@@ -31,6 +28,7 @@ from consortia.gateway.server.auth import SESSION_COOKIE
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, SpecError, UserSpec, check_spec
+from servers import Server
 
 PASSWORD = "correct horse battery staple"
 ASSET = "consortia.samples.asset_transfer:AssetTransfer"
@@ -79,13 +77,6 @@ class Env:
         return self.client.get(target, headers=self.signed(org, user, "GET", target))
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     directory = tmp_path_factory.mktemp("security") / "net"
@@ -93,23 +84,15 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     network.deploy("trade", ASSET, policy="OR('Org2.peer','Org3.peer')")
     network.gateway("Org2").network("trade").contract("asset-transfer").submit("create", "a1", "red", 1, 10)
     app = create_app(network, ServerSettings(max_streams_per_caller=2, metrics_token="s3cret-metrics"))
-    sock = _free_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    server = Server(app).start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
         client = TestClient(app, raise_server_exceptions=False)
-        yield Env(network, client, f"http://127.0.0.1:{sock.getsockname()[1]}")
+        yield Env(network, client, server.url)
         client.close()
     finally:
-        server.should_exit = True
-        network.close()
-        thread.join(10)
-        sock.close()
+        server.stop()
+        network.close()  # ends every event stream still open, so uvicorn can stop
+        server.join()
 
 
 def detail(response: httpx.Response) -> str:

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import base64
 import copy
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any
-
-import uvicorn
-from fastapi import FastAPI
 
 from consortia.apps.health import consortium
 from consortia.apps.health.contract.records import PRIVATE, token
@@ -115,29 +109,3 @@ def private_key(network: EmbeddedNetwork, prefix: str, kind: str, value: str) ->
     return f"{prefix}:{token(base64.b64decode(parse_json(stored.value)['key']), kind, value)}"
 
 
-class Server:
-    """A gateway app served by uvicorn in a thread, on a free port of 127.0.0.1."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def start(self) -> Server:
-        """Start serving; return once uvicorn accepts connections."""
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()

@@ -22,8 +22,9 @@ from consortia.apps.health.domain.readings import Reading
 from consortia.apps.health.service.health import service_for
 from consortia.gateway.server.app import create_app
 from consortia.network.embedded import EmbeddedNetwork
+from servers import Server
 
-from .hl_support import PASSWORD, Server, health_spec
+from .hl_support import PASSWORD, health_spec
 
 IN_CI = os.environ.get("CI") == "true"
 try:
@@ -59,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browse
         finally:
             browser.close()
             network.close()
-            server.stop()
+            server.close()
 
 
 def login(page: Page, base: str, username: str, target: str) -> None:

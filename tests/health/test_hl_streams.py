@@ -21,8 +21,9 @@ from consortia.apps.health.domain.readings import Reading
 from consortia.apps.health.service.health import service_for
 from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.gateway.server.auth import SESSION_COOKIE
+from servers import Server
 
-from .hl_support import PASSWORD, Server, make_network, person
+from .hl_support import PASSWORD, make_network, person
 
 STREAM = "/api/health/alerts/stream"
 
@@ -65,5 +66,5 @@ def test_alert_streams_are_capped_per_session_and_deliver_consented_alerts(tmp_p
             with http.stream("GET", STREAM) as again:
                 assert again.status_code == 200
     finally:
-        server.stop()
+        server.close()
         network.close()

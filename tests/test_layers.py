@@ -2,7 +2,7 @@
 
 Platform packages depend only downward, in this order (bottom first)::
 
-    identity · ledger · policy · channel · contracts · samples · ordering · peer · client · network · plugins ·
+    ui · identity · ledger · policy · channel · contracts · samples · ordering · peer · client · network · plugins ·
     gateway · node · cluster · cli · (__main__)
 
 and the applications (``consortia.apps``) sit on top: nothing else imports them. On top of the order, the rules of
@@ -30,6 +30,7 @@ ROOT = SRC / "consortia"
 
 ORDER = (
     "consortia",  # the root package: the version number
+    "ui",  # page conventions: translations, times, chart ticks (depends on nothing of the platform)
     "identity",
     "ledger",
     "policy",

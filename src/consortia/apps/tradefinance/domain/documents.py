@@ -1,0 +1,259 @@
+"""Trade documents and the registry's statuses.
+
+The ICC's Digital Standards Initiative names the *key trade documents*; four of them are what banks in the
+region finance against, and what this registry fingerprints (:class:`DocType`):
+
+* the **commercial invoice** — the seller's claim for payment (what receivables finance lends against);
+* the **bill of lading** — the carrier's receipt for goods shipped on a vessel, and the document of title to them
+  (a *split* bill of lading is one shipment divided into several bills, each its own document);
+* the **customs declaration** — the exporter's or importer's declaration to customs (报关单);
+* the **warehouse receipt** — the warehouse keeper's receipt for goods stored, itself pledgeable (仓单).
+
+A :class:`TradeDocument` is one of them read and normalised (see :mod:`.normalise`): its type, its number in
+normalised form, seller and buyer by legal identifier (:mod:`.identifiers`) and by name as written (names are
+for people; spaces and spelling kept), issue date, exact amount and ISO 4217 currency, and for a bill of lading
+the carrier's bill number, the vessel and the port of loading.
+
+Registration answers with the statuses duplicate registries in trade finance use (:class:`DocStatus`):
+``REGU`` registered unique, ``REDU`` registered but a duplicate of a document another registration holds,
+``DFIN`` a duplicate of a document already financed, ``FNCD`` financed, ``CANC`` cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from .identifiers import TraderId, parse_trader_id
+from .normalise import (
+    InvalidField,
+    nfkc,
+    normalise_doc_number,
+    normalise_text,
+    parse_amount,
+    parse_currency,
+    parse_date,
+)
+
+__all__ = [
+    "BL_FIELDS",
+    "DocStatus",
+    "DocType",
+    "DocumentReading",
+    "TradeDocument",
+    "document_from_fields",
+    "read_document",
+]
+
+
+def _alias_key(text: str) -> str:
+    """What aliases are compared on: NFKC, case-folded, without spaces or separators."""
+    return normalise_text(text).replace(" ", "")
+
+
+class DocType(StrEnum):
+    """The kind of a trade document; ``DocType("B/L")``, ``DocType("INV")``, ``DocType("发票")`` read aliases."""
+
+    INVOICE = "invoice"
+    BILL_OF_LADING = "bill_of_lading"
+    CUSTOMS_DECLARATION = "customs_declaration"
+    WAREHOUSE_RECEIPT = "warehouse_receipt"
+
+    @classmethod
+    def _missing_(cls, value: object) -> DocType | None:
+        if not isinstance(value, str):
+            return None
+        return _DOC_TYPE_ALIASES.get(_alias_key(value))
+
+    @classmethod
+    def parse(cls, text: str, *, field: str = "doc_type") -> DocType:
+        """The document type named by ``text`` (a value or an alias), or :class:`InvalidField`."""
+        try:
+            return cls(text)
+        except ValueError:
+            expected = "one of " + ", ".join(t.value for t in cls) + " (or an alias: INV, B/L, 发票 …)"
+            raise InvalidField(field, expected, text) from None
+
+
+_DOC_TYPE_ALIASES: dict[str, DocType] = {
+    _alias_key(alias): doc_type
+    for doc_type, aliases in {
+        DocType.INVOICE: (
+            "invoice",
+            "inv",
+            "commercial invoice",
+            "ci",
+            "发票",
+            "發票",
+            "商业发票",
+            "商業發票",
+            "fatura",
+            "factura",
+        ),
+        DocType.BILL_OF_LADING: ("bill_of_lading", "bill of lading", "b/l", "bl", "bol", "提单", "提單", "海运提单"),
+        DocType.CUSTOMS_DECLARATION: (
+            "customs_declaration",
+            "customs declaration",
+            "cd",
+            "报关单",
+            "報關單",
+            "海关报关单",
+            "declaração aduaneira",
+        ),
+        DocType.WAREHOUSE_RECEIPT: (
+            "warehouse_receipt",
+            "warehouse receipt",
+            "wr",
+            "仓单",
+            "倉單",
+            "仓储单",
+            "recibo de armazém",
+        ),
+    }.items()
+    for alias in aliases
+}
+
+
+class DocStatus(StrEnum):
+    """A registration's status, in the duplicate-registry vocabulary of trade finance."""
+
+    REGU = "REGU"
+    """Registered, unique: no other registration holds this document."""
+    REDU = "REDU"
+    """Registered, duplicate: another registration (maybe at another bank) already holds this document."""
+    DFIN = "DFIN"
+    """Duplicate of a document already financed: financing it again is refused."""
+    FNCD = "FNCD"
+    """Financed: a financing against this document has been approved."""
+    CANC = "CANC"
+    """Cancelled: the registration was withdrawn and no longer counts."""
+
+    @property
+    def meaning(self) -> str:
+        """One line saying what the status means, in English (pages translate by the status code)."""
+        return _STATUS_MEANINGS[self]
+
+
+_STATUS_MEANINGS = {
+    DocStatus.REGU: "registered, unique",
+    DocStatus.REDU: "registered, duplicate of a document already registered",
+    DocStatus.DFIN: "duplicate of a document already financed",
+    DocStatus.FNCD: "financed",
+    DocStatus.CANC: "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class TradeDocument:
+    """One trade document, read and normalised: what its fingerprints and similarity are computed on."""
+
+    doc_type: DocType
+    doc_number: str
+    """Normalised (:func:`.normalise.normalise_doc_number`)."""
+    seller_id: TraderId
+    seller_name: str
+    """As written (for display; never compared)."""
+    buyer_id: TraderId
+    buyer_name: str
+    issue_date: date
+    amount: Decimal
+    currency: str
+    """ISO 4217."""
+    bl_number: str | None = None
+    """The carrier's bill of lading number, normalised like a document number."""
+    vessel: str | None = None
+    """As written; compared through :func:`.normalise.normalise_text`."""
+    port_of_loading: str | None = None
+    """As written; compared through :func:`.normalise.normalise_text`."""
+
+
+BL_FIELDS = ("bl_number", "vessel", "port_of_loading")
+"""The fields a bill of lading must have and other documents may leave empty."""
+
+
+@dataclass(frozen=True)
+class DocumentReading:
+    """The outcome of reading one document's fields: the document, or every problem found (never both)."""
+
+    document: TradeDocument | None
+    problems: tuple[InvalidField, ...]
+
+
+def _required(fields: Mapping[str, str], name: str, problems: list[InvalidField], expected: str) -> str | None:
+    value = fields.get(name)
+    if value is None or not nfkc(value).strip():
+        problems.append(InvalidField(name, expected, value or ""))
+        return None
+    return value
+
+
+def read_document(fields: Mapping[str, str]) -> DocumentReading:
+    """Read a document from its text fields (the CSV columns but ``bank``), collecting every problem."""
+    problems: list[InvalidField] = []
+
+    def attempt(name: str, parse, expected: str):  # type: ignore[no-untyped-def]
+        raw = _required(fields, name, problems, expected)
+        if raw is None:
+            return None
+        try:
+            return parse(raw, field=name)
+        except InvalidField as exc:
+            problems.append(exc)
+            return None
+
+    doc_type = attempt("doc_type", DocType.parse, "a document type")
+    number_raw = _required(fields, "doc_number", problems, "a document number")
+    doc_number = normalise_doc_number(number_raw) if number_raw is not None else None
+    if number_raw is not None and not doc_number:
+        problems.append(InvalidField("doc_number", "a document number with letters or digits", number_raw))
+    seller_id = attempt("seller_id", parse_trader_id, "the seller's legal identifier")
+    seller_name = _required(fields, "seller_name", problems, "the seller's name")
+    buyer_id = attempt("buyer_id", parse_trader_id, "the buyer's legal identifier")
+    buyer_name = _required(fields, "buyer_name", problems, "the buyer's name")
+    issue_date = attempt("issue_date", parse_date, "the issue date")
+    amount = attempt("amount", parse_amount, "the amount")
+    currency = attempt("currency", parse_currency, "the currency")
+
+    extras: dict[str, str | None] = {}
+    for name in BL_FIELDS:
+        raw = fields.get(name) or ""
+        present = bool(nfkc(raw).strip())
+        if doc_type is DocType.BILL_OF_LADING and not present:
+            problems.append(InvalidField(name, "a value (required for a bill of lading)", raw))
+        extras[name] = raw if present else None
+    bl_number = extras["bl_number"]
+    if bl_number is not None:
+        bl_number = normalise_doc_number(bl_number) or None
+        if bl_number is None and doc_type is DocType.BILL_OF_LADING:
+            problems.append(
+                InvalidField("bl_number", "a bill of lading number with letters or digits", extras["bl_number"] or "")
+            )
+
+    if problems:
+        return DocumentReading(None, tuple(problems))
+    document = TradeDocument(
+        doc_type=doc_type,
+        doc_number=doc_number,
+        seller_id=seller_id,
+        seller_name=seller_name,
+        buyer_id=buyer_id,
+        buyer_name=buyer_name,
+        issue_date=issue_date,
+        amount=amount,
+        currency=currency,
+        bl_number=bl_number,
+        vessel=extras["vessel"],
+        port_of_loading=extras["port_of_loading"],
+    )  # type: ignore[arg-type]  # every None above added a problem
+    return DocumentReading(document, ())
+
+
+def document_from_fields(fields: Mapping[str, str]) -> TradeDocument:
+    """Read a document from its text fields (a form's or a CSV row's), raising the first :class:`InvalidField`."""
+    reading = read_document(fields)
+    if reading.document is None:
+        raise reading.problems[0]
+    return reading.document

@@ -229,6 +229,12 @@ def test_block_and_transaction_pages(site: Site) -> None:
     page.wait_for_url(re.compile(rf"/channels/ch1/blocks/{block}$"))
     header = page.locator("#block-header")
     expect(header).to_contain_text("OrdererOrg/")
+    # One zone rule: the explorer shows UTC, and names it on every time, after its script has run too.
+    times = page.locator("#block-header time").all_inner_texts()
+    assert times, "the block header shows its time"
+    for shown in times:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", shown), shown
+    expect(page.locator("footer")).to_contain_text("times in UTC")
     hash_code = header.locator("dt:text-is('Header hash') + dd code")
     assert len(hash_code.get_attribute("title") or "") == 64 and "…" in hash_code.inner_text()
     row = page.locator("#block-transactions tr", has=page.locator(f'a[href$="{site.transfer.tx_id}"]'))

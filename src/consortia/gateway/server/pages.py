@@ -91,7 +91,7 @@ def short_hash(value: str | None, head: int = 8, tail: int = 6) -> str:
 
 
 def format_time(ms: int | None) -> str:
-    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM:SS UTC`` (the browser shows local time)."""
+    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM:SS UTC`` (the explorer's one zone, named)."""
     if ms is None:
         return "—"
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -7,15 +7,17 @@
   const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
   const pad = (n) => String(n).padStart(2, "0");
 
+  // The explorer serves a consortium whose members sit in several time zones: it shows every time in UTC, the
+  // ledger's own clock, and says so on each time (the platform's rule: the zone is always named).
   function formatLocal(ms, format) {
     const d = new Date(ms);
-    const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
     if (format === "time") return time;
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
+    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${time}`;
   }
 
   function formatUtc(ms) {
-    return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+    return new Date(ms).toISOString().replace("T", " ").replace(/Z$/, " UTC");
   }
 
   function localiseTimes(root) {

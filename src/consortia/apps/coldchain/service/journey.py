@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from consortia.apps.coldchain.domain import gs1, safety, species
@@ -76,6 +77,7 @@ def _safety(
         for step in steps
         if step["cte"] == "inspection" and step["disposition"] in ("conformant", "non_conformant")
     ]
+
     def last_above(celsius: float | None) -> int | None:
         times = [s.ts_ms for s in samples if celsius is not None and s.celsius > celsius]
         return max(times) if times else None
@@ -86,30 +88,16 @@ def _safety(
     }
     return safety.safety_state(
         [alarm.code for alarm in assessment.alarms] if assessment is not None else [],
-        None
-        if assessment is None
-        else assessment.remaining_shelf_life_days / assessment.shelf_life_days_at_0c,
+        None if assessment is None else assessment.remaining_shelf_life_days / assessment.shelf_life_days_at_0c,
         inspections,
         recalled=recalled,
         exposure_end_ms=ends,
     )
 
 
-def build(
-    journey: Mapping[str, Any],
-    peer_channel: PeerChannel,
-    store: ReadingStore | None,
-    table: species.SpeciesTable,
-    *,
-    tamper: bool = False,
-    now_ms: int | None = None,
-    proof_of: Callable[[PeerChannel, str, bool], dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """The consumer journey document of a lot (see the module docstring)."""
-    now_ms = now_ms or int(time.time() * 1000)
-    lot = gs1.LotId.from_key(journey["lot"])
+def _steps(journey: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The consumer's steps (one per critical tracking event) and the lot's origin (its landing)."""
     locations = journey.get("locations", {})
-    product = journey.get("products", {}).get(lot.gtin, {})
     steps = []
     origin: dict[str, Any] = {}
     for event in journey.get("events", []):
@@ -146,11 +134,54 @@ def build(
                 "species_scientific_name": kdes.get("species_scientific_name"),
                 "market_name": {"en": kdes.get("market_name"), "ko": kdes.get("market_name_ko")},
             }
+    return steps, origin
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """A lot's species, its temperature samples, the rules' assessment and the one safety state they give."""
+
+    fish: species.Species | None
+    samples: list[Any]
+    assessment: Any
+    safety: safety.Safety
+
+
+def assess(
+    journey: Mapping[str, Any], store: ReadingStore | None, table: species.SpeciesTable, now_ms: int
+) -> Assessed:
+    """The lot's safety state from its recorded journey (``lot_journey`` + ``lot_sensors``) and its readings.
+
+    The one derivation every page and the API use: the consumer page, the dashboard, the QR page.
+    """
+    steps, _ = _steps(journey)
     fish, samples, assessment = (
         history.assess_lot(journey, store, table, now_ms) if store is not None else (None, [], None)
     )
     if fish is None:
         fish = history.species_of(journey, table)
+    limits = fish.limits if fish and fish.scombrotoxin else None
+    verdict = _safety(assessment, samples, limits, steps, bool(journey.get("recalled")))
+    return Assessed(fish, list(samples), assessment, verdict)
+
+
+def build(
+    journey: Mapping[str, Any],
+    peer_channel: PeerChannel,
+    store: ReadingStore | None,
+    table: species.SpeciesTable,
+    *,
+    tamper: bool = False,
+    now_ms: int | None = None,
+    proof_of: Callable[[PeerChannel, str, bool], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The consumer journey document of a lot (see the module docstring)."""
+    now_ms = now_ms or int(time.time() * 1000)
+    lot = gs1.LotId.from_key(journey["lot"])
+    product = journey.get("products", {}).get(lot.gtin, {})
+    steps, origin = _steps(journey)
+    assessed = assess(journey, store, table, now_ms)
+    fish, samples, assessment = assessed.fish, assessed.samples, assessed.assessment
     series, source = _series(journey, store, samples)
     make_proof = proof_of or (lambda channel, tx, bad: transaction_proof(channel, tx, tamper=bad))
     proofs: dict[str, Any] = {}
@@ -162,7 +193,7 @@ def build(
                 proofs[step["txID"]] = None
     limits = fish.limits if fish and fish.scombrotoxin else None
     verdicts = journey.get("inspections", {})
-    verdict = _safety(assessment, samples, limits, steps, bool(journey.get("recalled")))
+    verdict = assessed.safety
     return {
         "lot": lot.key,
         "gtin": lot.gtin,

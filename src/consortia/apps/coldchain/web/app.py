@@ -39,7 +39,12 @@ def install(app: FastAPI, backend: Backend) -> None:
     """Add the cold chain's routes, pages and static files to a gateway service."""
     jobs = CaptureJobs()
     app.state.coldchain_jobs = jobs
-    routers = [rest.build_router(backend, jobs), consumer.build_router(backend), dashboard.build_router(backend)]
+    resources = consumer.Resources(backend)
+    routers = [
+        rest.build_router(backend, jobs),
+        consumer.build_router(backend, resources),
+        dashboard.build_router(backend, resources),
+    ]
     # The gateway's own OpenAPI document describes the platform (its tests pin the operations); the cold
     # chain's operations are described in a document of their own.
     schema = get_openapi(

@@ -1,12 +1,15 @@
 """The operators' dashboard: lots in transit, live temperatures, open alarms, recalls and downstream trace.
 
 ``/coldchain/dashboard`` is for members of the consortium (log in first; anonymous visitors are sent to the
-gateway's login page). Its script reads ``/api/coldchain/lots``, ``/api/coldchain/alarms`` and
-``/api/coldchain/trace`` — one click on a lot lists everything made from it, which is what a recall needs — and
-can recall a lot with everything made from it in one EPCIS event (``POST /api/coldchain/recall``: the owner of
-every lot, or an inspector of the inspection agency, with the owners' and the agency's peers endorsing), and
-listens to ``/api/coldchain/live``, a server-sent event stream of the loggers' latest readings and of the
-contract's alarm and capture events as blocks commit.
+gateway's login page, a member of another consortium gets a 403 page). It is in Korean or English
+(:mod:`.catalogue`), times in Busan's zone with the zone named, places by name, codes by name; every lot carries the
+same safety state as its consumer page (:func:`consortia.apps.coldchain.service.journey.assess`), and a live reading
+older than :data:`.present.STALE_AFTER_MS` is marked stale with its age. Its script reads ``/api/coldchain/lots``,
+``/api/coldchain/alarms`` and ``/api/coldchain/trace`` — one click on a lot lists everything made from it, which is
+what a recall needs — and can recall a lot with everything made from it in one EPCIS event (``POST
+/api/coldchain/recall``: the owner of every lot, or an inspector of the inspection agency, with the owners' and the
+agency's peers endorsing), and listens to ``/api/coldchain/live``, a server-sent event stream of the loggers' latest
+readings and of the contract's alarm and capture events as blocks commit.
 
 :func:`start_services` starts, with the server, what the data folder's ``coldchain/services.json`` asks for
 (written by the demo): an MQTT broker, the ingestion service, and live loggers that keep publishing.
@@ -19,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -36,20 +39,23 @@ from consortia.apps.coldchain.domain import gs1, timestamps
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.domain.facts import CONTEXT, PREFIX
 from consortia.apps.coldchain.service.capture import Capturer, contract_of
-from consortia.apps.coldchain.service.ingest import store_path
-from consortia.apps.coldchain.service.store import ReadingStore
+from consortia.apps.coldchain.web import present
 from consortia.apps.coldchain.web.access import reader, signer
-from consortia.apps.coldchain.web.consumer import SECURITY_HEADERS, TEMPLATES
+from consortia.apps.coldchain.web.catalogue import CATALOGUE, named, page_strings
+from consortia.apps.coldchain.web.consumer import TEMPLATES, Resources
+from consortia.apps.coldchain.web.errors import SECURITY_HEADERS, PageErrors, language_of
 from consortia.client.errors import GatewayError
-from consortia.gateway.server.auth import caller_of
+from consortia.gateway.server.auth import SESSION_COOKIE, caller_of
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.problems import CONTRACT_STATUS, Problem, problem_for
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import parse_json
+from consortia.ui import timefmt
 
 log = logging.getLogger(__name__)
 
 SERVICES_FILE = "services.json"
+SITES_FILE = "sites.json"
 STREAM_SECONDS = 15.0
 
 
@@ -73,17 +79,28 @@ def _links(lot: str) -> dict[str, str]:
     return {"digital_link": lot_id.canonical, "page": lot_id.path}
 
 
-def build_router(backend: Backend) -> APIRouter:
-    """The dashboard page and its API."""
-    router = APIRouter(tags=["cold chain: operators"])
-    templates = Jinja2Templates(directory=str(TEMPLATES))
-    stores: dict[str, ReadingStore] = {}
+def _sites(directory: str | Path) -> dict[str, dict[str, Any]]:
+    """The loggers' MQTT sites by name (``coldchain/sites.json``, written by the demo): site → en, ko, gln."""
+    path = Path(directory) / "coldchain" / SITES_FILE
+    try:
+        value = parse_json(path.read_bytes()) if path.is_file() else {}
+    except (OSError, ValueError):
+        log.warning("ignoring %s: not readable JSON", path)
+        return {}
+    return value if isinstance(value, dict) else {}
 
-    def store() -> ReadingStore | None:
-        path = store_path(backend.directory)
-        if "store" not in stores and path.is_file():
-            stores["store"] = ReadingStore(path)
-        return stores.get("store")
+
+def _site(sites: Mapping[str, Mapping[str, Any]], site: str, lang: str) -> dict[str, Any]:
+    """A logger's site as shown: its name in ``lang`` and its GLN, or the site id itself."""
+    known = sites.get(site) or {}
+    return {"name": known.get(lang) or known.get("en") or site, "gln": known.get("gln"), "known": bool(known)}
+
+
+def build_router(backend: Backend, resources: Resources) -> APIRouter:
+    """The dashboard page and its API."""
+    router = APIRouter(tags=["cold chain: operators"], route_class=PageErrors)
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    store = resources.store  # one reading store for the consumer pages and the dashboard
 
     @router.get("/coldchain/dashboard", response_class=HTMLResponse, summary="Operators' dashboard")
     async def page(request: Request) -> Response:
@@ -91,20 +108,48 @@ def build_router(backend: Backend) -> APIRouter:
         if principal is None:
             return RedirectResponse(f"/login?next={quote('/coldchain/dashboard')}", status_code=303)
         backend.require_read(principal, CHANNEL)
-        return templates.TemplateResponse(request, "dashboard.html", {"who": principal.id}, headers=SECURITY_HEADERS)
+        lang = language_of(request)
+        sessions = getattr(request.app.state, "sessions", None)
+        session = sessions.get(request.cookies.get(SESSION_COOKIE)) if sessions is not None else None
+        context = {
+            "who": principal.id,
+            "lang": lang,
+            "text": CATALOGUE.table(lang),
+            "strings": page_strings(lang),
+            "csrf": session.csrf if session is not None else "",
+            "other_lang": "en" if lang == "ko" else "ko",
+            "zone": CATALOGUE.text(lang, "zone_note", zone=timefmt.zone_label(present.ZONE, lang)),
+        }
+        return templates.TemplateResponse(request, "dashboard.html", context, headers=SECURITY_HEADERS)
 
-    @router.get("/api/coldchain/lots", summary="Lots with their status")
-    async def lots(request: Request) -> dict[str, Any]:
-        backend.require_read(await caller_of(request), CHANNEL)
-        rows = await run_in_threadpool(_evaluate, backend, "lots")
+    def lot_rows(lang: str) -> list[dict[str, Any]]:
+        rows = _evaluate(backend, "lots")
+        names = _evaluate(backend, "master_data").get("locations", {})
+        now_ms = int(time.time() * 1000)
         for row in rows:
             row.update(_links(row["lot"]))
-        return {"lots": rows}
+            verdict = resources.safety(row["lot"], now_ms)
+            row["safety"] = None if verdict is None else verdict.as_dict()
+            row["display"] = present.lot_row_display(row, names, lang)
+        return rows
+
+    @router.get("/api/coldchain/lots", summary="Lots with their status and safety state")
+    async def lots(request: Request) -> dict[str, Any]:
+        backend.require_read(await caller_of(request), CHANNEL)
+        return {"lots": await run_in_threadpool(lot_rows, language_of(request))}
 
     @router.get("/api/coldchain/alarms", summary="Alarms, newest first")
     async def alarms(request: Request, open_only: bool = Query(False, alias="open")) -> dict[str, Any]:
         backend.require_read(await caller_of(request), CHANNEL)
-        return {"alarms": await run_in_threadpool(_evaluate, backend, "alarms", open_only)}
+        lang = language_of(request)
+        rows = await run_in_threadpool(_evaluate, backend, "alarms", open_only)
+        for row in rows:
+            row["display"] = {
+                "name": named(lang, "alarm", row.get("code")),
+                "when": present.when(row.get("raisedAtMs"), lang),
+                "detail": (row.get("message_ko") if lang == "ko" else None) or row.get("message") or "",
+            }
+        return {"alarms": rows}
 
     @router.get("/api/coldchain/trace", summary="Lots upstream or downstream of a lot")
     async def trace(
@@ -117,8 +162,16 @@ def build_router(backend: Backend) -> APIRouter:
             key = gs1.LotId.parse(lot).key
         except gs1.GS1Error as exc:
             raise Problem(400, str(exc), code="BAD_LOT") from None
+        lang = language_of(request)
         result = await run_in_threadpool(_evaluate, backend, "trace", key, direction)
         result["links"] = {x: _links(x) for x in result["lots"]}
+        result["display"] = {
+            x: {
+                "last_step": named(lang, "cte", summary.get("last_cte")) if summary.get("last_cte") else "",
+                "when": present.when(summary.get("last_ms"), lang),
+            }
+            for x, summary in (result.get("summaries") or {}).items()
+        }
         return result
 
     @router.post("/api/coldchain/recall", summary="Recall a lot and everything made from it (one EPCIS event)")
@@ -161,28 +214,42 @@ def build_router(backend: Backend) -> APIRouter:
             raise problem_for(exc) from None
         return {"recalled": [lot.key for lot in lots], "eventIDs": list(result.event_ids), "txID": result.tx_id}
 
-    @router.get("/api/coldchain/devices", summary="Loggers: latest reading and associations")
+    def device_rows(lang: str) -> list[dict[str, Any]]:
+        readings = store()
+        sites = _sites(backend.directory)
+        now_ms = int(time.time() * 1000)
+        return [
+            {
+                "device": d,
+                "site": s,
+                "ts_ms": ts,
+                "celsius": c,
+                "display": {"site": _site(sites, s, lang), **present.reading_display(ts, now_ms, lang)},
+            }
+            for d, s, ts, c in (readings.latest() if readings is not None else [])
+        ]
+
+    @router.get("/api/coldchain/devices", summary="Loggers: latest reading (stale ones marked) and associations")
     async def devices(request: Request) -> dict[str, Any]:
         backend.require_read(await caller_of(request), CHANNEL)
         readings = store()
-        latest = await run_in_threadpool(readings.latest) if readings is not None else []
         return {
-            "devices": [{"device": d, "site": s, "ts_ms": ts, "celsius": c} for d, s, ts, c in latest],
+            "devices": await run_in_threadpool(device_rows, language_of(request)),
             "counters": readings.saved_counters() if readings is not None else {},
+            "stale_after_ms": present.STALE_AFTER_MS,
         }
 
     @router.get("/api/coldchain/live", summary="Server-sent events: latest readings, alarms, captures")
     async def live(request: Request) -> Response:
         backend.require_read(await caller_of(request), CHANNEL)
         peer_channel = backend.peer_channel(CHANNEL)
+        lang = language_of(request)
 
         def poll(seen: dict[str, int], height: int) -> tuple[list[str], int]:
             messages = []
-            readings = store()
-            for device, site, ts, celsius in readings.latest() if readings is not None else []:
-                if seen.get(device) != ts:
-                    seen[device] = ts
-                    data = {"device": device, "site": site, "ts_ms": ts, "celsius": celsius}
+            for data in device_rows(lang):
+                if seen.get(data["device"]) != data["ts_ms"]:
+                    seen[data["device"]] = data["ts_ms"]
                     messages.append(f"event: reading\ndata: {json.dumps(data)}\n\n")
             while height < peer_channel.height:
                 event = peer_channel.stored_event(height)

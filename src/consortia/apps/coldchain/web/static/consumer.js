@@ -11,56 +11,32 @@
 // RFC 9162); the envelope is the transaction named, in a block whose header the ordering service signed
 // (verifier.js, the gateway's). Only when every link of every step holds does the badge turn green.
 
-const T = {
-  en: {
-    lot: 'Lot', freshness: 'Freshness', origin: 'Caught and landed', journey: 'The journey', map: 'Map',
-    temperature: 'Temperature', inspections: 'Inspections', verification: 'How we know',
-    verification_text: "Each step above was recorded on the consortium's blockchain. Your browser checked the Merkle proofs of those records against block headers signed by the ordering service — it does not have to trust this server.",
-    verifying: 'Checking the ledger…', verified: 'Verified on the blockchain', notVerified: 'Not verified',
-    unavailable: 'Verification unavailable', records: (n) => `${n} records checked in your browser`,
-    failed: (n) => `${n} record(s) failed the check`, daysLeft: 'days of shelf life left', of: 'of',
-    spoiled: 'Past its shelf life', noReadings: 'No temperature readings yet.',
-    caught: (area, vessel) => `Caught in the ${area}${vessel ? ` by ${vessel}` : ''}`,
-    fishing: (a, b) => `Fishing trip ${a} – ${b}`, landed: (place, when) => `Landed at ${place}, ${when}`,
-    species: 'Species', abuse: 'FDA limit 4.4 °C', high: '21.1 °C (histamine risk)', readings: 'readings',
-    batches: 'anchored 5-minute averages', hoursAbove: (h) => `${h} h above 4.4 °C`, recalled: 'This lot was recalled.',
-    alarm: 'Alarm', inspection: 'Inspection', conformant: 'conformant', non_conformant: 'NOT conformant',
-    none: 'No inspection recorded for this lot.', now: 'now', step: 'Step', fao: 'FAO area',
-    state: { fresh: 'Fresh: fine to sell', use_soon: 'Use soon', held_for_inspection: 'Held for inspection: not for sale', do_not_sell: 'Do not sell or eat' },
-    clearedBy: (when, result) => `Cleared by the inspection of ${when}${result ? `: ${result}` : ''}`,
-    notForSale: 'Not for sale: no shelf life is shown for this lot.',
-  },
-  ko: {
-    lot: '로트', freshness: '신선도', origin: '어획 및 양륙', journey: '유통 경로', map: '지도',
-    temperature: '온도 기록', inspections: '검사', verification: '검증 방법',
-    verification_text: '위의 각 단계는 컨소시엄 블록체인에 기록되었습니다. 이 브라우저가 주문 서비스가 서명한 블록 헤더에 대해 각 기록의 머클 증명을 직접 확인했습니다 — 이 서버를 믿을 필요가 없습니다.',
-    verifying: '블록체인 확인 중…', verified: '블록체인 검증 완료', notVerified: '검증 실패',
-    unavailable: '검증을 할 수 없습니다', records: (n) => `기록 ${n}건을 브라우저에서 확인`,
-    failed: (n) => `기록 ${n}건 검증 실패`, daysLeft: '일 남은 유통기한', of: '/',
-    spoiled: '유통기한이 지났습니다', noReadings: '아직 온도 기록이 없습니다.',
-    caught: (area, vessel) => `${area}에서 어획${vessel ? ` (${vessel})` : ''}`,
-    fishing: (a, b) => `조업 기간 ${a} – ${b}`, landed: (place, when) => `${when} ${place} 양륙`,
-    species: '어종', abuse: 'FDA 기준 4.4 °C', high: '21.1 °C (히스타민 위험)', readings: '측정값',
-    batches: '블록체인에 기록된 5분 평균', hoursAbove: (h) => `4.4 °C 초과 ${h}시간`, recalled: '이 로트는 회수되었습니다.',
-    alarm: '경보', inspection: '검사', conformant: '적합', non_conformant: '부적합',
-    none: '이 로트의 검사 기록이 없습니다.', now: '현재', step: '단계', fao: 'FAO 해역',
-    state: { fresh: '신선: 판매 가능', use_soon: '빨리 드세요', held_for_inspection: '검사 대기: 판매 보류', do_not_sell: '판매·섭취 금지' },
-    clearedBy: (when, result) => `${when} 검사로 해제${result ? `: ${result}` : ''}`,
-    notForSale: '판매 불가: 이 로트의 유통기한은 표시하지 않습니다.',
-  },
-};
+// Every string comes from the server's catalogue (the page's JSON data block #strings), and every time, place
+// and code arrives already written for the page's language in the journey's "display" part: this script places
+// text, it never formats a date or names a code itself.
+const STRINGS = JSON.parse(document.getElementById('strings')?.textContent || '{"strings":{}}');
+
+function t(key, params = {}) {
+  const template = STRINGS.strings[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ''));
+}
+
+function plural(key, count) {
+  const form = STRINGS.plural_forms && count === 1 ? 'one' : 'other';
+  return t(`${key}.${form}`, { count });
+}
 
 const SVG = 'http://www.w3.org/2000/svg';
 const root = document.getElementById('app');
 const lang = root?.dataset.lang === 'ko' ? 'ko' : 'en';
-const t = T[lang];
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') node.className = v;
-    else if (k.startsWith('data-')) node.setAttribute(k, v);
-    else node[k] = v;
+    else if (k.startsWith('data-') || k.startsWith('aria-') || ['translate', 'lang', 'title'].includes(k)) {
+      if (v !== '') node.setAttribute(k, v);
+    } else node[k] = v;
   }
   for (const child of children) if (child !== null && child !== undefined) node.append(child);
   return node;
@@ -71,18 +47,6 @@ function svg(tag, attrs = {}, text) {
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   if (text !== undefined) node.textContent = text;
   return node;
-}
-
-function when(ms, withDate = true) {
-  const options = { timeZone: 'Asia/Seoul', hour: '2-digit', minute: '2-digit', hour12: false };
-  if (withDate) Object.assign(options, { month: 'short', day: 'numeric' });
-  return new Intl.DateTimeFormat(lang === 'ko' ? 'ko-KR' : 'en-GB', options).format(new Date(ms));
-}
-
-function isoDate(text) {
-  if (!text) return '';
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? text : when(ms);
 }
 
 function name(value) {
@@ -104,45 +68,44 @@ function showError(message) {
 // -- drawing ----------------------------------------------------------------------------------------------------
 
 function drawHeader(j) {
-  document.querySelectorAll('[data-i18n]').forEach((node) => {
-    const text = t[node.dataset.i18n];
-    if (typeof text === 'string') node.textContent = text;
-  });
-  $('[data-product]').textContent = name(j.product);
+  const d = j.display;
+  if (d.product) $('[data-product]').textContent = d.product;
   const status = $('[data-status]');
   status.replaceChildren();
   const safety = j.safety;
   if (safety) {
     // One verdict first, so a reader never has to reconcile an alarm with a gauge.
-    status.append(el('p', { class: safety.saleable ? 'ok' : 'alert', 'data-safety': safety.state }, t.state[safety.state] || safety.state));
+    status.append(el('p', { class: safety.saleable ? 'ok verdict' : 'alert verdict', 'data-safety': safety.state }, d.state.text));
   }
-  if (j.recalled) status.append(el('p', { class: 'alert' }, t.recalled));
-  const cleared = new Map((safety?.findings || []).filter((f) => f.cleared_by).map((f) => [f.code, f.cleared_by]));
+  if (j.recalled) status.append(el('p', { class: 'alert' }, t('recalled')));
   const shown = new Set(); // the same rule broken on this lot and on the lot it was made from: say it once
-  for (const alarm of j.alarms || []) {
+  for (const alarm of d.alarms) {
     if (shown.has(alarm.code)) continue;
     shown.add(alarm.code);
-    status.append(el('p', { class: 'alert', 'data-alarm': alarm.code }, `${t.alarm}: ${lang === 'ko' && alarm.message_ko ? alarm.message_ko : alarm.message}`));
-    const by = cleared.get(alarm.code);
-    if (by) status.append(el('p', { class: 'ok', 'data-cleared': alarm.code }, t.clearedBy(when(by.time_ms), by.result)));
+    status.append(el('p', { class: 'alert', 'data-alarm': alarm.code, title: alarm.detail }, `${t('alarm_label')}: ${alarm.name}`));
+    const by = d.cleared[alarm.code];
+    if (by) status.append(el('p', { class: 'ok', 'data-cleared': alarm.code }, by));
   }
   status.hidden = status.childElementCount === 0;
+  $('[data-zone]').textContent = d.zone;
 }
 
 function drawGauge(j) {
+  const d = j.display;
   const box = $('[data-gauge]');
   box.replaceChildren();
-  if (!j.freshness) {
-    box.append(el('p', { class: 'note' }, t.noReadings));
-    return;
-  }
   if (j.safety && !j.safety.saleable) {
-    box.append(el('p', { class: 'alert', 'data-not-for-sale': j.safety.state }, t.notForSale));
+    // Never a green gauge under a lot that may not be sold.
+    box.append(el('p', { class: 'alert', 'data-not-for-sale': j.safety.state }, t('not_for_sale')));
     return;
   }
-  const { remaining_days: days, shelf_life_days: total, fraction } = j.freshness;
+  if (!j.freshness) {
+    box.append(el('p', { class: 'note' }, t('no_readings')));
+    return;
+  }
+  const { remaining_days: days, fraction } = j.freshness;
   const color = fraction > 0.5 ? '#1a7f37' : fraction > 0.2 ? '#b76e00' : '#b42318';
-  const picture = svg('svg', { viewBox: '0 0 200 120', class: 'gauge-svg', role: 'img', 'aria-label': `${days} ${t.daysLeft}` });
+  const picture = svg('svg', { viewBox: '0 0 200 120', class: 'gauge-svg', role: 'img', 'aria-label': d.freshness.text });
   const arc = (f) => {
     const angle = Math.PI * (1 - f);
     return [100 + 80 * Math.cos(angle), 100 - 80 * Math.sin(angle)];
@@ -154,45 +117,54 @@ function drawGauge(j) {
     const [x, y] = arc(fraction);
     picture.append(svg('path', { d: `M ${x1} ${y1} A 80 80 0 0 1 ${x} ${y}`, stroke: color, class: 'gauge-value' }));
   }
-  picture.append(svg('text', { x: 100, y: 92, class: 'gauge-number' }, days > 0 ? days.toFixed(1) : '0'));
-  picture.append(svg('text', { x: 100, y: 112, class: 'gauge-label' }, `${t.daysLeft} (${t.of} ${total})`));
+  picture.append(svg('text', { x: 100, y: 92, class: 'gauge-number' }, d.freshness.days));
+  picture.append(svg('text', { x: 100, y: 112, class: 'gauge-label' }, t('days_left')));
   box.append(picture);
-  if (days <= 0) box.append(el('p', { class: 'alert' }, t.spoiled));
-  if (j.assessment) box.append(el('p', { class: 'note' }, t.hoursAbove(j.assessment.hours_above_4_4c.toFixed(1))));
-  if (j.species) box.append(el('p', { class: 'note' }, `${t.species}: ${name(j.species.label)} (${j.species.scientific_name}) · RRS (1 + 0.1·T)²`));
+  box.append(el('p', { class: 'note', 'data-days-of': '' }, d.freshness.text));
+  if (days <= 0) box.append(el('p', { class: 'alert' }, t('spoiled')));
+  if (d.hours_above) box.append(el('p', { class: 'note' }, d.hours_above));
+  if (d.species) {
+    box.append(el('p', { class: 'note' }, `${t('species')}: ${d.species.label} (`,
+      el('i', { lang: 'la' }, d.species.scientific), `) · ${t('shelf_model')}`));
+  }
 }
 
 function drawOrigin(j) {
   const box = $('[data-origin]');
   box.replaceChildren();
-  const o = j.origin || {};
-  if (!o.catch_area_name) return;
-  box.append(el('p', { class: 'lead' }, t.caught(name(o.catch_area_name), o.vessel_name)));
-  if (o.harvest_start) box.append(el('p', {}, t.fishing(isoDate(o.harvest_start), isoDate(o.harvest_end))));
-  if (o.landed_at) box.append(el('p', {}, t.landed(name(o.landed_at.name), when(o.landed_ms))));
-  if (o.species_scientific_name) box.append(el('p', { class: 'note' }, `${name(o.market_name)} · ${o.species_scientific_name}`));
+  const o = j.display.origin || {};
+  if (!o.caught) return;
+  const caught = el('p', { class: 'lead' }, o.caught);
+  if (o.vessel) caught.append(' ', el('span', { translate: 'no', class: 'notranslate' }, o.vessel));
+  box.append(caught);
+  if (o.fishing) box.append(el('p', {}, o.fishing));
+  if (o.landed) box.append(el('p', { title: o.landed_gln ? `GLN ${o.landed_gln}` : '' }, o.landed));
+  if (o.scientific) box.append(el('p', { class: 'note' }, `${o.market} · `, el('i', { lang: 'la' }, o.scientific)));
 }
 
 function drawTimeline(j) {
   const list = $('[data-timeline]');
   list.replaceChildren();
-  for (const step of j.steps) {
+  j.steps.forEach((step, i) => {
+    const shown = j.display.steps[i];
     const extra = [];
     if (step.kdes.result) extra.push(el('p', { class: 'result' }, lang === 'ko' && step.kdes.resultKo ? step.kdes.resultKo : step.kdes.result));
+    const meta = el('p', { class: 'step-meta' }, shown.when);
+    if (shown.place) meta.append(' · ', el('span', { title: shown.gln ? `GLN ${shown.gln}` : '' }, shown.place));
     list.append(
       el(
         'li',
         { class: `step cte-${step.cte}`, 'data-cte': step.cte, 'data-tx': step.txID },
         el('span', { class: 'dot' }),
         el('div', {},
-          el('p', { class: 'step-title' }, name(step.label)),
-          el('p', { class: 'step-meta' }, `${when(step.time_ms)} · ${step.location ? name(step.location.name) : ''}`),
+          el('p', { class: 'step-title' }, shown.title),
+          meta,
           ...extra,
           el('span', { class: 'proof-mark', 'data-proof-mark': step.eventID }, ''),
         ),
       ),
     );
-  }
+  });
 }
 
 function drawMap(j) {
@@ -213,7 +185,7 @@ function drawMap(j) {
   const width = 320, height = Math.round(width * (north - south) / ((east - west) * Math.cos((north + south) / 2 * Math.PI / 180)));
   const x = (lon) => ((lon - west) / (east - west)) * width;
   const y = (lat) => ((north - lat) / (north - south)) * height;
-  const picture = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'map-svg', role: 'img' });
+  const picture = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'map-svg', role: 'img', 'aria-label': t('map') });
   picture.append(svg('rect', { x: 0, y: 0, width, height, class: 'sea' }));
   for (let lat = Math.ceil(south); lat <= north; lat++) picture.append(svg('line', { x1: 0, x2: width, y1: y(lat), y2: y(lat), class: 'grid' }));
   for (let lon = Math.ceil(west); lon <= east; lon++) picture.append(svg('line', { y1: 0, y2: height, x1: x(lon), x2: x(lon), class: 'grid' }));
@@ -233,53 +205,74 @@ function drawMap(j) {
   box.append(picture);
 }
 
+// Where along the chart a limit's label can sit without the temperature line running through it: the end (left
+// or right) whose readings stay farthest from the label's band.
+function labelPlace(series, X, Y, limitY, width, left, right) {
+  const band = (x0, x1) => {
+    let closest = Infinity;
+    for (const [ms, c] of series) {
+      const x = X(ms);
+      if (x < x0 || x > x1) continue;
+      const y = Y(c);
+      // the label occupies roughly [limitY - 14, limitY - 2] (text above the line)
+      const distance = y < limitY - 14 ? limitY - 14 - y : y > limitY - 2 ? y - (limitY - 2) : 0;
+      closest = Math.min(closest, distance);
+    }
+    return closest;
+  };
+  const span = 150;
+  const atRight = band(width - right - span, width - right);
+  const atLeft = band(left, left + span);
+  return atRight >= atLeft ? { x: width - right - 4, anchor: 'end', clear: atRight } : { x: left + 4, anchor: 'start', clear: atLeft };
+}
+
 function drawChart(j) {
   const box = $('[data-chart]');
   box.replaceChildren();
   const series = j.temperature?.series || [];
   const note = $('[data-chart-note]');
+  const c = j.display.chart;
   if (series.length < 2) {
-    note.textContent = t.noReadings;
+    note.textContent = t('no_readings');
     return;
   }
-  note.textContent = `${series.length} ${j.temperature.source === 'readings' ? t.readings : t.batches}`;
+  note.textContent = c.note;
   const width = 640, height = 240, left = 36, right = 8, top = 10, bottom = 28;
   const t0 = series[0][0], t1 = series[series.length - 1][0];
-  const temps = series.map((p) => p[1]);
-  const limits = j.limits ? [j.limits.abuse_celsius, j.limits.high_celsius] : [4.4];
-  const low = Math.min(-2, ...temps), high = Math.max(8, ...temps, ...(j.limits ? [22] : []));
+  const ticks = c.ticks;
+  const low = ticks[0], high = ticks[ticks.length - 1];
   const X = (ms) => left + ((ms - t0) / Math.max(1, t1 - t0)) * (width - left - right);
-  const Y = (c) => top + ((high - c) / (high - low)) * (height - top - bottom);
-  const picture = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', role: 'img' });
-  for (let c = Math.ceil(low / 5) * 5; c <= high; c += 5) {
-    picture.append(svg('line', { x1: left, x2: width - right, y1: Y(c), y2: Y(c), class: 'grid' }));
-    picture.append(svg('text', { x: left - 4, y: Y(c) + 4, class: 'axis', 'text-anchor': 'end' }, `${c}°`));
+  const Y = (value) => top + ((high - value) / (high - low)) * (height - top - bottom);
+  const picture = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', role: 'img', 'aria-label': t('temperature') });
+  for (const tick of ticks) {
+    picture.append(svg('line', { x1: left, x2: width - right, y1: Y(tick), y2: Y(tick), class: 'grid' }));
+    picture.append(svg('text', { x: left - 4, y: Y(tick) + 4, class: 'axis', 'text-anchor': 'end', 'data-tick': tick }, `${tick}°`));
   }
   for (const step of j.steps) {
     if (step.time_ms < t0 || step.time_ms > t1) continue;
     picture.append(svg('line', { x1: X(step.time_ms), x2: X(step.time_ms), y1: top, y2: height - bottom, class: 'step-line' }));
   }
-  limits.forEach((limit, i) => {
-    picture.append(svg('line', { x1: left, x2: width - right, y1: Y(limit), y2: Y(limit), class: i ? 'limit high' : 'limit', 'data-limit': limit }));
-    picture.append(svg('text', { x: width - right - 4, y: Y(limit) - 4, class: 'limit-label', 'text-anchor': 'end' }, i ? t.high : t.abuse));
+  const labels = [];
+  c.limits.forEach((limit, i) => {
+    picture.append(svg('line', { x1: left, x2: width - right, y1: Y(limit.celsius), y2: Y(limit.celsius), class: i ? 'limit high' : 'limit', 'data-limit': limit.celsius }));
+    const where = labelPlace(series, X, Y, Y(limit.celsius), width, left, right);
+    labels.push(svg('text', { x: where.x, y: Y(limit.celsius) - 4, class: 'limit-label', 'text-anchor': where.anchor, 'data-limit-label': limit.celsius }, limit.label));
   });
   const d = series.map((p, i) => `${i ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' ');
   picture.append(svg('path', { d, class: 'temp-line', 'data-series': '' }));
-  picture.append(svg('text', { x: left, y: height - 8, class: 'axis' }, when(t0)));
-  picture.append(svg('text', { x: width - right, y: height - 8, class: 'axis', 'text-anchor': 'end' }, when(t1)));
+  for (const label of labels) picture.append(label); // above the line, on a halo, where the line is farthest
+  picture.append(svg('text', { x: left, y: height - 8, class: 'axis' }, c.start));
+  picture.append(svg('text', { x: width - right, y: height - 8, class: 'axis', 'text-anchor': 'end' }, c.end));
   box.append(picture);
 }
 
 function drawInspections(j) {
   const list = $('[data-inspections]');
   list.replaceChildren();
-  for (const verdict of j.inspections || []) {
-    const text = j.inspection_texts?.find((x) => x.time_ms === verdict.time);
-    const label = t[verdict.disposition] || verdict.disposition;
-    list.append(el('li', { class: verdict.disposition === 'conformant' ? 'ok' : 'alert', 'data-inspection': verdict.disposition },
-      `${t.inspection} ${when(verdict.time)}: ${label}${text ? ` — ${lang === 'ko' && text.ko ? text.ko : text.en}` : ''}`));
+  for (const verdict of j.display.inspections) {
+    list.append(el('li', { class: verdict.disposition === 'conformant' ? 'ok' : 'alert', 'data-inspection': verdict.disposition }, verdict.text));
   }
-  if (list.childElementCount === 0) list.append(el('li', { class: 'note' }, t.none));
+  if (list.childElementCount === 0) list.append(el('li', { class: 'note' }, t('none_inspected')));
 }
 
 // -- verification -----------------------------------------------------------------------------------------------
@@ -287,7 +280,7 @@ function drawInspections(j) {
 async function verify(j) {
   const badge = $('[data-verify-badge]');
   const stepsList = $('[data-verify-steps]');
-  badge.textContent = t.verifying;
+  badge.textContent = t('verifying');
   let verifier, commitment;
   try {
     verifier = await import('/static/verifier.js');
@@ -295,7 +288,7 @@ async function verify(j) {
   } catch (error) {
     badge.className = 'badge unavailable';
     badge.dataset.verified = 'false';
-    badge.textContent = t.unavailable;
+    badge.textContent = t('unavailable');
     return;
   }
   const lots = new Set([j.lot, ...(j.upstream || [])]);
@@ -324,22 +317,23 @@ async function verify(j) {
         detail = String(error?.message || error);
       }
     } else {
-      detail = 'no proof';
+      detail = t('no_proof');
     }
     if (!ok) failed += 1;
     for (const mark of root.querySelectorAll(`[data-proof-mark="${CSS.escape(step.eventID)}"]`)) {
       mark.textContent = ok ? '✓' : '✗';
       mark.className = `proof-mark ${ok ? 'ok' : 'bad'}`;
     }
-    stepsList.append(el('li', { class: ok ? 'ok' : 'bad', 'data-step-ok': String(ok) }, `${ok ? '✓' : '✗'} ${name(step.label)} · ${step.txID.slice(0, 12)}…${detail ? ` ${detail}` : ''}`));
+    stepsList.append(el('li', { class: ok ? 'ok' : 'bad', 'data-step-ok': String(ok) }, `${ok ? '✓' : '✗'} ${name(step.label)} · `,
+      el('span', { translate: 'no' }, `${step.txID.slice(0, 12)}…${detail ? ` ${detail}` : ''}`)));
   }
   const count = (j.steps || []).length;
   const good = count > 0 && failed === 0;
   badge.className = `badge ${good ? 'verified' : 'not-verified'}`;
   badge.dataset.verified = String(good);
   badge.replaceChildren(
-    el('strong', {}, good ? `✓ ${t.verified}` : `✗ ${t.notVerified}`),
-    el('span', {}, good ? t.records(count) : t.failed(failed)),
+    el('strong', {}, good ? `✓ ${t('verified')}` : `✗ ${t('not_verified')}`),
+    el('span', {}, good ? plural('records', count) : plural('failed', failed)),
   );
 }
 
@@ -359,11 +353,12 @@ async function main() {
     }
     journey = await response.json();
   } catch (error) {
-    showError(String(error.message || error));
+    showError(t('error.500.detail'));
+    console.error(error);
     const badge = $('[data-verify-badge]');
     badge.className = 'badge not-verified';
     badge.dataset.verified = 'false';
-    badge.textContent = t.notVerified;
+    badge.textContent = t('not_verified');
     return;
   }
   drawHeader(journey);

@@ -1,70 +1,83 @@
-// Operators' dashboard: lots (in transit, alarms, inspection, recall), one click to everything downstream of a lot,
-// open alarms, recalls, and live logger temperatures from the server-sent event stream.
+// Operators' dashboard: lots (safety state, in transit, alarms, inspection, recall), one click to everything
+// downstream of a lot, open alarms, recalls, and live logger temperatures from the server-sent event stream.
+//
+// Every string comes from the server's catalogue (#strings); times, places and codes arrive already written for
+// the page's language in each row's "display" part, so this script never formats a date or names a code.
 
 const root = document.getElementById('dashboard');
+const STRINGS = JSON.parse(document.getElementById('strings')?.textContent || '{"strings":{}}');
+const lang = root?.dataset.lang || 'ko';
+
+function t(key, params = {}) {
+  const template = STRINGS.strings[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ''));
+}
+
+function plural(key, count, params = {}) {
+  const form = STRINGS.plural_forms && count === 1 ? 'one' : 'other';
+  return t(`${key}.${form}`, { ...params, count });
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') node.className = v;
-    else if (k.startsWith('data-')) node.setAttribute(k, v);
-    else node[k] = v;
+    else if (k.startsWith('data-') || k.startsWith('aria-') || ['translate', 'lang', 'title'].includes(k)) {
+      if (v !== '' && v !== null && v !== undefined) node.setAttribute(k, v);
+    } else node[k] = v;
   }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  for (const child of children) if (child !== null && child !== undefined && child !== '') node.append(child);
   return node;
 }
 
-function when(ms) {
-  if (!ms) return '—';
-  return new Intl.DateTimeFormat('en-GB', {
-    timeZone: 'Asia/Seoul', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false,
-  }).format(new Date(ms));
+// A table cell that carries its column's header, so that on a phone each row becomes a card of labelled lines.
+function cell(label, ...children) {
+  return el('td', { 'data-label': label }, ...children);
 }
 
 async function getJson(url) {
   const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return response.json();
 }
 
-function place(id) {
-  if (!id) return '—';
-  const gln = id.includes('/414/') ? id.split('/414/')[1] : id;
-  return `GLN ${gln}`;
+function place(where) {
+  if (!where) return t('dash.no_value');
+  return el('span', { title: where.gln ? `GLN ${where.gln}` : '' }, where.name);
 }
 
 function status(row) {
+  const d = row.display;
   const parts = [];
-  if (row.in_transit) parts.push(el('span', { class: 'transit' }, 'in transit '));
-  if (row.open_alarms) parts.push(el('span', { class: 'alarm' }, `${row.open_alarms} alarm(s) `));
-  if (row.inspection) {
-    const ok = row.inspection.disposition === 'conformant';
-    parts.push(el('span', { class: ok ? 'ok' : 'alarm' }, `inspected: ${row.inspection.disposition} `));
-  }
-  if (row.recalled) parts.push(el('span', { class: 'recalled' }, 'recalled'));
-  return parts.length ? parts : ['—'];
+  const safety = row.safety;
+  if (safety) parts.push(el('span', { class: `state ${safety.saleable ? 'ok' : 'alarm'}`, 'data-safety': safety.state }, d.state), ' ');
+  if (row.in_transit) parts.push(el('span', { class: 'transit' }, t('dash.in_transit')), ' ');
+  if (row.open_alarms) parts.push(el('span', { class: 'alarm', 'data-alarm-count': row.open_alarms }, d.alarms), ' ');
+  if (d.inspected) parts.push(el('span', { class: row.inspection.disposition === 'conformant' ? 'ok' : 'alarm' }, d.inspected), ' ');
+  if (row.recalled) parts.push(el('span', { class: 'recalled' }, t('dash.recalled')));
+  return parts.length ? parts : [t('dash.no_value')];
 }
 
 async function showDownstream(lot) {
   const list = root.querySelector('[data-trace]');
   root.querySelector('[data-trace-title]').textContent = lot;
-  list.replaceChildren(el('li', { class: 'note' }, 'tracing…'));
-  const result = await getJson(`${root.dataset.traceUrl}?lot=${encodeURIComponent(lot)}&direction=forward`);
+  list.replaceChildren(el('li', { class: 'note' }, t('dash.tracing')));
+  const result = await getJson(`${root.dataset.traceUrl}?lot=${encodeURIComponent(lot)}&direction=forward&lang=${lang}`);
   list.replaceChildren();
   for (const item of result.lots) {
-    const summary = result.summaries[item] || {};
-    const end = result.ends.includes(item) ? ' (end)' : '';
+    const shown = result.display[item] || {};
+    const end = result.ends.includes(item) ? ` ${t('dash.end')}` : '';
     list.append(el('li', { 'data-downstream': item },
-      el('a', { href: result.links[item].page }, item), ` — ${summary.last_cte || '?'} ${when(summary.last_ms)}${end}`));
+      el('a', { href: result.links[item].page, translate: 'no' }, item), ` — ${shown.last_step || ''} ${shown.when || ''}${end}`));
   }
   for (const row of root.querySelectorAll('tr[data-lot]')) row.classList.toggle('selected', row.dataset.lot === lot);
-  const button = el('button', { type: 'button', 'data-recall': lot }, `Recall ${lot} and these ${result.lots.length} lot(s)`);
+  const button = el('button', { type: 'button', 'data-recall': lot }, plural('dash.recall', result.lots.length, { lot }));
   button.addEventListener('click', () => recall(lot).catch((e) => alert(e.message)));
   list.append(el('li', {}, button));
 }
 
 async function recall(lot) {
-  const reason = prompt(`Why is ${lot} recalled?`, 'temperature abuse');
+  const reason = prompt(t('dash.recall_why', { lot }), t('dash.recall_default'));
   if (!reason) return;
   const response = await fetch('/api/coldchain/recall', {
     method: 'POST', credentials: 'same-origin',
@@ -84,19 +97,20 @@ async function loadLots() {
   const recalls = root.querySelector('[data-recalls]');
   recalls.replaceChildren();
   for (const row of lots) {
+    const d = row.display;
     const tr = el('tr', { 'data-lot': row.lot },
-      el('td', {}, row.lot),
-      el('td', {}, row.last_cte || row.last_step || '—'),
-      el('td', {}, when(row.last_ms)),
-      el('td', {}, place(row.last_location)),
-      el('td', {}, ...status(row)),
-      el('td', {}, el('a', { href: row.page, target: '_blank', rel: 'noopener' }, 'open')),
+      cell(t('dash.lot'), el('span', { class: 'lot-id', translate: 'no' }, row.lot)),
+      cell(t('dash.last_step'), d.last_step || t('dash.no_value')),
+      cell(t('dash.when'), d.when || t('dash.no_value')),
+      cell(t('dash.where'), place(d.where)),
+      cell(t('dash.status'), ...status(row)),
+      cell(t('dash.page'), el('a', { href: row.page, target: '_blank', rel: 'noopener', 'data-page-link': '' }, t('dash.open'))),
     );
     tr.addEventListener('click', () => showDownstream(row.lot).catch((e) => console.error(e)));
     body.append(tr);
-    if (row.recalled) recalls.append(el('li', { class: 'recalled' }, row.lot));
+    if (row.recalled) recalls.append(el('li', { class: 'recalled', translate: 'no' }, row.lot));
   }
-  if (!recalls.childElementCount) recalls.append(el('li', { class: 'note' }, 'No recalls.'));
+  if (!recalls.childElementCount) recalls.append(el('li', { class: 'note' }, t('dash.no_recalls')));
 }
 
 async function loadAlarms() {
@@ -104,37 +118,44 @@ async function loadAlarms() {
   const list = root.querySelector('[data-alarms]');
   list.replaceChildren();
   for (const alarm of alarms) {
-    list.append(el('li', { class: 'alarm', 'data-alarm': alarm.id }, `${alarm.code} — ${(alarm.lots || []).join(', ')}: ${alarm.message}`));
+    list.append(el('li', { class: 'alarm', 'data-alarm': alarm.id, 'data-code': alarm.code, title: alarm.display.detail },
+      `${alarm.display.name} · ${alarm.display.when} — `, el('span', { translate: 'no' }, (alarm.lots || []).join(', '))));
   }
-  if (!alarms.length) list.append(el('li', { class: 'note' }, 'No open alarms.'));
+  if (!alarms.length) list.append(el('li', { class: 'note' }, t('dash.no_alarms')));
 }
 
-function live() {
+function showReading(rows, table, data) {
+  let row = rows.get(data.device);
+  if (!row) {
+    row = el('tr', { 'data-device': data.device },
+      cell(t('dash.logger'), el('span', { translate: 'no' }, data.device)), cell(t('dash.site')), cell(t('dash.celsius')), cell(t('dash.at')));
+    rows.set(data.device, row);
+    table.append(row);
+  }
+  const site = data.display.site;
+  row.children[1].replaceChildren(el('span', site.known ? { title: site.gln ? `GLN ${site.gln}` : '' } : { translate: 'no' }, site.name));
+  row.children[2].textContent = data.celsius.toFixed(1);
+  row.children[2].className = data.celsius > 4.4 ? 'hot' : '';
+  row.children[3].replaceChildren(data.display.when);
+  row.dataset.stale = String(data.display.stale);
+  if (data.display.stale) row.children[3].append(' ', el('span', { class: 'stale', 'data-stale': '' }, data.display.age));
+}
+
+async function live() {
   const table = root.querySelector('[data-live] tbody');
   const rows = new Map();
+  const { devices } = await getJson(root.dataset.devicesUrl);
+  for (const data of devices) showReading(rows, table, data);
   const source = new EventSource(root.dataset.liveUrl);
-  source.addEventListener('reading', (message) => {
-    const data = JSON.parse(message.data);
-    let row = rows.get(data.device);
-    if (!row) {
-      row = el('tr', { 'data-device': data.device }, el('td', {}, data.device), el('td', {}), el('td', {}), el('td', {}));
-      rows.set(data.device, row);
-      table.append(row);
-    }
-    row.children[1].textContent = data.site;
-    row.children[2].textContent = data.celsius.toFixed(1);
-    row.children[2].className = data.celsius > 4.4 ? 'hot' : '';
-    row.children[3].textContent = when(data.ts_ms);
-  });
+  source.addEventListener('reading', (message) => showReading(rows, table, JSON.parse(message.data)));
   source.addEventListener('alarm', () => { loadAlarms(); loadLots(); });
   source.addEventListener('capture', () => loadLots());
 }
 
 async function main() {
   if (!root) return;
-  await Promise.all([loadLots(), loadAlarms()]);
+  await Promise.all([loadLots(), loadAlarms(), live()]);
   root.dataset.loaded = 'true';
-  live();
 }
 
 main().catch((error) => console.error(error));

@@ -66,6 +66,7 @@ def appraise(network: EmbeddedNetwork, asset_id: str, *, org: str = "Org1", chan
     """Submit an appraisal with a unique plaintext marker and wait until every peer committed it."""
     marker = f"appraisal {uuid.uuid4().hex}: worth 1,000,000 gold".encode()
     result = contract(network, org, channel).submit("appraise", asset_id, transient={"appraisal": marker})
+    assert result.result == {"asset": asset_id, "collection": "appraisals", "stored": "salted hash on the ledger"}
     caught_up(network, channel)
     position = state(network, org, channel).tx_position(result.tx_id)
     assert position is not None and position[0] == result.block and position[2] == Code.VALID

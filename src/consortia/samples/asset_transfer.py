@@ -147,7 +147,9 @@ class AssetTransfer(Contract):
             ctx.put_state(f"appraiser:{asset_id}", {"org": ctx.caller.org})
         note: Any = {"asset": asset_id, "appraisal": raw.decode(), "by": ctx.caller.org}
         ctx.put_private("appraisals", _key(asset_id), note)
-        return {"asset": asset_id, "hash": None}
+        # The result is public: it names where the appraisal went, never its text; the ledger keeps its salted hash
+        # in the transaction's private write set.
+        return {"asset": asset_id, "collection": "appraisals", "stored": "salted hash on the ledger"}
 
     @evaluate
     def read_appraisal(self, ctx: Context, asset_id: str) -> Any:

@@ -1,0 +1,500 @@
+"""The trade-finance pages in the gateway service: officers register documents, regulators oversee the channel.
+
+:func:`install` is what the platform calls through the plug-in hook (``plugin.py``). Under ``/tradefinance``:
+
+* ``/tradefinance/documents`` — a bank officer uploads a CSV of trade documents (or fills in one), sees each row's
+  status by name (REGU, REDU, DFIN, FNCD, CANC) with a plain explanation and the near-duplicate reasons — the other
+  bank is only ever "another member bank" — and applies for financing of their bank's own documents.
+* ``/tradefinance/traders`` — the shared trader registry: is there a current KYC attestation, and by which bank.
+* ``/tradefinance/oversight`` — the regulators' dashboard: financings by corridor and currency per month,
+  duplicate and near-duplicate attempts per month, exposure per trader across banks, financings by bank, with CSV
+  and XLSX exports. Every figure links to ``/tradefinance/oversight/records`` (the ledger records behind it), each
+  record to ``/tradefinance/records/{tx}`` with its proof (``…/proof``), which the platform's verifier checks in
+  the browser; a regulator adds a supervisory flag or note there.
+
+**Who acts.** Each request builds a :class:`TradeFinanceService` for the caller
+(:meth:`~TradeFinanceService.for_caller`: the person's own key through ``backend.acting_identity``, never a
+borrowed one), so the contract — not this module — decides what a bank or a regulator may read and write. The
+pages add only what a person should see before the contract would refuse: an officer's pages for officers, the
+dashboard for regulators, and records and proofs only of a bank's own documents (anything else is 404, which says
+nothing about whether it exists).
+
+**Errors.** A person (``Accept: text/html``) gets an error page in their language — 401 with a link to log in and
+come back, 403, 404 — and a program gets RFC 9457 problem details
+(:func:`consortia.gateway.server.problems.problem_response`). Every refusal is logged (the gateway's 401/403
+counter and log line, and ours with the reason).
+
+**Forms** are same-origin and carry the session's CSRF token; cookie-authenticated JSON writes stay under ``/api``
+with the platform's rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from consortia.apps.tradefinance.consortium import BANKS, CHANNEL, DISPLAY, REGULATORS, zone_of
+from consortia.apps.tradefinance.service.tradefinance import Refused, TradeFinanceError, TradeFinanceService
+from consortia.apps.tradefinance.web import views
+from consortia.apps.tradefinance.web.text import CATALOGUE, LANGUAGES, SWITCH_LABEL
+from consortia.client.errors import GatewayError
+from consortia.gateway.server.auth import SESSION_COOKIE, Principal, caller_of
+from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.pages import SECURITY_HEADERS
+from consortia.gateway.server.problems import Problem, problem_for, problem_response, wants_html
+from consortia.ledger.block import Block
+from consortia.ledger.encoding import encode
+from consortia.ledger.proof import UnknownTransaction, build_consistency, header_json
+from consortia.ui.i18n import pick_language
+from consortia.ui.timefmt import ZONE_NAMES
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+LANG_COOKIE = "tradefinance_lang"
+MAX_NOTE = 1000
+T = TypeVar("T")
+
+
+# -- who is calling -------------------------------------------------------------------------------------------
+
+
+def is_officer(principal: Principal | None) -> bool:
+    """A member bank's officer (the role counts only from a bank, as in the contract's configuration)."""
+    return principal is not None and principal.org in BANKS and principal.role == "officer"
+
+
+def is_regulator(principal: Principal | None) -> bool:
+    """A regulator's person or program (role ``regulator`` from one of the four regulators)."""
+    return principal is not None and principal.org in REGULATORS and principal.role == "regulator"
+
+
+@dataclass(frozen=True)
+class Refusal(Exception):
+    """A request a page answers with an error: status, the catalogue key of what a person reads, and the detail."""
+
+    status: int
+    key: str
+    detail: str = ""
+    code: str = ""
+
+
+def service_error(exc: Exception) -> Refusal:
+    """The refusal answering a service or SDK error (status from the contract's or SDK's code, never its text)."""
+    if isinstance(exc, GatewayError):
+        problem = problem_for(exc)
+        return Refusal(problem.status, f"error_{problem.status}_title", exc.message, problem.code or "")
+    if isinstance(exc, TradeFinanceError):
+        status = {"FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409}.get(exc.code, 400)
+        detail = exc.reason if isinstance(exc, Refused) else str(exc)
+        return Refusal(status, f"error_{status}_title", detail, exc.code)
+    raise exc
+
+
+# -- proofs ---------------------------------------------------------------------------------------------------
+
+
+def consistency_of(backend: Backend, principal: Principal, start: int, end: int) -> dict[str, Any]:
+    """A consistency proof between two blocks of the channel (headers and hashes only: nothing commercial)."""
+    peer_channel = backend.peer_channel(CHANNEL, principal)
+    height = peer_channel.height
+    if not 0 <= start <= end < height:
+        raise Refusal(400, "error_400_title", f"need 0 ≤ from ≤ to < height ({height}), not from={start} to={end}")
+    first, last = peer_channel.ledger.block(start), peer_channel.ledger.block(end)
+    proof = build_consistency(peer_channel.ledger.history, first.header.history_size, last.header.history_size)
+
+    def signed(block: Block) -> dict[str, Any]:
+        return {
+            "header": header_json(block.header),
+            "header_bytes": base64.b64encode(encode(block.header)).decode(),
+            "signature": block.signature.hex(),
+            "orderer_certificate": base64.b64encode(block.orderer).decode(),
+        }
+
+    return {"channel": CHANNEL, "from": signed(first), "to": signed(last), "proof": proof}
+
+
+# -- the pages ------------------------------------------------------------------------------------------------
+
+
+def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
+    """The ``/tradefinance`` pages, exports, records and proofs."""
+    router = APIRouter(include_in_schema=False)
+
+    def csrf_of(request: Request) -> str:
+        session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
+        return session.csrf if session is not None else ""
+
+    def render(
+        request: Request, principal: Principal | None, template: str, context: dict[str, Any], status: int = 200
+    ) -> Response:
+        lang = lang_of(request)
+        zone = zone_of(principal.org) if principal is not None else "Asia/Shanghai"
+        full = {
+            "principal": principal,
+            "csrf": csrf_of(request),
+            "lang": lang,
+            "t": CATALOGUE.table(lang),
+            "switcher": [(code, SWITCH_LABEL[code]) for code in LANGUAGES],
+            "path": request.url.path,
+            "zone": zone,
+            "zone_name": ZONE_NAMES.get(zone, {}).get(lang, zone),
+            "org_name": DISPLAY.get(principal.org, {}).get(lang, principal.org) if principal else "",
+            "is_officer": is_officer(principal),
+            "is_regulator": is_regulator(principal),
+            "channel": CHANNEL,
+            **context,
+        }
+        response = templates.TemplateResponse(request, template, full, status_code=status)
+        response.headers.update(SECURITY_HEADERS)
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, request.query_params["lang"], samesite="lax", max_age=365 * 86400)
+        return response
+
+    def refused(request: Request, principal: Principal | None, refusal: Refusal) -> Response:
+        """An error page for a person, problem details for a program; logged with the reason either way."""
+        log.info(
+            "tradefinance: %s %s refused %s to %s: %s",
+            request.method,
+            request.url.path,
+            refusal.status,
+            principal.id if principal else "anonymous",
+            refusal.detail or refusal.key,
+        )
+        lang = lang_of(request)
+        table = CATALOGUE.table(lang)
+        message_key = {401: "error_401", 403: "error_403", 404: "error_404"}.get(refusal.status, "")
+        own_words = refusal.key.startswith("refused_")
+        message = table[refusal.key] if own_words else table.get(message_key, "")
+        if not wants_html(request):
+            detail = refusal.detail or CATALOGUE.text("en", refusal.key if own_words else message_key or refusal.key)
+            return problem_response(request, refusal.status, detail, refusal.code or _CODES.get(refusal.status))
+        title_key = f"error_{refusal.status}_title"
+        title = table[title_key] if title_key in table else table["error_other_title"]
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        context = {"status": refusal.status, "title": title, "message": message, "detail": refusal.detail,
+                   "next": target if request.method == "GET" else "/tradefinance"}  # fmt: skip
+        response = render(request, principal, "tf_error.html", context, refusal.status)
+        if refusal.status == 401:
+            response.headers["WWW-Authenticate"] = 'Consortia-Ed25519 realm="consortia"'
+        return response
+
+    async def who(request: Request) -> Principal:
+        """The caller, who must be logged in (or sign) and be a member of the channel."""
+        try:
+            principal = await caller_of(request)
+        except Problem as exc:
+            raise Refusal(exc.status, f"error_{exc.status}_title", exc.detail, exc.code or "") from None
+        if principal is None:
+            raise Refusal(401, "error_401_title", "log in or sign the request", "UNAUTHENTICATED")
+        try:
+            backend.require_read(principal, CHANNEL)
+        except Problem as exc:
+            raise Refusal(exc.status, f"error_{exc.status}_title", exc.detail, exc.code or "") from None
+        return principal
+
+    def service_for(principal: Principal) -> TradeFinanceService:
+        try:
+            return TradeFinanceService.for_caller(backend, principal)
+        except Problem as exc:  # a program the gateway holds no key for signs its own proposals
+            raise Refusal(exc.status, f"error_{exc.status}_title", exc.detail, exc.code or "") from None
+
+    async def call(function: Callable[..., T], *args: Any) -> T:
+        try:
+            return await run_in_threadpool(function, *args)
+        except (TradeFinanceError, GatewayError) as exc:
+            raise service_error(exc) from None
+
+    async def checked_form(request: Request, principal: Principal) -> Any:
+        """The posted form, once it is shown to come from this site with the session's CSRF token."""
+        form = await request.form()
+        origin = request.headers.get("origin")
+        same_origin = origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
+        sent = str(form.get("csrf") or "")
+        csrf = csrf_of(request)
+        if principal.via != "session" or not csrf or not same_origin:
+            raise Refusal(403, "refused_form", "form without this site's origin or session", "BAD_FORM")
+        if not secrets.compare_digest(sent.encode(), csrf.encode()):
+            raise Refusal(403, "refused_form", "the form's CSRF token is not this session's", "BAD_FORM")
+        return form
+
+    def page(handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Answer a handler's Refusal as an error page or problem details."""
+
+        @functools.wraps(handler)
+        async def run(request: Request, **kwargs: Any) -> Response:
+            principal: Principal | None = None
+            try:
+                principal = await caller_of(request)
+            except Problem:
+                principal = None
+            try:
+                return await handler(request, **kwargs)
+            except Refusal as refusal:
+                return refused(request, principal, refusal)
+
+        return run
+
+    # -- home ---------------------------------------------------------------------------------------------------
+
+    @router.get("/tradefinance")
+    @page
+    async def home(request: Request) -> Response:
+        principal = await who(request)
+        if is_regulator(principal):
+            return RedirectResponse("/tradefinance/oversight", status_code=303)
+        if is_officer(principal):
+            return RedirectResponse("/tradefinance/documents", status_code=303)
+        return RedirectResponse("/tradefinance/traders", status_code=303)
+
+    # -- the officer's documents ----------------------------------------------------------------------------------
+
+    async def officer(request: Request) -> tuple[Principal, TradeFinanceService]:
+        principal = await who(request)
+        if not is_officer(principal):
+            raise Refusal(403, "refused_officer", f"{principal.id} is not a member bank's officer", "FORBIDDEN")
+        return principal, service_for(principal)
+
+    async def documents_page(
+        request: Request,
+        principal: Principal,
+        service: TradeFinanceService,
+        *,
+        results: list[Any] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        form: dict[str, str] | None = None,
+        notice: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        lang = lang_of(request)
+        documents = await call(service.documents)
+        context = views.documents_page(documents, results, errors, form, lang, zone_of(principal.org))
+        return render(request, principal, "tf_documents.html", {**context, "notice": notice}, status)
+
+    @router.get("/tradefinance/documents")
+    @page
+    async def documents(request: Request) -> Response:
+        principal, service = await officer(request)
+        notice = views.notice_text(request.query_params.get("notice", ""), lang_of(request))
+        return await documents_page(request, principal, service, notice=notice)
+
+    async def register(request: Request, principal: Principal, service: TradeFinanceService, text: str,
+                       form: dict[str, str] | None = None) -> Response:  # fmt: skip
+        lang = lang_of(request)
+        parsed = views.parse_rows(text, principal.org, lang)
+        if isinstance(parsed, views.RowProblems):
+            return await documents_page(request, principal, service, errors=list(parsed.problems), form=form,
+                                        status=400)  # fmt: skip
+        try:
+            registrations = await run_in_threadpool(service.register_documents, parsed)
+        except (TradeFinanceError, GatewayError) as exc:
+            refusal = service_error(exc)
+            problem = [{"row": 0, "field": "", "text": CATALOGUE.text(lang, refusal.key), "detail": refusal.detail}]
+            return await documents_page(request, principal, service, errors=problem, form=form,
+                                        status=refusal.status)  # fmt: skip
+        return await documents_page(request, principal, service, results=registrations)
+
+    @router.post("/tradefinance/documents")
+    @page
+    async def upload(request: Request) -> Response:
+        principal, service = await officer(request)
+        form = await checked_form(request, principal)
+        upload = form.get("file")
+        text = ""
+        if upload is not None and not isinstance(upload, str):
+            raw = await upload.read()
+            text = views.decode_upload(raw)
+        if not text.strip():
+            text = str(form.get("text") or "")
+        return await register(request, principal, service, text)
+
+    @router.post("/tradefinance/documents/one")
+    @page
+    async def register_one(request: Request) -> Response:
+        principal, service = await officer(request)
+        form = await checked_form(request, principal)
+        values = {name: str(form.get(name) or "") for name in views.FORM_FIELDS}
+        return await register(request, principal, service, views.one_row_csv(values, principal.org), values)
+
+    @router.post("/tradefinance/financings")
+    @page
+    async def apply(request: Request) -> Response:
+        principal, service = await officer(request)
+        form = await checked_form(request, principal)
+        doc_ref = str(form.get("doc_ref") or "")
+        amount = str(form.get("amount") or "")
+        currency = str(form.get("currency") or "")
+        own = {d.doc_ref for d in await call(service.documents)}
+        if doc_ref not in own:  # another bank's reference, or none: nothing to say about it
+            raise Refusal(404, "error_404_title", f"no document {doc_ref!r} of {principal.org}", "NOT_FOUND")
+        financing = await call(service.apply_financing, doc_ref, amount, currency)
+        return RedirectResponse(
+            f"/tradefinance/documents?notice={quote(views.notice_of(financing), safe='')}", status_code=303
+        )
+
+    # -- the trader registry ------------------------------------------------------------------------------------
+
+    @router.get("/tradefinance/traders")
+    @page
+    async def traders(request: Request) -> Response:
+        principal = await who(request)
+        service = service_for(principal)
+        rows = await call(service.traders)
+        lang = lang_of(request)
+        return render(request, principal, "tf_traders.html",
+                      {"traders": views.trader_rows(rows, lang, zone_of(principal.org))})  # fmt: skip
+
+    # -- the regulators' dashboard ------------------------------------------------------------------------------
+
+    async def regulator(request: Request) -> tuple[Principal, TradeFinanceService]:
+        principal = await who(request)
+        if not is_regulator(principal):
+            raise Refusal(403, "refused_regulator", f"{principal.id} is not a regulator", "FORBIDDEN")
+        return principal, service_for(principal)
+
+    @router.get("/tradefinance/oversight")
+    @page
+    async def oversight(request: Request) -> Response:
+        principal, service = await regulator(request)
+        figures = await call(service.oversight)
+        traders = await call(service.traders)
+        lang = lang_of(request)
+        return render(request, principal, "tf_oversight.html", views.oversight_page(figures, traders, lang))
+
+    @router.get("/tradefinance/oversight/records")
+    @page
+    async def figure_records(request: Request) -> Response:
+        principal, service = await regulator(request)
+        lang = lang_of(request)
+        selection = views.Selection.from_query(request.query_params)
+        figures = await call(service.oversight)
+        names = views.trader_names(await call(service.traders), lang) if selection.trader else {}
+        tx_ids = views.select(figures, selection)
+        peer_channel = backend.peer_channel(CHANNEL, principal)
+        records = views.record_rows(peer_channel.ledger, tx_ids, selection.kind_key, lang, zone_of(principal.org))
+        context = {"figure": views.describe(selection, lang, names), "records": records}
+        return render(request, principal, "tf_records.html", context)
+
+    @router.get("/tradefinance/oversight/export.csv")
+    @page
+    async def export_csv(request: Request) -> Response:
+        _, service = await regulator(request)
+        text = await call(service.export_csv)
+        return Response(text.encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="tradefinance-oversight.csv"',
+                                 "Cache-Control": "no-store"})  # fmt: skip
+
+    @router.get("/tradefinance/oversight/export.xlsx")
+    @page
+    async def export_xlsx(request: Request) -> Response:
+        _, service = await regulator(request)
+        data = await call(service.export_xlsx)
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": 'attachment; filename="tradefinance-oversight.xlsx"',
+                                 "Cache-Control": "no-store"})  # fmt: skip
+
+    # -- records and proofs -------------------------------------------------------------------------------------
+
+    async def visible_record(request: Request, tx_id: str) -> tuple[Principal, TradeFinanceService]:
+        """The caller, once the record is theirs to see: a regulator any record, a bank its own documents' only."""
+        principal = await who(request)
+        if not views.TX_ID.fullmatch(tx_id):
+            raise Refusal(404, "error_404_title", f"not a transaction id: {tx_id[:80]!r}", "NOT_FOUND")
+        service = service_for(principal)
+        if is_regulator(principal):
+            return principal, service
+        if principal.org in BANKS:
+            own = views.own_tx_ids(await call(service.documents))
+            if tx_id in own:
+                return principal, service
+        raise Refusal(404, "error_404_title", f"transaction {tx_id} is not one of {principal.org}'s records",
+                      "NOT_FOUND")  # fmt: skip
+
+    @router.get("/tradefinance/records/{tx_id}")
+    @page
+    async def record(request: Request, tx_id: str) -> Response:
+        principal, service = await visible_record(request, tx_id)
+        lang = lang_of(request)
+        peer_channel = backend.peer_channel(CHANNEL, principal)
+        rows = views.record_rows(peer_channel.ledger, (tx_id,), "kind_record", lang, zone_of(principal.org))
+        if not rows:
+            raise Refusal(404, "error_404_title", f"transaction {tx_id} is not on channel {CHANNEL}", "NOT_FOUND")
+        notice = CATALOGUE.text(lang, "flag_added") if request.query_params.get("notice") == "flagged" else ""
+        flags = []
+        if is_regulator(principal):
+            flags = views.flag_rows((await call(service.oversight)).flags, tx_id, lang, zone_of(principal.org))
+        return render(request, principal, "tf_record.html", {"record": rows[0], "notice": notice, "flags": flags})
+
+    @router.get("/tradefinance/records/{tx_id}/proof")
+    @page
+    async def proof(request: Request, tx_id: str) -> Response:
+        _, service = await visible_record(request, tx_id)
+        try:
+            document = await call(service.proof, tx_id)
+        except UnknownTransaction as exc:
+            raise Refusal(404, "error_404_title", str(exc), "UNKNOWN_TRANSACTION") from None
+        return JSONResponse(document, headers={"Cache-Control": "no-store"})
+
+    @router.get("/tradefinance/consistency")
+    @page
+    async def consistency(
+        request: Request, start: int = Query(..., alias="from", ge=0), end: int = Query(..., alias="to", ge=0)
+    ) -> Response:
+        principal = await who(request)
+        document = await run_in_threadpool(consistency_of, backend, principal, start, end)
+        return JSONResponse(document, headers={"Cache-Control": "no-store"})
+
+    @router.post("/tradefinance/records/{tx_id}/flag")
+    @page
+    async def flag(request: Request, tx_id: str) -> Response:
+        principal = await who(request)
+        if not is_regulator(principal):
+            raise Refusal(403, "refused_regulator", f"{principal.id} is not a regulator", "FORBIDDEN")
+        await visible_record(request, tx_id)
+        form = await checked_form(request, principal)
+        note = str(form.get("note") or "").strip()[:MAX_NOTE]
+        if not note:
+            raise Refusal(400, "error_400_title", "write a note", "EMPTY_NOTE")
+        await call(service_for(principal).flag, tx_id, note)
+        return RedirectResponse(f"/tradefinance/records/{tx_id}?notice=flagged", status_code=303)
+
+    return router
+
+
+_CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 400: "BAD_REQUEST", 409: "CONFLICT"}
+
+
+def lang_of(request: Request) -> str:
+    """The page's language: ``?lang=``, the cookie, the browser's ``Accept-Language``, else simplified Chinese."""
+    return pick_language(
+        request.query_params.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+        LANGUAGES,
+        CATALOGUE.default,
+    )
+
+
+def install(app: FastAPI, backend: Backend) -> None:
+    """Add the trade-finance pages and their static files to a gateway service (if the network has the channel)."""
+    if CHANNEL not in backend.channel_names() or getattr(app.state, "tradefinance_installed", False):
+        return
+    app.state.tradefinance_installed = True
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["quote"] = lambda value: quote(str(value), safe="")
+    app.mount("/tradefinance/static", StaticFiles(directory=str(HERE / "static")), name="tradefinance-static")
+    app.include_router(pages_router(backend, templates))
+

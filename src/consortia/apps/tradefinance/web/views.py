@@ -1,0 +1,574 @@
+"""What the trade-finance pages show, shaped from the service's answers into plain dictionaries for the templates.
+
+Nothing here decides access (the contract does, and :mod:`.routes` keeps each page to its people); this module
+only turns views into words a person reads in their language — a status by its name and what it means, a
+near-duplicate's reasons in plain words, a time in the viewer's zone with the zone named and how long ago, an
+oversight figure as a bar and a link to the records behind it.
+
+Uploads are read with the domain's all-or-nothing CSV reader (:func:`~..domain.csvrows.parse_csv`); the one-document
+form is written as a one-row CSV and read the same way, so both paths validate alike.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from consortia.apps.tradefinance.consortium import BANKS, DISPLAY
+from consortia.apps.tradefinance.domain.csvrows import COLUMNS, CsvError, Row, parse_csv
+from consortia.apps.tradefinance.domain.documents import BL_FIELDS, DocType
+from consortia.apps.tradefinance.service.tradefinance import (
+    DocumentView,
+    FinancingView,
+    FlagView,
+    Oversight,
+    Registration,
+    SimilarHit,
+    TraderView,
+)
+from consortia.apps.tradefinance.web import charts
+from consortia.apps.tradefinance.web.text import CATALOGUE
+from consortia.ui.timefmt import format_date, format_datetime, relative
+
+TX_ID = re.compile(r"[0-9a-f]{64}")
+FORM_FIELDS = tuple(c for c in COLUMNS if c != "bank")
+"""The one-document form's fields: the CSV's columns but the bank (the officer's own)."""
+ONE_FIELDS = tuple(c for c in FORM_FIELDS if c != "doc_type")
+FINANCEABLE = frozenset({"REGU", "REDU"})
+"""Statuses a bank may apply to finance (the contract has the last word: DFIN when already financed elsewhere)."""
+ENCODINGS = ("utf-8-sig", "gb18030", "big5")
+"""How uploaded files are read: UTF-8 first, then what Mainland and Hong Kong spreadsheets save CSV as."""
+
+
+# -- words ------------------------------------------------------------------------------------------------------
+
+
+def bank_name(org: str, lang: str) -> str:
+    """A member organisation by its name in ``lang``."""
+    return DISPLAY.get(org, {}).get(lang, org)
+
+
+def doc_type_name(value: str, lang: str) -> str:
+    """A document type by its name (``bill_of_lading`` → 提单)."""
+    key = f"doctype_{value}"
+    table = CATALOGUE.table(lang)
+    return table.get(key, value)
+
+
+_REASON_PATTERNS = (
+    (re.compile(r"amount_within_(?P<n>[0-9.]+)_?pct"), "reason_amount_within"),
+    (re.compile(r"dates?_within_(?P<n>[0-9]+)_days?"), "reason_dates_within"),
+)
+
+
+def reason_text(code: str, lang: str) -> str:
+    """A near-duplicate reason in plain words (``dates_within_3_days`` → "issue dates within 3 days")."""
+    table = CATALOGUE.table(lang)
+    if f"reason_{code}" in table:
+        return table[f"reason_{code}"]
+    for pattern, key in _REASON_PATTERNS:
+        match = pattern.fullmatch(code)
+        if match:
+            return table[key].format(n=match.group("n"))
+    return table["reason_other"]
+
+
+def similar_view(hits: Iterable[SimilarHit], lang: str) -> list[dict[str, Any]]:
+    """Near-duplicate hits: risk class by name and reasons in words — never whose or which document."""
+    table = CATALOGUE.table(lang)
+    return [
+        {
+            "risk": hit.risk,
+            "risk_name": table.get(f"risk_{hit.risk}", hit.risk),
+            "own": not hit.other_bank,
+            "reasons": [reason_text(r, lang) for r in hit.reasons],
+        }
+        for hit in hits
+    ]
+
+
+def moment(ms: int, lang: str, zone: str, now: datetime | None = None) -> dict[str, str]:
+    """An instant for a page: in the viewer's zone with the zone named, ISO for ``<time>``, and how long ago."""
+    if not ms:
+        return {"text": "", "iso": "", "ago": ""}
+    when = datetime.fromtimestamp(ms / 1000, UTC)
+    return {
+        "text": format_datetime(ms, zone, lang),
+        "iso": when.isoformat(),
+        "ago": relative(ms, now or datetime.now(UTC), lang),
+    }
+
+
+def amount_text(amount: Decimal | str) -> str:
+    """An amount with thousands separators and its own decimals (``1234567.5`` → ``1,234,567.50``)."""
+    value = Decimal(str(amount))
+    return f"{value:,.2f}"
+
+
+# -- the officer's page -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowProblems:
+    """Why nothing of an upload was registered: one entry per problem, each naming its row and field."""
+
+    problems: tuple[dict[str, Any], ...]
+
+
+def decode_upload(raw: bytes) -> str:
+    """An uploaded file's text (UTF-8 with or without BOM, else GB 18030, else Big5)."""
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
+
+
+def one_row_csv(values: Mapping[str, str], bank: str) -> str:
+    """The one-document form as a one-row CSV of the officer's bank (read like any upload)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerow([bank if c == "bank" else values.get(c, "") for c in COLUMNS])
+    return out.getvalue()
+
+
+def _problem(row: int, field: str | None, detail: str, lang: str) -> dict[str, Any]:
+    table = CATALOGUE.table(lang)
+    where = table["header_row"] if row == 0 else table["row_n"].format(n=row)
+    field_name = table[f"field_{field}"] if field and f"field_{field}" in table else (field or "")
+    return {"row": row, "field": field or "", "where": where, "field_name": field_name, "detail": detail}
+
+
+def _bank_of(text: str) -> str | None:
+    """The member bank a CSV's ``bank`` cell names: its identifier or its name in any language."""
+    cleaned = text.strip()
+    for bank in BANKS:
+        if cleaned.casefold() == bank.casefold() or cleaned in DISPLAY[bank].values():
+            return bank
+    return None
+
+
+def parse_rows(text: str, bank: str, lang: str) -> list[Row] | RowProblems:
+    """The upload's rows, every one presented by the officer's own bank — or every problem, with row and field."""
+    try:
+        rows = parse_csv(text)
+    except CsvError as exc:
+        return RowProblems(tuple(_problem(p.row, p.field, p.message, lang) for p in exc.problems))
+    if not rows:
+        return RowProblems((_problem(0, None, "no data rows: expected at least one document", lang),))
+    problems = [
+        _problem(row.number, "bank", f"expected {bank} (your bank), found {row.bank!r}", lang)
+        for row in rows
+        if _bank_of(row.bank) != bank
+    ]
+    if problems:
+        return RowProblems(tuple(problems))
+    return [row if row.bank == bank else Row(row.number, bank, row.document) for row in rows]
+
+
+def registration_rows(registrations: Sequence[Registration], lang: str) -> list[dict[str, Any]]:
+    """One line per registered row: status, what it means, look-alikes, the transaction."""
+    return [
+        {
+            "row": r.row.number,
+            "doc_type": doc_type_name(str(r.row.document.doc_type), lang),
+            "doc_number": r.row.document.doc_number,
+            "status": str(r.status),
+            "similar": similar_view(r.similar, lang),
+            "tx_id": r.tx_id,
+            "doc_ref": r.doc_ref,
+        }
+        for r in registrations
+    ]
+
+
+def document_rows(documents: Sequence[DocumentView], lang: str, zone: str) -> list[dict[str, Any]]:
+    """The bank's own documents, newest first, each with its status, financing step and whether it may apply."""
+    now = datetime.now(UTC)
+    rows = []
+    for d in sorted(documents, key=lambda d: (-d.registered_ms, d.doc_ref)):
+        financing = d.financing
+        step = financing.state if financing is not None else None
+        refused = financing is not None and financing.state == "refused"
+        when = moment(d.registered_ms, lang, zone, now)
+        rows.append(
+            {
+                "doc_ref": d.doc_ref,
+                "doc_type": doc_type_name(d.doc_type, lang),
+                "doc_number": d.doc_number,
+                "amount": amount_text(d.amount),
+                "amount_raw": str(d.amount),
+                "currency": d.currency,
+                "status": str(d.status),
+                "step": step,
+                "similar": similar_view(d.similar, lang),
+                "registered": when["text"],
+                "registered_iso": when["iso"],
+                "registered_ago": when["ago"],
+                "can_apply": str(d.status) in FINANCEABLE and (financing is None or refused),
+                "tx_id": d.tx_id,
+            }
+        )
+    return rows
+
+
+def documents_page(
+    documents: Sequence[DocumentView],
+    registrations: Sequence[Registration] | None,
+    errors: Sequence[dict[str, Any]] | None,
+    form: Mapping[str, str] | None,
+    lang: str,
+    zone: str,
+) -> dict[str, Any]:
+    """The officer's page: the upload and one-document forms, this registration's outcome, the bank's documents."""
+    return {
+        "columns": ",".join(COLUMNS),
+        "results": None if registrations is None else registration_rows(registrations, lang),
+        "errors": list(errors or ()),
+        "documents": document_rows(documents, lang, zone),
+        "doc_types": [(t.value, doc_type_name(t.value, lang)) for t in DocType],
+        "one_fields": ONE_FIELDS,
+        "bl_fields": BL_FIELDS,
+        "form": dict(form or {}),
+        "form_open": bool(form),
+    }
+
+
+def notice_of(financing: FinancingView) -> str:
+    """What the page says after an application, as a query value: ``<status>:<financing id>``."""
+    return f"{financing.status}:{financing.financing_id}"
+
+
+def notice_text(value: str, lang: str) -> dict[str, str] | None:
+    """The notice of :func:`notice_of` in words (financed, or refused as a duplicate of a financed document)."""
+    status, _, ref = value.partition(":")
+    if not ref or status not in {"FNCD", "DFIN"} or len(ref) > 200:
+        return None
+    key = "notice_financed" if status == "FNCD" else "notice_dfin"
+    return {"text": CATALOGUE.text(lang, key), "ref": ref, "status": status}
+
+
+def own_tx_ids(documents: Iterable[DocumentView]) -> set[str]:
+    """Every transaction of a bank's own documents and their financings (records the bank may open and prove)."""
+    found: set[str] = set()
+    for d in documents:
+        found.add(d.tx_id)
+        if d.financing is not None:
+            found.add(d.financing.tx_id)
+            found.update(s.tx_id for s in d.financing.steps)
+            found.update(f.tx_id for f in d.financing.flows)
+    found.discard("")
+    return found
+
+
+# -- the trader registry ------------------------------------------------------------------------------------------
+
+_NAME_FALLBACK = ("zh-Hans", "zh-Hant", "en", "pt")
+_ID_KINDS = {"USCC": "id_uscc", "HKBR": "id_hkbr", "MOCR": "id_macau"}
+
+
+def trader_name(names: Mapping[str, str], lang: str, fallback: str) -> tuple[str, str]:
+    """A trader's name in ``lang``, else in another language (returned with it, for the ``lang`` attribute)."""
+    if names.get(lang):
+        return names[lang], ""
+    for other in (*(("zh-Hant", "zh-Hans") if lang.startswith("zh") else ()), *_NAME_FALLBACK):
+        if names.get(other):
+            return names[other], other
+    return fallback, ""
+
+
+def trader_rows(traders: Sequence[TraderView], lang: str, zone: str) -> list[dict[str, Any]]:
+    """The registry: each trader by name, identifier and kind, and its current KYC attestations by bank."""
+    table = CATALOGUE.table(lang)
+    rows = []
+    for trader in traders:
+        name, name_lang = trader_name(trader.names, lang, trader.value)
+        attestations = []
+        for a in trader.attestations:
+            if not a.current:
+                continue
+            try:
+                expires = format_date(date.fromisoformat(a.expiry), zone, lang) if a.expiry else ""
+            except ValueError:
+                expires = a.expiry
+            attestations.append({"bank": bank_name(a.bank, lang), "level": a.level, "expires": expires})
+        rows.append(
+            {
+                "id": trader.trader_id,
+                "name": name,
+                "name_lang": name_lang,
+                "identifier": trader.value,
+                "id_kind": table[_ID_KINDS.get(trader.kind, "id_other")],
+                "current": trader.current_kyc,
+                "attestations": attestations,
+            }
+        )
+    rows.sort(key=lambda r: (not r["current"], r["name"]))
+    return rows
+
+
+# -- the regulators' dashboard ------------------------------------------------------------------------------------
+
+SETS = ("financings", "attempts", "exposure")
+FILTERS = ("month", "bank", "corridor", "currency", "kind", "trader")
+"""The fields a drill-down may narrow a set by (each an attribute of the set's figures)."""
+ATTEMPT_KINDS = ("duplicate", "financed_duplicate", "near_duplicate")
+ATTEMPT_COLOURS = {"duplicate": "#d35400", "financed_duplicate": "#b42318", "near_duplicate": "#9a6b00"}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which oversight figures a drill-down page lists: one set, narrowed by any of its fields."""
+
+    set: str
+    month: str = ""
+    bank: str = ""
+    corridor: str = ""
+    currency: str = ""
+    kind: str = ""
+    trader: str = ""
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Selection:
+        """From ``?set=…&month=…`` (unknown sets read as financings; values are compared, never executed)."""
+        chosen = query.get("set", "financings")
+        return cls(
+            set=chosen if chosen in SETS else "financings",
+            **{name: str(query.get(name, ""))[:200] for name in FILTERS},
+        )
+
+    def link(self) -> str:
+        """The drill-down page of this selection."""
+        fields = {name: getattr(self, name) for name in ("set", *FILTERS)}
+        return "/tradefinance/oversight/records?" + urlencode({k: v for k, v in fields.items() if v})
+
+    def key(self) -> str:
+        """A stable name of the selection (``data-figure`` in the page)."""
+        parts = [self.set, self.month, self.bank, self.corridor, self.currency, self.kind, self.trader]
+        return "|".join(parts)
+
+    @property
+    def kind_key(self) -> str:
+        """The catalogue key naming the records of this selection."""
+        if self.set == "attempts":
+            return "kind_near" if self.kind == "near_duplicate" else "kind_duplicate"
+        return "kind_financing"
+
+    def matches(self, figure: Any) -> bool:
+        """Whether an oversight figure falls in this selection (each given field equal)."""
+        for name in FILTERS:
+            wanted = getattr(self, name)
+            if wanted and str(getattr(figure, name, "")) != wanted:
+                return False
+        return True
+
+
+def figures_of(oversight: Oversight, selection: Selection) -> list[Any]:
+    """The figures of the selection's set that it matches."""
+    return [f for f in getattr(oversight, selection.set) if selection.matches(f)]
+
+
+def select(oversight: Oversight, selection: Selection) -> tuple[str, ...]:
+    """The transactions behind a selection's figures, each once, in order."""
+    return tuple(dict.fromkeys(tx for f in figures_of(oversight, selection) for tx in f.tx_ids))
+
+
+def corridor_name(corridor: str, lang: str) -> str:
+    """``CN-HK`` → 内地→香港; ``CN-CN`` → 内地（境内）."""
+    table = CATALOGUE.table(lang)
+    origin, _, destination = corridor.partition("-")
+
+    def region(code: str) -> str:
+        return table.get(f"region_{code}", code)
+
+    if not destination or origin == destination:
+        return table["corridor_within"].format(region=region(origin))
+    return f"{region(origin)} → {region(destination)}"
+
+
+def describe(selection: Selection, lang: str, names: Mapping[str, str] | None = None) -> str:
+    """A selection in words: "Financings · 2026-11 · Mainland → Hong Kong · CNY"."""
+    table = CATALOGUE.table(lang)
+    parts = [table[f"set_{selection.set}"]]
+    if selection.kind:
+        parts.append(table.get(f"attempt_{selection.kind}", selection.kind))
+    if selection.month:
+        parts.append(selection.month)
+    if selection.bank:
+        parts.append(bank_name(selection.bank, lang))
+    if selection.corridor:
+        parts.append(corridor_name(selection.corridor, lang))
+    if selection.currency:
+        parts.append(selection.currency)
+    if selection.trader:
+        parts.append((names or {}).get(selection.trader, selection.trader))
+    return " · ".join(parts)
+
+
+def _figure(selection: Selection, value: str) -> dict[str, str]:
+    return {"value": value, "link": selection.link(), "key": selection.key()}
+
+
+def _corridor_section(oversight: Oversight, lang: str) -> dict[str, Any]:
+    table = CATALOGUE.table(lang)
+    months = sorted({f.month for f in oversight.financings})
+    pairs = sorted({(f.corridor, f.currency) for f in oversight.financings})
+    series = []
+    for index, (corridor, currency) in enumerate(pairs):
+        label = f"{corridor_name(corridor, lang)} · {currency}"
+        segments: list[charts.Segment | None] = []
+        for month in months:
+            count = sum(f.count for f in oversight.financings
+                        if f.month == month and f.corridor == corridor and f.currency == currency)  # fmt: skip
+            selection = Selection("financings", month=month, corridor=corridor, currency=currency)
+            segments.append(charts.Segment(count, selection.link(), f"{month} · {label}: {count}") if count else None)
+        series.append(charts.Series(label, charts.colour(index), segments))
+    rows = []
+    for month in months:
+        for corridor, currency in pairs:
+            chosen = [f for f in oversight.financings
+                      if f.month == month and f.corridor == corridor and f.currency == currency]  # fmt: skip
+            if not chosen:
+                continue
+            selection = Selection("financings", month=month, corridor=corridor, currency=currency)
+            rows.append(
+                {
+                    "month": month,
+                    "corridor": corridor_name(corridor, lang),
+                    "currency": currency,
+                    "count": _figure(selection, str(sum(f.count for f in chosen))),
+                    "total": amount_text(sum((f.amount for f in chosen), Decimal(0))),
+                }
+            )
+    chart = charts.columns(months, series, table["chart_corridors"], "chart-corridors", lang) if months else ""
+    return {"chart": chart, "legend": [(s.label, s.colour) for s in series], "rows": rows}
+
+
+def _attempt_section(oversight: Oversight, lang: str) -> dict[str, Any]:
+    table = CATALOGUE.table(lang)
+    months = sorted({f.month for f in oversight.attempts})
+    series = []
+    for kind in ATTEMPT_KINDS:
+        label = table[f"attempt_{kind}"]
+        segments: list[charts.Segment | None] = []
+        for month in months:
+            count = sum(f.count for f in oversight.attempts if f.month == month and f.kind == kind)
+            selection = Selection("attempts", month=month, kind=kind)
+            segments.append(charts.Segment(count, selection.link(), f"{month} · {label}: {count}") if count else None)
+        series.append(charts.Series(label, ATTEMPT_COLOURS[kind], segments))
+    rows = []
+    for month in months:
+        cells = {}
+        for kind in ATTEMPT_KINDS:
+            count = sum(f.count for f in oversight.attempts if f.month == month and f.kind == kind)
+            cells[kind] = _figure(Selection("attempts", month=month, kind=kind), str(count))
+        rows.append({"month": month, **cells})
+    chart = charts.columns(months, series, table["chart_duplicates"], "chart-duplicates", lang) if months else ""
+    return {"chart": chart, "legend": [(s.label, s.colour) for s in series], "rows": rows}
+
+
+def _exposure_section(oversight: Oversight, names: Mapping[str, str], lang: str) -> dict[str, Any]:
+    table = CATALOGUE.table(lang)
+    totals: dict[tuple[str, str], Decimal] = {}
+    for f in oversight.exposure:
+        totals[(f.trader, f.currency)] = totals.get((f.trader, f.currency), Decimal(0)) + f.amount
+    categories = sorted(totals, key=lambda k: (k[1], -totals[k], k[0]))[:15]  # the largest, per currency
+    banks = [b for b in BANKS if any(f.bank == b for f in oversight.exposure)]
+    series = []
+    for bank in banks:
+        segments: list[charts.Segment | None] = []
+        for trader, currency in categories:
+            found = [f for f in oversight.exposure if f.trader == trader and f.currency == currency and f.bank == bank]
+            amount = sum((f.amount for f in found), Decimal(0))
+            selection = Selection("exposure", trader=trader, currency=currency, bank=bank)
+            label = f"{names.get(trader, trader)} · {bank_name(bank, lang)}: {amount_text(amount)} {currency}"
+            segments.append(charts.Segment(float(amount), selection.link(), label) if found else None)
+        series.append(charts.Series(bank_name(bank, lang), charts.colour(BANKS.index(bank)), segments))
+    labels = [f"{names.get(trader, trader)} · {currency}" for trader, currency in categories]
+    chart = charts.bars(labels, series, table["chart_exposure"], "chart-exposure", lang) if categories else ""
+    rows = []
+    for f in sorted(oversight.exposure, key=lambda f: (f.currency, -f.amount, f.trader, f.bank)):
+        selection = Selection("exposure", trader=f.trader, currency=f.currency, bank=f.bank)
+        rows.append(
+            {
+                "trader": names.get(f.trader, f.trader),
+                "bank": bank_name(f.bank, lang),
+                "currency": f.currency,
+                "exposure": _figure(selection, amount_text(f.amount)),
+                "share": f"{100 * f.share:.0f}%",
+            }
+        )
+    return {"chart": chart, "legend": [(s.label, s.colour) for s in series], "rows": rows}
+
+
+def _bank_rows(oversight: Oversight, lang: str) -> list[dict[str, Any]]:
+    rows = []
+    for bank in BANKS:
+        count = sum(f.count for f in oversight.financings if f.bank == bank)
+        if count:
+            figure = _figure(Selection("financings", bank=bank), str(count))
+            rows.append({"bank": bank_name(bank, lang), "count": figure})
+    return rows
+
+
+def trader_names(traders: Sequence[TraderView], lang: str) -> dict[str, str]:
+    """Trader identifiers (as figures name them) → names in ``lang``."""
+    names: dict[str, str] = {}
+    for trader in traders:
+        name, _ = trader_name(trader.names, lang, trader.value)
+        for key in (trader.trader_id, f"{trader.kind}:{trader.value}", trader.value):
+            names[key] = name
+    return names
+
+
+def oversight_page(oversight: Oversight, traders: Sequence[TraderView], lang: str) -> dict[str, Any]:
+    """The dashboard: three charts with their tables, financings by bank; every figure a drill-down link."""
+    names = trader_names(traders, lang)
+    return {
+        "corridors": _corridor_section(oversight, lang),
+        "duplicates": _attempt_section(oversight, lang),
+        "exposure": _exposure_section(oversight, names, lang),
+        "banks": _bank_rows(oversight, lang),
+    }
+
+
+def record_rows(ledger: Any, tx_ids: Iterable[str], kind_key: str, lang: str, zone: str) -> list[dict[str, Any]]:
+    """Ledger records by transaction id: kind, block and when (in the viewer's zone); unknown ids left out."""
+    table = CATALOGUE.table(lang)
+    now = datetime.now(UTC)
+    rows = []
+    for tx_id in tx_ids:
+        found = ledger.find_transaction(tx_id)
+        if found is None:
+            continue
+        when = moment(found.block.header.timestamp_ms, lang, zone, now)
+        rows.append(
+            {
+                "tx_id": tx_id,
+                "kind": table[kind_key],
+                "block": found.block.header.number,
+                "when": when["text"],
+                "when_iso": when["iso"],
+                "ago": when["ago"],
+            }
+        )
+    return rows
+
+
+def flag_rows(flags: Iterable[FlagView], record_ref: str, lang: str, zone: str) -> list[dict[str, Any]]:
+    """The supervisory flags and notes on one record, oldest first, by regulator and time."""
+    now = datetime.now(UTC)
+    rows = []
+    for f in sorted((f for f in flags if f.record_ref == record_ref), key=lambda f: f.at_ms):
+        when = moment(f.at_ms, lang, zone, now)
+        rows.append({"org": bank_name(f.org, lang), "note": f.note, "when": when["text"], "when_iso": when["iso"]})
+    return rows

@@ -107,5 +107,3 @@ def private_key(network: EmbeddedNetwork, prefix: str, kind: str, value: str) ->
     stored = state.private_get(consortium.CONTRACT, PRIVATE, "secret")
     assert stored is not None, "the contract holds no pseudonym key"
     return f"{prefix}:{token(base64.b64decode(parse_json(stored.value)['key']), kind, value)}"
-
-

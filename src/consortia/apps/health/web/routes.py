@@ -46,21 +46,23 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from consortia.apps.health.consortium import CHANNEL, CONTRACT, CUSTODIAN, DISPLAY, ORGS
+from consortia.apps.health.consortium import CHANNEL, CONTRACT, CUSTODIAN, ORGS
 from consortia.apps.health.domain import cgm, i18n
 from consortia.apps.health.domain import consent as consent_rules
+from consortia.apps.health.domain.alerts import KINDS as ALERT_KINDS
 from consortia.apps.health.domain.fhir_import import ParseResult, parse_document, parse_json_document
 from consortia.apps.health.domain.loinc import DATA_CLASSES
 from consortia.apps.health.domain.risk import UnknownModel, score
 from consortia.apps.health.domain.riskfactors import RiskFactors, RiskInputError
 from consortia.apps.health.service.health import AccessRefused, HealthError, HealthService, service_for
+from consortia.apps.health.web import text as tx
 from consortia.apps.health.web import views
 from consortia.client.errors import GatewayError
 from consortia.gateway.server.auth import SESSION_COOKIE, Principal, caller_of, principal_from_session
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.pages import SECURITY_HEADERS
-from consortia.gateway.server.problems import Problem, problem_for
+from consortia.gateway.server.problems import Problem, problem_for, problem_response
 from consortia.gateway.server.streams import block_event_stream, stream_key
 from consortia.identity import SigningIdentity
 from consortia.ledger.block import Block
@@ -454,7 +456,7 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
     router = APIRouter(include_in_schema=False)
 
     def lang_of(request: Request) -> str:
-        return i18n.language(
+        return tx.language(
             request.query_params.get("lang"), request.cookies.get(i18n.COOKIE), request.headers.get("accept-language")
         )
 
@@ -472,14 +474,15 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
             "principal": principal,
             "csrf": csrf,
             "lang": lang,
-            "t": i18n.strings(lang),
+            "t": tx.table(lang),
             "other_lang": "en" if lang == "ko" else "ko",
-            "path": request.url.path,
+            # The language switch links back here, unless "here" is an address too long to be one of ours.
+            "path": request.url.path if len(request.url.path) <= 200 else "/health",
             **context,
         }
         response = templates.TemplateResponse(request, template, full, status_code=status)
         response.headers.update(SECURITY_HEADERS)
-        if request.query_params.get("lang") in i18n.LANGUAGES:
+        if request.query_params.get("lang") in tx.CATALOGUE.languages:
             response.set_cookie(i18n.COOKIE, request.query_params["lang"], samesite="lax", max_age=365 * 86400)
         return response
 
@@ -487,8 +490,33 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
-    def refused(request: Request, message: str, access_id: str | None, status: int = 403) -> Response:
-        return render(request, "health_refused.html", {"message": message, "access_id": access_id}, status)
+    def wants_problem(request: Request) -> bool:
+        """A program asking for JSON (problem details) rather than a person's browser (HTML, or anything)."""
+        accept = request.headers.get("accept", "").lower()
+        return "json" in accept and "text/html" not in accept
+
+    def refused(
+        request: Request, message: str, access_id: str | None, status: int = 403, code: str = "ACCESS_REFUSED"
+    ) -> Response:
+        """An error as a page for people — titled by what happened, in their language — or problem details."""
+        if wants_problem(request):
+            extra = {"access_id": access_id} if access_id else {}
+            return problem_response(request, status, message, code, **extra)
+        lang = lang_of(request)
+        title = {404: "not_found_title", 403: "refused_title"}.get(status, "error_title")
+        context = {"message": message, "access_id": access_id, "status": status, "title": tx.say(lang, title)}
+        return render(request, "health_refused.html", context, status)
+
+    def not_found(request: Request, patient: str) -> Response:
+        """No such patient: a 404 that echoes the identifier only when it is short enough to be one."""
+        shown = tx.shown_id(patient)
+
+        def said(lang: str) -> str:
+            return tx.say(lang, "not_found_patient", patient=shown) if shown else tx.say(lang, "not_found_patient_long")
+
+        if wants_problem(request):
+            return problem_response(request, 404, said("en"), "NOT_FOUND")
+        return refused(request, said(lang_of(request)), None, 404, "NOT_FOUND")
 
     async def checked_form(request: Request) -> tuple[Principal, Any] | Response:
         principal, csrf = session_principal(request)
@@ -499,8 +527,20 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         same_origin = origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
         sent = str(form.get("csrf") or "")
         if not same_origin or not secrets.compare_digest(sent.encode(), csrf.encode()):
-            return refused(request, "This form must be sent from this site.", None)
+            return refused(request, tx.say(lang_of(request), "form_origin"), None)
         return principal, form
+
+    def gateway_refusal(request: Request, exc: GatewayError, patient: str | None = None) -> Response:
+        """A contract's refusal: "not found" for an unknown patient, else the refusal in the reader's words."""
+        status = problem_for(exc).status
+        if status == 404 and patient is not None:
+            return not_found(request, patient)
+        lang = lang_of(request)
+        return refused(request, page_message(exc.message, lang), None, status, exc.code)
+
+    def page_message(message: str, lang: str) -> str:
+        """A service's English message for a page: as it is (capped) in English, by its meaning otherwise."""
+        return message[:300] if lang == "en" else tx.reason(message, lang)
 
     @router.get("/health")
     async def home(request: Request) -> Response:
@@ -518,18 +558,18 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
             return to_login(request)
         if principal.role != "patient" or principal.identity is None:
             return RedirectResponse("/health/worklist", status_code=303)
-        text = i18n.strings(lang_of(request))
+        lang = lang_of(request)
         try:
-            context = await run_in_threadpool(views.patient_page, service, principal.identity, lang_of(request), text)
+            context = await run_in_threadpool(views.patient_page, service, principal.identity, lang)
         except AccessRefused as exc:
-            return refused(request, exc.reason, exc.access_id)
+            return refused(request, tx.reason(exc.reason, lang), exc.access_id)  # by meaning: no codes
         context.update(
-            notice=request.query_params.get("notice", ""),
+            notice=views.notice(request.query_params.get("notice", ""), context["consents"], lang),
             # Whom a patient can give access to: the programme's organisations, not the holder of the record
             # itself nor any other organisation of the network.
-            grantees=[{"id": org, "name": DISPLAY[org]} for org in ORGS if org != CUSTODIAN],
-            purposes=consent_rules.PURPOSES,
-            classes=DATA_CLASSES,
+            grantees=[{"id": org, "name": tx.org(org, lang)} for org in ORGS if org != CUSTODIAN],
+            purposes=[{"code": p, "name": tx.purpose(p, lang)} for p in consent_rules.PURPOSES if p != "PATRQT"],
+            classes=[{"code": c, "name": tx.data_class(c, lang)} for c in DATA_CLASSES],
         )
         return render(request, "health_patient.html", context)
 
@@ -544,9 +584,10 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         classes = [str(c) for c in form.getlist("class") if c]
         try:
             doc = await run_in_threadpool(service.grant, principal.identity, actor, [purpose], classes)
-        except (HealthError, GatewayError) as exc:
-            message = exc.message if isinstance(exc, GatewayError) else str(exc)
-            return refused(request, message, None, 400)
+        except HealthError as exc:
+            return refused(request, page_message(str(exc), lang_of(request)), None, 400, "HEALTH_ERROR")
+        except GatewayError as exc:
+            return gateway_refusal(request, exc)
         return RedirectResponse(f"/health/me?notice=granted:{quote(doc['id'])}", status_code=303)
 
     @router.post("/health/consents/{consent_id}/revoke")
@@ -557,9 +598,10 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         principal, _ = checked
         try:
             await run_in_threadpool(service.revoke, principal.identity, consent_id)
-        except (HealthError, GatewayError) as exc:
-            message = exc.message if isinstance(exc, GatewayError) else str(exc)
-            return refused(request, message, None, 400)
+        except HealthError as exc:
+            return refused(request, page_message(str(exc), lang_of(request)), None, 400, "HEALTH_ERROR")
+        except GatewayError as exc:
+            return gateway_refusal(request, exc)
         return RedirectResponse(f"/health/me?notice=revoked:{quote(consent_id)}", status_code=303)
 
     @router.get("/health/worklist")
@@ -568,12 +610,13 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         if principal is None:
             return to_login(request)
         if principal.role not in STAFF or principal.identity is None:
-            return refused(request, "This page is for care staff.", None)
-        text = i18n.strings(lang_of(request))
+            return refused(request, tx.say(lang_of(request), "staff_only"), None, 403, "FORBIDDEN")
+        lang = lang_of(request)
         try:
-            context = await run_in_threadpool(views.worklist_page, service, principal.identity, text)
+            context = await run_in_threadpool(views.worklist_page, service, principal.identity, lang)
         except GatewayError as exc:
-            return refused(request, exc.message, None)
+            return gateway_refusal(request, exc)
+        context["alert_kinds"] = json.dumps({k: tx.alert_kind(k, lang) for k in ALERT_KINDS}, ensure_ascii=False)
         return render(request, "health_worklist.html", context)
 
     @router.get("/health/patients/{patient}")
@@ -582,14 +625,16 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         if principal is None:
             return to_login(request)
         if principal.role not in STAFF or principal.identity is None:
-            return refused(request, "This page is for care staff.", None)
-        text = i18n.strings(lang_of(request))
+            return refused(request, tx.say(lang_of(request), "staff_only"), None, 403, "FORBIDDEN")
+        if tx.shown_id(patient) is None:
+            return not_found(request, patient)  # no pseudonym is that long: nobody's record, nothing to log
+        lang = lang_of(request)
         try:
-            context = await run_in_threadpool(views.history_page, service, principal.identity, patient, text)
+            context = await run_in_threadpool(views.history_page, service, principal.identity, patient, lang)
         except AccessRefused as exc:
-            return refused(request, exc.reason, exc.access_id)
+            return refused(request, tx.reason(exc.reason, lang), exc.access_id)  # by meaning: no codes
         except GatewayError as exc:
-            return refused(request, exc.message, None, problem_for(exc).status)  # from the contract's code
+            return gateway_refusal(request, exc, patient)  # the status from the contract's code
         return render(request, "health_history.html", context)
 
     @router.post("/health/alerts/{alert_id}/ack")
@@ -601,7 +646,7 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         try:
             await run_in_threadpool(service.acknowledge, principal.identity, alert_id, "")
         except GatewayError as exc:
-            return refused(request, exc.message, None, 400)
+            return gateway_refusal(request, exc)
         return RedirectResponse("/health/worklist", status_code=303)
 
     @router.get("/health/model")
@@ -612,7 +657,16 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         # The card is read only from the folder of a version of the registry's pattern, and only once the model
         # file there has the SHA-256 the ledger registered.
         card = await run_in_threadpool(service.model_card)
-        return render(request, "health_model.html", {"record": card.record, "card": card.card, "problem": card.problem})
+        lang = lang_of(request)
+        context = {
+            "record": card.record,
+            "card_html": views.markdown(card.card),
+            "problem": card.problem,
+            "registered": tx.say(lang, "model_registered", when=tx.when(card.record["registered"], lang))
+            if card.record
+            else "",
+        }
+        return render(request, "health_model.html", context)
 
     return router
 

@@ -8,11 +8,18 @@ records) and :mod:`.text` (every word, in simplified Chinese, traditional Chines
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from consortia.gateway.server.backend import Backend
+
 __all__ = ["install"]
 
 
-def install(app, backend):  # type: ignore[no-untyped-def]
-    """Add the trade-finance pages to a gateway service (imports the pages only when the platform calls in)."""
+def install(app: FastAPI, backend: Backend) -> None:
+    """Add the trade-finance pages to a gateway service (the pages are imported only when the platform calls in)."""
     from consortia.apps.tradefinance.web.routes import install as install_routes
 
     install_routes(app, backend)

@@ -71,6 +71,21 @@ def _open(element_id: str, title: str, height: int) -> list[str]:
     ]
 
 
+def _axis_titles(y_unit: str, x_unit: str, pad_l: int, height: int) -> str:
+    """The axes' names: the vertical one's unit above it, the horizontal one's (with its zone, for time) below."""
+    parts = []
+    if y_unit:
+        parts.append(
+            f'<text class="axis-title" x="4" y="14" font-size="11" fill="currentColor">{escape(y_unit)}</text>'
+        )
+    if x_unit:
+        parts.append(
+            f'<text class="axis-title" x="{(pad_l + WIDTH) / 2:.0f}" y="{height - 6}" text-anchor="middle" '
+            f'font-size="11" fill="currentColor">{escape(x_unit)}</text>'
+        )
+    return "".join(parts)
+
+
 def _segment(x: float, y: float, w: float, h: float, fill: str, segment: Segment) -> str:
     return (
         f'<a href="{escape(segment.link)}" class="bar-link"><rect class="bar" x="{x:.1f}" y="{y:.1f}" '
@@ -80,10 +95,17 @@ def _segment(x: float, y: float, w: float, h: float, fill: str, segment: Segment
 
 
 def columns(
-    categories: Sequence[str], series: Sequence[Series], title: str, element_id: str, lang: str = "en"
+    categories: Sequence[str],
+    series: Sequence[Series],
+    title: str,
+    element_id: str,
+    lang: str = "en",
+    *,
+    y_unit: str = "",
+    x_unit: str = "",
 ) -> Markup:
-    """Stacked columns, one per category (months), with a round-ticked vertical axis."""
-    height, pad_l, pad_r, pad_t, pad_b = 240, 48, 8, 10, 28
+    """Stacked columns, one per category (months), with a round-ticked vertical axis naming its unit."""
+    height, pad_l, pad_r, pad_t, pad_b = 262, 48, 8, 24, 44
     totals = _totals(categories, series)
     ticks = nice_ticks(0.0, max(totals, default=0.0) or 1.0)
     top = ticks[-1] or 1.0
@@ -114,18 +136,25 @@ def columns(
             base += segment.value
         if i % label_every == 0:
             parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="11" '
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - 26}" text-anchor="middle" font-size="11" '
                 f'fill="currentColor">{escape(category)}</text>'
             )
+    parts.append(_axis_titles(y_unit, x_unit, pad_l, height))
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def bars(
-    categories: Sequence[str], series: Sequence[Series], title: str, element_id: str, lang: str = "en"
+    categories: Sequence[str],
+    series: Sequence[Series],
+    title: str,
+    element_id: str,
+    lang: str = "en",
+    *,
+    x_unit: str = "",
 ) -> Markup:
-    """Stacked horizontal bars, one per category (traders), with a round-ticked horizontal axis."""
-    row_h, pad_l, pad_r, pad_t, pad_b = 26, 150, 12, 8, 24
+    """Stacked horizontal bars, one per category (traders), with a round-ticked horizontal axis naming its unit."""
+    row_h, pad_l, pad_r, pad_t, pad_b = 26, 150, 16, 8, 44
     height = pad_t + pad_b + row_h * max(len(categories), 1)
     totals = _totals(categories, series)
     ticks = nice_ticks(0.0, max(totals, default=0.0) or 1.0)
@@ -139,7 +168,7 @@ def bars(
     for tick in ticks:
         parts.append(
             f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{pad_t}" y2="{height - pad_b}" stroke="currentColor" '
-            f'stroke-opacity="0.15"/><text class="tick" x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" '
+            f'stroke-opacity="0.15"/><text class="tick" x="{x(tick):.1f}" y="{height - 26}" text-anchor="middle" '
             f'font-size="11" fill="currentColor">{short_number(tick, lang)}</text>'
         )
     for i, category in enumerate(categories):
@@ -156,5 +185,6 @@ def bars(
                 continue
             parts.append(_segment(x(base), top_y, x(base + segment.value) - x(base), row_h - 8, layer.colour, segment))
             base += segment.value
+    parts.append(_axis_titles("", x_unit, pad_l, height))
     parts.append("</svg>")
     return Markup("".join(parts))

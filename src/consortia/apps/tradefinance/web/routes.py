@@ -84,23 +84,32 @@ def is_regulator(principal: Principal | None) -> bool:
 
 @dataclass(frozen=True)
 class Refusal(Exception):
-    """A request a page answers with an error: status, the catalogue key of what a person reads, and the detail."""
+    """A request a page answers with an error: what a person reads (a catalogue key), and what a program reads."""
 
     status: int
-    key: str
-    detail: str = ""
+    detail: str
+    """For programs (problem details) and the log, in English; a person sees it small, under the message."""
     code: str = ""
+    key: str = ""
+    """The catalogue key of the message a person reads (empty: the status's general message)."""
+    what: str = ""
+    """What was looked for (a 404 names it, cut short)."""
+
+
+def problem_refusal(exc: Problem) -> Refusal:
+    """A platform Problem (bad signature, not a member of the channel) as a refusal."""
+    return Refusal(exc.status, exc.detail, exc.code or "")
 
 
 def service_error(exc: Exception) -> Refusal:
     """The refusal answering a service or SDK error (status from the contract's or SDK's code, never its text)."""
     if isinstance(exc, GatewayError):
         problem = problem_for(exc)
-        return Refusal(problem.status, f"error_{problem.status}_title", exc.message, problem.code or "")
+        return Refusal(problem.status, exc.message, problem.code or "")
     if isinstance(exc, TradeFinanceError):
         status = {"FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409}.get(exc.code, 400)
         detail = exc.reason if isinstance(exc, Refused) else str(exc)
-        return Refusal(status, f"error_{status}_title", detail, exc.code)
+        return Refusal(status, detail, exc.code)
     raise exc
 
 
@@ -112,7 +121,7 @@ def consistency_of(backend: Backend, principal: Principal, start: int, end: int)
     peer_channel = backend.peer_channel(CHANNEL, principal)
     height = peer_channel.height
     if not 0 <= start <= end < height:
-        raise Refusal(400, "error_400_title", f"need 0 ≤ from ≤ to < height ({height}), not from={start} to={end}")
+        raise Refusal(400, f"need 0 ≤ from ≤ to < height ({height}), not from={start} to={end}", "BAD_RANGE")
     first, last = peer_channel.ledger.block(start), peer_channel.ledger.block(end)
     proof = build_consistency(peer_channel.ledger.history, first.header.history_size, last.header.history_size)
 
@@ -172,16 +181,13 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
             request.url.path,
             refusal.status,
             principal.id if principal else "anonymous",
-            refusal.detail or refusal.key,
+            refusal.detail,
         )
-        lang = lang_of(request)
-        table = CATALOGUE.table(lang)
-        message_key = {401: "error_401", 403: "error_403", 404: "error_404"}.get(refusal.status, "")
-        own_words = refusal.key.startswith("refused_")
-        message = table[refusal.key] if own_words else table.get(message_key, "")
         if not wants_html(request):
-            detail = refusal.detail or CATALOGUE.text("en", refusal.key if own_words else message_key or refusal.key)
-            return problem_response(request, refusal.status, detail, refusal.code or _CODES.get(refusal.status))
+            return problem_response(request, refusal.status, refusal.detail, refusal.code or _CODES.get(refusal.status))
+        table = CATALOGUE.table(lang_of(request))
+        key = refusal.key or f"error_{refusal.status}"
+        message = table.get(key, "").format(what=refusal.what + ("…" if refusal.what else ""))
         title_key = f"error_{refusal.status}_title"
         title = table[title_key] if title_key in table else table["error_other_title"]
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -197,20 +203,20 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         try:
             principal = await caller_of(request)
         except Problem as exc:
-            raise Refusal(exc.status, f"error_{exc.status}_title", exc.detail, exc.code or "") from None
+            raise problem_refusal(exc) from None
         if principal is None:
-            raise Refusal(401, "error_401_title", "log in or sign the request", "UNAUTHENTICATED")
+            raise Refusal(401, "log in or sign the request", "UNAUTHENTICATED")
         try:
             backend.require_read(principal, CHANNEL)
         except Problem as exc:
-            raise Refusal(exc.status, f"error_{exc.status}_title", exc.detail, exc.code or "") from None
+            raise problem_refusal(exc) from None
         return principal
 
     def service_for(principal: Principal) -> TradeFinanceService:
         try:
             return TradeFinanceService.for_caller(backend, principal)
         except Problem as exc:  # a program the gateway holds no key for signs its own proposals
-            raise Refusal(exc.status, f"error_{exc.status}_title", exc.detail, exc.code or "") from None
+            raise problem_refusal(exc) from None
 
     async def call(function: Callable[..., T], *args: Any) -> T:
         try:
@@ -226,9 +232,9 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         sent = str(form.get("csrf") or "")
         csrf = csrf_of(request)
         if principal.via != "session" or not csrf or not same_origin:
-            raise Refusal(403, "refused_form", "form without this site's origin or session", "BAD_FORM")
+            raise Refusal(403, "form without this site's origin or session", "BAD_FORM", "refused_form")
         if not secrets.compare_digest(sent.encode(), csrf.encode()):
-            raise Refusal(403, "refused_form", "the form's CSRF token is not this session's", "BAD_FORM")
+            raise Refusal(403, "the form's CSRF token is not this session's", "BAD_FORM", "refused_form")
         return form
 
     def page(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -265,7 +271,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     async def officer(request: Request) -> tuple[Principal, TradeFinanceService]:
         principal = await who(request)
         if not is_officer(principal):
-            raise Refusal(403, "refused_officer", f"{principal.id} is not a member bank's officer", "FORBIDDEN")
+            raise Refusal(403, f"{principal.id} is not a member bank's officer", "FORBIDDEN", "refused_officer")
         return principal, service_for(principal)
 
     async def documents_page(
@@ -339,7 +345,8 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         currency = str(form.get("currency") or "")
         own = {d.doc_ref for d in await call(service.documents)}
         if doc_ref not in own:  # another bank's reference, or none: nothing to say about it
-            raise Refusal(404, "error_404_title", f"no document {doc_ref!r} of {principal.org}", "NOT_FOUND")
+            raise Refusal(404, f"no document {doc_ref[:80]!r} of {principal.org}", "NOT_FOUND", "not_found_document",
+                          doc_ref[:24])  # fmt: skip
         financing = await call(service.apply_financing, doc_ref, amount, currency)
         return RedirectResponse(
             f"/tradefinance/documents?notice={quote(views.notice_of(financing), safe='')}", status_code=303
@@ -362,7 +369,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     async def regulator(request: Request) -> tuple[Principal, TradeFinanceService]:
         principal = await who(request)
         if not is_regulator(principal):
-            raise Refusal(403, "refused_regulator", f"{principal.id} is not a regulator", "FORBIDDEN")
+            raise Refusal(403, f"{principal.id} is not a regulator", "FORBIDDEN", "refused_regulator")
         return principal, service_for(principal)
 
     @router.get("/tradefinance/oversight")
@@ -372,7 +379,8 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         figures = await call(service.oversight)
         traders = await call(service.traders)
         lang = lang_of(request)
-        return render(request, principal, "tf_oversight.html", views.oversight_page(figures, traders, lang))
+        context = views.oversight_page(figures, traders, lang, zone_of(principal.org))
+        return render(request, principal, "tf_oversight.html", context)
 
     @router.get("/tradefinance/oversight/records")
     @page
@@ -412,7 +420,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         """The caller, once the record is theirs to see: a regulator any record, a bank its own documents' only."""
         principal = await who(request)
         if not views.TX_ID.fullmatch(tx_id):
-            raise Refusal(404, "error_404_title", f"not a transaction id: {tx_id[:80]!r}", "NOT_FOUND")
+            raise Refusal(404, f"not a transaction id: {tx_id[:80]!r}", "NOT_FOUND", "not_found_record", tx_id[:24])
         service = service_for(principal)
         if is_regulator(principal):
             return principal, service
@@ -420,8 +428,8 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
             own = views.own_tx_ids(await call(service.documents))
             if tx_id in own:
                 return principal, service
-        raise Refusal(404, "error_404_title", f"transaction {tx_id} is not one of {principal.org}'s records",
-                      "NOT_FOUND")  # fmt: skip
+        raise Refusal(404, f"transaction {tx_id} is not one of {principal.org}'s records", "NOT_FOUND",
+                      "not_found_record", tx_id[:16])  # fmt: skip
 
     @router.get("/tradefinance/records/{tx_id}")
     @page
@@ -431,7 +439,8 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         peer_channel = backend.peer_channel(CHANNEL, principal)
         rows = views.record_rows(peer_channel.ledger, (tx_id,), "kind_record", lang, zone_of(principal.org))
         if not rows:
-            raise Refusal(404, "error_404_title", f"transaction {tx_id} is not on channel {CHANNEL}", "NOT_FOUND")
+            raise Refusal(404, f"transaction {tx_id} is not on channel {CHANNEL}", "NOT_FOUND", "not_found_record",
+                          tx_id[:16])  # fmt: skip
         notice = CATALOGUE.text(lang, "flag_added") if request.query_params.get("notice") == "flagged" else ""
         flags = []
         if is_regulator(principal):
@@ -445,7 +454,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         try:
             document = await call(service.proof, tx_id)
         except UnknownTransaction as exc:
-            raise Refusal(404, "error_404_title", str(exc), "UNKNOWN_TRANSACTION") from None
+            raise Refusal(404, str(exc), "UNKNOWN_TRANSACTION", "not_found_record", tx_id[:16]) from None
         return JSONResponse(document, headers={"Cache-Control": "no-store"})
 
     @router.get("/tradefinance/consistency")
@@ -462,12 +471,12 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     async def flag(request: Request, tx_id: str) -> Response:
         principal = await who(request)
         if not is_regulator(principal):
-            raise Refusal(403, "refused_regulator", f"{principal.id} is not a regulator", "FORBIDDEN")
+            raise Refusal(403, f"{principal.id} is not a regulator", "FORBIDDEN", "refused_regulator")
         await visible_record(request, tx_id)
         form = await checked_form(request, principal)
         note = str(form.get("note") or "").strip()[:MAX_NOTE]
         if not note:
-            raise Refusal(400, "error_400_title", "write a note", "EMPTY_NOTE")
+            raise Refusal(400, "write a note", "EMPTY_NOTE", "refused_empty_note")
         await call(service_for(principal).flag, tx_id, note)
         return RedirectResponse(f"/tradefinance/records/{tx_id}?notice=flagged", status_code=303)
 

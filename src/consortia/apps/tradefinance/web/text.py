@@ -194,8 +194,9 @@ _EN: dict[str, str] = {
     "error_409_title": "Conflict",
     "error_other_title": "Something went wrong",
     "error_back": "Back to the trade-finance pages",
-    "refused_officer": "Only a member bank's officers register documents and apply for financing.",
-    "refused_regulator": "Only the regulators open the supervisory dashboard.",
+    "refused_officer": "This page is for member banks' loan officers: the documents on it are each bank's own.",
+    "refused_regulator": "This is the regulators' dashboard (PBoC, SAFE, HKMA, AMCM): it shows every member "
+    "bank's records.",
     "refused_form": "This form must be sent from this site.",
     "header_row": "Header",
     "row_n": "Row {n}",
@@ -213,6 +214,18 @@ _EN: dict[str, str] = {
     "attempt_near_duplicate": "Near-duplicate",
     "step_refused": "Refused",
     "col_share": "Share",
+    "verify_plain": "Verify checks, in your browser, that this record is in the ledger and nobody has changed it "
+    "since.",
+    "verify_ok": "Verified: this record is in the ledger and nobody has changed it since.",
+    "verify_failed": "Not verified: this record does not match the signed ledger.",
+    "verify_steps": "The checks, step by step",
+    "axis_financings": "Financings (count)",
+    "axis_attempts": "Attempts (count)",
+    "axis_month": "Month ({zone})",
+    "axis_amount": "Amount ({currency})",
+    "not_found_record": "There is no ledger record {what} that you may see.",
+    "not_found_document": "Your bank has no document {what}.",
+    "refused_empty_note": "Write a note first.",
 }
 
 _HANS: dict[str, str] = {
@@ -375,8 +388,8 @@ _HANS: dict[str, str] = {
     "error_409_title": "冲突",
     "error_other_title": "出现问题",
     "error_back": "返回贸易融资页面",
-    "refused_officer": "只有成员银行的业务人员可以登记单据和申请融资。",
-    "refused_regulator": "只有监管机构可以打开监管看板。",
+    "refused_officer": "此页面供成员银行的信贷人员使用：页面上的单据属于各银行自己。",
+    "refused_regulator": "这是监管机构（人民银行、外汇局、香港金管局、澳门金管局）的看板，显示所有成员银行的记录。",
     "refused_form": "此表单必须从本网站提交。",
     "header_row": "表头",
     "row_n": "第{n}行",
@@ -394,6 +407,17 @@ _HANS: dict[str, str] = {
     "attempt_near_duplicate": "疑似重复",
     "step_refused": "已拒绝",
     "col_share": "占比",
+    "verify_plain": "点击验证后，浏览器会核对这条记录确实在账本中，且此后没有被任何人改动。",
+    "verify_ok": "验证通过：这条记录在账本中，此后没有被任何人改动。",
+    "verify_failed": "验证未通过：这条记录与已签名的账本不符。",
+    "verify_steps": "逐步核对的内容",
+    "axis_financings": "融资（笔）",
+    "axis_attempts": "登记（次）",
+    "axis_month": "月份（{zone}）",
+    "axis_amount": "金额（{currency}）",
+    "not_found_record": "没有您可以查看的账本记录 {what}。",
+    "not_found_document": "贵行没有单据 {what}。",
+    "refused_empty_note": "请先填写备注。",
 }
 
 _HANT: dict[str, str] = {
@@ -556,8 +580,8 @@ _HANT: dict[str, str] = {
     "error_409_title": "衝突",
     "error_other_title": "出現問題",
     "error_back": "返回貿易融資頁面",
-    "refused_officer": "只有成員銀行的業務人員可以登記單據和申請融資。",
-    "refused_regulator": "只有監管機構可以開啟監管看板。",
+    "refused_officer": "此頁面供成員銀行的信貸人員使用：頁面上的單據屬於各銀行自己。",
+    "refused_regulator": "這是監管機構（人民銀行、外匯局、香港金管局、澳門金管局）的看板，顯示所有成員銀行的記錄。",
     "refused_form": "此表格必須從本網站提交。",
     "header_row": "表頭",
     "row_n": "第{n}行",
@@ -575,6 +599,17 @@ _HANT: dict[str, str] = {
     "attempt_near_duplicate": "疑似重複",
     "step_refused": "已拒絕",
     "col_share": "佔比",
+    "verify_plain": "按下驗證後，瀏覽器會核對這條記錄確實在賬本中，且此後沒有被任何人改動。",
+    "verify_ok": "驗證通過：這條記錄在賬本中，此後沒有被任何人改動。",
+    "verify_failed": "驗證未通過：這條記錄與已簽署的賬本不符。",
+    "verify_steps": "逐步核對的內容",
+    "axis_financings": "融資（筆）",
+    "axis_attempts": "登記（次）",
+    "axis_month": "月份（{zone}）",
+    "axis_amount": "金額（{currency}）",
+    "not_found_record": "沒有您可以查看的賬本記錄 {what}。",
+    "not_found_document": "貴行沒有單據 {what}。",
+    "refused_empty_note": "請先填寫備註。",
 }
 
 CATALOGUE = Catalogue({"zh-Hans": _HANS, "zh-Hant": _HANT, "en": _EN}, default=DEFAULT)

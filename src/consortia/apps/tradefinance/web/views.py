@@ -35,7 +35,7 @@ from consortia.apps.tradefinance.service.tradefinance import (
 )
 from consortia.apps.tradefinance.web import charts
 from consortia.apps.tradefinance.web.text import CATALOGUE
-from consortia.ui.timefmt import format_date, format_datetime, relative
+from consortia.ui.timefmt import ZONE_NAMES, format_date, format_datetime, relative
 
 TX_ID = re.compile(r"[0-9a-f]{64}")
 FORM_FIELDS = tuple(c for c in COLUMNS if c != "bank")
@@ -322,6 +322,8 @@ SETS = ("financings", "attempts", "exposure")
 FILTERS = ("month", "bank", "corridor", "currency", "kind", "trader")
 """The fields a drill-down may narrow a set by (each an attribute of the set's figures)."""
 ATTEMPT_KINDS = ("duplicate", "financed_duplicate", "near_duplicate")
+MAX_TRADERS = 12
+"""Traders per exposure chart: the largest exposures (the table below lists every one)."""
 ATTEMPT_COLOURS = {"duplicate": "#d35400", "financed_duplicate": "#b42318", "near_duplicate": "#9a6b00"}
 
 
@@ -418,7 +420,12 @@ def _figure(selection: Selection, value: str) -> dict[str, str]:
     return {"value": value, "link": selection.link(), "key": selection.key()}
 
 
-def _corridor_section(oversight: Oversight, lang: str) -> dict[str, Any]:
+def month_axis(lang: str, zone: str) -> str:
+    """The time axis's name: months, and the zone they are counted in."""
+    return CATALOGUE.text(lang, "axis_month", zone=ZONE_NAMES.get(zone, {}).get(lang, zone))
+
+
+def _corridor_section(oversight: Oversight, lang: str, zone: str) -> dict[str, Any]:
     table = CATALOGUE.table(lang)
     months = sorted({f.month for f in oversight.financings})
     pairs = sorted({(f.corridor, f.currency) for f in oversight.financings})
@@ -449,11 +456,14 @@ def _corridor_section(oversight: Oversight, lang: str) -> dict[str, Any]:
                     "total": amount_text(sum((f.amount for f in chosen), Decimal(0))),
                 }
             )
-    chart = charts.columns(months, series, table["chart_corridors"], "chart-corridors", lang) if months else ""
+    chart = ""
+    if months:
+        chart = charts.columns(months, series, table["chart_corridors"], "chart-corridors", lang,
+                               y_unit=table["axis_financings"], x_unit=month_axis(lang, zone))  # fmt: skip
     return {"chart": chart, "legend": [(s.label, s.colour) for s in series], "rows": rows}
 
 
-def _attempt_section(oversight: Oversight, lang: str) -> dict[str, Any]:
+def _attempt_section(oversight: Oversight, lang: str, zone: str) -> dict[str, Any]:
     table = CATALOGUE.table(lang)
     months = sorted({f.month for f in oversight.attempts})
     series = []
@@ -472,29 +482,41 @@ def _attempt_section(oversight: Oversight, lang: str) -> dict[str, Any]:
             count = sum(f.count for f in oversight.attempts if f.month == month and f.kind == kind)
             cells[kind] = _figure(Selection("attempts", month=month, kind=kind), str(count))
         rows.append({"month": month, **cells})
-    chart = charts.columns(months, series, table["chart_duplicates"], "chart-duplicates", lang) if months else ""
+    chart = ""
+    if months:
+        chart = charts.columns(months, series, table["chart_duplicates"], "chart-duplicates", lang,
+                               y_unit=table["axis_attempts"], x_unit=month_axis(lang, zone))  # fmt: skip
     return {"chart": chart, "legend": [(s.label, s.colour) for s in series], "rows": rows}
 
 
 def _exposure_section(oversight: Oversight, names: Mapping[str, str], lang: str) -> dict[str, Any]:
+    """One bar chart per currency (amounts of different currencies are never added): traders, segments by bank."""
     table = CATALOGUE.table(lang)
-    totals: dict[tuple[str, str], Decimal] = {}
-    for f in oversight.exposure:
-        totals[(f.trader, f.currency)] = totals.get((f.trader, f.currency), Decimal(0)) + f.amount
-    categories = sorted(totals, key=lambda k: (k[1], -totals[k], k[0]))[:15]  # the largest, per currency
-    banks = [b for b in BANKS if any(f.bank == b for f in oversight.exposure)]
-    series = []
-    for bank in banks:
-        segments: list[charts.Segment | None] = []
-        for trader, currency in categories:
-            found = [f for f in oversight.exposure if f.trader == trader and f.currency == currency and f.bank == bank]
-            amount = sum((f.amount for f in found), Decimal(0))
-            selection = Selection("exposure", trader=trader, currency=currency, bank=bank)
-            label = f"{names.get(trader, trader)} · {bank_name(bank, lang)}: {amount_text(amount)} {currency}"
-            segments.append(charts.Segment(float(amount), selection.link(), label) if found else None)
-        series.append(charts.Series(bank_name(bank, lang), charts.colour(BANKS.index(bank)), segments))
-    labels = [f"{names.get(trader, trader)} · {currency}" for trader, currency in categories]
-    chart = charts.bars(labels, series, table["chart_exposure"], "chart-exposure", lang) if categories else ""
+    charts_by_currency = []
+    legend: dict[str, str] = {}
+    for currency in sorted({f.currency for f in oversight.exposure}):
+        figures = [f for f in oversight.exposure if f.currency == currency]
+        totals: dict[str, Decimal] = {}
+        for f in figures:
+            totals[f.trader] = totals.get(f.trader, Decimal(0)) + f.amount
+        traders = sorted(totals, key=lambda trader: (-totals[trader], trader))[:MAX_TRADERS]
+        series = []
+        for bank in (b for b in BANKS if any(f.bank == b for f in figures)):
+            segments: list[charts.Segment | None] = []
+            for trader in traders:
+                found = [f for f in figures if f.trader == trader and f.bank == bank]
+                amount = sum((f.amount for f in found), Decimal(0))
+                selection = Selection("exposure", trader=trader, currency=currency, bank=bank)
+                label = f"{names.get(trader, trader)} · {bank_name(bank, lang)}: {amount_text(amount)} {currency}"
+                segments.append(charts.Segment(float(amount), selection.link(), label) if found else None)
+            colour = charts.colour(BANKS.index(bank))
+            series.append(charts.Series(bank_name(bank, lang), colour, segments))
+            legend[bank_name(bank, lang)] = colour
+        title = f"{table['chart_exposure']} · {currency}"
+        labels = [names.get(trader, trader) for trader in traders]
+        chart = charts.bars(labels, series, title, f"chart-exposure-{currency}", lang,
+                            x_unit=table["axis_amount"].format(currency=currency))  # fmt: skip
+        charts_by_currency.append({"currency": currency, "chart": chart})
     rows = []
     for f in sorted(oversight.exposure, key=lambda f: (f.currency, -f.amount, f.trader, f.bank)):
         selection = Selection("exposure", trader=f.trader, currency=f.currency, bank=f.bank)
@@ -507,7 +529,7 @@ def _exposure_section(oversight: Oversight, names: Mapping[str, str], lang: str)
                 "share": f"{100 * f.share:.0f}%",
             }
         )
-    return {"chart": chart, "legend": [(s.label, s.colour) for s in series], "rows": rows}
+    return {"charts": charts_by_currency, "legend": list(legend.items()), "rows": rows}
 
 
 def _bank_rows(oversight: Oversight, lang: str) -> list[dict[str, Any]]:
@@ -530,12 +552,12 @@ def trader_names(traders: Sequence[TraderView], lang: str) -> dict[str, str]:
     return names
 
 
-def oversight_page(oversight: Oversight, traders: Sequence[TraderView], lang: str) -> dict[str, Any]:
+def oversight_page(oversight: Oversight, traders: Sequence[TraderView], lang: str, zone: str) -> dict[str, Any]:
     """The dashboard: three charts with their tables, financings by bank; every figure a drill-down link."""
     names = trader_names(traders, lang)
     return {
-        "corridors": _corridor_section(oversight, lang),
-        "duplicates": _attempt_section(oversight, lang),
+        "corridors": _corridor_section(oversight, lang, zone),
+        "duplicates": _attempt_section(oversight, lang, zone),
         "exposure": _exposure_section(oversight, names, lang),
         "banks": _bank_rows(oversight, lang),
     }

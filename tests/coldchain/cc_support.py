@@ -13,6 +13,8 @@ from typing import Any
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"  # tests/coldchain → project root → its sibling
 EPCIS = SHARED / "testvectors" / "epcis2"
 EVENT_HASH = SHARED / "testvectors" / "epcis2-eventhash"
+DEMO_SUMMARY: list[str] = []
+"""The lines the demo's cold-chain seed printed (filled by the ``demo_network`` fixture)."""
 
 
 def _ledger_scan() -> Any:

@@ -11,6 +11,8 @@ import consortia.apps.coldchain.consortium as consortium
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
 
+from .cc_support import DEMO_SUMMARY
+
 
 @pytest.fixture
 def cc_network(tmp_path: Path) -> Iterator[EmbeddedNetwork]:
@@ -52,7 +54,27 @@ def demo_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedN
         folder, consortium.network_spec(BatchConfig(max_transactions=200, timeout_ms=20), passwords=True)
     )
     consortium.deploy(network)
-    demo.seed(network, Console(quiet=True))
+    DEMO_SUMMARY[:] = demo.seed(network, Console(quiet=True))
+    (folder / "coldchain" / "services.json").unlink()
+    try:
+        yield network
+    finally:
+        network.close()
+
+
+@pytest.fixture(scope="session")
+def held_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNetwork]:
+    """The variant of the demo without the inspection: nobody tests the excursion lot (``without={"inspection"}``)."""
+    from rich.console import Console
+
+    from consortia.apps.coldchain.demo import seed as demo
+
+    folder = tmp_path_factory.mktemp("held") / "data"
+    network = EmbeddedNetwork.create(
+        folder, consortium.network_spec(BatchConfig(max_transactions=200, timeout_ms=20), passwords=True)
+    )
+    consortium.deploy(network)
+    demo.seed(network, Console(quiet=True), lots=2, without={"inspection"})
     (folder / "coldchain" / "services.json").unlink()
     try:
         yield network

@@ -1,16 +1,24 @@
 """``consortia coldchain …``: the cold chain from the command line.
 
-Commands that touch the ledger open the embedded network in ``--data`` (stop a server using the same folder
-first) and act as ``--user`` of ``--org``. Every command that prints results takes ``--json``; bad input ends
-with a message naming what is wrong and exit status 1 (rejected data) or 2 (bad usage), never a traceback.
+Commands that touch the ledger open the embedded network in ``--data`` and act as ``--user`` of ``--org``. While
+``consortia demo`` or ``consortia serve`` serves that folder, the node holds it: the commands that read it
+(``trace``, ``fsma204``) and ``import-epcis`` then go through the running node's API with ``--server URL`` (or
+``consortia --server URL coldchain …``), signing each request with the organisation's own identity from the data
+folder; without ``--server`` — and for the commands that need the folder itself (``ingest``, ``simulate
+--register``, ``reading-proof``) — they say in one line what to run instead and exit with status 2. Every command
+that prints results takes ``--json``; bad input ends with a message naming what is wrong and exit status 1
+(rejected data) or 2 (bad usage), never a traceback.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,7 +27,13 @@ from consortia.cli.common import DATA_HELP, fail, open_network, print_json
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from consortia.client.remote import RemoteClient
     from consortia.network.embedded import EmbeddedNetwork
+
+SERVER_HELP = (
+    "URL of the node serving --data (e.g. http://127.0.0.1:8000): read through its API while it runs "
+    "(default: consortia --server)."
+)
 
 app = typer.Typer(
     name="coldchain",
@@ -36,12 +50,84 @@ def _data(data: Path | None) -> Path:
     return data_dir(data)
 
 
+def served(folder: Path) -> bool:
+    """Whether a running node holds the data folder (it locks each ledger's history tree while it runs)."""
+    for level in sorted(folder.glob("**/history/level-00.hashes")):
+        try:
+            fd = os.open(level, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing the descriptor releases a probe's lock
+    return False
+
+
+def _server(ctx: typer.Context | None, server: str | None) -> str | None:
+    """``--server``, else the top-level ``consortia --server``."""
+    if server:
+        return server
+    obj = ctx.find_root().obj if ctx is not None else None
+    return (obj or {}).get("server") if isinstance(obj, dict) else None
+
+
+def _refuse_served(data: Path | None, command: str, *, as_json: bool = False, via_server: bool = True) -> None:
+    """Exit 2 with one line saying what to run instead when a running node holds the folder."""
+    folder = _data(data)
+    if not (folder / "network.json").is_file() or not served(folder):
+        return
+    if via_server:
+        hint = f"run '{command} --server URL --data {folder}' with the URL it serves on (e.g. http://127.0.0.1:8000)"
+    else:
+        hint = f"stop the server on {folder} (Ctrl-C), then run '{command}' again"
+    fail(f"{folder} is in use by a running node: {hint}", 2, as_json=as_json)
+
+
+@dataclass(frozen=True)
+class RemoteContract:
+    """The cold-chain contract through a running node's API, as ``--org``'s own identity (signed requests)."""
+
+    client: RemoteClient
+
+    def evaluate(self, function: str, *args: Any) -> Any:
+        """Evaluate a query function of the contract on the node."""
+        import consortia.apps.coldchain.consortium as consortium
+
+        return self.client.evaluate(consortium.CHANNEL, consortium.CONTRACT, function, list(args))
+
+
 @contextmanager
-def _network(data: Path | None, as_json: bool = False) -> Iterator[EmbeddedNetwork]:
+def _remote(url: str, data: Path | None, org: str, user: str, as_json: bool = False) -> Iterator[RemoteClient]:
+    """A client of the node at ``url`` signing as ``org``/``user`` with the key in the data folder."""
+    from consortia.client.remote import RemoteClient
+    from consortia.identity import SigningIdentity
+
+    folder = _data(data) / "crypto" / org / "users" / user
+    try:
+        identity = SigningIdentity.load(folder)
+    except (OSError, ValueError):
+        fail(
+            f"no identity {org}/{user} in {_data(data)} (looked in {folder}); give --data and --org", 2, as_json=as_json
+        )
+    client = RemoteClient(url, identity)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextmanager
+def _network(
+    data: Path | None, as_json: bool = False, command: str = "", via_server: bool = False
+) -> Iterator[EmbeddedNetwork]:
     """The network of ``--data`` (opened by the platform's :func:`~consortia.cli.common.open_network`), with the
-    cold-chain contract deployed on its channel."""
+    cold-chain contract deployed on its channel; a folder a running node holds is refused in one line."""
     import consortia.apps.coldchain.consortium as consortium
 
+    _refuse_served(data, command or "the command", as_json=as_json, via_server=via_server)
     with open_network(data, channel=consortium.CHANNEL, init="consortia coldchain init", as_json=as_json) as network:
         if not consortium.is_deployed(network):
             fail(
@@ -69,10 +155,12 @@ def init(data: Path | None = typer.Option(None, "--data", help=DATA_HELP)) -> No
 
 @app.command("import-epcis")
 def import_epcis(
+    ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="EPCIS 2.0 JSON / JSON-LD documents."),
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
     org: str = typer.Option("BusanFishMarket", "--org", help="Organisation capturing the events."),
     user: str = typer.Option("client", "--user", help="Identity of that organisation."),
+    server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Validate every document (schema, GS1 keys, units), then capture each one whole; nothing if any is invalid."""
@@ -93,7 +181,12 @@ def import_epcis(
             fail(str(exc), as_json=as_json, extra=exc.as_dict())
         except SchemaUnavailable as exc:
             fail(str(exc), as_json=as_json)
-    with _network(data, as_json) as network:
+    url = _server(ctx, server)
+    if url:
+        event_ids = _capture_remote(url, data, org, user, files, as_json)
+        _print_captured(len(documents), event_ids, sum(d.sensor_reports for d in documents), as_json)
+        return
+    with _network(data, as_json, command="consortia coldchain import-epcis …", via_server=True) as network:
         try:
             capturer = Capturer(contract_of(network.gateway(org, user)))
         except Exception as exc:
@@ -107,16 +200,45 @@ def import_epcis(
             except GatewayError as exc:
                 fail(f"{document.source}: {exc}", as_json=as_json, extra={"captured_before": event_ids})
             event_ids.extend(result.event_ids)
+    _print_captured(len(documents), event_ids, sum(d.sensor_reports for d in documents), as_json)
+
+
+def _print_captured(documents: int, event_ids: list[str], sensor_reports: int, as_json: bool) -> None:
     summary = {
-        "documents": len(documents),
+        "documents": documents,
         "events": len(event_ids),
-        "sensor_reports": sum(d.sensor_reports for d in documents),
+        "sensor_reports": sensor_reports,
         "event_ids": event_ids,
     }
     if as_json:
         print_json(summary)
     else:
         typer.echo(f"Captured {summary['events']} events from {summary['documents']} documents.")
+
+
+def _capture_remote(url: str, data: Path | None, org: str, user: str, files: list[Path], as_json: bool) -> list[str]:
+    """Capture each document through the node's EPCIS capture interface; wait for each job to finish."""
+    import time
+
+    from consortia.client.remote import RemoteError
+    from consortia.ledger.encoding import parse_json
+
+    event_ids: list[str] = []
+    with _remote(url, data, org, user, as_json) as client:
+        for path in files:
+            try:
+                job = client.request("POST", "/epcis/capture", parse_json(path.read_bytes()))
+                deadline = time.monotonic() + 120
+                while job.get("running") and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    job = client.get(f"/epcis/capture/{job['captureID']}")
+            except RemoteError as exc:
+                fail(f"{path}: {exc.message}", as_json=as_json, extra={"captured_before": event_ids})
+            if not job.get("success"):
+                errors = job.get("errors") or [{"message": "the capture did not finish"}]
+                fail(f"{path}: {errors[0].get('message')}", as_json=as_json, extra={"captured_before": event_ids})
+            event_ids.extend(job.get("eventIDs") or [])
+    return event_ids
 
 
 @app.command("event-hash")
@@ -153,10 +275,12 @@ def event_hash(
 
 @app.command()
 def trace(
+    ctx: typer.Context,
     lot: str = typer.Argument(..., help="The lot: Digital Link (…/01/<gtin>/10/<lot>), LGTIN URI or <gtin>/<lot>."),
     direction: str = typer.Option("back", "--direction", help="back (to the landing) or forward (to retail lots)."),
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
     org: str = typer.Option("BusanFishMarket", "--org", help="Organisation asking."),
+    server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """One-up / one-down trace of a lot through transformations."""
@@ -170,11 +294,20 @@ def trace(
         lot_id = gs1.LotId.parse(lot)
     except gs1.GS1Error as exc:
         fail(str(exc), 2, as_json=as_json)
-    with _network(data, as_json) as network:
-        try:
-            result = contract_of(network.gateway(org)).evaluate("trace", lot_id.key, direction)
-        except GatewayError as exc:
-            fail(exc.message, as_json=as_json)
+    url = _server(ctx, server)
+    if url:
+        with _remote(url, data, org, "client", as_json) as client:
+            try:
+                result = RemoteContract(client).evaluate("trace", lot_id.key, direction)
+            except GatewayError as exc:
+                fail(exc.message, as_json=as_json)
+    else:
+        command = f"consortia coldchain trace {lot} --direction {direction}"
+        with _network(data, as_json, command=command, via_server=True) as network:
+            try:
+                result = contract_of(network.gateway(org)).evaluate("trace", lot_id.key, direction)
+            except GatewayError as exc:
+                fail(exc.message, as_json=as_json)
     for key in ("lots", "ends"):
         result[key + "_uris"] = [gs1.LotId.from_key(x).canonical for x in result[key]]
     if as_json:
@@ -188,12 +321,14 @@ def trace(
 
 @app.command()
 def fsma204(
+    ctx: typer.Context,
     start: str = typer.Option(..., "--from", help="First day (YYYY-MM-DD), inclusive."),
     end: str = typer.Option(..., "--to", help="Last day (YYYY-MM-DD), inclusive."),
     out: Path = typer.Option(..., "--out", help="Output file: .csv or .xlsx."),
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
     org: str = typer.Option("InspectionAgency", "--org", help="Organisation asking."),
     offset: str = typer.Option("+09:00", "--tz", help="Time zone of the day boundaries and of the times shown."),
+    server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
 ) -> None:
     """The FSMA 204 sortable spreadsheet of critical tracking events between two dates."""
     from consortia.apps.coldchain.domain.timestamps import TimestampError, check_offset
@@ -211,8 +346,21 @@ def fsma204(
         check_offset(offset)
     except TimestampError as exc:
         fail(str(exc), 2)
-    with _network(data) as network:
-        rows = export.collect(network.gateway(org), first, last, offset)
+    if not out.parent.is_dir():
+        fail(f"--out {out}: the folder {out.parent} does not exist", 2)
+    url = _server(ctx, server)
+    from consortia.client.errors import GatewayError
+
+    try:
+        if url:
+            with _remote(url, data, org, "client") as client:
+                rows = export.collect_from(RemoteContract(client), first, last, offset)
+        else:
+            command = f"consortia coldchain fsma204 --from {start} --to {end} --out {out}"
+            with _network(data, command=command, via_server=True) as network:
+                rows = export.collect(network.gateway(org), first, last, offset)
+    except GatewayError as exc:
+        fail(exc.message)
     export.write(rows, out)
     typer.echo(f"Wrote {len(rows)} rows to {out}.")
 
@@ -261,6 +409,8 @@ def qr(
     """Write the QR code of a lot's GS1 Digital Link (the consumer page)."""
     from consortia.apps.coldchain.web import qrcode
 
+    if not out.parent.is_dir():
+        fail(f"--out {out}: the folder {out.parent} does not exist (create it first)", 2)
     try:
         payload = qrcode.write(lot, out, resolver=resolver or None, scale=scale)
     except (ValueError, OSError) as exc:
@@ -292,7 +442,7 @@ def simulate(
         fail(str(exc), 2, as_json=as_json)
     plan = sim.plan(lots=lots, devices=devices, hours=hours, rate=rate, seed=seed)
     if register:
-        with _network(data, as_json) as network:
+        with _network(data, as_json, command="consortia coldchain simulate --register …") as network:
             sim.register(network, plan)
     try:
         stats = sim.publish(plan, host, port, duplicates=duplicates, disorder=disorder, seed=seed)
@@ -326,7 +476,7 @@ def ingest(
         host, port = parse_broker(broker)
     except ValueError as exc:
         fail(str(exc), 2, as_json=as_json)
-    with _network(data, as_json) as network:
+    with _network(data, as_json, command="consortia coldchain ingest …") as network:
         service = ingestion.IngestService.for_network(network, org=org, window_seconds=window)
         try:
             service.connect(host, port)
@@ -361,7 +511,7 @@ def reading_proof(
     from consortia.apps.coldchain.service.store import ReadingStore
 
     folder = _data(data)
-    with _network(data, as_json) as network:
+    with _network(data, as_json, command=f"consortia coldchain reading-proof {device} {seq}") as network:
         store = ReadingStore(proofs.store_path(folder))
         try:
             peer_channel = network.peers[network.spec.channel(consortium.CHANNEL).orgs[0]].channel(consortium.CHANNEL)

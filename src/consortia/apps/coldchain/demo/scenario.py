@@ -30,7 +30,7 @@ how readings find their lots. The scenario is deterministic for given arguments,
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 DATA = Path(__file__).with_name("busan.toml")
 TRIP: dict[str, Any] = tomllib.loads(DATA.read_text(encoding="utf-8"))
+OPTIONAL = frozenset(step["optional"] for step in TRIP["steps"] if "optional" in step)
+"""Names of the steps a variant of the scenario may leave out (``build(without=…)``)."""
 """The scenario as data (see the comments in ``busan.toml``)."""
 
 ORG_OF_ROLE = {
@@ -56,6 +58,8 @@ ORG_OF_ROLE = {
     "inspection": consortium.INSPECTION,
 }
 OFFSET: str = TRIP["offset"]
+ZONE = "Asia/Seoul"
+"""The time zone of every place of the scenario (its offset is :data:`OFFSET`)."""
 COMPANY = {ORG_OF_ROLE[role]: prefix for role, prefix in TRIP["companies"].items()}
 
 
@@ -413,16 +417,24 @@ def build(
     *,
     first_lot: int = 1,
     device_prefix: str = "LG",
+    without: Collection[str] = (),
 ) -> Scenario:
     """The scenario for ``lots`` landing lots over ``hours`` hours from ``start_ms`` (harvest start).
 
     ``first_lot`` numbers the lots (and the pallet and transformations made of them) and ``device_prefix`` names
-    the loggers, so that two trips recorded on one ledger do not share identifiers.
+    the loggers, so that two trips recorded on one ledger do not share identifiers. ``without`` leaves out the
+    steps marked ``optional`` with one of its names — ``{"inspection"}`` is the variant in which nobody tests the
+    excursion lot, so it stays held for inspection.
     """
     if lots < 1:
         raise ValueError("the scenario needs at least one lot")
+    unknown = set(without) - OPTIONAL
+    if unknown:
+        raise ValueError(f"no optional steps named {sorted(unknown)}; the scenario has {sorted(OPTIONAL)}")
     player = _Player(lots, devices, hours, start_ms, first_lot, device_prefix)
     for step in TRIP["steps"]:
+        if step.get("optional") in without:
+            continue
         player.play(step)
     captures = sorted(
         player.captures, key=lambda c: timestamps.to_ms(c.document["epcisBody"]["eventList"][0]["eventTime"])

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import consortia.apps.coldchain.consortium as consortium
-from consortia.apps.coldchain.demo import simulate
+from consortia.apps.coldchain.demo import scenario, simulate
+from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.service import broker
 from consortia.apps.coldchain.service.ingest import IngestService
 
@@ -30,15 +32,35 @@ if TYPE_CHECKING:
 HOURS = 48.0
 
 
-def seed(network: EmbeddedNetwork, console: Console, *, lots: int = 3, rate: float = 1.0) -> list[str]:
-    """Record the scenario, replay its sensor readings through MQTT, and return the summary lines."""
+def seed(
+    network: EmbeddedNetwork,
+    console: Console,
+    *,
+    lots: int = 3,
+    rate: float = 1.0,
+    without: Collection[str] = (),
+    now_ms: int | None = None,
+) -> list[str]:
+    """Record the scenario, replay its sensor readings through MQTT, and return the summary lines.
+
+    ``without`` names optional steps to leave out (``{"inspection"}``: nobody tests the excursion lot, which then
+    stays held for inspection).
+    """
     started = time.monotonic()
-    now = int(time.time() * 1000)
-    plan = simulate.plan(lots=lots, hours=HOURS, rate=rate)
-    # A second trip, landed 9 hours ago: its fillets are on the reefer truck to Seoul right now.
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    start = (now - int(HOURS * 3_600_000)) // 60_000 * 60_000
+    plan = simulate.plan(lots=lots, hours=HOURS, rate=rate, start_ms=start, without=without)
+    # A second trip, started 19 hours ago: its fillets are on the reefer truck to Seoul now (the lines printed say
+    # when each thing happened, computed from these times).
     underway = simulate.until(
         simulate.plan(
-            lots=1, hours=HOURS, rate=rate, start_ms=now - 19 * 3_600_000, first_lot=lots + 1, device_prefix="LT"
+            lots=1,
+            hours=HOURS,
+            rate=rate,
+            start_ms=now - 19 * 3_600_000,
+            first_lot=lots + 1,
+            device_prefix="LT",
+            without=without,
         ),
         now,
     )
@@ -69,26 +91,61 @@ def seed(network: EmbeddedNetwork, console: Console, *, lots: int = 3, rate: flo
         f"({time.monotonic() - started:.1f} s)."
     )
     live = _write_services(network.directory, [plan, underway], now)
-    lines = ["", "[bold]Consumer pages[/] (scan the QR code, or open):"]
+    _write_sites(network.directory)
+    lots_total = len({x.key for p in (plan, underway) for x in p.scenario.landing_lots + p.scenario.retail_lots})
+    lines = [
+        "",
+        f"{lots_total} lots on the ledger (times in Asia/Seoul, as on the pages).",
+        "[bold]Consumer pages[/] (scan the QR code, or open):",
+    ]
     for lot in plan.scenario.landing_lots + plan.scenario.retail_lots:
         tag = " ← temperature excursion" if lot == plan.scenario.excursion_lot else ""
+        if tag and "inspection" in without:
+            tag += ", not inspected: held"
         lines.append(f"  {{base}}{lot.path}{tag}")
-    for lot in underway.scenario.landing_lots:
-        lines.append(f"  {{base}}{lot.path} ← landed this morning")
-    for lot in underway.scenario.retail_lots:
-        lines.append(f"  {{base}}{lot.path} ← on the truck to Seoul now")
+    for lot in underway.scenario.landing_lots + underway.scenario.retail_lots:
+        lines.append(f"  {{base}}{lot.path} ← {_last_step(underway.scenario, lot, now)}")
     first = plan.scenario.retail_lots[0]
+    data = network.directory
     lines += [
-        f"  QR code of a lot: {{base}}/api/coldchain/public/qr.svg?lot={first.key}",
+        f"  QR label of a lot: {{base}}/coldchain/qr{first.path}",
         "[bold]Operators' dashboard[/]: {base}/coldchain/dashboard "
         f"(log in as {consortium.RETAILER}/yuna, password {consortium.DEMO_PASSWORD}; live loggers {', '.join(live)})",
         "[bold]EPCIS 2.0[/]: {base}/epcis/events?EQ_bizStep=shipping",
-        "[bold]Look further[/] (stop the server first):",
-        f"  consortia coldchain trace {first.canonical} --direction back --data {network.directory}",
+        "[bold]Look further[/] (these work while the server runs; without it, leave out --server):",
+        f"  consortia coldchain trace {first.canonical} --direction back --server {{base}} --data {data}",
         f"  consortia coldchain fsma204 --from {_day(plan.scenario.start_ms)} --to {_day(plan.scenario.start_ms, 2)} "
-        f"--out fsma204.xlsx --data {network.directory}",
+        f"--out fsma204.xlsx --server {{base}} --data {data}",
     ]
     return lines
+
+
+def _last_step(built: scenario.Scenario, lot: gs1.LotId, now_ms: int) -> str:
+    """What last happened to a lot and when, computed from the scenario's times ("shipping to Seoul, 2 hours ago")."""
+    from consortia.apps.coldchain.domain import timestamps
+    from consortia.ui import timefmt
+
+    steps = [
+        c
+        for c in built.captures
+        if ":" not in c.label and lot.canonical in json.dumps(c.document["epcisBody"]["eventList"])
+    ]
+    if not steps:
+        return "recorded"
+    last = steps[-1]
+    at = timestamps.to_ms(last.document["epcisBody"]["eventList"][0]["eventTime"])
+    return f"{last.label}, {timefmt.relative(at, now_ms, 'en')} ({timefmt.format_datetime(at, scenario.ZONE, 'en')})"
+
+
+def _write_sites(directory: Path) -> None:
+    """Name the loggers' MQTT sites for the dashboard (``coldchain/sites.json``: site → en, ko, gln)."""
+    names = {
+        f"site-{key}": {"en": site.names.get("en"), "ko": site.names.get("ko"), "gln": site.gln}
+        for key, site in scenario.SITES.items()
+    }
+    folder = Path(directory) / "coldchain"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sites.json").write_text(json.dumps(names, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def _day(ms: int, plus: int = 0) -> str:

@@ -17,7 +17,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,7 @@ def plan(
     *,
     first_lot: int = 1,
     device_prefix: str = "LG",
+    without: Collection[str] = (),
 ) -> Plan:
     """The scenario and every reading its loggers take (ending now unless ``start_ms`` is given)."""
     if rate <= 0:
@@ -87,7 +88,13 @@ def plan(
     if start_ms is None:
         start_ms = (int(time.time() * 1000) - int(hours * HOUR)) // MINUTE * MINUTE
     built = scenario.build(
-        lots=lots, devices=devices, hours=hours, start_ms=start_ms, first_lot=first_lot, device_prefix=device_prefix
+        lots=lots,
+        devices=devices,
+        hours=hours,
+        start_ms=start_ms,
+        first_lot=first_lot,
+        device_prefix=device_prefix,
+        without=without,
     )
     rng = random.Random(seed)
     step = max(1, int(MINUTE / rate))

@@ -17,7 +17,7 @@ import csv
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from consortia.apps.coldchain.domain import gs1, timestamps
 from consortia.apps.coldchain.domain.cte import CTES, FSMA_CTES, kdes
@@ -90,9 +90,21 @@ def _name(master: dict[str, Any], identifier: str | None) -> str:
     return str(attributes.get("name", "")) if attributes else ""
 
 
+class Evaluator(Protocol):
+    """Anything that evaluates the cold-chain contract's query functions: the SDK's contract, or a node's API."""
+
+    def evaluate(self, function: str, *args: Any) -> Any:
+        """Evaluate one query function."""
+        ...
+
+
 def collect(gateway: Gateway, first: date, last: date, offset: str = "+09:00") -> list[Row]:
     """The spreadsheet rows of every critical tracking event from ``first`` to ``last`` (inclusive)."""
-    contract = contract_of(gateway)
+    return collect_from(contract_of(gateway), first, last, offset)
+
+
+def collect_from(contract: Evaluator, first: date, last: date, offset: str = "+09:00") -> list[Row]:
+    """:func:`collect` through any :class:`Evaluator` (e.g. a running node's API)."""
     start, end = _day_bounds(first, last, offset)
     records: list[dict[str, Any]] = []
     token = None

@@ -85,7 +85,7 @@ def test_business_days_between_counts_the_half_open_interval() -> None:
 
 
 def test_before_the_cutoff_counts_today_at_or_after_counts_tomorrow() -> None:
-    assert DEFAULT_CUTOFF == time(17, 0)
+    assert time(17, 0) == DEFAULT_CUTOFF
     assert business_day_of(ny(2026, 12, 1, 16, 59, 59, 999999)) == date(2026, 12, 1)
     assert business_day_of(ny(2026, 12, 1, 17, 0, 0)) == date(2026, 12, 2)
     assert business_day_of(ny(2026, 12, 1, 23, 59)) == date(2026, 12, 2)

@@ -347,10 +347,14 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         if doc_ref not in own:  # another bank's reference, or none: nothing to say about it
             raise Refusal(404, f"no document {doc_ref[:80]!r} of {principal.org}", "NOT_FOUND", "not_found_document",
                           doc_ref[:24])  # fmt: skip
-        financing = await call(service.apply_financing, doc_ref, amount, currency)
-        return RedirectResponse(
-            f"/tradefinance/documents?notice={quote(views.notice_of(financing), safe='')}", status_code=303
-        )
+        try:
+            financing = await run_in_threadpool(service.apply_financing, doc_ref, amount, currency)
+            notice = views.notice_of(financing)
+        except Refused as exc:  # no current KYC of the seller, a cancelled document …: logged on the ledger
+            notice = views.refusal_notice(exc.code)
+        except (TradeFinanceError, GatewayError) as exc:
+            raise service_error(exc) from None
+        return RedirectResponse(f"/tradefinance/documents?notice={quote(notice, safe='')}", status_code=303)
 
     # -- the trader registry ------------------------------------------------------------------------------------
 

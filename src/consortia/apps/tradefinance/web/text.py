@@ -226,6 +226,7 @@ _EN: dict[str, str] = {
     "not_found_record": "There is no ledger record {what} that you may see.",
     "not_found_document": "Your bank has no document {what}.",
     "refused_empty_note": "Write a note first.",
+    "notice_refused": "Financing refused (the refusal is logged on the ledger). Reason:",
 }
 
 _HANS: dict[str, str] = {
@@ -418,6 +419,7 @@ _HANS: dict[str, str] = {
     "not_found_record": "没有您可以查看的账本记录 {what}。",
     "not_found_document": "贵行没有单据 {what}。",
     "refused_empty_note": "请先填写备注。",
+    "notice_refused": "融资申请被拒绝（拒绝已记录在账本上）。原因：",
 }
 
 _HANT: dict[str, str] = {
@@ -610,6 +612,7 @@ _HANT: dict[str, str] = {
     "not_found_record": "沒有您可以查看的賬本記錄 {what}。",
     "not_found_document": "貴行沒有單據 {what}。",
     "refused_empty_note": "請先填寫備註。",
+    "notice_refused": "融資申請被拒絕（拒絕已記錄在賬本上）。原因：",
 }
 
 CATALOGUE = Catalogue({"zh-Hans": _HANS, "zh-Hant": _HANT, "en": _EN}, default=DEFAULT)

@@ -244,17 +244,24 @@ def documents_page(
 
 
 def notice_of(financing: FinancingView) -> str:
-    """What the page says after an application, as a query value: ``<status>:<financing id>``."""
-    return f"{financing.status}:{financing.financing_id}"
+    """What the page says after an application, as a query value: ``<status>:<financing id or document>``."""
+    return f"{financing.status}:{financing.financing_id or financing.doc_ref}"
+
+
+def refusal_notice(code: str) -> str:
+    """What the page says after the contract refused an application for another reason (no current KYC …)."""
+    return f"REFUSED:{code}"
+
+
+NOTICES = {"FNCD": "notice_financed", "DFIN": "notice_dfin", "REFUSED": "notice_refused"}
 
 
 def notice_text(value: str, lang: str) -> dict[str, str] | None:
-    """The notice of :func:`notice_of` in words (financed, or refused as a duplicate of a financed document)."""
+    """A notice of :func:`notice_of` or :func:`refusal_notice` in words, with the reference or code beside it."""
     status, _, ref = value.partition(":")
-    if not ref or status not in {"FNCD", "DFIN"} or len(ref) > 200:
+    if not ref or status not in NOTICES or len(ref) > 200:
         return None
-    key = "notice_financed" if status == "FNCD" else "notice_dfin"
-    return {"text": CATALOGUE.text(lang, key), "ref": ref, "status": status}
+    return {"text": CATALOGUE.text(lang, NOTICES[status]), "ref": ref, "status": status}
 
 
 def own_tx_ids(documents: Iterable[DocumentView]) -> set[str]:
@@ -543,12 +550,13 @@ def _bank_rows(oversight: Oversight, lang: str) -> list[dict[str, Any]]:
 
 
 def trader_names(traders: Sequence[TraderView], lang: str) -> dict[str, str]:
-    """Trader identifiers (as figures name them) → names in ``lang``."""
+    """Trader identifiers (as figures name them) → names in ``lang``, or the registry number when the trader has
+    no name in ``lang`` (a chart label is one run of text and cannot mark a name in another language)."""
     names: dict[str, str] = {}
     for trader in traders:
-        name, _ = trader_name(trader.names, lang, trader.value)
+        name, name_lang = trader_name(trader.names, lang, trader.value)
         for key in (trader.trader_id, f"{trader.kind}:{trader.value}", trader.value):
-            names[key] = name
+            names[key] = trader.value if name_lang else name
     return names
 
 

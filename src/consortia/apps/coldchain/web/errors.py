@@ -75,7 +75,8 @@ def error_page(request: Request, status: int, *, detail: str | None = None, lang
         "detail": text,
         "login": f"/login?next={quote(target, safe='')}" if status == 401 else None,
         "other_lang": next(x for x in LANGUAGES if x != lang),
-        "path": request.url.path,
+        # the language switch repeats the address: not for a very long one (it is the caller's input)
+        "path": request.url.path if len(request.url.path) <= 4 * ECHO_LIMIT else None,
     }
     return _templates.TemplateResponse(request, "error.html", context, status_code=status, headers=SECURITY_HEADERS)
 

@@ -10,7 +10,8 @@ collection, see :mod:`consortia.apps.coldchain.service.capture`). ``GET /epcis/e
 query parameters (``EQ_bizStep``, ``MATCH_epc``, ``MATCH_anyEPC``, ``GE_eventTime``, ``LT_eventTime``,
 ``EQ_bizLocation``, ``EQ_disposition`` and friends) with an ``EPCISQueryDocument``; a further page is announced by
 a ``Link: <…&nextPageToken=…>; rel="next"`` header; ``perPage`` takes ASCII digits only. All routes need a member
-of the ``coldchain`` channel; reads are answered by a member's peer, from the private collection.
+of the ``coldchain`` channel; reads are answered by a member's peer, from the private collection. Errors are problem
+details for programs, and a page (with a log-in link on a 401) for a browser that opened a link.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from consortia.apps.coldchain.domain.eventhash import STANDARD_PREFIXES
 from consortia.apps.coldchain.domain.schema import SchemaUnavailable
 from consortia.apps.coldchain.service.capture import CaptureJobs, Capturer, contract_of
 from consortia.apps.coldchain.web.access import reader, signer
+from consortia.apps.coldchain.web.errors import PageErrors
 from consortia.client.errors import GatewayError
 from consortia.gateway.server.auth import caller_of
 from consortia.gateway.server.backend import Backend
@@ -65,7 +67,7 @@ def query_document(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
     """The /epcis routes."""
-    router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"])
+    router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"], route_class=PageErrors)
 
     @router.post("/capture", status_code=202, summary="Capture an EPCIS document (whole or nothing)")
     async def capture(request: Request) -> JSONResponse:

@@ -157,6 +157,7 @@ _EN: dict[str, str] = {
     "alert_hypoglycaemia-level-1": "Hypoglycaemia level 1 (54–69 mg/dL)",
     "alert_persistent-hyperglycaemia": "Persistent hyperglycaemia (above 250 mg/dL)",
     "alert_new": "New alert",
+    "alert_hyper_value": "{count} or more readings above 250 mg/dL within 24 hours",
     # LOINC codes, by name
     "loinc_85354-9": "Blood pressure",
     "loinc_8480-6": "Systolic blood pressure",
@@ -330,6 +331,7 @@ _KO: dict[str, str] = {
     "alert_hypoglycaemia-level-1": "1단계 저혈당 (54–69 mg/dL)",
     "alert_persistent-hyperglycaemia": "지속성 고혈당 (250 mg/dL 초과)",
     "alert_new": "새 경보",
+    "alert_hyper_value": "24시간 안에 250 mg/dL 초과 측정값 {count}회 이상",
     "loinc_85354-9": "혈압",
     "loinc_8480-6": "수축기 혈압",
     "loinc_8462-4": "이완기 혈압",

@@ -49,7 +49,6 @@ from starlette.concurrency import run_in_threadpool
 from consortia.apps.health.consortium import CHANNEL, CONTRACT, CUSTODIAN, ORGS
 from consortia.apps.health.domain import cgm, i18n
 from consortia.apps.health.domain import consent as consent_rules
-from consortia.apps.health.domain.alerts import KINDS as ALERT_KINDS
 from consortia.apps.health.domain.fhir_import import ParseResult, parse_document, parse_json_document
 from consortia.apps.health.domain.loinc import DATA_CLASSES
 from consortia.apps.health.domain.risk import UnknownModel, score
@@ -363,6 +362,9 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
         last = ascii_int(request.headers.get("last-event-id"))
         start = last + 1 if last is not None else peer_channel.height
         slot = request.app.state.streams.acquire(stream_key(request, principal))
+        lang = tx.language(
+            request.query_params.get("lang"), request.cookies.get(i18n.COOKIE), request.headers.get("accept-language")
+        )
 
         async def alerts_in(block_number: int, tx_id: str) -> list[dict[str, Any]]:
             # The alerts themselves are in the private collection: ask for those this viewer's consent covers.
@@ -383,7 +385,14 @@ def api_router(backend: Backend, service: HealthService) -> APIRouter:
                 if not any(e.name == "HealthAlert" for e in outcome.events):
                     continue
                 for alert in await alerts_in(event.number, outcome.tx_id):
-                    yield f"id: {event.number}\nevent: alert\ndata: {json.dumps(alert)}\n\n"
+                    # What the page shows, said here in the viewer's language: the script only places it.
+                    detail = alert.get("detail") or {}
+                    alert["display"] = {
+                        "title": tx.alert_kind(detail.get("kind", ""), lang),
+                        "value": tx.alert_value(detail.get("value", ""), lang),
+                        "at": tx.when(detail.get("at") or alert.get("raised") or "", lang),
+                    }
+                    yield f"id: {event.number}\nevent: alert\ndata: {json.dumps(alert, ensure_ascii=False)}\n\n"
 
         return block_event_stream(request, peer_channel, start, render, slot)
 
@@ -616,7 +625,6 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
             context = await run_in_threadpool(views.worklist_page, service, principal.identity, lang)
         except GatewayError as exc:
             return gateway_refusal(request, exc)
-        context["alert_kinds"] = json.dumps({k: tx.alert_kind(k, lang) for k in ALERT_KINDS}, ensure_ascii=False)
         return render(request, "health_worklist.html", context)
 
     @router.get("/health/patients/{patient}")

@@ -186,3 +186,14 @@ def reason(text: str, lang: str) -> str:
         if text.startswith(start):
             return say(lang, key)
     return say(lang, "reason_other")
+
+
+_HYPER_VALUE = re.compile(r"^≥ (\d+) readings > 250 mg/dL in 24 h$")
+
+
+def alert_value(value: str, lang: str) -> str:
+    """An alert's value for people: ``mmHg`` for the unit, the persistent-hyperglycaemia count in words."""
+    match = _HYPER_VALUE.match(value)
+    if match:
+        return say(lang, "alert_hyper_value", count=match.group(1))
+    return value.replace("mm[Hg]", "mmHg").replace("mm Hg", "mmHg")

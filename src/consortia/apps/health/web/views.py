@@ -236,7 +236,7 @@ def alert_view(service: HealthService, identity: SigningIdentity, alert: dict[st
         "title": tx.alert_kind(kind, lang),
         "severity_text": tx.table(lang).get(f"severity_{alert['severity']}", alert["severity"]),
         "status_text": tx.table(lang).get(f"status_{alert['status']}", alert["status"]),
-        "value": detail.get("value", "").replace("mm[Hg]", "mmHg"),
+        "value": tx.alert_value(detail.get("value", ""), lang),
         "at": tx.when(detail.get("at") or alert.get("raised") or "", lang),
     }
 

@@ -1,5 +1,7 @@
 // Live alerts for care staff: follows /api/health/alerts/stream (server-sent events) and adds each new alert to
-// the top of the list. The server sends only alerts of patients whose consent covers the viewer. No inline
+// the top of the list. The server sends only alerts of patients whose consent covers the viewer, each with a
+// `display` part already in the viewer's language (the alert's kind by name, the value, the time in Korean time
+// with the zone named), so this script only places text: no codes, no ISO times reach the page. No inline
 // script: the page's Content-Security-Policy forbids it, so the stream URL comes from a data- attribute.
 
 const section = document.querySelector('[data-alert-stream]');
@@ -16,13 +18,18 @@ if (section && 'EventSource' in window) {
     item.className = `alert-item severity-${alert.severity} new`;
     item.dataset.alertId = alert.id;
     const detail = alert.detail || {};
+    const display = alert.display || {};
     item.dataset.kind = detail.kind || '';
     const strong = document.createElement('strong');
-    strong.textContent = detail.kind || alert.severity;
+    strong.textContent = display.title || section.dataset.newAlert || '';
     const link = document.createElement('a');
     link.href = `/health/patients/${encodeURIComponent(alert.patient)}`;
     link.textContent = alert.patient;
-    item.append(strong, ' · ', link, ` · ${detail.value || ''} · ${detail.at || ''}`);
+    link.setAttribute('translate', 'no');
+    const when = document.createElement('span');
+    when.className = 'small muted';
+    when.textContent = display.at || '';
+    item.append(strong, ' · ', link, display.value ? ` · ${display.value} · ` : ' · ', when);
     list.prepend(item);
   });
   source.addEventListener('error', () => { if (state) state.dataset.connected = 'false'; });

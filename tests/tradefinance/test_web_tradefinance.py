@@ -351,6 +351,11 @@ def test_dashboard_figures_drill_down_to_records_whose_proofs_verify(site: Site)
     assert records.status_code == 200
     tx_ids = re.findall(r'class="tf-record card" data-tx-id="([0-9a-f]{64})"', records.text)
     assert site.financed_tx in tx_ids
+    # Each record says what it is: Zhuhai's financing of 100,000 CNY, by bank and amount.
+    record = records.text[records.text.index(f'data-tx-id="{site.financed_tx}"'):]
+    record = record[: record.index("</li>")]
+    assert CATALOGUE.text("en", "kind_financing") in record and "100,000.00 CNY" in record
+    assert consortium.DISPLAY[consortium.ZHUHAI]["en"] in record
     proof = examiner.get(f"/tradefinance/records/{site.financed_tx}/proof").json()
     assert proof["tx_id"] == site.financed_tx
     assert all(step.ok for step in check_proof(proof))
@@ -382,6 +387,11 @@ def test_column_chart_uses_the_platforms_round_ticks() -> None:
     ticks = [float(t) for t in re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', svg)]
     assert tuple(ticks) == nice_ticks(0, 37) and ticks[-1] >= 37
     assert svg.count('<a href="/') == 2
+    # Counts step by whole numbers: one financing is not drawn on an axis of 0, 0.2, 0.4 …
+    one = [Series("a", "#000", [Segment(1, "/x", "a")])]
+    svg = str(columns(["2026-11"], one, "t", "c", "en", counts=True))
+    ticks = [float(t) for t in re.findall(r'<text class="tick"[^>]*>([^<]+)</text>', svg)]
+    assert ticks == [0, 1, 2, 3, 4, 5]
 
 
 def test_exports_and_flags(site: Site) -> None:

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from consortia.ui.ticks import nice_ticks
 
 WIDTH = 640
+MAX_TICKS = 6
 PALETTE = ("#1f5fbf", "#d35400", "#1c7a3b", "#6f42c1", "#b42318", "#0f7c8c", "#9a6b00", "#5b6b7d", "#c2185b")
 
 
@@ -103,11 +104,17 @@ def columns(
     *,
     y_unit: str = "",
     x_unit: str = "",
+    counts: bool = False,
 ) -> Markup:
-    """Stacked columns, one per category (months), with a round-ticked vertical axis naming its unit."""
+    """Stacked columns, one per category (months), with a round-ticked vertical axis naming its unit.
+
+    ``counts``: the values are whole numbers (financings, attempts), so the axis never steps by less than one —
+    an axis of "0, 0.2, 0.4" financings means nothing.
+    """
     height, pad_l, pad_r, pad_t, pad_b = 262, 48, 8, 24, 44
     totals = _totals(categories, series)
-    ticks = nice_ticks(0.0, max(totals, default=0.0) or 1.0)
+    highest = max(totals, default=0.0) or 1.0
+    ticks = nice_ticks(0.0, max(highest, MAX_TICKS - 1.0) if counts else highest, MAX_TICKS)
     top = ticks[-1] or 1.0
     inner_w, inner_h = WIDTH - pad_l - pad_r, height - pad_t - pad_b
 
@@ -157,7 +164,7 @@ def bars(
     row_h, pad_l, pad_r, pad_t, pad_b = 26, 150, 16, 8, 44
     height = pad_t + pad_b + row_h * max(len(categories), 1)
     totals = _totals(categories, series)
-    ticks = nice_ticks(0.0, max(totals, default=0.0) or 1.0)
+    ticks = nice_ticks(0.0, max(totals, default=0.0) or 1.0, MAX_TICKS)
     top = ticks[-1] or 1.0
     inner_w = WIDTH - pad_l - pad_r
 

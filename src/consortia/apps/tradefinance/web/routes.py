@@ -393,10 +393,12 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         lang = lang_of(request)
         selection = views.Selection.from_query(request.query_params)
         figures = await call(service.oversight)
-        names = views.trader_names(await call(service.traders), lang) if selection.trader else {}
+        names = views.trader_names(await call(service.traders), lang)
         tx_ids = views.select(figures, selection)
         peer_channel = backend.peer_channel(CHANNEL, principal)
         records = views.record_rows(peer_channel.ledger, tx_ids, selection.kind_key, lang, zone_of(principal.org))
+        for row in records:
+            row.update(views.record_facts(row["tx_id"], figures, None, names, lang))
         context = {"figure": views.describe(selection, lang, names), "records": records}
         return render(request, principal, "tf_records.html", context)
 
@@ -446,9 +448,14 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
             raise Refusal(404, f"transaction {tx_id} is not on channel {CHANNEL}", "NOT_FOUND", "not_found_record",
                           tx_id[:16])  # fmt: skip
         notice = CATALOGUE.text(lang, "flag_added") if request.query_params.get("notice") == "flagged" else ""
-        flags = []
+        flags: list[dict[str, Any]] = []
         if is_regulator(principal):
-            flags = views.flag_rows((await call(service.oversight)).flags, tx_id, lang, zone_of(principal.org))
+            figures = await call(service.oversight)
+            names = views.trader_names(await call(service.traders), lang)
+            rows[0].update(views.record_facts(tx_id, figures, None, names, lang))
+            flags = views.flag_rows(figures.flags, tx_id, lang, zone_of(principal.org))
+        else:
+            rows[0].update(views.record_facts(tx_id, None, await call(service.documents), {}, lang))
         return render(request, principal, "tf_record.html", {"record": rows[0], "notice": notice, "flags": flags})
 
     @router.get("/tradefinance/records/{tx_id}/proof")

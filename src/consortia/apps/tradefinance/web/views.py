@@ -444,7 +444,8 @@ def _corridor_section(oversight: Oversight, lang: str, zone: str) -> dict[str, A
             count = sum(f.count for f in oversight.financings
                         if f.month == month and f.corridor == corridor and f.currency == currency)  # fmt: skip
             selection = Selection("financings", month=month, corridor=corridor, currency=currency)
-            segments.append(charts.Segment(count, selection.link(), f"{month} · {label}: {count}") if count else None)
+            title = f"{month} · {label}{table['colon']}{count}"
+            segments.append(charts.Segment(count, selection.link(), title) if count else None)
         series.append(charts.Series(label, charts.colour(index), segments))
     rows = []
     for month in months:
@@ -466,7 +467,7 @@ def _corridor_section(oversight: Oversight, lang: str, zone: str) -> dict[str, A
     chart = ""
     if months:
         chart = charts.columns(months, series, table["chart_corridors"], "chart-corridors", lang,
-                               y_unit=table["axis_financings"], x_unit=month_axis(lang, zone))  # fmt: skip
+                               y_unit=table["axis_financings"], x_unit=month_axis(lang, zone), counts=True)  # fmt: skip
     return {"chart": chart, "legend": [(s.label, s.colour) for s in series], "rows": rows}
 
 
@@ -480,7 +481,8 @@ def _attempt_section(oversight: Oversight, lang: str, zone: str) -> dict[str, An
         for month in months:
             count = sum(f.count for f in oversight.attempts if f.month == month and f.kind == kind)
             selection = Selection("attempts", month=month, kind=kind)
-            segments.append(charts.Segment(count, selection.link(), f"{month} · {label}: {count}") if count else None)
+            title = f"{month} · {label}{table['colon']}{count}"
+            segments.append(charts.Segment(count, selection.link(), title) if count else None)
         series.append(charts.Series(label, ATTEMPT_COLOURS[kind], segments))
     rows = []
     for month in months:
@@ -492,7 +494,7 @@ def _attempt_section(oversight: Oversight, lang: str, zone: str) -> dict[str, An
     chart = ""
     if months:
         chart = charts.columns(months, series, table["chart_duplicates"], "chart-duplicates", lang,
-                               y_unit=table["axis_attempts"], x_unit=month_axis(lang, zone))  # fmt: skip
+                               y_unit=table["axis_attempts"], x_unit=month_axis(lang, zone), counts=True)  # fmt: skip
     return {"chart": chart, "legend": [(s.label, s.colour) for s in series], "rows": rows}
 
 
@@ -514,7 +516,8 @@ def _exposure_section(oversight: Oversight, names: Mapping[str, str], lang: str)
                 found = [f for f in figures if f.trader == trader and f.bank == bank]
                 amount = sum((f.amount for f in found), Decimal(0))
                 selection = Selection("exposure", trader=trader, currency=currency, bank=bank)
-                label = f"{names.get(trader, trader)} · {bank_name(bank, lang)}: {amount_text(amount)} {currency}"
+                label = (f"{names.get(trader, trader)} · {bank_name(bank, lang)}{table['colon']}{amount_text(amount)} "
+                         f"{currency}")  # fmt: skip
                 segments.append(charts.Segment(float(amount), selection.link(), label) if found else None)
             colour = charts.colour(BANKS.index(bank))
             series.append(charts.Series(bank_name(bank, lang), colour, segments))
@@ -602,3 +605,59 @@ def flag_rows(flags: Iterable[FlagView], record_ref: str, lang: str, zone: str) 
         when = moment(f.at_ms, lang, zone, now)
         rows.append({"org": bank_name(f.org, lang), "note": f.note, "when": when["text"], "when_iso": when["iso"]})
     return rows
+
+
+def record_facts(
+    tx_id: str,
+    oversight: Oversight | None,
+    documents: Sequence[DocumentView] | None,
+    names: Mapping[str, str],
+    lang: str,
+) -> dict[str, Any]:
+    """What a ledger record is, in words: a financing (bank, trader, amount, state), a registration, a flag, a
+    refused attempt — from the figures a regulator reads, or from a bank's own documents."""
+    table = CATALOGUE.table(lang)
+
+    def fact(key: str, value: str, code: bool = False) -> dict[str, Any]:
+        return {"label": table[key], "value": value, "code": code}
+
+    for d in documents or ():
+        if d.tx_id == tx_id:
+            return {"kind": table["kind_registration"], "facts": [
+                fact("field_doc_type", doc_type_name(d.doc_type, lang)),
+                fact("field_doc_number", d.doc_number, True),
+                fact("col_status", table[f"status_{d.status}"]),
+            ]}  # fmt: skip
+        financing = d.financing
+        if financing is not None and tx_id in {financing.tx_id, *(s.tx_id for s in financing.steps)}:
+            return {"kind": table["kind_financing"], "facts": [
+                fact("field_doc_number", d.doc_number, True),
+                fact("col_amount", f"{amount_text(financing.amount)} {financing.currency}"),
+                fact("col_financing", table.get(f"step_{financing.state}", financing.state)),
+            ]}  # fmt: skip
+    if oversight is None:
+        return {"kind": table["kind_record"], "facts": []}
+    for f in oversight.records:
+        if tx_id in {f.tx_id, *(s.tx_id for s in f.steps), *(flow.tx_id for flow in f.flows)}:
+            return {"kind": table["kind_financing"], "facts": [
+                fact("col_bank", bank_name(f.bank, lang)),
+                fact("col_trader", names.get(f.trader, f.trader)),
+                fact("col_amount", f"{amount_text(f.amount)} {f.currency}"),
+                fact("col_financing", table.get(f"step_{f.state}", f.state)),
+            ]}  # fmt: skip
+    for flag in oversight.flags:
+        if flag.tx_id == tx_id:
+            return {"kind": table["kind_flag"], "facts": [fact("col_bank", bank_name(flag.org, lang))]}
+    for attempt in oversight.attempts:
+        if tx_id in attempt.tx_ids:
+            return {"kind": table.get(f"attempt_{attempt.kind}", table["kind_record"]), "facts": [
+                fact("col_bank", bank_name(attempt.bank, lang)),
+                fact("col_month", attempt.month),
+            ]}  # fmt: skip
+    for refusal in oversight.refusals:
+        if refusal.tx_id == tx_id:
+            return {"kind": table["kind_refusal"], "facts": [
+                fact("col_bank", bank_name(refusal.org, lang)),
+                fact("col_reason", refusal.code, True),
+            ]}  # fmt: skip
+    return {"kind": table["kind_record"], "facts": []}

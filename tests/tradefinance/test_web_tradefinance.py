@@ -207,6 +207,24 @@ def test_an_upload_with_disguised_duplicates_shows_dfin_and_redu(site: Site) -> 
     assert CATALOGUE.text("zh-Hans", "status_DFIN") in mine
 
 
+def test_a_look_alike_is_flagged_with_its_reasons_in_words(site: Site) -> None:
+    """The next invoice of the same parties, 0.4 % more and a day later: registered, flagged as suspiciously
+    similar to "another member bank"'s document, with the reasons in the page's language."""
+    officer = site.client(HK_OFFICER)
+    near = {**INVOICE, "doc_number": "INV-2026-0002", "amount": "125500.00", "issue_date": "2026-11-03"}
+    status, html = upload(officer, csv_of(consortium.HONG_KONG, near), "zh-Hant")
+    assert status == 200 and statuses(html) == {1: "REGU"}
+    result = html[html.index('class="tf-result"') : html.index('id="upload"')]
+    [risk] = re.findall(r'<li class="risk-\w+" data-risk="(\w+)">', result)
+    assert CATALOGUE.text("zh-Hant", "similar_hit", risk=CATALOGUE.text("zh-Hant", f"risk_{risk}")) in result
+    for reason in ("reason_same_parties", "reason_amount_close", "reason_dates_close"):
+        assert CATALOGUE.text("zh-Hant", reason) in result
+    assert CATALOGUE.text("zh-Hant", "reason_other") not in result  # every reason the contract gives has words
+    assert untranslated(html, "zh-Hant") == []
+    for name in (consortium.ZHUHAI, *consortium.DISPLAY[consortium.ZHUHAI].values(), site.zhuhai_doc_ref):
+        assert name not in html
+
+
 def test_a_bad_file_names_row_and_field_and_registers_nothing(site: Site) -> None:
     """An invalid USCC in row 2 and an unknown currency in row 3: 400, each named; no row of the file stored."""
     officer = site.client(HK_OFFICER)
@@ -216,13 +234,15 @@ def test_a_bad_file_names_row_and_field_and_registers_nothing(site: Site) -> Non
         {**FRESH_INVOICE, "doc_number": "HK-BAD-2", "seller_id": "91440300MA5F1ABC03"},
         {**FRESH_INVOICE, "doc_number": "HK-BAD-3", "currency": "XYZ"},
     )
+    before = officer.get("/tradefinance/documents", headers=HTML).text.count('class="tf-doc"')
     status, html = upload(officer, bad, "zh-Hant")
     assert status == 400
     problems = set(re.findall(r'data-row="(\d+)" data-field="(\w*)"', html))
     assert ("2", "seller_id") in problems and ("3", "currency") in problems
     assert "第2行" in html and CATALOGUE.text("zh-Hant", "field_seller_id") in html
     assert untranslated(html, "zh-Hant") == []
-    assert 'class="tf-doc"' not in html  # nothing of the file, row 1 included, was registered
+    assert html.count('class="tf-doc"') == before  # nothing of the file, row 1 included, was registered
+    assert "HK-OK-1" not in html
     # Rows of another bank are refused the same way (the officer presents only their own bank's documents).
     status, html = upload(officer, csv_of(consortium.SHENZHEN, {**FRESH_INVOICE, "doc_number": "HK-X-1"}))
     assert status == 400 and 'data-field="bank"' in html

@@ -22,6 +22,7 @@ process. This is the one place the filings read a file.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -96,26 +97,32 @@ def schema(form: str) -> Any:
 
 def _local(tag: Any) -> str:
     text = str(tag)
-    return text.rsplit("}", 1)[-1] if "}" in text else text
+    text = text.rsplit("}", 1)[-1]
+    return text.rsplit(":", 1)[-1]
 
 
 def _element_of(error: Any) -> str:
     """The element an xmlschema error is about: a missing child, an unexpected one, or the one that failed."""
-    from xmlschema.validators import XsdAttribute, XsdIdentity
+    from xmlschema.validators import XsdAttribute
 
-    expected = getattr(error, "expected_tags", None)
+    unique = re.search(r"Unique-(\w+)", str(error.reason or ""))
+    if unique:
+        return unique.group(1)  # an identity constraint: the value that repeats (SeqNum, a subtype …)
+    expected = [_local(tag) for tag in getattr(error, "expected_tags", None) or ()]
     invalid_tag = getattr(error, "invalid_tag", None)
-    if invalid_tag is None and expected:
-        return _local(expected[0])
+    if expected and invalid_tag is not None:
+        # A child the parent declares, met where another was expected: the expected one is missing.
+        # A child the parent does not declare at all: that child is the problem.
+        group = getattr(error, "validator", None)
+        declared = {_local(e.name) for e in group.iter_elements()} if hasattr(group, "iter_elements") else set()
+        return expected[0] if _local(invalid_tag) in declared else _local(invalid_tag)
+    if expected:
+        return expected[0]
     if invalid_tag is not None:
         return _local(invalid_tag)
     validator = getattr(error, "validator", None)
     if isinstance(validator, XsdAttribute):
-        return str(validator.local_name or validator.name)
-    if isinstance(validator, XsdIdentity):
-        fields = [f.path.lstrip("@") for f in getattr(validator, "fields", ())]
-        if fields:
-            return fields[0]
+        return _local(validator.local_name or validator.name)
     elem = getattr(error, "elem", None)
     if elem is not None:
         return _local(elem.tag)

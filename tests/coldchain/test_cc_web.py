@@ -66,7 +66,7 @@ def test_consumer_page_is_public_and_bilingual(client, seeded) -> None:
     korean = client.get(lot.path + "?lang=ko")
     assert '<html lang="ko">' in korean.text and "이 생선이 온 길" in korean.text
     assert '<html lang="ko">' in client.get(lot.path, headers={"Accept-Language": "ko-KR,ko;q=0.9"}).text
-    missing = client.get("/01/09506000134353/10/A")
+    missing = client.get("/01/09506000134353/10/A?lang=en")
     assert missing.status_code == 404 and "check digit" in missing.text
 
 

@@ -35,7 +35,7 @@ _EN: dict[str, str] = {
     "switch_to": "한국어",
     "lot": "Lot",
     "loading": "Loading…",
-    "zone_note": "Times are {zone}.",
+    "zone_note": "Times: {zone}",
     # consumer page
     "consumer.title": "Where your fish came from",
     "freshness": "Freshness",
@@ -178,7 +178,7 @@ _KO: dict[str, str] = {
     "switch_to": "English",
     "lot": "로트",
     "loading": "불러오는 중…",
-    "zone_note": "시각은 {zone} 기준입니다.",
+    "zone_note": "시각: {zone}",
     "consumer.title": "이 생선이 온 길",
     "freshness": "신선도",
     "origin": "어획 및 양륙",

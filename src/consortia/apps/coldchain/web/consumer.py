@@ -184,7 +184,7 @@ def build_router(backend: Backend, resources: Resources) -> APIRouter:
             "alt": CATALOGUE.text(lang, "qr.alt", lot=lot_id.lot),
             "other_lang": "en" if lang == "ko" else "ko",
             "path": request.url.path,
-            "zone": present.when(now_ms, lang),
+            "now": present.when(now_ms, lang),
         }
         return templates.TemplateResponse(request, "qr.html", context, headers=SECURITY_HEADERS)
 

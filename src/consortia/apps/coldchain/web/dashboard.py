@@ -50,7 +50,6 @@ from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.problems import CONTRACT_STATUS, Problem, problem_for
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import parse_json
-from consortia.ui import timefmt
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ def build_router(backend: Backend, resources: Resources) -> APIRouter:
             "strings": page_strings(lang),
             "csrf": session.csrf if session is not None else "",
             "other_lang": "en" if lang == "ko" else "ko",
-            "zone": CATALOGUE.text(lang, "zone_note", zone=timefmt.zone_label(present.ZONE, lang)),
+            "zone": present.zone_note(lang),
         }
         return templates.TemplateResponse(request, "dashboard.html", context, headers=SECURITY_HEADERS)
 

@@ -29,6 +29,16 @@ def when(ms: int | None, lang: str) -> str:
     return "" if ms is None else timefmt.format_datetime(int(ms), ZONE, lang)
 
 
+def zone_note(lang: str) -> dict[str, str]:
+    """The zone the times are in: its name in ``lang`` (``Times: Korea Standard Time``) and its IANA id apart.
+
+    The id (``Asia/Seoul``) is an identifier, not a word: pages show it in an element marked ``translate="no"``.
+    """
+    label = timefmt.zone_label(ZONE, lang)
+    name = label[: -len(f"({ZONE})")].strip() if label.endswith(f"({ZONE})") else label
+    return {"text": CATALOGUE.text(lang, "zone_note", zone=name), "id": ZONE}
+
+
 def gln_of(identifier: str | None) -> str | None:
     """The 13-digit GLN inside an SGLN Digital Link (``…/414/<gln>/254/<ext>``), if there is one."""
     if not identifier or "/414/" not in identifier:
@@ -162,7 +172,7 @@ def journey_display(journey: Mapping[str, Any], lang: str, now_ms: int) -> dict[
     species = journey.get("species")
     return {
         "lang": lang,
-        "zone": CATALOGUE.text(lang, "zone_note", zone=timefmt.zone_label(ZONE, lang)),
+        "zone": zone_note(lang),
         "product": _localised(journey.get("product"), lang),
         "state": {"code": safety.get("state"), "text": named(lang, "state", safety.get("state"))},
         "alarms": alarms,

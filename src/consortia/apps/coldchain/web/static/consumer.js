@@ -34,7 +34,8 @@ function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') node.className = v;
-    else if (k.startsWith('data-') || k.startsWith('aria-') || ['translate', 'lang', 'title'].includes(k)) {
+    else if (k.startsWith('data-')) node.setAttribute(k, v);
+    else if (k.startsWith('aria-') || ['translate', 'lang', 'title'].includes(k)) {
       if (v !== '') node.setAttribute(k, v);
     } else node[k] = v;
   }
@@ -87,7 +88,7 @@ function drawHeader(j) {
     if (by) status.append(el('p', { class: 'ok', 'data-cleared': alarm.code }, by));
   }
   status.hidden = status.childElementCount === 0;
-  $('[data-zone]').textContent = d.zone;
+  $('[data-zone]').replaceChildren(d.zone.text, ' ', el('span', { translate: 'no' }, `(${d.zone.id})`));
 }
 
 function drawGauge(j) {
@@ -205,25 +206,37 @@ function drawMap(j) {
   box.append(picture);
 }
 
-// Where along the chart a limit's label can sit without the temperature line running through it: the end (left
-// or right) whose readings stay farthest from the label's band.
-function labelPlace(series, X, Y, limitY, width, left, right) {
-  const band = (x0, x1) => {
-    let closest = Infinity;
-    for (const [ms, c] of series) {
-      const x = X(ms);
-      if (x < x0 || x > x1) continue;
-      const y = Y(c);
-      // the label occupies roughly [limitY - 14, limitY - 2] (text above the line)
-      const distance = y < limitY - 14 ? limitY - 14 - y : y > limitY - 2 ? y - (limitY - 2) : 0;
-      closest = Math.min(closest, distance);
+// Whether the temperature line (points in the chart's coordinates) passes through a box.
+function crosses(points, box) {
+  for (let i = 1; i < points.length; i++) {
+    const [x0, y0] = points[i - 1];
+    const [x1, y1] = points[i];
+    if (Math.max(x0, x1) < box.x || Math.min(x0, x1) > box.x + box.width) continue;
+    for (let k = 0; k <= 10; k++) {
+      const x = x0 + ((x1 - x0) * k) / 10;
+      const y = y0 + ((y1 - y0) * k) / 10;
+      if (x >= box.x && x <= box.x + box.width && y >= box.y && y <= box.y + box.height) return true;
     }
-    return closest;
-  };
-  const span = 150;
-  const atRight = band(width - right - span, width - right);
-  const atLeft = band(left, left + span);
-  return atRight >= atLeft ? { x: width - right - 4, anchor: 'end', clear: atRight } : { x: left + 4, anchor: 'start', clear: atLeft };
+  }
+  return false;
+}
+
+// A limit's label goes where the temperature line does not run through it: just above its line, else just
+// below, from the right end leftwards; only if the line is everywhere does it stay at the right end (on a halo).
+function placeLabel(label, points, limitY, left, right, width) {
+  label.setAttribute('text-anchor', 'end');
+  for (const dy of [-4, 12]) {
+    for (let x = width - right - 4; x > left + 40; x -= 8) {
+      label.setAttribute('x', x);
+      label.setAttribute('y', limitY + dy);
+      const b = label.getBBox();
+      if (b.x < left) break;
+      if (!crosses(points, { x: b.x - 1, y: b.y - 1, width: b.width + 2, height: b.height + 2 })) return true;
+    }
+  }
+  label.setAttribute('x', width - right - 4);
+  label.setAttribute('y', limitY - 4);
+  return false;
 }
 
 function drawChart(j) {
@@ -252,18 +265,19 @@ function drawChart(j) {
     if (step.time_ms < t0 || step.time_ms > t1) continue;
     picture.append(svg('line', { x1: X(step.time_ms), x2: X(step.time_ms), y1: top, y2: height - bottom, class: 'step-line' }));
   }
-  const labels = [];
-  c.limits.forEach((limit, i) => {
+  for (const [i, limit] of c.limits.entries()) {
     picture.append(svg('line', { x1: left, x2: width - right, y1: Y(limit.celsius), y2: Y(limit.celsius), class: i ? 'limit high' : 'limit', 'data-limit': limit.celsius }));
-    const where = labelPlace(series, X, Y, Y(limit.celsius), width, left, right);
-    labels.push(svg('text', { x: where.x, y: Y(limit.celsius) - 4, class: 'limit-label', 'text-anchor': where.anchor, 'data-limit-label': limit.celsius }, limit.label));
-  });
-  const d = series.map((p, i) => `${i ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(' ');
-  picture.append(svg('path', { d, class: 'temp-line', 'data-series': '' }));
-  for (const label of labels) picture.append(label); // above the line, on a halo, where the line is farthest
+  }
+  const points = series.map((p) => [Number(X(p[0]).toFixed(1)), Number(Y(p[1]).toFixed(1))]);
+  picture.append(svg('path', { d: points.map(([x, y], i) => `${i ? 'L' : 'M'}${x},${y}`).join(' '), class: 'temp-line', 'data-series': '' }));
   picture.append(svg('text', { x: left, y: height - 8, class: 'axis' }, c.start));
   picture.append(svg('text', { x: width - right, y: height - 8, class: 'axis', 'text-anchor': 'end' }, c.end));
-  box.append(picture);
+  box.append(picture); // in the page, so that the labels can be measured
+  for (const limit of c.limits) {
+    const label = svg('text', { class: 'limit-label', 'data-limit-label': limit.celsius }, limit.label);
+    picture.append(label); // drawn over the line, on a halo
+    placeLabel(label, points, Y(limit.celsius), left, right, width);
+  }
 }
 
 function drawInspections(j) {

@@ -22,7 +22,8 @@ function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') node.className = v;
-    else if (k.startsWith('data-') || k.startsWith('aria-') || ['translate', 'lang', 'title'].includes(k)) {
+    else if (k.startsWith('data-')) node.setAttribute(k, v);
+    else if (k.startsWith('aria-') || ['translate', 'lang', 'title'].includes(k)) {
       if (v !== '' && v !== null && v !== undefined) node.setAttribute(k, v);
     } else node[k] = v;
   }

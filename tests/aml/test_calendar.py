@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -127,3 +129,21 @@ def test_naive_instants_and_datetimes_as_dates_are_refused() -> None:
         business_day_of(datetime(2026, 12, 1, 12, 0))
     with pytest.raises(TypeError, match="expected a date, found a datetime"):
         add_business_days(datetime(2026, 12, 1, 12, 0, tzinfo=UTC), 1)
+
+
+def test_after_import_the_domain_reads_no_files_as_a_contract_must_not() -> None:
+    # The determinism guard refuses file access while a contract runs: tables and zones load at import.
+    code = """
+import sys
+from datetime import UTC, date, datetime
+from consortia.apps.aml.domain import calendar, onboarding
+opened = []
+sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
+calendar.is_business_day(date(2041, 11, 28))
+calendar.is_business_day(date(2041, 7, 4), calendar=calendar.FEDERAL_RESERVE)
+calendar.business_day_of(datetime(2039, 3, 14, 21, 0, tzinfo=UTC))
+onboarding.employer_id("98-7654321")
+print(opened)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"

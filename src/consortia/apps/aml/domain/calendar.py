@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -64,13 +63,24 @@ class Holiday:
     name: str
 
 
-@lru_cache(maxsize=4)
+_TABLES: dict[str, holidays.HolidayBase] = {
+    FEDERAL: holidays.US(observed=True),
+    FEDERAL_RESERVE: holidays.financial_holidays("XFED"),
+}
+"""Built when the module is imported: ``holidays`` reads its name catalogues then, so a contract that imports this
+module does no file access while it runs (the determinism guard refuses it); later years are computed."""
+
+_BANK_ZONE_INFO = ZoneInfo(BANK_ZONE)
+"""Loaded at import for the same reason (``zoneinfo`` then serves the zone from its cache)."""
+
+
 def _table(calendar: str) -> holidays.HolidayBase:
-    if calendar == FEDERAL:
-        return holidays.US(observed=True)
-    if calendar == FEDERAL_RESERVE:
-        return holidays.financial_holidays("XFED")
-    raise ValueError(f"unknown holiday calendar: expected one of {', '.join(CALENDARS)}, found {calendar!r}")
+    try:
+        return _TABLES[calendar]
+    except KeyError:
+        raise ValueError(
+            f"unknown holiday calendar: expected one of {', '.join(CALENDARS)}, found {calendar!r}"
+        ) from None
 
 
 def holiday(d: date, calendar: str = FEDERAL) -> Holiday | None:

@@ -63,6 +63,10 @@ NO_MONEY_TRANSMITTER_LICENSING = frozenset({"MT"})
 
 _MSB_NUMBER = re.compile(r"31000\d{9}")
 
+# python-stdnum reads its table of IRS campus prefixes on first use and caches it; read it now, at import, so
+# that a contract validating an EIN does no file access while it runs (the determinism guard refuses it).
+us_ein.is_valid("04-3106165")
+
 
 class OnboardingError(ValueError):
     """A field of the due-diligence record that is not valid: which, what was expected, what was found."""

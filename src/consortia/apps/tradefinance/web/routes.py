@@ -449,14 +449,20 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
                           tx_id[:16])  # fmt: skip
         notice = CATALOGUE.text(lang, "flag_added") if request.query_params.get("notice") == "flagged" else ""
         flags: list[dict[str, Any]] = []
+        zone = zone_of(principal.org)
         if is_regulator(principal):
             figures = await call(service.oversight)
             names = views.trader_names(await call(service.traders), lang)
             rows[0].update(views.record_facts(tx_id, figures, None, names, lang))
-            flags = views.flag_rows(figures.flags, tx_id, lang, zone_of(principal.org))
+            flags = views.flag_rows(figures.flags, tx_id, lang, zone)
+            financing = views.financing_of(tx_id, figures.records)
         else:
-            rows[0].update(views.record_facts(tx_id, None, await call(service.documents), {}, lang))
-        return render(request, principal, "tf_record.html", {"record": rows[0], "notice": notice, "flags": flags})
+            documents = await call(service.documents)
+            rows[0].update(views.record_facts(tx_id, None, documents, {}, lang))
+            financing = views.financing_of(tx_id, (d.financing for d in documents if d.financing is not None))
+        money = views.trail(financing, lang, zone) if financing is not None else None
+        context = {"record": rows[0], "notice": notice, "flags": flags, "trail": money}
+        return render(request, principal, "tf_record.html", context)
 
     @router.get("/tradefinance/records/{tx_id}/proof")
     @page

@@ -215,6 +215,12 @@ _EN: dict[str, str] = {
     "reason_amount_close": "amounts close (within the tolerance)",
     "reason_dates_close": "issue dates close together",
     "reason_same_date": "the same issue date",
+    "trail_title": "From financing to settlement",
+    "flow_disbursement": "Disbursement",
+    "flow_repayment": "Repayment",
+    "col_counterparty": "Counterparty in",
+    "col_purpose": "Purpose code",
+    "col_outstanding": "Outstanding",
 }
 
 _HANS: dict[str, str] = {
@@ -396,6 +402,12 @@ _HANS: dict[str, str] = {
     "reason_amount_close": "金额接近（在容差范围内）",
     "reason_dates_close": "签发日期相近",
     "reason_same_date": "签发日期相同",
+    "trail_title": "从融资到结清",
+    "flow_disbursement": "放款",
+    "flow_repayment": "还款",
+    "col_counterparty": "交易对手所在地",
+    "col_purpose": "用途代码",
+    "col_outstanding": "未偿余额",
 }
 
 _HANT: dict[str, str] = {
@@ -577,6 +589,12 @@ _HANT: dict[str, str] = {
     "reason_amount_close": "金額接近（在容差範圍內）",
     "reason_dates_close": "簽發日期相近",
     "reason_same_date": "簽發日期相同",
+    "trail_title": "從融資到結清",
+    "flow_disbursement": "放款",
+    "flow_repayment": "還款",
+    "col_counterparty": "交易對手所在地",
+    "col_purpose": "用途代碼",
+    "col_outstanding": "未償餘額",
 }
 
 CATALOGUE = Catalogue({"zh-Hans": _HANS, "zh-Hant": _HANT, "en": _EN}, default=DEFAULT)

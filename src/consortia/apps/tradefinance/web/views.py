@@ -661,3 +661,39 @@ def record_facts(
                 fact("col_reason", refusal.code, True),
             ]}  # fmt: skip
     return {"kind": table["kind_record"], "facts": []}
+
+
+def financing_of(tx_id: str, financings: Iterable[FinancingView]) -> FinancingView | None:
+    """The financing a transaction belongs to: its application, a step, a disbursement or a repayment."""
+    for f in financings:
+        if tx_id in {f.tx_id, *(s.tx_id for s in f.steps), *(flow.tx_id for flow in f.flows)}:
+            return f
+    return None
+
+
+def trail(financing: FinancingView, lang: str, zone: str) -> dict[str, Any]:
+    """The money's way from a financing to its settlement: each step and each cross-border flow, as records."""
+    table = CATALOGUE.table(lang)
+    now = datetime.now(UTC)
+    steps = [
+        {
+            "state": table.get(f"step_{s.state}", s.state),
+            "when": moment(s.at_ms, lang, zone, now)["text"],
+            "by": bank_name(s.by.split("/")[0], lang),
+            "tx_id": s.tx_id,
+        }
+        for s in sorted(financing.steps, key=lambda s: s.at_ms)
+    ]
+    flows = [
+        {
+            "kind": table.get(f"flow_{f.kind}", f.kind),
+            "amount": f"{amount_text(f.amount)} {f.currency}",
+            "corridor": corridor_name(f.corridor, lang),
+            "country": table.get(f"region_{f.counterparty_country}", f.counterparty_country),
+            "purpose": f.purpose_code,
+            "when": moment(f.at_ms, lang, zone, now)["text"],
+            "tx_id": f.tx_id,
+        }
+        for f in sorted(financing.flows, key=lambda f: f.at_ms)
+    ]
+    return {"steps": steps, "flows": flows, "outstanding": f"{amount_text(financing.outstanding)} {financing.currency}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def demo_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedN
         folder, consortium.network_spec(BatchConfig(max_transactions=200, timeout_ms=20), passwords=True)
     )
     consortium.deploy(network)
-    DEMO_SUMMARY[:] = demo.seed(network, Console(quiet=True))
+    printed = io.StringIO()
+    DEMO_SUMMARY[:] = demo.seed(network, Console(file=printed, width=200))
+    DEMO_SUMMARY.extend(printed.getvalue().splitlines())  # what it printed while seeding, too
     (folder / "coldchain" / "services.json").unlink()
     try:
         yield network

@@ -214,6 +214,10 @@ def test_the_demo_summary_counts_what_the_dashboard_shows(client, demo_network) 
     assert stated == len(rows)
     pages = [line for line in DEMO_SUMMARY if "{base}/01/" in line]
     assert len(pages) == len(rows)
+    raised = next(int(m.group(1)) for line in DEMO_SUMMARY if (m := re.search(r"raised (\d+) alarms", line)))
+    target = "/api/coldchain/alarms"
+    alarms = client.get(target, headers=_signed(demo_network, target)).json()["alarms"]
+    assert raised == len(alarms), (raised, len(alarms))
     assert not any("this morning" in line or " now" in line for line in DEMO_SUMMARY)
     assert any("KST" in line for line in pages)  # what happened to the trip under way, and when
 
@@ -248,3 +252,26 @@ def test_qr_out_to_a_missing_folder_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["qr", "08805678001012/FL240305-01A", "--out", str(missing)])
     assert result.exit_code == 2 and "does not exist" in result.output
     assert not (tmp_path / "no").exists()
+
+
+def test_the_scenario_variant_leaves_out_only_the_inspection(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from consortia.apps.coldchain import plugin
+    from consortia.apps.coldchain.demo import scenario
+    from consortia.apps.coldchain.demo import seed as demo
+
+    full = scenario.build(lots=2)
+    held = scenario.build(lots=2, without={"inspection"})
+    assert [c.label for c in full.captures if c.label != "inspection"] == [c.label for c in held.captures]
+    assert any(c.label == "inspection" for c in full.captures)
+    with pytest.raises(ValueError, match="no optional steps"):
+        scenario.build(lots=2, without={"landing"})
+    asked: list[object] = []
+    monkeypatch.setattr(demo, "seed", lambda network, console, **options: asked.append(options["without"]) or [])
+    monkeypatch.setenv(plugin.VARIANT_ENV, "inspection, bogus")
+    printed = io.StringIO()
+    plugin._seed(None, Console(file=printed))  # type: ignore[arg-type]
+    assert asked == [{"inspection"}] and "ignoring bogus" in printed.getvalue()

@@ -23,10 +23,23 @@ if TYPE_CHECKING:
     from consortia.network.embedded import EmbeddedNetwork
 
 
+VARIANT_ENV = "CONSORTIA_COLDCHAIN_WITHOUT"
+"""Optional scenario steps the demo leaves out, comma-separated: ``inspection`` (nobody tests the excursion lot)."""
+
+
 def _seed(network: EmbeddedNetwork, console: Console) -> list[str]:
+    import os
+
+    from consortia.apps.coldchain.demo.scenario import OPTIONAL
     from consortia.apps.coldchain.demo.seed import seed
 
-    return seed(network, console)
+    asked = {name.strip() for name in os.environ.get(VARIANT_ENV, "").split(",") if name.strip()}
+    if asked - OPTIONAL:
+        console.print(
+            f"{VARIANT_ENV}: ignoring {', '.join(sorted(asked - OPTIONAL))} "
+            f"(optional steps: {', '.join(sorted(OPTIONAL))})"
+        )
+    return seed(network, console, without=asked & OPTIONAL)
 
 
 def _install(app: FastAPI, backend: Backend) -> None:

@@ -33,11 +33,15 @@ from consortia.apps.aml.domain.filings import (
     Subject,
     SuspiciousActivity,
     Transmitter,
+    activity_from,
     build_ctr,
     build_sar,
+    case_transactions,
     codes,
     counts,
+    ctr_due,
     currency_activity,
+    draft_narrative,
     filing_hash,
     validate,
 )
@@ -414,3 +418,36 @@ def test_an_element_the_schema_does_not_know_is_named() -> None:
     with pytest.raises(FilingError) as info:
         validate(root, "SARX")
     assert info.value.element == "CaseReference"
+
+
+def test_activity_and_a_draft_narrative_from_the_cases_transactions() -> None:
+    def tx(tx_id: str, when: datetime, amount: str) -> Transaction:
+        return Transaction(tx_id, when, "CASH", "EXA-0001", Decimal(amount), "USD", "cash_deposit", "US", "US")
+
+    txs = [
+        tx("t2", datetime(2026, 10, 20, 3, 0, tzinfo=UTC), "9500.00"),  # 23:00 on 19 October in New York
+        tx("t1", datetime(2026, 10, 5, 15, 0, tzinfo=UTC), "9900.50"),
+        tx("t9", datetime(2026, 10, 6, 15, 0, tzinfo=UTC), "50000"),  # not the case's
+    ]
+    case = sar_case()
+    assert [t.tx_id for t in case_transactions(case, txs)] == ["t1", "t2"]
+    activity = activity_from(case, (EXCHANGE,), txs, date(2026, 11, 20))
+    assert (activity.start, activity.end, activity.amount) == (
+        date(2026, 10, 5),
+        date(2026, 10, 19),
+        Decimal("19400.50"),
+    )
+    assert "Example Exchange LLC (accounts EXA-0001, EXA-0002)" in activity.narrative
+    assert "2 transactions (cash deposit) totalling $19,400.50" in activity.narrative
+    assert "cash deposits kept under $10,000" in activity.narrative
+    root = parse(build_sar(case, FILER, (EXCHANGE,), activity))
+    assert root.get("TotalAmount") == "19401"
+    with pytest.raises(FilingError) as info:
+        activity_from(case, (EXCHANGE,), txs[2:], date(2026, 11, 20))
+    assert info.value.element == "SuspiciousActivityFromDateText"
+    assert draft_narrative(case, ()).startswith("The subject could not be identified.")
+
+
+def test_ctr_is_due_15_calendar_days_after_the_transactions() -> None:
+    assert ctr_due(date(2026, 11, 2)) == date(2026, 11, 17)
+    assert ctr_due(date(2026, 12, 20)) == date(2027, 1, 4)

@@ -18,7 +18,7 @@ business day, and one detail line per kind of cash (``55`` deposits, ``56`` with
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from ..transactions import CASH_DEPOSIT, CASH_WITHDRAWAL, Transaction
@@ -47,6 +47,14 @@ from .schema import CTR, FilingError
 
 CTR_THRESHOLD = Decimal("10000")
 """A CTR is due for cash in or cash out of *more than* this in one business day (31 CFR 1010.311)."""
+
+CTR_FILING_DAYS = 15
+"""Calendar days after the transaction within which the CTR is filed (31 CFR 1010.306(a)(1))."""
+
+
+def ctr_due(transaction_date: date) -> date:
+    """The last day to file the CTR of a business day's transactions."""
+    return transaction_date + timedelta(days=CTR_FILING_DAYS)
 
 
 def currency_activity(transactions: Iterable[Transaction], transaction_date: date, filed_on: date) -> CurrencyActivity:

@@ -28,9 +28,14 @@ an invalid report raises :class:`~.schema.FilingError` naming the element and no
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
 from lxml import etree
 
-from ..cases import Case, Decision, Status
+from ..cases import Case, Decision, Status, bank_date
+from ..transactions import Transaction
 from .codes import (
     ACCOUNT_INSTITUTION,
     ACTIVITY_AFFECTED_ACCOUNT,
@@ -292,4 +297,70 @@ def build_sar(case: Case, filer: Filer, subjects: tuple[Subject, ...], activity:
         total_amount=total,
         ActivityAttachmentCount=0,
         AttachmentCount=0,
+    )
+
+
+def _money(amount: Decimal) -> str:
+    return f"${amount:,.2f}"
+
+
+def case_transactions(case: Case, transactions: Iterable[Transaction]) -> tuple[Transaction, ...]:
+    """The transactions behind the case's alerts, in time order."""
+    wanted = set(case.tx_ids)
+    return tuple(sorted((tx for tx in transactions if tx.tx_id in wanted), key=lambda tx: (tx.timestamp, tx.tx_id)))
+
+
+def draft_narrative(case: Case, subjects: tuple[Subject, ...], transactions: Iterable[Transaction] = ()) -> str:
+    """A factual first draft of the narrative (who, what, when, how, why) for the analyst to complete."""
+    behind = case_transactions(case, transactions)
+    who = "; ".join(
+        (f"{s.first_name} {s.name}".strip() if not s.is_entity else s.name)
+        + (f" (accounts {', '.join(s.accounts)})" if s.accounts else "")
+        for s in subjects
+    )
+    parts = [
+        f"This report concerns {who}." if who else "The subject could not be identified.",
+        f"Transaction monitoring raised {len(case.alerts)} alert(s) of the typologies "
+        f"{', '.join(case.typologies)} on accounts {', '.join(case.accounts)}; initial detection was on "
+        f"{case.detected_on.isoformat()} (case {case.case_id}).",
+    ]
+    if behind:
+        first, last = bank_date(behind[0].timestamp), bank_date(behind[-1].timestamp)
+        total = sum((tx.amount for tx in behind), Decimal(0))
+        kinds = ", ".join(sorted({tx.tx_type.replace("_", " ") for tx in behind}))
+        parts.append(
+            f"Between {first.isoformat()} and {last.isoformat()}, {len(behind)} transactions ({kinds}) "
+            f"totalling {_money(total)} were involved."
+        )
+    for alert in case.alerts:
+        hits = "; ".join(hit.detail for hit in alert.rule_hits)
+        parts.append(f"Alert {alert.alert_id} ({alert.typology}, score {alert.score:.2f}): {hits}.")
+    if case.decision_reasons:
+        parts.append("The BSA officer's reasons for filing: " + "; ".join(case.decision_reasons) + ".")
+    return " ".join(parts)
+
+
+def activity_from(
+    case: Case,
+    subjects: tuple[Subject, ...],
+    transactions: Iterable[Transaction],
+    filed_on: date,
+    narrative: str = "",
+) -> SuspiciousActivity:
+    """The report's period, amount and (drafted unless given) narrative from the case's transactions."""
+    behind = case_transactions(case, transactions)
+    if not behind:
+        raise FilingError(
+            SAR,
+            "SuspiciousActivityFromDateText",
+            "none of the case's transactions were given, so the period of activity is unknown",
+            expected=f"transactions among {len(case.tx_ids)} ids of case {case.case_id}",
+            found="none",
+        )
+    return SuspiciousActivity(
+        start=bank_date(behind[0].timestamp),
+        end=bank_date(behind[-1].timestamp),
+        amount=sum((tx.amount for tx in behind), Decimal(0)),
+        narrative=narrative or draft_narrative(case, subjects, behind),
+        filed_on=filed_on,
     )

@@ -162,7 +162,7 @@ def approval(role: str, person: str, version: str, org: str = "Bank") -> Approva
 
 def test_approval_needs_the_analyst_and_the_bsa_officer() -> None:
     policy = ApprovalPolicy("Bank")
-    assert policy.expression() == "AND('Bank.analyst', 'Bank.bsa_officer')"
+    assert policy.describe() == "one approval each by analyst and bsa_officer of Bank, by different people"
     version = record_hash(record())
     one = policy.evaluate(version, (approval(ANALYST, "ana", version),))
     assert not one.approved and one.missing_roles == (BSA_OFFICER,)

@@ -26,9 +26,12 @@ built here holds what that takes:
   frequency without fixing one). :func:`next_review_due` gives the date.
 * **Approval by two roles.** Onboarding is approved by an **analyst** and the **BSA officer** — two people, two
   roles, both approving the *same* version of the record (its hash). The approvals are data
-  (:class:`Approval`); :class:`ApprovalPolicy` says what satisfies it, in the terms the contract's endorsement
-  policy will enforce (each approval is a transaction signed by a person holding that role, so a flag in the
-  code cannot stand in for either signature).
+  (:class:`Approval`): each is its own ledger transaction, signed by the person who approves, whose role the
+  contract reads from the caller's certificate (``ctx.caller.role``, counted only from the bank's organisation).
+  :class:`ApprovalPolicy` says when the recorded approvals satisfy the rule, so the contract decides from
+  signatures, never from a flag a program sets. (The platform's endorsement-policy language names identity
+  kinds — ``'Bank.peer'``, ``'Bank.admin'`` — not application roles, so this rule is the contract's, over the
+  approvals it has recorded.)
 
 All of it is pure: dates are inputs, never read from a clock.
 """
@@ -365,9 +368,9 @@ class ApprovalPolicy:
     org: str
     roles: tuple[str, ...] = (ANALYST, BSA_OFFICER)
 
-    def expression(self) -> str:
-        """The policy in the endorsement-policy notation, e.g. ``AND('Bank.analyst', 'Bank.bsa_officer')``."""
-        return "AND(" + ", ".join(f"'{self.org}.{role}'" for role in self.roles) + ")"
+    def describe(self) -> str:
+        """The rule in words, e.g. ``one approval each by analyst and bsa_officer of Bank, by different people``."""
+        return f"one approval each by {' and '.join(self.roles)} of {self.org}, by different people"
 
     def evaluate(self, record_hash: str, approvals: tuple[Approval, ...]) -> ApprovalState:
         """Which roles have approved this version, and whether the policy is met."""

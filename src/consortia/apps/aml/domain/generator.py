@@ -157,7 +157,7 @@ class _Builder:
             return
         self.rows.append(
             (
-                when,
+                when.replace(microsecond=0),  # whole seconds, as both CSV formats write them
                 orig,
                 bene,
                 int(cents),
@@ -386,7 +386,7 @@ def _laundering(b: _Builder, pool: list[str]) -> list[Pattern]:
             base = amount()
             sequential = typology in ("cycle", "random", "stack", "scatter_gather", "gather_scatter")
             received: dict[str, int] = {}
-            for i, (s, t) in enumerate(edges):
+            for s, t in edges:
                 if sequential:
                     when = when + timedelta(hours=rng.uniform(4, 30))
                     value = amount(received.get(s, base), 0.02 if s in received else 0.0)

@@ -215,7 +215,9 @@ def relationship_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
         win = _windows(firsts, reach)
         ones = np.ones(firsts.height, dtype=np.int64)
         known = win.sum(ones, p.new_rel_baseline_days * DAY, include_self=False)
-        out.append(_hits(firsts, known <= p.new_rel_baseline_max, firsts["account"], "new_relationship", known))
+        out.append(
+            _hits(firsts, seasoned & (known <= p.new_rel_baseline_max), firsts["account"], "new_relationship", known)
+        )
         is_in = firsts["inflow"].to_numpy() > 0
         for rule, side, window, minimum, baseline, most in (
             (

@@ -1,0 +1,264 @@
+"""``consortia aml …``: monitor a CSV of transactions, measure detection quality, and benchmark the engines.
+
+- ``scan FILE.csv --format amlsim|native [--out ALERTS.csv] [--json]`` — run every rule and typology over the
+  file. The scanner never reads AMLSim's ``is_sar`` or ``alert_id`` columns. The alerts CSV has the columns
+  ``alert_id,typology,accounts,tx_ids,score,rule_hits`` (lists ``;``-separated, a rule hit as ``rule:weight``); it
+  is written to a temporary file beside the target and renamed, so a failed scan leaves no half-written file. The
+  summary (``--json``) is ``{"transactions", "alerts", "seconds", "tx_per_s"}``. Bad input — a missing column,
+  a non-numeric amount, an unparseable timestamp — ends with a message naming the row and the column, exit 2.
+- ``evaluate [--seed N] [--json]`` — generate labelled data with a seed the rules were never tuned on and report
+  recall and precision per typology at the account level (:mod:`.domain.evaluation`).
+- ``bench [--json]`` — batch throughput on 400,000+ transactions and streaming decision latency (p50, p99).
+
+The commands need no network: they read and write only the files named.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from consortia.cli.common import console, err_console, fail, print_json
+
+app = typer.Typer(
+    name="aml",
+    help="Crypto-exchange accounts at a US bank: transaction monitoring (scan, evaluate, bench).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_EVALUATION_SEED = 20261206
+"""Never used to tune the rules (``rules.toml`` names the tuning seeds)."""
+
+ALERT_COLUMNS = ("alert_id", "typology", "accounts", "tx_ids", "score", "rule_hits")
+
+
+def rules_text() -> str:
+    """The text of the rules file shipped with the application."""
+    return resources.files("consortia.apps.aml").joinpath("rules.toml").read_text(encoding="utf-8")
+
+
+def _rules(path: Path | None, as_json: bool):  # -> Rules (imported lazily: the CLI starts fast)
+    from consortia.apps.aml.domain.monitoring.config import RulesError, parse_rules
+
+    try:
+        text = path.read_text(encoding="utf-8") if path is not None else rules_text()
+        return parse_rules(text)
+    except OSError as exc:
+        fail(f"cannot read the rules file {path}: {exc.strerror}", 2, as_json=as_json)
+    except RulesError as exc:
+        fail(f"rules file {path or 'rules.toml'}: {exc}", 2, as_json=as_json)
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=quiet,
+    )
+
+
+def alerts_csv(alerts) -> str:
+    """The alerts as CSV text (:data:`ALERT_COLUMNS`)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ALERT_COLUMNS)
+    for alert in alerts:
+        writer.writerow(
+            (
+                alert.alert_id,
+                alert.typology,
+                ";".join(alert.accounts),
+                ";".join(alert.tx_ids),
+                f"{alert.score:.4f}",
+                ";".join(f"{hit.rule}:{hit.weight:g}" for hit in alert.rule_hits),
+            )
+        )
+    return buffer.getvalue()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    directory = path.resolve().parent
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@app.command()
+def scan(
+    file: Annotated[Path, typer.Argument(help="Transactions CSV.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="amlsim or native.")] = "amlsim",
+    out: Annotated[Path | None, typer.Option("--out", help="Write the alerts here (CSV).")] = None,
+    rules_file: Annotated[Path | None, typer.Option("--rules", help="A rules file instead of the shipped one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run the monitoring rules and typologies over a CSV of transactions."""
+    from consortia.apps.aml.domain.monitoring.engine import scan as run_scan
+    from consortia.apps.aml.domain.monitoring.formats import FORMATS, InputError, parse_csv
+
+    if fmt not in FORMATS:
+        fail(f"--format: expected one of {', '.join(FORMATS)}, found {fmt!r}", 2, as_json=as_json)
+    rules = _rules(rules_file, as_json)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}", 2, as_json=as_json)
+    if out is not None and not out.resolve().parent.is_dir():
+        fail(f"--out: the folder {out.resolve().parent} does not exist", 2, as_json=as_json)
+    with _progress(as_json) as progress:
+        task = progress.add_task(f"reading {file.name}", total=None)
+        try:
+            frame = parse_csv(data, fmt)
+        except InputError as exc:
+            progress.stop()
+            fail(f"{file}: {exc}", 2, as_json=as_json, extra={"row": exc.row, "column": exc.column})
+        progress.update(task, description=f"scanning {frame.height:,} transactions")
+        started = time.perf_counter()
+        result = run_scan(frame, rules)
+        seconds = time.perf_counter() - started
+    if out is not None:
+        _write_atomically(out, alerts_csv(result.alerts))
+    summary = {
+        "transactions": result.transactions,
+        "alerts": len(result.alerts),
+        "seconds": round(seconds, 3),
+        "tx_per_s": round(result.transactions / seconds) if seconds > 0 else None,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"{summary['transactions']:,} transactions, {summary['alerts']:,} alerts in {seconds:.2f} s "
+        f"({summary['tx_per_s'] or 0:,} tx/s)" + (f"; alerts written to {out}" if out else "")
+    )
+    by_type: dict[str, int] = {}
+    for alert in result.alerts:
+        by_type[alert.typology] = by_type.get(alert.typology, 0) + 1
+    for name, count in sorted(by_type.items()):
+        console.print(f"  {name}: {count}")
+
+
+@app.command()
+def evaluate(
+    seed: Annotated[int, typer.Option(help="Generator seed (the rules were never tuned on the default).")] = (
+        DEFAULT_EVALUATION_SEED
+    ),
+    people: Annotated[int, typer.Option(help="Customers in the synthetic bank.", min=50)] = 1500,
+    days: Annotated[int, typer.Option(help="Days of activity.", min=60)] = 120,
+    rules_file: Annotated[Path | None, typer.Option("--rules", help="A rules file instead of the shipped one.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Recall and precision per typology (account level) on labelled synthetic data."""
+    from consortia.apps.aml.domain.evaluation import TARGET_PRECISION, TARGET_RECALL
+    from consortia.apps.aml.domain.evaluation import evaluate as score
+    from consortia.apps.aml.domain.generator import GeneratorConfig, generate
+    from consortia.apps.aml.domain.monitoring.engine import scan as run_scan
+
+    rules = _rules(rules_file, as_json)
+    with _progress(as_json) as progress:
+        progress.add_task(f"generating data (seed {seed})", total=None)
+        dataset = generate(GeneratorConfig(seed=seed, people=people, days=days))
+        progress.add_task(f"scanning {dataset.frame.height:,} transactions", total=None)
+        result = run_scan(dataset.frame.drop("is_sar", "alert_id", "typology"), rules)
+    evaluation = score(dataset, result.alerts, [t.name for t in rules.typologies if t.reporting])
+    report = {
+        "seed": seed,
+        "tuned_on_seeds": list(rules.tuned_on_seeds),
+        "untuned_seed": seed not in rules.tuned_on_seeds,
+        "transactions": dataset.frame.height,
+        "target": {"recall": TARGET_RECALL, "precision": TARGET_PRECISION},
+        **evaluation.as_dict(),
+    }
+    if as_json:
+        print_json(report)
+        return
+    overall = report["overall"]
+    console.print(
+        f"seed {seed} ({dataset.frame.height:,} transactions): recall {overall['recall']:.3f}, "
+        f"precision {overall['precision']:.3f} — target {'met' if overall['meets_target'] else 'NOT met'}"
+    )
+    for name, figures in report["recall_by_planted_typology"].items():
+        console.print(f"  planted {name}: recall {figures['recall']:.3f} ({figures['found']}/{figures['planted']})")
+    for name, figures in report["precision_by_alert_typology"].items():
+        console.print(
+            f"  alerted {name}: precision {figures['precision']:.3f} ({figures['suspicious']}/{figures['alerted']})"
+        )
+
+
+@app.command()
+def bench(
+    people: Annotated[int, typer.Option(help="Customers in the synthetic bank (3,700 make 400,000+ tx).")] = 3700,
+    days: Annotated[int, typer.Option(help="Days of activity.", min=60)] = 120,
+    stream: Annotated[int, typer.Option(help="Transactions decided one at a time by the streaming engine.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 11,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Batch throughput (tx/s) and streaming decision latency (p50, p99 ms)."""
+    import numpy as np
+
+    from consortia.apps.aml.domain.generator import GeneratorConfig, generate
+    from consortia.apps.aml.domain.monitoring.engine import scan as run_scan
+    from consortia.apps.aml.domain.monitoring.frame import transactions_of
+    from consortia.apps.aml.domain.monitoring.streaming import StreamingEngine
+
+    rules = _rules(None, as_json)
+    with _progress(as_json) as progress:
+        progress.add_task(f"generating {people:,} customers over {days} days", total=None)
+        dataset = generate(GeneratorConfig(seed=seed, people=people, days=days))
+        frame = dataset.frame.drop("is_sar", "alert_id", "typology")
+        progress.add_task(f"batch scan of {frame.height:,} transactions", total=None)
+        started = time.perf_counter()
+        result = run_scan(frame, rules)
+        batch_seconds = time.perf_counter() - started
+        transactions = transactions_of(frame.head(stream))
+        task = progress.add_task("streaming decisions", total=len(transactions))
+        engine = StreamingEngine(rules)
+        latencies = np.empty(len(transactions))
+        for i, tx in enumerate(transactions):
+            begin = time.perf_counter()
+            engine.decide(tx)
+            latencies[i] = time.perf_counter() - begin
+            if i % 5000 == 0:
+                progress.update(task, completed=i)
+    report = {
+        "batch": {
+            "transactions": frame.height,
+            "alerts": len(result.alerts),
+            "seconds": round(batch_seconds, 3),
+            "tx_per_s": round(frame.height / batch_seconds),
+        },
+        "streaming": {
+            "transactions": len(transactions),
+            "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 4),
+            "p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 4),
+            "max_ms": round(float(latencies.max()) * 1000, 3) if len(latencies) else None,
+        },
+        "cpus": os.cpu_count(),
+    }
+    if as_json:
+        print_json(report)
+        return
+    b, s = report["batch"], report["streaming"]
+    console.print(
+        f"batch: {b['transactions']:,} transactions in {b['seconds']} s = {b['tx_per_s']:,} tx/s ({b['alerts']} alerts)"
+    )
+    console.print(f"streaming: {s['transactions']:,} decisions, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,10 +27,12 @@ from consortia.apps.aml.domain.cases import (
     days_left,
     deadlines,
     filing_due,
+    from_record,
     overdue,
     replay,
     review_due,
     summary,
+    to_record,
 )
 from consortia.apps.aml.domain.transactions import Alert, RuleHit
 
@@ -211,3 +214,40 @@ def test_events_are_immutable_steps_the_case_before_is_unchanged() -> None:
     after = apply(before, AddNote("n", DETECTED + timedelta(hours=5), "ana"))
     assert before.notes == () and after.notes[0].text == "n"
     assert after.version == before.version + 1
+
+
+def test_every_event_round_trips_through_its_json_record_and_replays_the_same_case() -> None:
+    events = [
+        *opened(),
+        AddNote("deposits at three branches", DETECTED + timedelta(hours=3), "ana"),
+        AddEvidence("statement", "stmt-1", "b" * 64, DETECTED + timedelta(hours=4), "ana", description="October"),
+        IdentifySuspect(True, DETECTED + timedelta(hours=5), "ana"),
+        Decide(Decision.SAR, ("structuring", "no business purpose"), DETECTED + timedelta(days=3), "bob"),
+        RecordFiling(HASH, at(date(2026, 1, 20)), "bob", bsa_id="31000055053784"),
+        ReviewContinuing(True, ("continues",), at(date(2026, 4, 1)), "bob"),
+    ]
+    records = [to_record(event) for event in events]
+    assert json.loads(json.dumps(records)) == records  # plain JSON
+    assert [r["event"] for r in records] == [
+        "open",
+        "assign",
+        "note",
+        "evidence",
+        "suspect",
+        "decide",
+        "filing",
+        "continuing_review",
+    ]
+    back = [from_record(r) for r in records]
+    assert back == events
+    assert replay(back) == replay(events)
+
+
+def test_a_record_of_unknown_kind_or_missing_field_is_refused() -> None:
+    with pytest.raises(TransitionError) as info:
+        from_record({"event": "delete"})
+    assert info.value.found == "'delete'"
+    record = to_record(AddNote("n", DETECTED, "ana"))
+    del record["text"]
+    with pytest.raises(TransitionError, match="expected field text"):
+        from_record(record)

@@ -26,19 +26,20 @@ The workflow is one transition function, :func:`apply`, over frozen values: a :c
 (:class:`Open`, :class:`Assign`, :class:`AddNote`, :class:`AddEvidence`, :class:`IdentifySuspect`,
 :class:`Decide`, :class:`RecordFiling`, :class:`ReviewContinuing`). It returns the next case or raises
 :class:`TransitionError` naming the status it expected and the one it found. Every event is what the contract
-will write as a ledger record; replaying the events with :func:`replay` rebuilds the case, which is how an
-examiner checks the trail.
+will write as a ledger record (:func:`to_record` and :func:`from_record` are that record's JSON shape);
+replaying the events with :func:`replay` rebuilds the case, which is how an examiner checks the trail.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from .transactions import Alert
+from .transactions import Alert, RuleHit
 
 BANK_ZONE = ZoneInfo("America/New_York")
 
@@ -498,3 +499,86 @@ class CaseSummary:
 def summary(case: Case) -> CaseSummary:
     """The case as a row of the case list."""
     return CaseSummary(case.case_id, case.status.value, case.decision.value if case.decision else None, case.accounts)
+
+
+# ------------------------------------------------------------------------------------------- ledger records
+
+EVENT_KINDS: dict[str, type] = {
+    "open": Open,
+    "assign": Assign,
+    "note": AddNote,
+    "evidence": AddEvidence,
+    "suspect": IdentifySuspect,
+    "decide": Decide,
+    "filing": RecordFiling,
+    "continuing_review": ReviewContinuing,
+}
+"""The name each event is recorded under (the record's ``event`` field)."""
+
+_KIND_OF = {cls: kind for kind, cls in EVENT_KINDS.items()}
+
+
+def _alert_record(alert: Alert) -> dict[str, Any]:
+    return {
+        "alert_id": alert.alert_id,
+        "typology": alert.typology,
+        "accounts": list(alert.accounts),
+        "tx_ids": list(alert.tx_ids),
+        "score": alert.score,
+        "rule_hits": [{"rule": h.rule, "weight": h.weight, "detail": h.detail} for h in alert.rule_hits],
+        "detected_at": alert.detected_at.isoformat(),
+    }
+
+
+def _alert_from(record: dict[str, Any]) -> Alert:
+    return Alert(
+        alert_id=str(record["alert_id"]),
+        typology=str(record["typology"]),
+        accounts=tuple(record["accounts"]),
+        tx_ids=tuple(record["tx_ids"]),
+        score=float(record["score"]),
+        rule_hits=tuple(RuleHit(str(h["rule"]), float(h["weight"]), str(h["detail"])) for h in record["rule_hits"]),
+        detected_at=datetime.fromisoformat(record["detected_at"]),
+    )
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """The event as a JSON-ready mapping (``event`` plus its fields): what a ledger record of the step holds."""
+    record: dict[str, Any] = {"event": _KIND_OF[type(event)]}
+    for name in event.__dataclass_fields__:
+        value = getattr(event, name)
+        if name == "alerts":
+            value = [_alert_record(alert) for alert in value]
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, StrEnum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        record[name] = value
+    return record
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    """The event a ledger record holds; raises :class:`TransitionError` for an unknown event or missing field."""
+    kind = record.get("event")
+    cls = EVENT_KINDS.get(str(kind))
+    if cls is None:
+        raise TransitionError("cannot read a case record", f"event {' or '.join(EVENT_KINDS)}", repr(kind))
+    values: dict[str, Any] = {}
+    for name, spec in cls.__dataclass_fields__.items():
+        if name not in record:
+            if spec.default is not MISSING:
+                continue
+            raise TransitionError(f"cannot read a {kind} record", f"field {name}", "no such field")
+        value = record[name]
+        if name == "alerts":
+            value = tuple(_alert_from(item) for item in value)
+        elif name == "at":
+            value = datetime.fromisoformat(value)
+        elif name == "decision":
+            value = Decision(value)
+        elif name == "reasons":
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)

@@ -402,11 +402,10 @@ def apply(case: Case | None, event: Event) -> Case:
                     f"cannot record the filing of case {case.case_id}", "a 14-digit BSA ID", repr(bsa_id)
                 )
             due = filing_due(case)
-            assert due is not None  # SAR_DECIDED and CONTINUING_SAR_DUE always have a filing deadline
             filing = Filing(
                 filed_on=bank_date(event.at),
                 filing_hash=filing_hash,
-                due=due.due,
+                due=due.due if due else bank_date(event.at),
                 continuing=case.status == Status.CONTINUING_SAR_DUE,
                 bsa_id=bsa_id,
             )
@@ -436,9 +435,8 @@ def filing_due(case: Case) -> Deadline | None:
     """When the next SAR of the case is due, or None when no SAR is (or may yet be) owed."""
     if case.status in FINAL or case.status == Status.FILED:
         return None
-    if case.status == Status.CONTINUING_SAR_DUE:
-        previous = case.last_filing
-        assert previous is not None
+    previous = case.last_filing
+    if case.status == Status.CONTINUING_SAR_DUE and previous is not None:
         return Deadline(
             "file_continuing_sar",
             previous.filed_on + timedelta(days=CONTINUING_FILING_DAYS),

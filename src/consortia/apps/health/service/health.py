@@ -137,6 +137,16 @@ def service_for(network: EmbeddedNetwork) -> HealthService:
         return service
 
 
+def registration(report: Any) -> tuple[str, str, str, dict[str, Any]]:
+    """The contract's ``register_model`` arguments for a training report: name, version, SHA-256, metrics."""
+    metrics = {
+        "model": report.model.to_json(),
+        "framingham_2008_equation": report.equation.to_json(),
+        "estimator": report.estimator,
+    }
+    return report.name, report.version, report.sha256, metrics
+
+
 def _leaf(digest: bytes) -> bytes:
     return merkle.leaf_hash(digest)
 
@@ -609,12 +619,7 @@ class HealthService:
 
     def register_model(self, identity: SigningIdentity, report: Any) -> dict[str, Any]:
         """Register a trained model's hash, version and held-out metrics on the ledger (an analyst)."""
-        metrics = {
-            "model": report.model.to_json(),
-            "framingham_2008_equation": report.equation.to_json(),
-            "estimator": report.estimator,
-        }
-        return self.submit(identity, "register_model", report.name, report.version, report.sha256, metrics).result
+        return self.submit(identity, "register_model", *registration(report)).result
 
     def promote_model(self, identity: SigningIdentity, name: str, version: str) -> dict[str, Any]:
         """Make a registered model version the current one (the custodian)."""

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from consortia.apps.coldchain.domain import timestamps
 from consortia.apps.coldchain.web.catalogue import CATALOGUE, named
 from consortia.ui import ticks, timefmt
 
@@ -212,13 +213,11 @@ def _inspection_result(journey: Mapping[str, Any], time_ms: int | None, lang: st
 
 def _iso_when(text: str | None, lang: str) -> str:
     """An ISO 8601 time from an event (harvest dates) shown like every other time; unparseable text as is."""
-    from consortia.apps.coldchain.domain import timestamps
-
     if not text:
         return ""
     try:
         return when(timestamps.to_ms(text), lang)
-    except Exception:  # a KDE that is not a time: show it rather than nothing
+    except timestamps.TimestampError:  # a KDE that is not a time: show it rather than nothing
         return text
 
 

@@ -1,11 +1,12 @@
 """The trade-finance pages over a real embedded network with the contract deployed, through the gateway app.
 
-One network per module: Zhuhai's bank registers and finances an invoice and registers a bill of lading; Shenzhen's
-bank has a current KYC attestation of the seller. Then, as a Shenzhen officer, an HK officer, a PBoC examiner and
-nobody, through Starlette's test client: every page in every language (nothing untranslated, no key missing),
-the member who must not get in (anonymous → 401, an officer on the dashboard → 403, one bank never reaching
-another's documents or records), an upload with disguised duplicates (DFIN, REDU), a bad file (row and field
-named, nothing stored), financing from the page, the dashboard's figures down to verified proofs, exports, flags.
+One network per module: Zhuhai's bank registers, finances and disburses an invoice and registers a bill of lading,
+which Guangzhou's bank is presented too (REDU); Shenzhen's bank has a current KYC attestation of the seller. Then,
+as a Shenzhen officer, an HK officer, a PBoC examiner and nobody, through Starlette's test client: every page in
+every language (nothing untranslated, no key missing), the member who must not get in (anonymous → 401, an officer
+on the dashboard → 403, one bank never reaching another's documents or records), an upload with disguised
+duplicates (DFIN, REDU), a look-alike with its reasons, a bad file (row and field named, nothing stored),
+financing from the page, the dashboard's figures down to verified proofs, the money's trail, exports, flags.
 """
 
 from __future__ import annotations
@@ -151,6 +152,10 @@ def build_site(folder: Path, *, secure_cookies: bool | None = False) -> Site:
     zhuhai.approve(financing.financing_id)
     disbursed = zhuhai.disburse(financing.financing_id, amount="100000", currency="CNY", counterparty_country="HK",
                                 purpose_code="121010", account_ref="ZH-001-778899")  # fmt: skip
+    # Guangzhou's bank is presented the same bill of lading: a duplicate attempt for the dashboard from the start.
+    guangzhou = TradeFinanceService.as_user(network, consortium.GUANGZHOU)
+    [copy] = guangzhou.register_documents(parse_csv(csv_of(consortium.GUANGZHOU, BILL_DISGUISED)))
+    assert str(copy.status) == "REDU", copy
     app = create_app(network, ServerSettings(secure_cookies=secure_cookies))
     install(app, app.state.backend)  # idempotent: a no-op when the plug-in's entry point already installed it
     return Site(network, app, financing.tx_id, invoice.doc_ref, disbursed.flows[0].tx_id)

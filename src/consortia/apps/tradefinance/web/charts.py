@@ -12,6 +12,8 @@ dashboard is never further than one click from the records that make it, and eac
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -20,7 +22,10 @@ from markupsafe import Markup
 
 from consortia.ui.ticks import nice_ticks
 
-WIDTH = 640
+WIDTH = 420
+"""The drawing's width in user units: phone-first, so that its 12-unit text stays legible when a 390 px screen
+shrinks it, and the stylesheet caps how far a desktop page enlarges it."""
+FONT = 12
 MAX_TICKS = 6
 PALETTE = ("#1f5fbf", "#d35400", "#1c7a3b", "#6f42c1", "#b42318", "#0f7c8c", "#9a6b00", "#5b6b7d", "#c2185b")
 
@@ -41,6 +46,17 @@ class Series:
     label: str
     colour: str
     segments: Sequence[Segment | None]
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns (a Chinese character takes two), with an ellipsis when cut."""
+    used, out = 0, []
+    for ch in text:
+        used += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used > width - 1:
+            return "".join(out) + "…"
+        out.append(ch)
+    return text
 
 
 def colour(index: int) -> str:
@@ -77,12 +93,12 @@ def _axis_titles(y_unit: str, x_unit: str, pad_l: int, height: int) -> str:
     parts = []
     if y_unit:
         parts.append(
-            f'<text class="axis-title" x="4" y="14" font-size="11" fill="currentColor">{escape(y_unit)}</text>'
+            f'<text class="axis-title" x="4" y="14" font-size="{FONT}" fill="currentColor">{escape(y_unit)}</text>'
         )
     if x_unit:
         parts.append(
             f'<text class="axis-title" x="{(pad_l + WIDTH) / 2:.0f}" y="{height - 6}" text-anchor="middle" '
-            f'font-size="11" fill="currentColor">{escape(x_unit)}</text>'
+            f'font-size="{FONT}" fill="currentColor">{escape(x_unit)}</text>'
         )
     return "".join(parts)
 
@@ -111,7 +127,7 @@ def columns(
     ``counts``: the values are whole numbers (financings, attempts), so the axis never steps by less than one —
     an axis of "0, 0.2, 0.4" financings means nothing.
     """
-    height, pad_l, pad_r, pad_t, pad_b = 262, 48, 8, 24, 44
+    height, pad_l, pad_r, pad_t, pad_b = 250, 40, 6, 24, 44
     totals = _totals(categories, series)
     highest = max(totals, default=0.0) or 1.0
     ticks = nice_ticks(0.0, max(highest, MAX_TICKS - 1.0) if counts else highest, MAX_TICKS)
@@ -126,11 +142,11 @@ def columns(
         parts.append(
             f'<line x1="{pad_l}" x2="{WIDTH - pad_r}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="currentColor" '
             f'stroke-opacity="0.15"/><text class="tick" x="{pad_l - 4}" y="{y(tick) + 4:.1f}" text-anchor="end" '
-            f'font-size="11" fill="currentColor">{short_number(tick, lang)}</text>'
+            f'font-size="{FONT}" fill="currentColor">{short_number(tick, lang)}</text>'
         )
     slot = inner_w / max(len(categories), 1)
     bar_w = max(min(slot * 0.7, 48), 2)
-    label_every = max(1, round(len(categories) / 8))  # at most ~8 month labels, legible on a phone
+    label_every = max(1, math.ceil(len(categories) / 5))  # at most five month labels, legible on a phone
     for i, category in enumerate(categories):
         x = pad_l + slot * i + (slot - bar_w) / 2
         base = 0.0
@@ -143,7 +159,7 @@ def columns(
             base += segment.value
         if i % label_every == 0:
             parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{height - 26}" text-anchor="middle" font-size="11" '
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - 26}" text-anchor="middle" font-size="{FONT}" '
                 f'fill="currentColor">{escape(category)}</text>'
             )
     parts.append(_axis_titles(y_unit, x_unit, pad_l, height))
@@ -161,7 +177,7 @@ def bars(
     x_unit: str = "",
 ) -> Markup:
     """Stacked horizontal bars, one per category (traders), with a round-ticked horizontal axis naming its unit."""
-    row_h, pad_l, pad_r, pad_t, pad_b = 26, 150, 16, 8, 44
+    row_h, pad_l, pad_r, pad_t, pad_b = 26, 140, 14, 8, 44
     height = pad_t + pad_b + row_h * max(len(categories), 1)
     totals = _totals(categories, series)
     ticks = nice_ticks(0.0, max(totals, default=0.0) or 1.0, MAX_TICKS)
@@ -176,13 +192,13 @@ def bars(
         parts.append(
             f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{pad_t}" y2="{height - pad_b}" stroke="currentColor" '
             f'stroke-opacity="0.15"/><text class="tick" x="{x(tick):.1f}" y="{height - 26}" text-anchor="middle" '
-            f'font-size="11" fill="currentColor">{short_number(tick, lang)}</text>'
+            f'font-size="{FONT}" fill="currentColor">{short_number(tick, lang)}</text>'
         )
     for i, category in enumerate(categories):
         top_y = pad_t + row_h * i + 4
-        name = category if len(category) <= 14 else category[:13] + "…"
+        name = shorten(category, 18)
         parts.append(
-            f'<text x="{pad_l - 6}" y="{top_y + row_h / 2:.1f}" text-anchor="end" font-size="12" '
+            f'<text x="{pad_l - 6}" y="{top_y + row_h / 2:.1f}" text-anchor="end" font-size="{FONT}" '
             f'fill="currentColor">{escape(name)}</text>'
         )
         base = 0.0

@@ -17,7 +17,7 @@ from consortia.apps.aml.domain.monitoring.config import Rules
 from consortia.apps.aml.domain.monitoring.cycles import Edge, EdgeIndex, closing_path
 from consortia.apps.aml.domain.monitoring.frame import DAY, HOUR, prepare
 from consortia.apps.aml.domain.monitoring.windows import Windows
-from consortia.apps.aml.domain.transactions import CASH_ACCOUNT
+from consortia.apps.aml.domain.transactions import CASH_ACCOUNT, CASH_DEPOSIT
 
 HITS_SCHEMA: dict[str, pl.DataType] = {
     "seq": pl.Int64(),
@@ -31,24 +31,31 @@ HITS_SCHEMA: dict[str, pl.DataType] = {
 (an amount in cents, a count or a ratio) and, for cycles, the ids of the path's payments (``;``-separated)."""
 
 
-def _hits(
-    df: pl.DataFrame, mask: np.ndarray | pl.Series, account: str | pl.Series, rule: str, value: object
-) -> pl.DataFrame:
-    """Hits of ``rule`` on the rows of ``df`` where ``mask`` holds, about ``account`` (a column name or a
-    column), measuring ``value`` (a number or a column)."""
-    accounts = df[account] if isinstance(account, str) else account
-    values = np.broadcast_to(np.asarray(value, dtype=np.float64), (df.height,))
-    base = pl.DataFrame(
+_RAW_SCHEMA: dict[str, pl.DataType] = {
+    "seq": pl.Int64(),
+    "account_id": pl.Int64(),
+    "rule": pl.String(),
+    "value": pl.Float64(),
+    "support": pl.String(),
+}
+"""Hits as the rules make them: by row and account id (names are looked up once, for the hits only)."""
+
+
+def _hits(rows: pl.DataFrame, mask: np.ndarray | pl.Series, account: str, rule: str, value: object) -> pl.DataFrame:
+    """Hits of ``rule`` on the rows where ``mask`` holds, about the account in column ``account`` (an id),
+    measuring ``value`` (a number or a column)."""
+    index = np.flatnonzero(np.asarray(mask, dtype=bool))
+    values = np.broadcast_to(np.asarray(value, dtype=np.float64), (rows.height,))[index]
+    n = len(index)
+    return pl.DataFrame(
         {
-            "seq": df["seq"],
-            "tx_id": df["tx_id"],
-            "account": accounts,
-            "rule": pl.Series([rule] * df.height, dtype=pl.String),
+            "seq": rows["seq"].gather(index),
+            "account_id": rows[account].gather(index),
+            "rule": pl.Series([rule] * n, dtype=pl.String),
             "value": pl.Series(values, dtype=pl.Float64),
-            "support": pl.Series([""] * df.height, dtype=pl.String),
+            "support": pl.Series([""] * n, dtype=pl.String),
         }
-    )
-    return base.filter(pl.Series(np.asarray(mask, dtype=bool)))
+    ).cast(_RAW_SCHEMA)
 
 
 def _sides(df: pl.DataFrame, mask: pl.Expr | None = None) -> pl.DataFrame:
@@ -56,25 +63,20 @@ def _sides(df: pl.DataFrame, mask: pl.Expr | None = None) -> pl.DataFrame:
     ``outflow`` hold the amount in cents on the side where the money moved (the cash drawer has no side)."""
     base = df if mask is None else df.filter(mask)
     base = base.filter(pl.col("orig_account") != pl.col("bene_account"))
+    common = ("seq", "t", "amount_cents")
     out = base.filter(pl.col("orig_account") != CASH_ACCOUNT).select(
-        "seq",
-        "t",
-        "tx_id",
-        "amount_cents",
-        pl.col("orig_account").alias("account"),
+        *common,
+        pl.col("orig_id").alias("account_id"),
         pl.lit(0, pl.Int64).alias("inflow"),
         pl.col("amount_cents").alias("outflow"),
     )
     inn = base.filter(pl.col("bene_account") != CASH_ACCOUNT).select(
-        "seq",
-        "t",
-        "tx_id",
-        "amount_cents",
-        pl.col("bene_account").alias("account"),
+        *common,
+        pl.col("bene_id").alias("account_id"),
         pl.col("amount_cents").alias("inflow"),
         pl.lit(0, pl.Int64).alias("outflow"),
     )
-    return pl.concat([out, inn]).sort("account", "seq")
+    return pl.concat([out, inn]).sort("account_id", "seq")
 
 
 def _run_codes(column: pl.Series) -> np.ndarray:
@@ -83,13 +85,33 @@ def _run_codes(column: pl.Series) -> np.ndarray:
 
 
 def _windows(sides: pl.DataFrame, reach: int) -> Windows:
-    return Windows.of(_run_codes(sides["account"]), sides["t"].to_numpy(), reach)
+    return Windows.of(sides["account_id"].to_numpy().astype(np.int64), sides["t"].to_numpy(), reach)
+
+
+def _group_first(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For rows sorted by group: the value of each row's group's first row."""
+    starts = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1])))
+    run = np.cumsum(np.concatenate(([True], groups[1:] != groups[:-1]))) - 1
+    return values[starts][run]
+
+
+def _group_previous(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For rows sorted by group: the previous row's value in the same group (NaN for a group's first row)."""
+    previous = np.concatenate(([np.nan], values[:-1].astype(np.float64)))
+    first = np.concatenate(([True], groups[1:] != groups[:-1]))
+    previous[first] = np.nan
+    return previous
 
 
 def cash_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
     """CTR aggregation, structuring, amounts just under thresholds, split cash in a day."""
     p = rules.params
-    cash = df.filter(pl.col("is_cash") & (pl.col("person") != CASH_ACCOUNT))
+    cash = df.filter(pl.col("is_cash") & (pl.col("person") != CASH_ACCOUNT)).with_columns(
+        pl.when(pl.col("tx_type") == CASH_DEPOSIT)
+        .then(pl.col("bene_id"))
+        .otherwise(pl.col("orig_id"))
+        .alias("person_id")
+    )
     if cash.height == 0:
         return []
     day = ["person", "direction", "bday"]
@@ -101,15 +123,15 @@ def cash_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
     crossing = (pl.col("day_sum") > p.ctr_threshold_cents) & (
         pl.col("day_sum") - pl.col("amount_cents") <= p.ctr_threshold_cents
     )
-    out.append(_hits(cash, cash.select(crossing).to_series(), "person", "ctr_aggregate", cash["day_sum"].to_numpy()))
+    out.append(_hits(cash, cash.select(crossing).to_series(), "person_id", "ctr_aggregate", cash["day_sum"].to_numpy()))
     split = cash["day_count"] >= p.split_min_transactions
-    out.append(_hits(cash, split, "person", "split_cash_same_day", cash["day_count"].to_numpy()))
+    out.append(_hits(cash, split, "person_id", "split_cash_same_day", cash["day_count"].to_numpy()))
     amounts = cash["amount_cents"].to_numpy()
     under = np.zeros(len(amounts), dtype=bool)
     for threshold in p.just_under_thresholds_cents:
         floor = int(threshold - threshold * p.just_under_margin)
         under |= (amounts >= floor) & (amounts < threshold)
-    out.append(_hits(cash, under, "person", "just_under_threshold", amounts))
+    out.append(_hits(cash, under, "person_id", "just_under_threshold", amounts))
 
     small = cash.filter(pl.col("amount_cents") <= p.structuring_threshold_cents).sort("person", "direction", "seq")
     if small.height:
@@ -119,7 +141,7 @@ def cash_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
         total = win.sum(small["amount_cents"].to_numpy(), days)
         count = win.sum(np.ones(small.height, dtype=np.int64), days)
         hit = (total > p.structuring_threshold_cents) & (count >= p.structuring_min_transactions)
-        out.append(_hits(small, hit, "person", "structuring", total))
+        out.append(_hits(small, hit, "person_id", "structuring", total))
     return out
 
 
@@ -143,26 +165,27 @@ def flow_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
         & (out_sum >= p.rapid_min_ratio * np.maximum(in_sum, 1))
     )
     ratio = out_sum / np.maximum(in_sum, 1)
-    out = [_hits(sides, rapid, sides["account"], "rapid_movement", ratio)]
+    out = [_hits(sides, rapid, "account_id", "rapid_movement", ratio)]
 
     ones = np.ones(len(t), dtype=np.int64)
     w, b = p.velocity_window_days * DAY, p.velocity_baseline_days * DAY
     recent = win.sum(ones, w)
     base = win.sum_between(ones, w + b, w)
-    first_t = sides.select(pl.col("t").min().over("account")).to_series().to_numpy()
+    groups = sides["account_id"].to_numpy()
+    first_t = _group_first(groups, t)
     expected = base * (w / b)
     spike = (
         (first_t <= t - w - b)
         & (recent >= p.velocity_min_transactions)
         & (recent >= p.velocity_factor * np.maximum(expected, 1.0))
     )
-    out.append(_hits(sides, spike, sides["account"], "velocity_spike", recent))
+    out.append(_hits(sides, spike, "account_id", "velocity_spike", recent))
 
-    previous = sides.select(pl.col("t").shift(1).over("account")).to_series().to_numpy()
+    previous = _group_previous(groups, t)
     gap = t - np.nan_to_num(previous.astype(np.float64), nan=np.inf)
     amounts = sides["amount_cents"].to_numpy()
     dormant = (gap >= p.dormant_days * DAY) & (amounts >= p.dormant_min_amount_cents)
-    out.append(_hits(sides, dormant, sides["account"], "dormant_reactivation", np.where(dormant, gap / DAY, 0)))
+    out.append(_hits(sides, dormant, "account_id", "dormant_reactivation", np.where(dormant, gap / DAY, 0)))
     return out
 
 
@@ -180,30 +203,34 @@ def party_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
     out = []
     for rule, mask in (("high_risk_jurisdiction", risky), ("round_amount", round_)):
         sides = _sides(df, mask)
-        out.append(_hits(sides, np.ones(sides.height, dtype=bool), sides["account"], rule, sides["amount_cents"]))
+        out.append(_hits(sides, np.ones(sides.height, dtype=bool), "account_id", rule, sides["amount_cents"]))
     return out
 
 
-def _first_seen(df: pl.DataFrame) -> pl.DataFrame:
-    """When each account first paid or was paid (the start of the bank's history of it)."""
+def _first_seen(df: pl.DataFrame) -> np.ndarray:
+    """When each account (by id) first paid or was paid: the start of the bank's history of it."""
     moved = df.filter(pl.col("orig_account") != pl.col("bene_account"))
-    both = pl.concat(
-        [
-            moved.select(pl.col("orig_account").alias("account"), "t"),
-            moved.select(pl.col("bene_account").alias("account"), "t"),
-        ]
-    )
-    return both.group_by("account").agg(pl.col("t").min().alias("first_t"))
+    size = int(max(df["orig_id"].max(), df["bene_id"].max())) + 1
+    first = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    t = moved["t"].to_numpy()
+    np.minimum.at(first, moved["orig_id"].to_numpy(), t)
+    np.minimum.at(first, moved["bene_id"].to_numpy(), t)
+    return first
+
+
+def _seasoned(sides: pl.DataFrame, first: np.ndarray, rules: Rules) -> np.ndarray:
+    """Whether the bank has ``min_history_days`` of each side's account's history at that side's time."""
+    return first[sides["account_id"].to_numpy()] <= sides["t"].to_numpy() - rules.network.min_history_days * DAY
 
 
 def relationship_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
     """New relationships, fan-in, fan-out and pass-through, on the graph's fresh edges."""
     p = rules.params
     out = []
+    first_seen = _first_seen(df)
     firsts = _sides(df, pl.col("cand_first"))
     if firsts.height:
-        firsts = firsts.join(_first_seen(df), on="account", how="left", maintain_order="left")
-        seasoned = firsts["first_t"].to_numpy() <= firsts["t"].to_numpy() - rules.network.min_history_days * DAY
+        seasoned = _seasoned(firsts, first_seen, rules)
         reach = (
             max(
                 p.new_rel_baseline_days,
@@ -215,9 +242,7 @@ def relationship_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
         win = _windows(firsts, reach)
         ones = np.ones(firsts.height, dtype=np.int64)
         known = win.sum(ones, p.new_rel_baseline_days * DAY, include_self=False)
-        out.append(
-            _hits(firsts, seasoned & (known <= p.new_rel_baseline_max), firsts["account"], "new_relationship", known)
-        )
+        out.append(_hits(firsts, seasoned & (known <= p.new_rel_baseline_max), "account_id", "new_relationship", known))
         is_in = firsts["inflow"].to_numpy() > 0
         for rule, side, window, minimum, baseline, most in (
             (
@@ -241,26 +266,27 @@ def relationship_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
             recent = win.sum(marks, window * DAY)
             before = win.sum_between(marks, (window + baseline) * DAY, window * DAY)
             hit = seasoned & side & (recent >= minimum) & (before <= most)
-            out.append(_hits(firsts, hit, firsts["account"], rule, recent))
+            out.append(_hits(firsts, hit, "account_id", rule, recent))
 
     fresh = _sides(df, pl.col("fresh"))
     if fresh.height:
-        fresh = fresh.join(_first_seen(df), on="account", how="left", maintain_order="left")
-        seasoned = fresh["first_t"].to_numpy() <= fresh["t"].to_numpy() - rules.network.min_history_days * DAY
+        seasoned = _seasoned(fresh, first_seen, rules)
         back = p.pass_through_window_days * DAY
         win = _windows(fresh, back)
         inflow = fresh["inflow"].to_numpy()
         outflow = fresh["outflow"].to_numpy()
         received = win.sum(inflow, back, include_self=False)
         hit = seasoned & (outflow > 0) & (received > 0) & (received >= p.pass_through_min_ratio * outflow)
-        out.append(_hits(fresh, hit, fresh["account"], "pass_through", received / np.maximum(outflow, 1)))
+        out.append(_hits(fresh, hit, "account_id", "pass_through", received / np.maximum(outflow, 1)))
     return out
 
 
 def cycle_rule(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
     """Funds returning within ``max_hops`` hops (:mod:`.cycles`), searched only where a cycle can close."""
     p = rules.params
-    fresh = df.filter(pl.col("fresh")).select("seq", "t", "tx_id", "orig_account", "bene_account", "amount_cents")
+    fresh = df.filter(pl.col("fresh")).select(
+        "seq", "t", "tx_id", "orig_account", "bene_account", "amount_cents", "orig_id", "bene_id"
+    )
     if fresh.height < 3:
         return []
     back = p.cycle_window_days * DAY
@@ -268,27 +294,25 @@ def cycle_rule(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
     win = _windows(sides, back)
     received = win.sum(sides["inflow"].to_numpy() > 0, back, include_self=False)
     sent = win.sum(sides["outflow"].to_numpy() > 0, back, include_self=False)
-    flags = sides.select("seq", "account").with_columns(
+    flags = sides.select("seq", "account_id").with_columns(
         pl.Series("received", received > 0), pl.Series("sent", sent > 0)
     )
     # A payment a → b can close a cycle only if a received and b sent a fresh payment earlier in the window.
-    orig_ok = flags.filter(pl.col("received")).select("seq", pl.col("account").alias("orig_account"))
-    bene_ok = flags.filter(pl.col("sent")).select("seq", pl.col("account").alias("bene_account"))
-    possible = set(
-        fresh.join(orig_ok, on=["seq", "orig_account"]).join(bene_ok, on=["seq", "bene_account"])["seq"].to_list()
-    )
+    orig_ok = flags.filter(pl.col("received")).select("seq", pl.col("account_id").alias("orig_id"))
+    bene_ok = flags.filter(pl.col("sent")).select("seq", pl.col("account_id").alias("bene_id"))
+    possible = set(fresh.join(orig_ok, on=["seq", "orig_id"]).join(bene_ok, on=["seq", "bene_id"])["seq"].to_list())
     index = EdgeIndex()
-    rows: list[tuple[int, str, str, str, float, str]] = []
-    for seq, t, tx_id, orig, bene, amount in fresh.iter_rows():
+    rows: list[tuple[int, int, str, float, str]] = []
+    for seq, t, tx_id, orig, bene, amount, orig_id, _ in fresh.iter_rows():
         edge = Edge(seq, t, orig, bene, amount, tx_id)
         if seq in possible:
             path = closing_path(
                 index, edge, max_hops=p.cycle_max_hops, window_seconds=back, tolerance=p.cycle_amount_tolerance
             )
             if path is not None:
-                rows.append((seq, tx_id, orig, "cycle", float(len(path) + 1), ";".join(e.tx_id for e in path)))
+                rows.append((seq, orig_id, "cycle", float(len(path) + 1), ";".join(e.tx_id for e in path)))
         index.add(edge)
-    return [pl.DataFrame(rows, schema=HITS_SCHEMA, orient="row")]
+    return [pl.DataFrame(rows, schema=_RAW_SCHEMA, orient="row")]
 
 
 def rule_hits(frame: pl.DataFrame, rules: Rules) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -301,6 +325,15 @@ def rule_hits(frame: pl.DataFrame, rules: Rules) -> tuple[pl.DataFrame, pl.DataF
         *relationship_rules(df, rules),
         *cycle_rule(df, rules),
     ]
-    parts = [part.select(list(HITS_SCHEMA)).cast(HITS_SCHEMA) for part in parts if part.height]
-    hits = pl.concat(parts) if parts else pl.DataFrame(schema=HITS_SCHEMA)
+    parts = [part for part in parts if part.height]
+    raw = pl.concat(parts) if parts else pl.DataFrame(schema=_RAW_SCHEMA)
+    names = pl.concat([df["orig_account"], df["bene_account"]]).unique().sort()  # the ids of frame.prepare
+    hits = raw.select(
+        "seq",
+        df["tx_id"].gather(raw["seq"]).alias("tx_id"),
+        names.gather(raw["account_id"]).alias("account"),
+        "rule",
+        "value",
+        "support",
+    )
     return df, hits.sort("seq", "rule", "account")

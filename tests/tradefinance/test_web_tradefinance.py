@@ -284,6 +284,22 @@ def test_one_document_form_and_financing_from_the_page(site: Site) -> None:
     assert r.status_code == 403
 
 
+def test_an_officer_cancels_a_registration(site: Site) -> None:
+    """Cancelling shows CANC by name; another bank's document cannot be cancelled from here (404)."""
+    officer = site.client(f"{consortium.GUANGZHOU}/{consortium.OFFICER}")
+    page = officer.get("/tradefinance/documents?lang=zh-Hans", headers=HTML)
+    form = {**FRESH_INVOICE, "doc_number": "GZ-501", "amount": "7300", "csrf": csrf_of(page.text)}
+    r = officer.post("/tradefinance/documents/one", data=form, headers=HTML)
+    [doc_ref] = re.findall(r'class="tf-result" data-row="1" data-status="REGU" data-doc-ref="([^"]+)"', r.text)
+    r = officer.post(f"/tradefinance/documents/{doc_ref}/cancel", data={"csrf": csrf_of(r.text)}, headers=HTML)
+    assert r.status_code == 200 and "tf-notice-CANC" in r.text
+    assert re.search(rf'data-doc-ref="{re.escape(doc_ref)}" data-status="CANC"', r.text)
+    assert CATALOGUE.text("zh-Hans", "status_CANC") in r.text and untranslated(r.text, "zh-Hans") == []
+    r = officer.post(f"/tradefinance/documents/{site.zhuhai_doc_ref}/cancel", data={"csrf": csrf_of(r.text)},
+                     headers=HTML)  # fmt: skip
+    assert r.status_code == 404
+
+
 # -- who must not get in ------------------------------------------------------------------------------------------
 
 PAGES = (

@@ -356,6 +356,19 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
             raise service_error(exc) from None
         return RedirectResponse(f"/tradefinance/documents?notice={quote(notice, safe='')}", status_code=303)
 
+    @router.post("/tradefinance/documents/{doc_ref}/cancel")
+    @page
+    async def cancel(request: Request, doc_ref: str) -> Response:
+        principal, service = await officer(request)
+        await checked_form(request, principal)
+        own = {d.doc_ref for d in await call(service.documents)}
+        if doc_ref not in own:  # another bank's reference, or none: nothing to say about it
+            raise Refusal(404, f"no document {doc_ref[:80]!r} of {principal.org}", "NOT_FOUND", "not_found_document",
+                          doc_ref[:24])  # fmt: skip
+        document = await call(service.cancel_document, doc_ref)
+        notice = quote(f"{document.status}:{doc_ref}", safe="")
+        return RedirectResponse(f"/tradefinance/documents?notice={notice}", status_code=303)
+
     # -- the trader registry ------------------------------------------------------------------------------------
 
     @router.get("/tradefinance/traders")

@@ -221,6 +221,8 @@ _EN: dict[str, str] = {
     "col_counterparty": "Counterparty in",
     "col_purpose": "Purpose code",
     "col_outstanding": "Outstanding",
+    "notice_cancelled": "Registration cancelled: its fingerprints no longer count. Document:",
+    "cancel_button": "Cancel this registration",
 }
 
 _HANS: dict[str, str] = {
@@ -408,6 +410,8 @@ _HANS: dict[str, str] = {
     "col_counterparty": "交易对手所在地",
     "col_purpose": "用途代码",
     "col_outstanding": "未偿余额",
+    "notice_cancelled": "已注销登记，其指纹不再计入查重。单据：",
+    "cancel_button": "注销此登记",
 }
 
 _HANT: dict[str, str] = {
@@ -595,6 +599,8 @@ _HANT: dict[str, str] = {
     "col_counterparty": "交易對手所在地",
     "col_purpose": "用途代碼",
     "col_outstanding": "未償餘額",
+    "notice_cancelled": "已註銷登記，其指紋不再計入查重。單據：",
+    "cancel_button": "註銷此登記",
 }
 
 CATALOGUE = Catalogue({"zh-Hans": _HANS, "zh-Hant": _HANT, "en": _EN}, default=DEFAULT)

@@ -215,6 +215,7 @@ def document_rows(documents: Sequence[DocumentView], lang: str, zone: str) -> li
                 "registered_iso": when["iso"],
                 "registered_ago": when["ago"],
                 "can_apply": str(d.status) in FINANCEABLE and (financing is None or refused),
+                "can_cancel": str(d.status) in FINANCEABLE and (financing is None or refused),
                 "tx_id": d.tx_id,
             }
         )
@@ -253,7 +254,7 @@ def refusal_notice(code: str) -> str:
     return f"REFUSED:{code}"
 
 
-NOTICES = {"FNCD": "notice_financed", "DFIN": "notice_dfin", "REFUSED": "notice_refused"}
+NOTICES = {"FNCD": "notice_financed", "DFIN": "notice_dfin", "REFUSED": "notice_refused", "CANC": "notice_cancelled"}
 
 
 def notice_text(value: str, lang: str) -> dict[str, str] | None:

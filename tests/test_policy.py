@@ -489,6 +489,8 @@ def reference_satisfied(policy: Policy, signers: list[Signer]) -> bool:
     collect(policy)
 
     def fits(principal: Principal, identity: Signer) -> bool:
+        if principal.role.startswith("role:"):
+            return principal.org == identity.org and principal.role == f"role:{identity.role}"
         return principal.org == identity.org and principal.role in ("member", identity.kind)
 
     def holds(node: Policy, truth: list[bool], next_leaf: list[int]) -> bool:
@@ -522,7 +524,12 @@ def test_satisfied_matches_exhaustive_reference() -> None:
         peer("B"),
         signer("C", "orderer"),
     ]
-    roles = ("member", "peer", "admin", "client", "orderer")
+    roles = ("member", "peer", "admin", "client", "orderer", "role:analyst", "role:officer")
+    pool += [
+        Signer("A", "client", b"A/analyst/1", role="analyst"),
+        Signer("A", "client", b"A/officer/1", role="officer"),
+        Signer("B", "client", b"B/analyst/1", role="analyst"),
+    ]
     checked = 0
     for _ in range(250):
         policy = random_policy(rng, ["A", "B", "C"], roles, depth=3, width=3)
@@ -594,3 +601,60 @@ def test_minimal_org_sets_match_brute_force() -> None:
         minimal = [s for s in every if enough(s) and not any(enough(s - {org}) for org in s)]
         expected = sorted(minimal, key=lambda s: (len(s), sorted(s)))
         assert minimal_org_sets(policy) == expected, format_policy(policy)
+
+
+# --- Roles people hold (certificate role attributes) ------------------------------------------------
+
+
+def person(org: str, name: str, role: str | None) -> Signer:
+    """A client identity of `org` named `name` whose certificate carries the role attribute `role`."""
+    return Signer(org, "client", f"{org}/{name}".encode(), role=role)
+
+
+def test_attribute_role_principals_parse_and_print() -> None:
+    policy = parse_policy("AND('AtlanticBank.role:analyst', 'AtlanticBank.role:bsa_officer')")
+    assert policy == OutOf(2, (leaf("AtlanticBank", "role:analyst"), leaf("AtlanticBank", "role:bsa_officer")))
+    assert parse_policy(format_policy(policy)) == policy
+    with pytest.raises(PolicySyntaxError, match="role:NAME for identities whose certificate's role attribute"):
+        parse_policy("'AtlanticBank.analyst'")
+    with pytest.raises(PolicySyntaxError, match="unknown role 'role:Analyst'"):
+        parse_policy("'AtlanticBank.role:Analyst'")
+    with pytest.raises(ValueError, match="unknown role 'role:'"):
+        Principal("AtlanticBank", "role:")
+
+
+def test_two_people_with_the_named_roles_are_needed() -> None:
+    """Onboarding approval: an analyst and a BSA officer, two different people of the bank."""
+    policy = parse_policy("AND('AtlanticBank.role:analyst', 'AtlanticBank.role:bsa_officer')")
+    analyst = person("AtlanticBank", "ann", "analyst")
+    officer = person("AtlanticBank", "olu", "bsa_officer")
+    assert satisfied(policy, [analyst, officer])
+    assert not satisfied(policy, [analyst])
+    assert not satisfied(policy, [officer, officer])
+    assert not satisfied(policy, [analyst, person("AtlanticBank", "ann2", "analyst")])
+    # The role must be held in the organisation the principal names, and a peer holds no person's role.
+    assert not satisfied(policy, [analyst, person("BlueRiverExchange", "x", "bsa_officer")])
+    assert not satisfied(policy, [analyst, Signer("AtlanticBank", "peer", b"AtlanticBank/peer0")])
+    assert satisfied(parse_policy("'AtlanticBank.member'"), [analyst])
+
+
+def test_two_principals_with_one_role_need_two_people() -> None:
+    policy = parse_policy("AND('Bank.role:analyst', 'Bank.role:analyst', 'Bank.client')")
+    ann, bo, cy = person("Bank", "ann", "analyst"), person("Bank", "bo", "analyst"), person("Bank", "cy", None)
+    assert not satisfied(policy, [ann, bo])  # three principals of one bank need three identities
+    assert satisfied(policy, [ann, bo, cy])
+    assert not satisfied(policy, [ann, cy, ann])
+
+
+def test_a_contract_caller_is_a_signer_with_its_role() -> None:
+    """What a contract does to decide an approval recorded by two people: their callers against a policy."""
+    from consortia.contracts.context import Caller
+
+    def caller(name: str, role: str) -> Caller:
+        return Caller("AtlanticBank", name, "client", {"role": role}, f"cert-{name}".encode())
+
+    policy = parse_policy("AND('AtlanticBank.role:analyst', 'AtlanticBank.role:bsa_officer')")
+    approvers = [caller("ann", "analyst").as_signer(), caller("olu", "bsa_officer").as_signer()]
+    assert approvers[0] == Signer("AtlanticBank", "client", b"cert-ann", role="analyst")
+    assert satisfied(policy, approvers)
+    assert not satisfied(policy, approvers[:1])

@@ -36,6 +36,7 @@ from consortia.ledger.rwset import (
 )
 from consortia.ledger.statedb import HistoryEntry, PrivateValue, StateValue
 from consortia.ledger.transaction import ContractEvent
+from consortia.policy.evaluate import Signer
 
 MAX_KEY_LENGTH = 1024
 SALT_TRANSIENT_KEY = "__consortia_salt__"
@@ -72,6 +73,10 @@ class Caller:
     def id(self) -> str:
         """A stable identifier of the caller: ``org/name``."""
         return f"{self.org}/{self.name}"
+
+    def as_signer(self) -> Signer:
+        """The caller as a policy signer, role attribute included (for approvals decided by a policy)."""
+        return Signer(self.org, self.kind, self.cert_hash, self.role)
 
 
 def key_hash(key: str) -> bytes:

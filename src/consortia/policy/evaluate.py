@@ -8,7 +8,9 @@ into a :class:`Signer` -- the signing identity's organisation, its kind (``admin
 and asks :func:`satisfied` whether those signers meet the endorsement policy.
 
 A principal ``'Org1.peer'`` is matched by a signer of ``Org1`` whose kind is ``peer``; the role
-``member`` is matched by a signer of any kind. As in Hyperledger Fabric, one identity vouches for
+``member`` is matched by a signer of any kind; ``'Org1.role:analyst'`` by a signer of ``Org1`` whose
+certificate carries the ``role`` attribute ``analyst`` (a contract deciding on recorded approvals
+passes each approver's role; peers endorsing have none). As in Hyperledger Fabric, one identity vouches for
 one principal only: ``AND('Org1.member', 'Org1.member')`` needs two different ``Org1`` identities,
 and a signature repeated in a transaction still counts once. Evaluation is therefore a search for
 an assignment of distinct identities to the principals of some choice of sub-policies that meets
@@ -26,7 +28,7 @@ searches exhaustively, but cheaply:
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .tree import OutOf, Policy, Principal, SignedBy, principals
+from .tree import ATTRIBUTE_ROLE_PREFIX, OutOf, Policy, Principal, SignedBy, attribute_role, principals
 
 SIGNER_KINDS: tuple[str, ...] = ("admin", "client", "peer", "orderer")
 """The kinds of identity that sign; ``member`` is a role principals name, not a kind."""
@@ -42,6 +44,8 @@ class Signer:
     org: str
     kind: str
     id: bytes
+    role: str | None = None
+    """The certificate's ``role`` attribute, if any (what ``'Org.role:NAME'`` principals match)."""
 
     def __post_init__(self) -> None:
         if self.kind not in SIGNER_KINDS:
@@ -50,9 +54,17 @@ class Signer:
             raise TypeError(f"signer id must be bytes, not {type(self.id).__name__}")
 
 
+def _fills(role: str, kind: str, attribute: str | None) -> bool:
+    """Return whether an identity of this kind and role attribute fills a principal's `role`."""
+    wanted = attribute_role(role)
+    if wanted is not None:
+        return attribute == wanted
+    return role == "member" or role == kind
+
+
 def matches(principal: Principal, signer: Signer) -> bool:
     """Return whether `signer` is an identity that `principal` names."""
-    return principal.org == signer.org and (principal.role == "member" or principal.role == signer.kind)
+    return principal.org == signer.org and _fills(principal.role, signer.kind, signer.role)
 
 
 def distinct_identities(signers: Sequence[Signer]) -> list[Signer]:
@@ -77,6 +89,7 @@ def satisfied(policy: Policy, signers: Sequence[Signer]) -> bool:
     if len({principal.org for principal in leaves}) == len(leaves):
         held = {(signer.org, signer.kind) for signer in identities}
         held.update((signer.org, "member") for signer in identities)
+        held.update((signer.org, f"{ATTRIBUTE_ROLE_PREFIX}{signer.role}") for signer in identities if signer.role)
         return _holds(policy, held)
     return _assignable(policy, leaves, identities)
 
@@ -96,17 +109,18 @@ def _holds(policy: Policy, held: set[tuple[str, str]]) -> bool:
 
 def _assignable(policy: Policy, leaves: list[Principal], identities: list[Signer]) -> bool:
     """Search for distinct identities satisfying `policy`, whose principals are `leaves`."""
-    counts: dict[tuple[str, str], int] = {}
+    # Identities of one organisation, kind and role attribute are interchangeable.
+    counts: dict[tuple[str, str, str | None], int] = {}
     for signer in identities:
         if any(matches(principal, signer) for principal in leaves):
-            key = (signer.org, signer.kind)
+            key = (signer.org, signer.kind, signer.role)
             counts[key] = counts.get(key, 0) + 1
     classes = list(counts)
     usable = {
         principal: tuple(
             index
-            for index, (org, kind) in enumerate(classes)
-            if org == principal.org and principal.role in ("member", kind)
+            for index, (org, kind, attribute) in enumerate(classes)
+            if org == principal.org and _fills(principal.role, kind, attribute)
         )
         for principal in set(leaves)
     }

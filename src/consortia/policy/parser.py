@@ -27,7 +27,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from .tree import ROLES, OutOf, Policy, Principal, SignedBy, is_msp_id
+from .tree import ROLES, OutOf, Policy, Principal, SignedBy, is_msp_id, is_role
 
 MAX_DEPTH = 32
 """How deeply operators may nest; real policies use two or three levels."""
@@ -236,12 +236,13 @@ class _Parser:
                 "must start with a letter and contain only letters, digits, '-' and '_'",
                 token.position + 1,
             )
-        if role not in ROLES:
+        if not is_role(role):
             role_position = token.position + 2 + len(org)
-            hint = " (roles are lowercase)" if role.lower() in ROLES else ""
+            hint = " (roles are lowercase)" if role.lower() in ROLES or is_role(role.lower()) else ""
             raise self.error(
                 f"unknown role {_shown(role)} in principal at position {role_position}: "
-                f"valid roles are {', '.join(ROLES)}{hint}",
+                f"valid roles are {', '.join(ROLES)}, or role:NAME for identities whose certificate's "
+                f"role attribute is NAME (e.g. 'Bank.role:analyst'){hint}",
                 role_position,
             )
         return Principal(org, role)

@@ -7,7 +7,9 @@ An endorsement policy says *whose signatures* make a transaction acceptable. It 
 - a leaf, :class:`SignedBy`, names one :class:`Principal` -- an organisation (identified by its
   MSP id) together with a role inside it, written ``'Org1.peer'``. The role ``member`` stands for
   any identity of the organisation; ``admin``, ``client``, ``peer`` and ``orderer`` stand for
-  identities of that kind only;
+  identities of that kind only; ``role:NAME`` stands for identities whose certificate carries the
+  ``role`` attribute ``NAME`` -- a person's job, as in ``AND('Bank.role:analyst',
+  'Bank.role:bsa_officer')``, which two different people of the bank must satisfy;
 - an inner node, :class:`OutOf`, holds a threshold ``n`` and a tuple of sub-policies, and is
   satisfied when at least ``n`` of them are.
 
@@ -25,7 +27,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 ROLES: tuple[str, ...] = ("member", "admin", "client", "peer", "orderer")
-"""The roles a principal may name, in the order error messages list them."""
+"""The built-in roles a principal may name, in the order error messages list them."""
+
+ATTRIBUTE_ROLE_PREFIX = "role:"
+"""A principal's role ``role:NAME`` names identities whose certificate's ``role`` attribute is ``NAME``."""
+
+ATTRIBUTE_ROLE_PATTERN = re.compile(r"role:[a-z][a-z0-9_]{0,63}")
+"""An attribute role: ``role:`` then a lowercase name (letters, digits, ``_``)."""
+
+
+def is_role(text: str) -> bool:
+    """Return whether `text` is a role a principal may name: built-in, or ``role:NAME``."""
+    return text in ROLES or ATTRIBUTE_ROLE_PATTERN.fullmatch(text) is not None
+
+
+def attribute_role(role: str) -> str | None:
+    """The attribute value ``role:NAME`` asks for (``NAME``), or None for a built-in role."""
+    return role[len(ATTRIBUTE_ROLE_PREFIX) :] if role.startswith(ATTRIBUTE_ROLE_PREFIX) else None
+
 
 MSP_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 """An MSP id: a letter, then letters, digits, ``-`` or ``_``."""
@@ -50,8 +69,8 @@ class Principal:
             raise ValueError(
                 f"invalid MSP id {self.org!r}: must start with a letter and contain only letters, digits, '-' and '_'"
             )
-        if self.role not in ROLES:
-            raise ValueError(f"unknown role {self.role!r}: valid roles are {', '.join(ROLES)}")
+        if not isinstance(self.role, str) or not is_role(self.role):
+            raise ValueError(f"unknown role {self.role!r}: valid roles are {', '.join(ROLES)} or role:NAME")
 
     def __str__(self) -> str:
         """Return the principal as policy text, e.g. ``'Org1.peer'``."""

@@ -539,3 +539,7 @@ def test_language_from_query_cookie_and_browser(site: Site) -> None:
     assert r.status_code == 200 and '<html lang="zh-Hans">' in r.text
     officer.get("/tradefinance/traders?lang=en", headers=HTML)  # sets the cookie
     assert '<html lang="en">' in officer.get("/tradefinance/traders", headers=HTML).text
+    # The switcher keeps a drill-down's selection.
+    examiner = site.client(EXAMINER)
+    html = examiner.get("/tradefinance/oversight/records?set=attempts&kind=duplicate&lang=en", headers=HTML).text
+    assert 'href="/tradefinance/oversight/records?set=attempts&amp;kind=duplicate&amp;lang=zh-Hant"' in html

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -157,7 +157,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
             "csrf": csrf_of(request),
             "lang": lang,
             "t": CATALOGUE.table(lang),
-            "switcher": [(code, SWITCH_LABEL[code]) for code in LANGUAGES],
+            "switcher": [(code, SWITCH_LABEL[code], same_page_in(request, code)) for code in LANGUAGES],
             "path": request.url.path,
             "zone": zone,
             "zone_name": ZONE_NAMES.get(zone, {}).get(lang, zone),
@@ -514,6 +514,12 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
 
 
 _CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 400: "BAD_REQUEST", 409: "CONFLICT"}
+
+
+def same_page_in(request: Request, lang: str) -> str:
+    """This page's address in another language (its other query parameters kept: a drill-down stays one)."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "notice")]
+    return f"{request.url.path}?{urlencode([*query, ('lang', lang)])}"
 
 
 def lang_of(request: Request) -> str:

@@ -28,7 +28,7 @@ from openpyxl import load_workbook
 from consortia.apps.tradefinance import consortium
 from consortia.apps.tradefinance.domain.csvrows import COLUMNS, parse_csv
 from consortia.apps.tradefinance.service.tradefinance import TradeFinanceService
-from consortia.apps.tradefinance.web import install
+from consortia.apps.tradefinance.web import install, views
 from consortia.apps.tradefinance.web.charts import Segment, Series, columns
 from consortia.apps.tradefinance.web.text import CATALOGUE, LANGUAGES
 from consortia.gateway.server.app import ServerSettings, create_app
@@ -412,6 +412,14 @@ def test_dashboard_figures_drill_down_to_records_whose_proofs_verify(site: Site)
     consistency = examiner.get(f"/tradefinance/consistency?from=1&to={proof['header']['number']}")
     assert consistency.status_code == 200 and consistency.json()["channel"] == consortium.CHANNEL
     assert examiner.get("/tradefinance/consistency?from=5&to=1").status_code == 400
+
+
+def test_a_drill_down_lists_at_most_its_page_of_records(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A figure with more records than a page holds says so, in the page's language, and points to the export."""
+    monkeypatch.setattr(views, "MAX_RECORDS", 0)
+    html = site.client(EXAMINER).get("/tradefinance/oversight/records?set=financings&lang=zh-Hant", headers=HTML).text
+    assert 'id="records-cut"' in html and 'class="tf-record card"' not in html
+    assert untranslated(html, "zh-Hant") == []
 
 
 def test_chart_ticks_are_round(site: Site) -> None:

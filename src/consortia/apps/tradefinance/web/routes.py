@@ -409,10 +409,12 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         names = views.trader_names(await call(service.traders), lang)
         tx_ids = views.select(figures, selection)
         peer_channel = backend.peer_channel(CHANNEL, principal)
-        records = views.record_rows(peer_channel.ledger, tx_ids, selection.kind_key, lang, zone_of(principal.org))
+        shown = tx_ids[: views.MAX_RECORDS]
+        records = views.record_rows(peer_channel.ledger, shown, selection.kind_key, lang, zone_of(principal.org))
         for row in records:
             row.update(views.record_facts(row["tx_id"], figures, None, names, lang))
-        context = {"figure": views.describe(selection, lang, names), "records": records}
+        context = {"figure": views.describe(selection, lang, names), "records": records, "total": len(tx_ids),
+                   "shown": len(shown)}  # fmt: skip
         return render(request, principal, "tf_records.html", context)
 
     @router.get("/tradefinance/oversight/export.csv")

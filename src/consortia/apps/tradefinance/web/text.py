@@ -223,6 +223,7 @@ _EN: dict[str, str] = {
     "col_outstanding": "Outstanding",
     "notice_cancelled": "Registration cancelled: its fingerprints no longer count. Document:",
     "cancel_button": "Cancel this registration",
+    "records_shown": "Showing the first {shown} of {total} records; the exports list them all.",
 }
 
 _HANS: dict[str, str] = {
@@ -412,6 +413,7 @@ _HANS: dict[str, str] = {
     "col_outstanding": "未偿余额",
     "notice_cancelled": "已注销登记，其指纹不再计入查重。单据：",
     "cancel_button": "注销此登记",
+    "records_shown": "仅显示{total}条记录中的前{shown}条；导出文件列出全部记录。",
 }
 
 _HANT: dict[str, str] = {
@@ -601,6 +603,7 @@ _HANT: dict[str, str] = {
     "col_outstanding": "未償餘額",
     "notice_cancelled": "已註銷登記，其指紋不再計入查重。單據：",
     "cancel_button": "註銷此登記",
+    "records_shown": "僅顯示{total}條記錄中的前{shown}條；匯出檔案列出全部記錄。",
 }
 
 CATALOGUE = Catalogue({"zh-Hans": _HANS, "zh-Hant": _HANT, "en": _EN}, default=DEFAULT)

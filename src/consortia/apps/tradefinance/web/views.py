@@ -575,6 +575,10 @@ def oversight_page(oversight: Oversight, traders: Sequence[TraderView], lang: st
     }
 
 
+MAX_RECORDS = 200
+"""Records one drill-down page lists (the export carries every transaction id of every figure)."""
+
+
 def record_rows(ledger: Any, tx_ids: Iterable[str], kind_key: str, lang: str, zone: str) -> list[dict[str, Any]]:
     """Ledger records by transaction id: kind, block and when (in the viewer's zone); unknown ids left out."""
     table = CATALOGUE.table(lang)

@@ -9,10 +9,13 @@ slips through. So every key field is first brought to one canonical form:
   ideographic space become their ASCII forms; compatibility characters fold.
 * **Free text** (:func:`normalise_text`; names, vessels, ports) is case-folded, its separators ``- _ / . , ·``
   become spaces and runs of spaces collapse: ``Cosco  Shipping-Star`` ≡ ``COSCO SHIPPING STAR``.
-* **Document numbers** (:func:`normalise_doc_number`) are upper-cased, the leading zeros of each run of digits
-  dropped (a clerk's ``0042`` is the printer's ``42``) and then every space and separator dropped:
-  ``inv - 0042`` ≡ ``INV42``. Zeros are stripped per run *before* separators go, so ``2020-0042`` → ``202042``
-  and ``2020 042`` → ``202042`` agree, while ``INV-0042`` and ``INV-0043`` stay two numbers.
+* **Document numbers** (:func:`normalise_doc_number`) are upper-cased, every space and separator dropped (they
+  carry no meaning: ``INV-0042``, ``INV 0042`` and ``INV0042`` are one number), and then the leading zeros of each
+  run of digits dropped (padding: a clerk's ``INV42`` is the printer's ``INV0042``): ``inv - 0042`` ≡ ``INV42``,
+  while ``INV-0042`` and ``INV-0043`` stay two numbers. Separators go *first*, so ``ZL25-05422`` ≡ ``ZL2505422``
+  (a separator left out is the commonest retyping); the price is that zeros padding a run *after* a separator are
+  kept (``ZL25-5422`` is another number: ``ZL255422``) — such a copy still meets its original on the ``parties``
+  fingerprint.
 * **Dates** (:func:`parse_date`): ISO ``2020-05-18``, ``2020/05/18``, ``2020.05.18``, compact ``20200518``,
   Chinese ``2020年5月18日``, day-first numeric ``18/05/2020``, ``18-05-2020``, ``18.05.2020``, and month names
   ``18 May 2020``, ``May 18, 2020``, ``18-May-20``. A numeric date with the year last is read **day first**
@@ -87,11 +90,9 @@ def normalise_text(text: str) -> str:
 
 
 def normalise_doc_number(text: str) -> str:
-    """NFKC, upper case, leading zeros of each digit run dropped, then every space and separator dropped."""
-    upper = nfkc(text).upper()
-    # Strip zeros per run before the separators go, so runs stay apart: "2020-0042" → "2020-42" → "202042".
-    stripped = _DIGIT_RUN.sub(lambda m: m.group().lstrip("0") or "0", upper)
-    return _DOC_NUMBER_DROP.sub("", stripped)
+    """NFKC, upper case, every space and separator dropped, then the leading zeros of each digit run dropped."""
+    compact = _DOC_NUMBER_DROP.sub("", nfkc(text).upper())
+    return _DIGIT_RUN.sub(lambda m: m.group().lstrip("0") or "0", compact)
 
 
 # -- dates ---------------------------------------------------------------------------------------------------------

@@ -144,6 +144,18 @@ def test_chart_ticks_are_round() -> None:
     assert [float(v) for v in re.findall(r'class="tick">([\d.]+)<', glucose)] == [0, 50, 100, 150, 200, 250, 300]
 
 
+def test_the_model_card_is_in_the_pages_language(site: tuple[EmbeddedNetwork, Any]) -> None:
+    """The training wrote the card in Korean too: the Korean page shows it (whole), the English page the original."""
+    _, client = site
+    coordinator = client("GangwonCareCentre/choi")
+    ko = coordinator.get("/health/model?lang=ko").text
+    assert '<article class="card model-card" id="model-card" lang="ko">' in ko and "<h2>한계</h2>" in ko
+    assert "<table>" in ko and 'id="model-card-note"' not in ko
+    en = coordinator.get("/health/model?lang=en").text
+    assert '<article class="card model-card" id="model-card" lang="en">' in en and "<h2>Limits</h2>" in en
+    assert "## " not in en and "| --- |" not in en and "|---|" not in en  # rendered, not raw Markdown
+
+
 def test_model_card_is_html_and_html_in_it_is_not_passed_through() -> None:
     """The card's Markdown becomes headings, lists and tables; a <script> written in it stays text."""
     html = str(views.markdown("# Card\n\n- one\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n<script>alert(1)</script>\n"))

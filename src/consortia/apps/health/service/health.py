@@ -120,6 +120,8 @@ class ModelCard:
     record: dict[str, Any] | None
     card: str = ""
     problem: str = ""
+    translations: Mapping[str, str] = field(default_factory=dict)
+    """The card in other languages (``ko``), where the training wrote one."""
 
 
 _SERVICES: dict[Path, HealthService] = {}
@@ -665,7 +667,10 @@ class HealthService:
             card = (folder / "MODEL_CARD.md").read_text()
         except OSError:
             card = ""
-        return ModelCard(record, card)
+        translations = {}
+        for path in folder.glob("MODEL_CARD.*.md"):
+            translations[path.name.split(".")[1]] = path.read_text()
+        return ModelCard(record, card, translations=translations)
 
     def score(
         self, identity: SigningIdentity, patients: Sequence[str], model: Any | None = None, now: datetime | None = None

@@ -189,7 +189,7 @@ def train(cohort: dataset.Cohort | None = None) -> tuple[CalibratedClassifierCV,
 
 def save(report: TrainingReport, blob: bytes, directory: Path) -> TrainingReport:
     """Write model file, report and model card into ``directory/<version>/``; return the report with paths."""
-    from consortia.apps.health.service.model_card import render
+    from consortia.apps.health.service.model_card import render, render_ko
 
     folder = Path(directory) / report.version
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,11 +197,13 @@ def save(report: TrainingReport, blob: bytes, directory: Path) -> TrainingReport
         "model": str(folder / "model.joblib"),
         "report": str(folder / "report.json"),
         "model_card": str(folder / "MODEL_CARD.md"),
+        "model_card_ko": str(folder / "MODEL_CARD.ko.md"),
     }
     Path(files["model"]).write_bytes(blob)
     report = TrainingReport(**{**report.__dict__, "files": files})
     Path(files["report"]).write_text(json.dumps(report.to_json(), indent=2) + "\n")
     Path(files["model_card"]).write_text(render(report))
+    Path(files["model_card_ko"]).write_text(render_ko(report))
     return report
 
 

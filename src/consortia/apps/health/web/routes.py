@@ -666,9 +666,12 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         # file there has the SHA-256 the ledger registered.
         card = await run_in_threadpool(service.model_card)
         lang = lang_of(request)
+        own = card.translations.get(lang) if lang != "en" else card.card
         context = {
             "record": card.record,
-            "card_html": views.markdown(card.card),
+            # The card in the page's language where the training wrote one, else the English original (marked so).
+            "card_html": views.markdown(own or card.card),
+            "card_lang": lang if own else "en",
             "problem": card.problem,
             "registered": tx.say(lang, "model_registered", when=tx.when(card.record["registered"], lang))
             if card.record

@@ -150,6 +150,8 @@ def _session(url: str, org: str, user: str, password: str | None, as_json: bool)
     """Log ``org/user`` in to the node at ``url`` with their password; refusals become one-line errors."""
     import httpx
 
+    if not password and _is_terminal():
+        password = typer.prompt(f"Password of {org}/{user}", hide_input=True)
     if not password:
         fail(f"{org}/{user} logs in to {url} with a password: give --password or set CONSORTIA_PASSWORD", 2,
              as_json=as_json)  # fmt: skip
@@ -169,6 +171,12 @@ def _session(url: str, org: str, user: str, password: str | None, as_json: bool)
             fail(exc.message, as_json=as_json, extra={"code": exc.code, **exc.extra})
 
 
+def _is_terminal() -> bool:
+    import sys
+
+    return sys.stdin.isatty()
+
+
 def _program(data: Path | None, org: str, user: str, as_json: bool) -> SigningIdentity:
     """A program's own identity (its key file in the folder), to sign requests to the running node with."""
     from consortia.identity import SigningIdentity
@@ -185,11 +193,23 @@ def _program(data: Path | None, org: str, user: str, as_json: bool) -> SigningId
 PASSWORD_HELP = "The person's wallet password (or set CONSORTIA_PASSWORD); programs need none."
 
 
+def _asked(data: Path | None, org: str, user: str, password: str | None) -> str | None:
+    """The password of a person (no key file in the folder), asked at a terminal when not given."""
+    import sys
+
+    from consortia.network.bootstrap import user_dir
+
+    if password or (user_dir(data_dir(data), org, user) / "key.pem").is_file() or not sys.stdin.isatty():
+        return password
+    return typer.prompt(f"Password of {org}/{user}", hide_input=True)
+
+
 def _identity(
     service: HealthService, org: str, user: str, as_json: bool, password: str | None = None
 ) -> SigningIdentity:
     from consortia.apps.health.service.health import HealthError
 
+    password = _asked(service.network.directory, org, user, password)
     try:
         return service.identity(org, user, password)
     except HealthError as exc:

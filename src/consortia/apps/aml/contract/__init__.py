@@ -1,0 +1,1 @@
+"""On the ledger: the ``aml`` contract (:mod:`.contract`) and the JSON codecs of what it stores (:mod:`.codec`)."""

@@ -141,6 +141,11 @@ def test_a_regulator_follows_a_figure_and_verifies_a_record(
     for chart in ("#chart-corridors", "#chart-duplicates", "#chart-exposure-CNY"):
         expect(page.locator(chart)).to_be_visible()
     no_sideways_scroll(page, viewport["width"])
+    # Every figure's table opened: on a phone they are stacked cards, still no wider than the screen.
+    for summary in page.locator("details > summary").all():
+        summary.click()
+    expect(page.locator("#corridors table a.figure").first).to_be_visible()
+    no_sideways_scroll(page, viewport["width"])
     page.screenshot(path=str(tmp_path / f"dashboard-{viewport['width']}.png"), full_page=True)
     # One click on a bar of the corridors chart lists the ledger records behind it.
     page.locator("#chart-corridors a.bar-link").first.click()

@@ -410,8 +410,18 @@ def generate(config: GeneratorConfig) -> Dataset:
     _normal(b, people)
     pool = people[:]
     b.rng.shuffle(pool)
-    patterns = _laundering(b, pool)
+    planned = _laundering(b, pool)
     rows = sorted(b.rows, key=lambda r: (r[0], r[1], r[2], r[3]))
+    # A pattern's accounts are those its payments actually touched (a random walk may skip a member).
+    touched: dict[str, set[str]] = {p.pattern_id: set() for p in planned}
+    for row in rows:
+        if row[6] is not None:
+            touched[row[6]].update(a for a in (row[1], row[2]) if a != CASH_ACCOUNT)
+    patterns = [
+        Pattern(p.pattern_id, p.typology, tuple(a for a in p.accounts if a in touched[p.pattern_id]))
+        for p in planned
+        if touched[p.pattern_id]
+    ]
     frame = pl.DataFrame(
         rows,
         schema={

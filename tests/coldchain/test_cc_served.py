@@ -4,6 +4,7 @@ line what to run instead (exit 2, no traceback)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,11 +79,10 @@ def test_trace_through_the_node_agrees_with_the_ledger(demo_network, serving) ->
     [
         ["trace", "{lot}", "--direction", "back"],
         ["fsma204", "--from", "2026-01-01", "--to", "2026-01-02", "--out", "{tmp}/f.csv"],
-        ["reading-proof", "LG-001", "1"],
         ["ingest", "--seconds", "1"],
         ["import-epcis", "{document}"],
     ],
-    ids=["trace", "fsma204", "reading-proof", "ingest", "import-epcis"],
+    ids=["trace", "fsma204", "ingest", "import-epcis"],
 )
 def test_without_server_a_served_folder_is_refused_in_one_line(demo_network, serving, tmp_path, argv) -> None:
     values = {"{tmp}": str(tmp_path), "{lot}": "08801234000116/MK1", "{document}": str(epcis_documents()[0])}
@@ -94,3 +94,14 @@ def test_without_server_a_served_folder_is_refused_in_one_line(demo_network, ser
     assert len(lines) == 1 and "in use by a running node" in lines[0], result.output
     assert ("--server" in lines[0]) == (argv[0] in ("trace", "fsma204", "import-epcis")), lines[0]
     assert "Traceback" not in result.output
+
+
+def test_a_reading_proof_is_read_beside_the_running_node(demo_network, serving) -> None:
+    """reading-proof needs the folder's ledger itself: it reads a member peer's copy read-only, and verifies."""
+    folder = str(demo_network.directory)
+    result = runner.invoke(consortia_cli, ["coldchain", "reading-proof", "LG-001", "1", "--data", folder, "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["verified"] and all(step["ok"] for step in document["verification"])
+    missing = runner.invoke(consortia_cli, ["coldchain", "reading-proof", "LG-001", "999999999", "--data", folder])
+    assert missing.exit_code == 1 and "no reading" in missing.output and "Traceback" not in missing.output

@@ -4,8 +4,9 @@ Commands that touch the ledger open the embedded network in ``--data`` and act a
 ``consortia demo`` or ``consortia serve`` serves that folder, the node holds it: the commands that read it
 (``trace``, ``fsma204``) and ``import-epcis`` then go through the running node's API with ``--server URL`` (or
 ``consortia --server URL coldchain …``), signing each request with the organisation's own identity from the data
-folder; without ``--server`` — and for the commands that need the folder itself (``ingest``, ``simulate
---register``, ``reading-proof``) — they say in one line what to run instead and exit with status 2. Every command
+folder; ``reading-proof`` reads a member peer's ledger read-only beside the node; without ``--server`` — and for
+the commands that write the folder itself (``ingest``, ``simulate --register``) — they say in one line what to run
+instead and exit with status 2. Every command
 that prints results takes ``--json``; bad input ends with a message naming what is wrong and exit status 1
 (rejected data) or 2 (bad usage), never a traceback.
 """
@@ -511,15 +512,20 @@ def reading_proof(
     from consortia.apps.coldchain.service.store import ReadingStore
 
     folder = _data(data)
-    with _network(data, as_json, command=f"consortia coldchain reading-proof {device} {seq}") as network:
-        store = ReadingStore(proofs.store_path(folder))
-        try:
-            peer_channel = network.peers[network.spec.channel(consortium.CHANNEL).orgs[0]].channel(consortium.CHANNEL)
-            document = proofs.reading_proof(store, peer_channel, device, seq)
-        except proofs.ProofError as exc:
-            fail(str(exc), as_json=as_json)
-        finally:
-            store.close()
+    if (folder / "network.json").is_file() and served(folder) and proofs.store_path(folder).is_file():
+        # A running node holds the folder: read its ledger read-only beside it (and the reading store, SQLite WAL).
+        document = _reading_proof_read_only(folder, device, seq, as_json)
+    else:
+        with _network(data, as_json, command=f"consortia coldchain reading-proof {device} {seq}") as network:
+            store = ReadingStore(proofs.store_path(folder))
+            try:
+                org = network.spec.channel(consortium.CHANNEL).orgs[0]
+                peer_channel = network.peers[org].channel(consortium.CHANNEL)
+                document = proofs.reading_proof(store, peer_channel, device, seq)
+            except proofs.ProofError as exc:
+                fail(str(exc), as_json=as_json)
+            finally:
+                store.close()
     steps = proofs.verify_reading_proof(document)
     document["verification"] = [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in steps]
     document["verified"] = all(s.ok for s in steps)
@@ -530,6 +536,32 @@ def reading_proof(
             typer.echo(f"{'✓' if s.ok else '✗'} {s.name} {s.detail}")
     if not document["verified"]:
         raise typer.Exit(1)
+
+
+def _reading_proof_read_only(folder: Path, device: str, seq: int, as_json: bool) -> dict[str, Any]:
+    """:func:`reading_proof` from a member peer's ledger opened read-only beside the node serving ``folder``."""
+    import consortia.apps.coldchain.consortium as consortium
+    from consortia.apps.coldchain.service import proofs
+    from consortia.apps.coldchain.service.store import ReadingStore
+    from consortia.peer.audit import find_ledgers
+
+    ledgers = {  # peer nodes are named <org>.<peer>
+        node.split(".", 1)[0]: path
+        for node, channel, path, peer in find_ledgers(folder)
+        if peer and channel == consortium.CHANNEL
+    }
+    org = next((o for o in consortium.ORGS if o in ledgers), None)
+    if org is None:
+        fail(f"the network in {folder} has no peer ledger of channel '{consortium.CHANNEL}'", as_json=as_json)
+    view = proofs.LedgerView.open(ledgers[org], org)
+    store = ReadingStore(proofs.store_path(folder))
+    try:
+        return proofs.reading_proof(store, view, device, seq)
+    except proofs.ProofError as exc:
+        fail(str(exc), as_json=as_json)
+    finally:
+        store.close()
+        view.close()
 
 
 @app.command()

@@ -125,10 +125,12 @@ def _last_step(built: scenario.Scenario, lot: gs1.LotId, now_ms: int) -> str:
     from consortia.apps.coldchain.domain import timestamps
     from consortia.ui import timefmt
 
+    # a pack travels on the trip's pallet once packed: the pallet's shipping and receiving are its steps too
+    names = (lot.canonical, built.pallet) if lot in built.retail_lots else (lot.canonical,)
     steps = [
         c
         for c in built.captures
-        if ":" not in c.label and lot.canonical in json.dumps(c.document["epcisBody"]["eventList"])
+        if ":" not in c.label and any(name in json.dumps(c.document["epcisBody"]["eventList"]) for name in names)
     ]
     if not steps:
         return "recorded"

@@ -23,12 +23,17 @@ A *reading proof* chains:
 4. the transaction is in the ledger (the transaction proof).
 
 Other loggers' batches anchored in the same transaction appear in either proof only as sibling hashes.
+
+Proofs are built from a member peer's channel: the open :class:`~consortia.peer.channel.PeerChannel` of a running
+network, or a :class:`LedgerView` — the same peer's ledger opened read-only beside the node that serves the folder
+(no lock, no repair), which is how ``consortia coldchain reading-proof`` works while ``consortia demo`` serves.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +47,8 @@ from consortia.apps.coldchain.service.ingest import store_path as _store_path
 from consortia.apps.coldchain.service.store import ReadingStore
 from consortia.ledger import merkle
 from consortia.ledger.encoding import MalformedError, parse_json
+from consortia.ledger.history import HistoryTree
+from consortia.ledger.ledger import ChannelLedger
 from consortia.ledger.proof import (
     Step,
     UnknownTransaction,
@@ -64,10 +71,49 @@ def store_path(data: Path) -> Path:
     return _store_path(data)
 
 
-def transaction_proof(peer_channel: PeerChannel, tx_id: str, *, tamper: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LedgerView:
+    """A member peer's channel ledger, open read-only beside the node that serves it (a command's view)."""
+
+    org: str
+    ledger: ChannelLedger
+    history: HistoryTree
+    orderer_cas: Mapping[str, bytes]
+
+    @classmethod
+    def open(cls, directory: Path, org: str) -> LedgerView:
+        """Open the peer ledger in ``directory`` (``peers/<org>/<channel>``) read-only, with its history tree."""
+        from consortia.channel.rules import read_genesis
+
+        ledger = ChannelLedger(directory, read_only=True)
+        try:
+            history = HistoryTree(directory / "history", read_only=True)
+        except BaseException:
+            ledger.close()
+            raise
+        config, _ = read_genesis(ledger.block(0))
+        return cls(org, ledger, history, config.orderer_cas())
+
+    def close(self) -> None:
+        """Close the ledger and the tree."""
+        self.ledger.close()
+        self.history.close()
+
+
+Channel = PeerChannel | LedgerView
+"""Where a proof is read from: a running peer's channel, or a read-only view of its ledger."""
+
+
+def transaction_proof(peer_channel: Channel, tx_id: str, *, tamper: bool = False) -> dict[str, Any]:
     """The platform proof document of a committed transaction (corrupted in transit when ``tamper``, for tests)."""
     try:
-        document = build_transaction_proof(peer_channel.ledger, tx_id.lower(), peer_channel.rules.config.orderer_cas())
+        if isinstance(peer_channel, LedgerView):
+            document = build_transaction_proof(
+                peer_channel.ledger, tx_id.lower(), peer_channel.orderer_cas, peer_channel.history
+            )
+        else:
+            cas = peer_channel.rules.config.orderer_cas()
+            document = build_transaction_proof(peer_channel.ledger, tx_id.lower(), cas)
     except UnknownTransaction as exc:
         raise ProofError(str(exc)) from None
     if tamper:
@@ -75,13 +121,13 @@ def transaction_proof(peer_channel: PeerChannel, tx_id: str, *, tamper: bool = F
     return document
 
 
-def _private(peer_channel: PeerChannel, key: str) -> Any:
+def _private(peer_channel: Channel, key: str) -> Any:
     """A private record of the cold-chain collection as this (member) peer holds it, or None."""
     found = peer_channel.ledger.state.private_get(CONTRACT, COLLECTION, key)
     return None if found is None else parse_json(found.value)
 
 
-def event_commitment(peer_channel: PeerChannel, event_id: str) -> dict[str, Any]:
+def event_commitment(peer_channel: Channel, event_id: str) -> dict[str, Any]:
     """An event's first leaf, its path to its capture's root, and (for members) the full event and its salt."""
     secret = _private(peer_channel, SECRET_KEY)
     key = event_key(reference(bytes.fromhex(secret["secret"]), "ev", event_id)) if secret else None
@@ -106,7 +152,7 @@ def event_commitment(peer_channel: PeerChannel, event_id: str) -> dict[str, Any]
     }
 
 
-def reading_proof(store: ReadingStore, peer_channel: PeerChannel, device: str, seq: int) -> dict[str, Any]:
+def reading_proof(store: ReadingStore, peer_channel: Channel, device: str, seq: int) -> dict[str, Any]:
     """The proof document of one stored reading."""
     found = store.reading(device, seq)
     if found is None:

@@ -146,7 +146,7 @@ def build_router(backend: Backend, resources: Resources) -> APIRouter:
             row["display"] = {
                 "name": named(lang, "alarm", row.get("code")),
                 "when": present.when(row.get("raisedAtMs"), lang),
-                "detail": (row.get("message_ko") if lang == "ko" else None) or row.get("message") or "",
+                "detail": row.get("message_ko" if lang == "ko" else "message") or "",  # never English on a Korean page
             }
         return {"alarms": rows}
 

@@ -137,7 +137,7 @@ def journey_display(journey: Mapping[str, Any], lang: str, now_ms: int) -> dict[
             {
                 "code": alarm.get("code"),
                 "name": named(lang, "alarm", alarm.get("code")),
-                "detail": (alarm.get("message_ko") if lang == "ko" else None) or alarm.get("message") or "",
+                "detail": alarm.get("message_ko" if lang == "ko" else "message") or "",  # no English on a Korean page
             }
         )
     inspections = []

@@ -424,8 +424,9 @@ def describe(selection: Selection, lang: str, names: Mapping[str, str] | None = 
     return " · ".join(parts)
 
 
-def _figure(selection: Selection, value: str) -> dict[str, str]:
-    return {"value": value, "link": selection.link(), "key": selection.key()}
+def _figure(selection: Selection, value: str, empty: bool = False) -> dict[str, str]:
+    """A figure and its drill-down link (none for an empty figure: there are no records behind a zero)."""
+    return {"value": value, "link": "" if empty else selection.link(), "key": selection.key()}
 
 
 def month_axis(lang: str, zone: str) -> str:
@@ -490,7 +491,7 @@ def _attempt_section(oversight: Oversight, lang: str, zone: str) -> dict[str, An
         cells = {}
         for kind in ATTEMPT_KINDS:
             count = sum(f.count for f in oversight.attempts if f.month == month and f.kind == kind)
-            cells[kind] = _figure(Selection("attempts", month=month, kind=kind), str(count))
+            cells[kind] = _figure(Selection("attempts", month=month, kind=kind), str(count), empty=not count)
         rows.append({"month": month, **cells})
     chart = ""
     if months:

@@ -157,26 +157,35 @@ def scan(
         console.print(f"  {name}: {count}")
 
 
+def _dataset(seed: int, people: int, days: int, as_json: bool):  # -> Dataset (imported lazily)
+    """Labelled synthetic data, or a message saying which setting is out of range."""
+    from consortia.apps.aml.domain.generator import GeneratorConfig, generate
+
+    try:
+        return generate(GeneratorConfig(seed=seed, people=people, days=days))
+    except ValueError as exc:
+        fail(str(exc), 2, as_json=as_json)
+
+
 @app.command()
 def evaluate(
     seed: Annotated[int, typer.Option(help="Generator seed (the rules were never tuned on the default).")] = (
         DEFAULT_EVALUATION_SEED
     ),
     people: Annotated[int, typer.Option(help="Customers in the synthetic bank.", min=50)] = 1500,
-    days: Annotated[int, typer.Option(help="Days of activity.", min=60)] = 120,
+    days: Annotated[int, typer.Option(help="Days of activity (at least 63).")] = 120,
     rules_file: Annotated[Path | None, typer.Option("--rules", help="A rules file instead of the shipped one.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Recall and precision per typology (account level) on labelled synthetic data."""
     from consortia.apps.aml.domain.evaluation import TARGET_PRECISION, TARGET_RECALL
     from consortia.apps.aml.domain.evaluation import evaluate as score
-    from consortia.apps.aml.domain.generator import GeneratorConfig, generate
     from consortia.apps.aml.domain.monitoring.engine import scan as run_scan
 
     rules = _rules(rules_file, as_json)
     with _progress(as_json) as progress:
         progress.add_task(f"generating data (seed {seed})", total=None)
-        dataset = generate(GeneratorConfig(seed=seed, people=people, days=days))
+        dataset = _dataset(seed, people, days, as_json)
         progress.add_task(f"scanning {dataset.frame.height:,} transactions", total=None)
         result = run_scan(dataset.frame.drop("is_sar", "alert_id", "typology"), rules)
     evaluation = score(dataset, result.alerts, [t.name for t in rules.typologies if t.reporting])
@@ -207,7 +216,7 @@ def evaluate(
 @app.command()
 def bench(
     people: Annotated[int, typer.Option(help="Customers in the synthetic bank (3,700 make 400,000+ tx).")] = 3700,
-    days: Annotated[int, typer.Option(help="Days of activity.", min=60)] = 120,
+    days: Annotated[int, typer.Option(help="Days of activity (at least 63).")] = 120,
     stream: Annotated[int, typer.Option(help="Transactions decided one at a time by the streaming engine.")] = 50_000,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 11,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
@@ -215,7 +224,6 @@ def bench(
     """Batch throughput (tx/s) and streaming decision latency (p50, p99 ms)."""
     import numpy as np
 
-    from consortia.apps.aml.domain.generator import GeneratorConfig, generate
     from consortia.apps.aml.domain.monitoring.engine import scan as run_scan
     from consortia.apps.aml.domain.monitoring.frame import transactions_of
     from consortia.apps.aml.domain.monitoring.streaming import StreamingEngine
@@ -223,7 +231,7 @@ def bench(
     rules = _rules(None, as_json)
     with _progress(as_json) as progress:
         progress.add_task(f"generating {people:,} customers over {days} days", total=None)
-        dataset = generate(GeneratorConfig(seed=seed, people=people, days=days))
+        dataset = _dataset(seed, people, days, as_json)
         frame = dataset.frame.drop("is_sar", "alert_id", "typology")
         progress.add_task(f"batch scan of {frame.height:,} transactions", total=None)
         started = time.perf_counter()

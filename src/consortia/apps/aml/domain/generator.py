@@ -107,7 +107,22 @@ class GeneratorConfig:
     days: int = 120
     start: date = date(2026, 1, 5)
     warmup_days: int = 35
-    patterns_per_typology: int = 6
+    patterns_per_typology: int | None = None
+    """How many patterns of each typology; by default one for every 250 customers (six for 1,500)."""
+
+    def __post_init__(self) -> None:
+        if self.people < 50:
+            raise ValueError(f"expected at least 50 customers, found {self.people}")
+        if self.days < self.warmup_days + 28:
+            raise ValueError(
+                f"expected at least {self.warmup_days + 28} days (a {self.warmup_days}-day warm-up and four weeks "
+                f"of patterns), found {self.days}"
+            )
+
+    @property
+    def patterns(self) -> int:
+        """Patterns planted per typology."""
+        return self.patterns_per_typology if self.patterns_per_typology is not None else max(1, self.people // 250)
 
 
 @dataclass(frozen=True)
@@ -298,6 +313,11 @@ def _laundering(b: _Builder, pool: list[str]) -> list[Pattern]:
     counter = 0
 
     def take(k: int) -> list[str]:
+        if len(pool) < k:
+            raise ValueError(
+                f"{cfg.people} customers are too few for {cfg.patterns} patterns of each typology: "
+                "expected more customers or fewer patterns"
+            )
         return [pool.pop() for _ in range(k)]
 
     def amount(base: int | None = None, cut: float = 0.0) -> int:
@@ -308,7 +328,7 @@ def _laundering(b: _Builder, pool: list[str]) -> list[Pattern]:
     def start_day() -> int:
         return rng.randint(cfg.warmup_days, cfg.days - 28)
 
-    order = [t for t in TYPOLOGIES for _ in range(cfg.patterns_per_typology)]
+    order = [t for t in TYPOLOGIES for _ in range(cfg.patterns)]
     rng.shuffle(order)
     for typology in order:
         counter += 1

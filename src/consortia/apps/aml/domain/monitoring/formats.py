@@ -17,6 +17,7 @@ the first bad row in file order. Parsing is vectorised (polars); only errors are
 
 from __future__ import annotations
 
+import csv
 import io
 from dataclasses import dataclass
 
@@ -73,6 +74,7 @@ def _read(data: bytes, required: tuple[str, ...]) -> pl.DataFrame:
     try:
         frame = pl.read_csv(io.BytesIO(data), infer_schema=False, truncate_ragged_lines=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        _ragged(data)
         raise InputError(
             0, "*", "a CSV file with a header row", f"unreadable CSV ({str(exc).splitlines()[0]})"
         ) from exc
@@ -80,6 +82,17 @@ def _read(data: bytes, required: tuple[str, ...]) -> pl.DataFrame:
         if column not in frame.columns:
             raise InputError(0, column, f"the column {column!r}", f"columns {', '.join(frame.columns) or 'none'}")
     return frame.select(required)
+
+
+def _ragged(data: bytes) -> None:
+    """Find the first row whose number of fields differs from the header's (polars only says that one does)."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
+    header = next(reader, None)
+    if not header:
+        raise InputError(0, "*", "a CSV file with a header row", "an empty file")
+    for number, row in enumerate(reader, start=1):
+        if row and len(row) != len(header):
+            raise InputError(number, "*", f"{len(header)} fields as in the header", f"{len(row)} fields")
 
 
 def _first_bad(frame: pl.DataFrame, bad: pl.Series, column: str, expected: str) -> None:

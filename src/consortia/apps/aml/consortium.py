@@ -13,10 +13,12 @@
 **Where the data lives** (:data:`COLLECTIONS`). An exchange's peer is a member of the channel, so it holds every
 block and the whole public state: nothing about alerts, cases, filings or onboarding may be there. So
 
-* public state holds only the contract's configuration (organisations and roles);
+* public state holds only the contract's configuration (organisations and roles) and the log of refusals (who was
+  refused which function, when — never what they asked for or why, which the bank's collection keeps);
 * :data:`BANK_COLLECTION` (``aml-bank``, members: the bank and the examiners) holds the onboarding records and
   approvals, policy violations, alerts, cases and their steps, filings (with their hashes and XML), examination
-  notes, refusals and the audit trail's index; only the bank's and the examiners' peers keep the plaintext;
+  notes, what each refused request asked for, and the audit trail's index; only the bank's and the examiners'
+  peers keep the plaintext;
 * :func:`account_collection` (``aml-acct-<Exchange>``, members: the bank, that exchange and the examiners) holds
   that exchange's accounts and their transactions. Reads are members-only at the platform level, so another
   exchange's peer holds none of it and cannot even simulate a read.

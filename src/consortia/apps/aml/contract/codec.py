@@ -149,9 +149,11 @@ def record_to_json(record: ExchangeRecord) -> dict[str, Any]:
             for lic in record.licences
         ],
         "owners": [{"name": o.name, "ownership": str(o.ownership), "control": o.control} for o in record.owners],
-        "risk_factors": [{"name": f.name, "level": f.level.value, "reason": f.reason} for f in record.risk_factors],
+        "risk_factors": [
+            {"name": f.name, "level": RiskRating(f.level).value, "reason": f.reason} for f in record.risk_factors
+        ],
         "reviews": [
-            {"on": r.on.isoformat(), "reviewer": r.reviewer, "rating": r.rating.value, "summary": r.summary}
+            {"on": r.on.isoformat(), "reviewer": r.reviewer, "rating": RiskRating(r.rating).value, "summary": r.summary}
             for r in record.reviews
         ],
         "documents": [{"kind": d.kind, "reference": d.reference, "sha256": d.sha256} for d in record.documents],

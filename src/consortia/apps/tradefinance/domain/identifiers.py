@@ -30,7 +30,8 @@ Three registries, three shapes, one :class:`TraderId` (``kind`` and canonical ``
 
 :func:`parse_trader_id` reads any of them from free text: NFKC first (full-width digits and letters, the
 ideographic space), stray spaces and hyphens ignored, case ignored; the shape decides the kind. An explicit
-prefix ``USCC:``, ``HKBR:``/``BR:`` or ``MOCR:`` may name the kind when a form wants to be unambiguous.
+prefix ``USCC``, ``HKBR``/``BR`` or ``MOCR`` (with a colon or a space) may name the kind when a form wants to be
+unambiguous.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _USCC_SHAPE = re.compile(r"[0-9A-Z]{18}")
 _HKBR_SHAPE = re.compile(r"(?P<br>\d{8})(?:-(?P<branch>\d{3})(?:-\d{2}-\d{2}-[0-9A-Z])?)?")
 _MOCR_SHAPE = re.compile(r"\(?SO\)?(?P<a>\d{1,6})|(?P<b>\d{1,6})\(?SO\)?")
-_PREFIX = re.compile(r"(?P<kind>USCC|HKBR|BR|MOCR|SO)[:：]", re.IGNORECASE)
+_PREFIX = re.compile(r"(?P<kind>USCC|HKBR|BR|MOCR)(?:\s*:\s*|\s+|(?=\d))", re.IGNORECASE)
 
 _EXPECTED_USCC = "an 18-character unified social credit code with valid check characters"
 _EXPECTED_HKBR = "an 8-digit Hong Kong business registration number (optionally with -branch-MM-YY-check)"
@@ -126,10 +127,8 @@ def parse_trader_id(text: str, *, field: str = "trader_id") -> TraderId:
     kind = None
     prefix = _PREFIX.match(cleaned)
     if prefix is not None:
-        kind = {"BR": "HKBR", "SO": "MOCR"}.get(prefix["kind"].upper(), prefix["kind"].upper())
+        kind = {"BR": "HKBR"}.get(prefix["kind"].upper(), prefix["kind"].upper())
         cleaned = cleaned[prefix.end() :]
-        if kind == "MOCR" and prefix["kind"].upper() == "SO":
-            cleaned = "SO" + cleaned
     # Spaces never matter in these numbers; hyphens only in the HK BR suffix, which keeps them.
     compact = re.sub(r"\s+", "", cleaned).upper()
     if kind is None:
@@ -145,5 +144,5 @@ def parse_trader_id(text: str, *, field: str = "trader_id") -> TraderId:
     if kind == "USCC":
         return _parse_uscc(compact.replace("-", ""), text, field)
     if kind == "MOCR":
-        return _parse_mocr(compact, text, field)
+        return _parse_mocr(compact if "SO" in compact else compact + "SO", text, field)
     return _parse_hkbr(compact, text, field)

@@ -95,8 +95,9 @@ ROLE_ORGS: dict[str, list[str]] = {
 }
 """Which organisations' certificates may carry each role (the contract's configuration)."""
 
-APPROVAL_POLICY = f"AND('{BANK}.{ANALYST}','{BANK}.{BSA_OFFICER}')"
-"""Onboarding approval: an analyst and the BSA officer of the bank (role principals; see :mod:`.contract`)."""
+APPROVAL_POLICY = f"AND('{BANK}.role:{ANALYST}','{BANK}.role:{BSA_OFFICER}')"
+"""Onboarding approval: an analyst and the BSA officer of the bank — two different people, by the platform's role
+principals (``'Org.role:NAME'``: an identity of Org whose certificate's ``role`` attribute is NAME)."""
 
 POLICY = f"OR('{BANK}.peer', '{EXAMINERS}.peer')"
 """The contract's endorsement policy: a peer that holds the bank's collection."""

@@ -17,8 +17,9 @@ transient data:
 **Onboarding approval is a policy over roles, not a flag.** Each approval is its own transaction, signed by the
 person approving; the contract keeps the approver's organisation, kind, certificate hash and role (read from the
 caller's certificate, counted only from the bank) and the version of the record approved (its hash), and decides
-with the platform's evaluator: ``satisfied(parse_policy("AND('AtlanticBank.analyst','AtlanticBank.bsa_officer')"),
-signers)`` over the approvals of the current version. One identity vouches for one principal, so the same person
+with the platform's evaluator: ``satisfied(parse_policy("AND('AtlanticBank.role:analyst',
+'AtlanticBank.role:bsa_officer')"), signers)`` over the approvals of the current version (``'Org.analyst'``, the
+shorter spelling, is read as ``'Org.role:analyst'``). One identity vouches for one principal, so the same person
 approving twice is one approval, and an analyst alone or the officer alone is not enough. Until the platform's
 policy language has role principals (the record's ``decided_by`` then says ``contract``), the same rule is decided by
 :class:`~..domain.onboarding.ApprovalPolicy` over the same records.

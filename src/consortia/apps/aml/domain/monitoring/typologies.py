@@ -239,18 +239,25 @@ def network_alerts(df: pl.DataFrame, hits: pl.DataFrame, rules: Rules, typology:
                 else:
                     graph.add_nodes_from(a for a in (orig, bene) if a in anchors)
                     leaves[orig if orig in anchors else bene].add((orig, bene))
-            hits_by_account: dict[str, list[_HitRow]] = defaultdict(list)
-            for row in _rows(weighted_b.filter(pl.col("bucket") == b).drop("bucket")):
-                hits_by_account[row.account].append(row)
             # Groups are joined through accounts with structural hits only; the others hang on as leaves, so two
             # groups that both paid the same furniture shop stay two groups.
+            groups = []
             for core in nx.weakly_connected_components(graph):
                 sub = nx.DiGraph(graph.subgraph(core))
                 for anchor in core:
                     sub.add_edges_from(leaves.get(anchor, ()))
+                if sub.number_of_nodes() >= typology.min_accounts:
+                    groups.append(sub)
+            if not groups:
+                continue
+            members = [n for sub in groups for n in sub.nodes]
+            hits_by_account: dict[str, list[_HitRow]] = defaultdict(list)
+            for row in _rows(
+                weighted_b.filter((pl.col("bucket") == b) & pl.col("account").is_in(members)).drop("bucket")
+            ):
+                hits_by_account[row.account].append(row)
+            for sub in groups:
                 nodes = set(sub.nodes)
-                if len(nodes) < typology.min_accounts:
-                    continue
                 behind = [row for n in sorted(nodes) for row in hits_by_account.get(n, [])]
                 pairs = [pair for pair in sub.edges]
                 group_rules = []

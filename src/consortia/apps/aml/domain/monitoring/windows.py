@@ -10,7 +10,7 @@ counted, even at the same instant), which is exactly what a streaming engine fed
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,7 @@ class Windows:
     keys: np.ndarray
     """group * span + time: sorted ascending."""
     span: int
+    _starts: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, groups: np.ndarray, times: np.ndarray, reach: int) -> Windows:
@@ -39,7 +40,9 @@ class Windows:
 
     def start(self, back: int) -> np.ndarray:
         """For each row, the index of the first row of its group with time > its time - ``back``."""
-        return np.searchsorted(self.keys, self.keys - back, side="right")
+        if back not in self._starts:  # several rules look back the same distance: search once
+            self._starts[back] = np.searchsorted(self.keys, self.keys - back, side="right")
+        return self._starts[back]
 
     def sum(self, values: np.ndarray, back: int, *, include_self: bool = True) -> np.ndarray:
         """For each row ``i``: the sum of ``values`` over rows ``j <= i`` (``j < i`` without ``include_self``) of

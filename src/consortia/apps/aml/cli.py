@@ -272,8 +272,8 @@ def bench(
         return
     b, s = report["batch"], report["streaming"]
     console.print(
-        f"batch: {b['transactions']:,} transactions in {b['seconds']} s = {b['tx_per_s']:,} tx/s ({b['alerts']} alerts; "
-        f"{b['cpu_seconds']} s of CPU = {b['tx_per_cpu_s']:,} tx per CPU-second; load average "
+        f"batch: {b['transactions']:,} transactions in {b['seconds']} s = {b['tx_per_s']:,} tx/s "
+        f"({b['alerts']} alerts; {b['cpu_seconds']} s of CPU = {b['tx_per_cpu_s']:,} tx per CPU-second; load average "
         f"{report['load_average_1m']} on {report['cpus']} CPUs)"
     )
     console.print(f"streaming: {s['transactions']:,} decisions, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms")

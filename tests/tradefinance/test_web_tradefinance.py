@@ -1,12 +1,13 @@
 """The trade-finance pages over a real embedded network with the contract deployed, through the gateway app.
 
 One network per module: Zhuhai's bank registers, finances and disburses an invoice and registers a bill of lading,
-which Guangzhou's bank is presented too (REDU); Shenzhen's bank has a current KYC attestation of the seller. Then,
-as a Shenzhen officer, an HK officer, a PBoC examiner and nobody, through Starlette's test client: every page in
-every language (nothing untranslated, no key missing), the member who must not get in (anonymous → 401, an officer
-on the dashboard → 403, one bank never reaching another's documents or records), an upload with disguised
-duplicates (DFIN, REDU), a look-alike with its reasons, a bad file (row and field named, nothing stored),
-financing from the page, the dashboard's figures down to verified proofs, the money's trail, exports, flags.
+which Guangzhou's bank is presented too (REDU, then refused financing: no KYC); Shenzhen's bank has a current KYC
+attestation of the seller. Then, as a Shenzhen officer, an HK officer, a PBoC examiner and nobody, through
+Starlette's test client: every page in every language (nothing untranslated, no key missing), the member who must
+not get in (anonymous → 401, an officer on the dashboard → 403, one bank never reaching another's documents or
+records), an upload with disguised duplicates (DFIN, REDU), a look-alike with its reasons, a bad file (row and
+field named, nothing stored), financing from the page, the dashboard's figures down to verified proofs, the
+money's trail, the refusals, exports, flags.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from openpyxl import load_workbook
 
 from consortia.apps.tradefinance import consortium
 from consortia.apps.tradefinance.domain.csvrows import COLUMNS, parse_csv
-from consortia.apps.tradefinance.service.tradefinance import TradeFinanceService
+from consortia.apps.tradefinance.service.tradefinance import Refused, TradeFinanceService
 from consortia.apps.tradefinance.web import install, views
 from consortia.apps.tradefinance.web.charts import Segment, Series, columns
 from consortia.apps.tradefinance.web.text import CATALOGUE, LANGUAGES
@@ -156,6 +157,10 @@ def build_site(folder: Path, *, secure_cookies: bool | None = False) -> Site:
     guangzhou = TradeFinanceService.as_user(network, consortium.GUANGZHOU)
     [copy] = guangzhou.register_documents(parse_csv(csv_of(consortium.GUANGZHOU, BILL_DISGUISED)))
     assert str(copy.status) == "REDU", copy
+    # … and applies to finance it without a KYC attestation of the seller: refused, and the refusal logged.
+    with pytest.raises(Refused) as refused:
+        guangzhou.apply_financing(copy.doc_ref, "88000", "HKD")
+    assert refused.value.code == "KYC"
     app = create_app(network, ServerSettings(secure_cookies=secure_cookies))
     install(app, app.state.backend)  # idempotent: a no-op when the plug-in's entry point already installed it
     return Site(network, app, financing.tx_id, invoice.doc_ref, disbursed.flows[0].tx_id)
@@ -409,6 +414,11 @@ def test_dashboard_figures_drill_down_to_records_whose_proofs_verify(site: Site)
     assert all(step.ok for step in check_proof(proof))
     # The duplicate attempts chart carries Shenzhen's DFIN upload (another test may have run first or not: at
     # least Zhuhai's own registrations are counted when a duplicate exists).
+    # The refused requests are listed, each by organisation and code, linking to its record on the ledger.
+    refusals = dict(re.findall(r'<li data-tx-id="([0-9a-f]{64})" data-code="KYC"><strong>([^<]+)</strong>', page.text))
+    [guangzhou] = [tx for tx, org in refusals.items() if org == consortium.DISPLAY[consortium.GUANGZHOU]["en"]]
+    assert CATALOGUE.text("en", "function_apply_financing") in page.text
+    assert examiner.get(f"/tradefinance/records/{guangzhou}", headers=HTML).status_code == 200
     consistency = examiner.get(f"/tradefinance/consistency?from=1&to={proof['header']['number']}")
     assert consistency.status_code == 200 and consistency.json()["channel"] == consortium.CHANNEL
     assert examiner.get("/tradefinance/consistency?from=5&to=1").status_code == 400

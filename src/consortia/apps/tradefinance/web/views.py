@@ -554,6 +554,31 @@ def _bank_rows(oversight: Oversight, lang: str) -> list[dict[str, Any]]:
     return rows
 
 
+MAX_REFUSALS = 20
+"""Latest refused requests the dashboard lists (each links to its ledger record)."""
+
+
+def refusal_rows(oversight: Oversight, lang: str, zone: str) -> list[dict[str, Any]]:
+    """The latest refused requests, as the contract logged them: who (organisation), what, why (code), when."""
+    table = CATALOGUE.table(lang)
+    now = datetime.now(UTC)
+    rows = []
+    for r in sorted(oversight.refusals, key=lambda r: r.at_ms, reverse=True)[:MAX_REFUSALS]:
+        when = moment(r.at_ms, lang, zone, now)
+        rows.append(
+            {
+                "org": bank_name(r.org, lang),
+                "function": table.get(f"function_{r.function}", table["function_other"]),
+                "function_code": r.function,
+                "code": r.code,
+                "when": when["text"],
+                "ago": when["ago"],
+                "tx_id": r.tx_id,
+            }
+        )
+    return rows
+
+
 def trader_names(traders: Sequence[TraderView], lang: str) -> dict[str, str]:
     """Trader identifiers (as figures name them) → names in ``lang``, or the registry number when the trader has
     no name in ``lang`` (a chart label is one run of text and cannot mark a name in another language)."""
@@ -573,6 +598,7 @@ def oversight_page(oversight: Oversight, traders: Sequence[TraderView], lang: st
         "duplicates": _attempt_section(oversight, lang, zone),
         "exposure": _exposure_section(oversight, names, lang),
         "banks": _bank_rows(oversight, lang),
+        "refusals": refusal_rows(oversight, lang, zone),
     }
 
 

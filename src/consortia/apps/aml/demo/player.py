@@ -143,9 +143,11 @@ def seed(network: EmbeddedNetwork, console: Console) -> list[str]:
         ("examiner", EXAMINERS, EXAMINER_USER),
     )
     width = max(len(label) for label, _, _ in people) + 1
+    data = network.directory
     return [
         f"AML at a US bank (synthetic data), password {DEMO_PASSWORD}:",
         *(f"  {(label + ':').ljust(width + 1)} {{base}}/aml  as {org}/{user}" for label, org, user in people),
-        f"  SAR filed for case {result.sar_case}: consortia aml sar {result.sar_case} --out sar.xml",
-        "  cases: consortia aml cases --json",
+        "  Look further (these work while the server runs; without it, leave out --server):",
+        f"  consortia aml cases --json --server {{base}} --data {data}",
+        f"  consortia aml sar {result.sar_case} --out sar.xml --server {{base}} --data {data}",
     ]

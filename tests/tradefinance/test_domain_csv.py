@@ -161,3 +161,13 @@ def test_other_document_types_and_statuses() -> None:
     assert [s.value for s in DocStatus] == ["REGU", "REDU", "DFIN", "FNCD", "CANC"]
     assert all(status.meaning for status in DocStatus)
     assert DocStatus.DFIN.meaning == "duplicate of a document already financed"
+
+
+def test_overlong_fields_and_line_breaks_inside_a_cell_are_refused() -> None:
+    long_name = INVOICE.replace("深圳市华盛电子有限公司", "A" * 300)
+    broken = INVOICE.replace("Wing Lee Trading Limited", '"Wing Lee\nTrading"')
+    with pytest.raises(CsvError) as caught:
+        parse_csv(csv_of(long_name, broken))
+    assert [(p.row, p.field) for p in caught.value.problems] == [(1, "seller_name"), (2, "buyer_name")]
+    assert "at most 256 characters" in caught.value.problems[0].message
+    assert "line breaks" in caught.value.problems[1].message

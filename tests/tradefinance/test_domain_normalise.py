@@ -105,7 +105,19 @@ def test_ambiguous_numeric_dates_are_read_day_first() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["2020-13-01", "31/04/2020", "18/05/20", "yesterday", "2020-05", "18 Foo 2020", "", "2020年2月30日"]
+    "bad",
+    [
+        "2020-13-01",
+        "31/04/2020",
+        "18/05/20",
+        "yesterday",
+        "2020-05",
+        "18 Foo 2020",
+        "",
+        "0020-05-18",
+        "18/05/9999",
+        "2020年2月30日",
+    ],
 )
 def test_bad_dates_name_the_field_the_expected_and_the_found(bad: str) -> None:
     with pytest.raises(InvalidField) as caught:

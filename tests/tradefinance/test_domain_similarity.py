@@ -169,6 +169,16 @@ def test_generated_batches_are_deterministic_and_valid() -> None:
         assert 2 <= len(group) <= 3 and len({by_number[n].bank for n in group}) == len(group)
     with pytest.raises(ValueError, match="banks"):
         generate_batch(1, 200, ["OnlyBank"])
+    with pytest.raises(ValueError, match="traders"):
+        generate_batch(1, 200, BANKS, traders=3)
+
+
+def test_the_demo_sized_batch_has_ten_traders_and_a_handful_of_each_plant() -> None:
+    batch = generate_batch(1, 200, BANKS, traders=10)
+    assert len(batch.traders) == 10 and len({t.trader_id for t in batch.traders}) == 10
+    assert 3 <= len(batch.truth_duplicates) <= 10 and len(batch.truth_suspicious) >= 1
+    groups = group_rows(parse_csv(batch.csv_text))
+    assert {g.rows for g in groups if g.kind == "duplicate"} == {tuple(sorted(s)) for s in batch.truth_duplicates}
 
 
 def pairs(groups: Iterable[Iterable[int]]) -> set[frozenset[int]]:

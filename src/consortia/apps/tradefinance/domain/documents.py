@@ -21,6 +21,7 @@ Registration answers with the statuses duplicate registries in trade finance use
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -40,6 +41,7 @@ from .normalise import (
 
 __all__ = [
     "BL_FIELDS",
+    "MAX_FIELD_LENGTH",
     "DocStatus",
     "DocType",
     "DocumentReading",
@@ -182,10 +184,26 @@ class DocumentReading:
     problems: tuple[InvalidField, ...]
 
 
+MAX_FIELD_LENGTH = 256
+"""No field of a trade document is longer (what the contract's wire form accepts, too)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _required(fields: Mapping[str, str], name: str, problems: list[InvalidField], expected: str) -> str | None:
     value = fields.get(name)
     if value is None or not nfkc(value).strip():
         problems.append(InvalidField(name, expected, value or ""))
+        return None
+    return _sound(name, value, problems)
+
+
+def _sound(name: str, value: str, problems: list[InvalidField]) -> str | None:
+    """The value, unless it is too long or carries control characters (line breaks inside a quoted cell …)."""
+    if len(value) > MAX_FIELD_LENGTH:
+        problems.append(InvalidField(name, f"at most {MAX_FIELD_LENGTH} characters", value[:40] + "…"))
+        return None
+    if _CONTROL.search(value):
+        problems.append(InvalidField(name, "text without control characters or line breaks", value))
         return None
     return value
 
@@ -220,7 +238,7 @@ def read_document(fields: Mapping[str, str]) -> DocumentReading:
     extras: dict[str, str | None] = {}
     for name in BL_FIELDS:
         raw = fields.get(name) or ""
-        present = bool(nfkc(raw).strip())
+        present = bool(nfkc(raw).strip()) and _sound(name, raw, problems) is not None
         if doc_type is DocType.BILL_OF_LADING and not present:
             problems.append(InvalidField(name, "a value (required for a bill of lading)", raw))
         extras[name] = raw if present else None

@@ -151,6 +151,8 @@ def parse_date(text: str, *, field: str = "issue_date") -> date:
         year = int(parts["y"])
         if len(parts["y"]) == 2:
             year += 2000
+        if not 1900 <= year <= 2199:  # a typo, not a trade document
+            raise InvalidField(field, _DATE_EXPECTED + " with a year from 1900 to 2199", text)
         try:
             return date(year, month, int(parts["d"]))
         except ValueError:

@@ -305,10 +305,11 @@ class _Builder:
 
     def draw(self, doc_type: str | None = None) -> _Spec:
         """A fresh document clear of every other (drawing again until it is), kept."""
-        while True:
+        for _ in range(10_000):
             spec = self.propose(doc_type)
             if self.clear(spec):
                 return self.keep(spec)
+        raise ValueError(f"traders: {len(self.traders)} are too few to keep this many documents apart")
 
 
 # -- rendering -----------------------------------------------------------------------------------------------------
@@ -493,6 +494,8 @@ def generate_batch(seed: int, rows: int, banks: Sequence[str], *, traders: int |
     """A batch of ``rows`` documents presented by ``banks`` with planted truth; the same for the same arguments."""
     if rows < 40:
         raise ValueError(f"rows: expected at least 40 (room for every kind of plant), found {rows}")
+    if traders is not None and traders < 4:
+        raise ValueError(f"traders: expected at least 4 (two disjoint pairs of parties), found {traders}")
     if len(banks) < 2 or len(set(banks)) != len(banks):
         raise ValueError(f"banks: expected at least two distinct banks, found {list(banks)}")
     rng = random.Random(seed)

@@ -152,27 +152,30 @@ class _Builder:
         self.config = config
         self.rng = random.Random(config.seed)
         self.rows: list[tuple] = []
-        self.origin = datetime(config.start.year, config.start.month, config.start.day, tzinfo=UTC)
+        origin = datetime(config.start.year, config.start.month, config.start.day, tzinfo=UTC)
+        # Instants are seconds since the epoch while generating (cheap), datetimes in the table.
+        self.origin_s = int(origin.timestamp())
+        self.end_s = self.origin_s + config.days * 86_400
 
-    def at(self, day: int, hour_lo: float = 13.0, hour_hi: float = 23.0) -> datetime:
+    def at(self, day: int, hour_lo: float = 13.0, hour_hi: float = 23.0) -> float:
         """An instant on ``day`` (days since the start) between two UTC hours (13-23 UTC: New York daytime)."""
         seconds = int(self.rng.uniform(hour_lo, hour_hi) * 3600)
-        return self.origin + timedelta(days=day, seconds=seconds)
+        return self.origin_s + day * 86_400 + seconds
 
     def add(
         self,
-        when: datetime,
+        when: float,
         orig: str,
         bene: str,
         cents: int,
         tx_type: str,
         pattern: Pattern | None = None,
     ) -> None:
-        if cents <= 0 or when >= self.origin + timedelta(days=self.config.days):
+        if cents <= 0 or when >= self.end_s:
             return
         self.rows.append(
             (
-                when.replace(microsecond=0),  # whole seconds, as both CSV formats write them
+                int(when),  # whole seconds, as both CSV formats write them
                 orig,
                 bene,
                 int(cents),
@@ -215,7 +218,7 @@ def _normal(b: _Builder, people: list[str]) -> None:
         for day in weekdays_from(first_friday, 14):
             when = b.at(day, 13, 14)
             for person, salary in members:
-                b.add(when + timedelta(seconds=rng.randint(0, 600)), employer, person, salary, ACH)
+                b.add(when + rng.randint(0, 600), employer, person, salary, ACH)
         # The employer pays its suppliers monthly: established business relationships.
         mine = rng.sample(suppliers, k=min(3, len(suppliers)))
         for month_day in range(2, days, 30):
@@ -245,7 +248,7 @@ def _normal(b: _Builder, people: list[str]) -> None:
                 when = b.at(day)
                 b.add(when, person, merchant, amount, TRANSFER)
                 if rng.random() < 0.02:
-                    b.add(when + timedelta(days=rng.randint(2, 10)), merchant, person, amount, TRANSFER)
+                    b.add(when + 86_400 * rng.randint(2, 10), merchant, person, amount, TRANSFER)
         # ATM withdrawals, occasional cash deposits.
         for day in range(rng.randint(0, 6), days, rng.randint(5, 12)):
             b.add(b.at(day), person, CASH_ACCOUNT, _money(rng, 40, 400, 20), CASH_WITHDRAWAL)
@@ -408,7 +411,7 @@ def _laundering(b: _Builder, pool: list[str]) -> list[Pattern]:
             received: dict[str, int] = {}
             for s, t in edges:
                 if sequential:
-                    when = when + timedelta(hours=rng.uniform(4, 30))
+                    when = when + 3_600 * rng.uniform(4, 30)
                     value = amount(received.get(s, base), 0.02 if s in received else 0.0)
                     if typology in ("scatter_gather", "gather_scatter", "stack") and s in received:
                         outs = sum(1 for e in edges if e[0] == s)
@@ -445,7 +448,7 @@ def generate(config: GeneratorConfig) -> Dataset:
     frame = pl.DataFrame(
         rows,
         schema={
-            "timestamp": pl.Datetime("us", "UTC"),
+            "timestamp": pl.Int64(),
             "orig_account": pl.String(),
             "bene_account": pl.String(),
             "amount_cents": pl.Int64(),
@@ -458,7 +461,7 @@ def generate(config: GeneratorConfig) -> Dataset:
     )
     frame = frame.with_row_index("n").select(
         pl.format("T{}", pl.col("n").cast(pl.String).str.zfill(8)).alias("tx_id"),
-        "timestamp",
+        pl.from_epoch("timestamp", "s").dt.replace_time_zone("UTC").dt.cast_time_unit("us").alias("timestamp"),
         "orig_account",
         "bene_account",
         "amount_cents",

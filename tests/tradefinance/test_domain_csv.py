@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from consortia.apps.tradefinance.domain.csvrows import COLUMNS, CsvError, parse_csv
+from consortia.apps.tradefinance.domain.csvrows import COLUMNS, CsvError, decode_csv, parse_csv
 from consortia.apps.tradefinance.domain.documents import DocStatus, DocType, document_from_fields
 from consortia.apps.tradefinance.domain.identifiers import TraderId
 from consortia.apps.tradefinance.domain.normalise import InvalidField
@@ -171,3 +171,12 @@ def test_overlong_fields_and_line_breaks_inside_a_cell_are_refused() -> None:
     assert [(p.row, p.field) for p in caught.value.problems] == [(1, "seller_name"), (2, "buyer_name")]
     assert "at most 256 characters" in caught.value.problems[0].message
     assert "line breaks" in caught.value.problems[1].message
+
+
+def test_uploads_in_utf8_with_a_bom_utf16_or_gb18030_read_alike() -> None:
+    text = csv_of(INVOICE, BILL)
+    rows = parse_csv(text)
+    for data in (text.encode("utf-8"), b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16"), text.encode("gb18030")):
+        assert parse_csv(decode_csv(data)) == rows
+    with pytest.raises(CsvError, match="not text"):
+        decode_csv(b"\xff\xfe\x00")

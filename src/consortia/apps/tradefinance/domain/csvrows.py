@@ -11,6 +11,8 @@ line, or a spreadsheet's row of commas) are skipped and not counted.
 Spaces at the start or end of a cell may be data, so nothing is stripped here: each field's normalisation decides
 (identifiers, numbers, dates, amounts and currencies ignore them; names are kept as written for display).
 
+Uploaded bytes become text through :func:`decode_csv` (UTF-8, or the GB18030 of a Mainland spreadsheet).
+
 A file with any bad row registers nothing, so :func:`parse_csv` reads the whole file and reports *every* problem
 in one :class:`CsvError` (``.problems``), the first one also as ``.row``, ``.field`` and ``.message``. A header
 problem is reported with row 0.
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 from .documents import TradeDocument, read_document
 
-__all__ = ["COLUMNS", "CsvError", "CsvProblem", "Row", "parse_csv"]
+__all__ = ["COLUMNS", "CsvError", "CsvProblem", "Row", "decode_csv", "parse_csv"]
 
 COLUMNS = (
     "bank",
@@ -82,6 +84,30 @@ class CsvError(ValueError):
         more = f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
         field = f", {first.field}" if first.field else ""
         super().__init__(f"{where}{field}: {first.message}{more}")
+
+
+def decode_csv(data: bytes) -> str:
+    """The text of an uploaded file: UTF-8 (with or without a BOM), UTF-16 with a BOM, else GB18030.
+
+    A spreadsheet on a Mainland Windows desktop saves CSV in GB18030 (GBK); everything else here sends UTF-8.
+    Big5 (older Hong Kong and Macau desktops) cannot be told from GB18030 by its bytes, so it is not guessed: such
+    a file reads as other characters and its identifiers, dates or names fail with their row and field.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    else:
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            pass
+    raise CsvError([CsvProblem(0, None, "the file is not text in UTF-8, UTF-16 or GB18030", "UTF-8 text", "")])
 
 
 def _header_problem(header: list[str]) -> CsvProblem | None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from stdnum.cn import uscc as _uscc
@@ -123,6 +124,12 @@ def _parse_mocr(compact: str, text: str, field: str) -> TraderId:
 
 def parse_trader_id(text: str, *, field: str = "trader_id") -> TraderId:
     """A validated :class:`TraderId` from a USCC, a Hong Kong BR number or a Macau ``NNNNN (SO)`` number."""
+    return _parse(text, field)
+
+
+# A batch names the same few traders over and over; the answer is immutable, and failures are not cached.
+@lru_cache(maxsize=4096)
+def _parse(text: str, field: str) -> TraderId:
     cleaned = nfkc(text).strip()
     kind = None
     prefix = _PREFIX.match(cleaned)

@@ -196,6 +196,8 @@ def parse_amount(text: str, *, field: str = "amount") -> Decimal:
         whole = whole.replace(group_mark, "")
     if not whole.isdigit():
         raise InvalidField(field, _AMOUNT_EXPECTED, text)
+    if len(whole.lstrip("0")) > 15 or len(fraction) > 6:  # beyond any trade document: a paste gone wrong
+        raise InvalidField(field, "an amount of at most 15 digits before the decimal mark and 6 after", text)
     try:
         value = Decimal(f"{whole}.{fraction}" if fraction else whole)
     except InvalidOperation:  # pragma: no cover - the pattern admits only digits by now

@@ -126,6 +126,7 @@ def consistency_of(backend: Backend, principal: Principal, start: int, end: int)
     proof = build_consistency(peer_channel.ledger.history, first.header.history_size, last.header.history_size)
 
     def signed(block: Block) -> dict[str, Any]:
+        """A block's header, its bytes, the orderer's signature and certificate."""
         return {
             "header": header_json(block.header),
             "header_bytes": base64.b64encode(encode(block.header)).decode(),
@@ -144,12 +145,14 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def csrf_of(request: Request) -> str:
+        """The session's CSRF token (empty without a session)."""
         session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
         return session.csrf if session is not None else ""
 
     def render(
         request: Request, principal: Principal | None, template: str, context: dict[str, Any], status: int = 200
     ) -> Response:
+        """A page in the caller's language, with the place's zone, the security headers and the language cookie."""
         lang = lang_of(request)
         zone = zone_of(principal.org) if principal is not None else "Asia/Shanghai"
         full = {
@@ -213,12 +216,14 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         return principal
 
     def service_for(principal: Principal) -> TradeFinanceService:
+        """The service acting for the caller, with their own identity."""
         try:
             return TradeFinanceService.for_caller(backend, principal)
         except Problem as exc:  # a program the gateway holds no key for signs its own proposals
             raise problem_refusal(exc) from None
 
     async def call(function: Callable[..., T], *args: Any) -> T:
+        """Run a service call off the event loop; its errors become refusals."""
         try:
             return await run_in_threadpool(function, *args)
         except (TradeFinanceError, GatewayError) as exc:
@@ -242,6 +247,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
 
         @functools.wraps(handler)
         async def run(request: Request, **kwargs: Any) -> Response:
+            """Call the handler; a Refusal becomes an error page or problem details."""
             principal: Principal | None = None
             try:
                 principal = await caller_of(request)
@@ -259,6 +265,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance")
     @page
     async def home(request: Request) -> Response:
+        """Send each person to their page: regulators to the dashboard, officers to their documents."""
         principal = await who(request)
         if is_regulator(principal):
             return RedirectResponse("/tradefinance/oversight", status_code=303)
@@ -269,6 +276,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     # -- the officer's documents ----------------------------------------------------------------------------------
 
     async def officer(request: Request) -> tuple[Principal, TradeFinanceService]:
+        """The caller, who must be a member bank's officer, and their service."""
         principal = await who(request)
         if not is_officer(principal):
             raise Refusal(403, f"{principal.id} is not a member bank's officer", "FORBIDDEN", "refused_officer")
@@ -285,6 +293,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         notice: dict[str, str] | None = None,
         status: int = 200,
     ) -> Response:
+        """The officer's page, with this registration's outcome or problems when there are."""
         lang = lang_of(request)
         documents = await call(service.documents)
         context = views.documents_page(documents, results, errors, form, lang, zone_of(principal.org))
@@ -293,12 +302,14 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance/documents")
     @page
     async def documents(request: Request) -> Response:
+        """The officer's page: upload, one-document form, the bank's documents."""
         principal, service = await officer(request)
         notice = views.notice_text(request.query_params.get("notice", ""), lang_of(request))
         return await documents_page(request, principal, service, notice=notice)
 
     async def register(request: Request, principal: Principal, service: TradeFinanceService, text: str,
                        form: dict[str, str] | None = None) -> Response:  # fmt: skip
+        """Register the rows of a file (all or nothing) and show each row's status."""
         lang = lang_of(request)
         parsed = views.parse_rows(text, principal.org, lang)
         if isinstance(parsed, views.RowProblems):
@@ -316,6 +327,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.post("/tradefinance/documents")
     @page
     async def upload(request: Request) -> Response:
+        """A CSV file (or pasted rows) from the upload form."""
         principal, service = await officer(request)
         form = await checked_form(request, principal)
         upload = form.get("file")
@@ -330,6 +342,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.post("/tradefinance/documents/one")
     @page
     async def register_one(request: Request) -> Response:
+        """One document from the form, read as a one-row file."""
         principal, service = await officer(request)
         form = await checked_form(request, principal)
         values = {name: str(form.get(name) or "") for name in views.FORM_FIELDS}
@@ -338,6 +351,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.post("/tradefinance/financings")
     @page
     async def apply(request: Request) -> Response:
+        """Apply to finance one of the bank's own documents; the page then says what the contract answered."""
         principal, service = await officer(request)
         form = await checked_form(request, principal)
         doc_ref = str(form.get("doc_ref") or "")
@@ -359,6 +373,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.post("/tradefinance/documents/{doc_ref}/cancel")
     @page
     async def cancel(request: Request, doc_ref: str) -> Response:
+        """Cancel one of the bank's own unfinanced registrations."""
         principal, service = await officer(request)
         await checked_form(request, principal)
         own = {d.doc_ref for d in await call(service.documents)}
@@ -374,6 +389,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance/traders")
     @page
     async def traders(request: Request) -> Response:
+        """The shared trader registry with each trader's current KYC attestations."""
         principal = await who(request)
         service = service_for(principal)
         rows = await call(service.traders)
@@ -384,6 +400,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     # -- the regulators' dashboard ------------------------------------------------------------------------------
 
     async def regulator(request: Request) -> tuple[Principal, TradeFinanceService]:
+        """The caller, who must be a regulator, and their service."""
         principal = await who(request)
         if not is_regulator(principal):
             raise Refusal(403, f"{principal.id} is not a regulator", "FORBIDDEN", "refused_regulator")
@@ -392,6 +409,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance/oversight")
     @page
     async def oversight(request: Request) -> Response:
+        """The regulators' dashboard."""
         principal, service = await regulator(request)
         figures = await call(service.oversight)
         traders = await call(service.traders)
@@ -402,6 +420,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance/oversight/records")
     @page
     async def figure_records(request: Request) -> Response:
+        """The ledger records behind one figure of the dashboard."""
         principal, service = await regulator(request)
         lang = lang_of(request)
         selection = views.Selection.from_query(request.query_params)
@@ -420,6 +439,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance/oversight/export.csv")
     @page
     async def export_csv(request: Request) -> Response:
+        """The dashboard's figures as CSV (UTF-8 with BOM, so spreadsheets read Chinese names)."""
         _, service = await regulator(request)
         text = await call(service.export_csv)
         return Response(text.encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
@@ -429,6 +449,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance/oversight/export.xlsx")
     @page
     async def export_xlsx(request: Request) -> Response:
+        """The dashboard's figures as an Excel workbook."""
         _, service = await regulator(request)
         data = await call(service.export_xlsx)
         return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -455,6 +476,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance/records/{tx_id}")
     @page
     async def record(request: Request, tx_id: str) -> Response:
+        """One ledger record: what it is, its proof to verify, a financing's trail, and for regulators the flags."""
         principal, service = await visible_record(request, tx_id)
         lang = lang_of(request)
         peer_channel = backend.peer_channel(CHANNEL, principal)
@@ -482,6 +504,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.get("/tradefinance/records/{tx_id}/proof")
     @page
     async def proof(request: Request, tx_id: str) -> Response:
+        """The record's proof document, which the platform's verifier checks in the browser."""
         _, service = await visible_record(request, tx_id)
         try:
             document = await call(service.proof, tx_id)
@@ -494,6 +517,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     async def consistency(
         request: Request, start: int = Query(..., alias="from", ge=0), end: int = Query(..., alias="to", ge=0)
     ) -> Response:
+        """A consistency proof between two blocks, for a browser that verified an older header before."""
         principal = await who(request)
         document = await run_in_threadpool(consistency_of, backend, principal, start, end)
         return JSONResponse(document, headers={"Cache-Control": "no-store"})
@@ -501,6 +525,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     @router.post("/tradefinance/records/{tx_id}/flag")
     @page
     async def flag(request: Request, tx_id: str) -> Response:
+        """A regulator's supervisory flag or note on a record."""
         principal = await who(request)
         if not is_regulator(principal):
             raise Refusal(403, f"{principal.id} is not a regulator", "FORBIDDEN", "refused_regulator")

@@ -212,6 +212,19 @@ def test_structuring_window_skips_thanksgiving() -> None:
     assert rules_named(run_both(book.txs), "structuring") == {("ALICE", monday)}
 
 
+def test_a_shop_banking_its_takings_daily_is_not_structuring() -> None:
+    book = Book()
+    day = ny(2026, 9, 1, 15)
+    deposits = []
+    for k in range(90):  # every weekday for about four months, $4,000 a time
+        when = day + timedelta(days=k)
+        if when.astimezone(NY).weekday() < 5:
+            deposits.append(book.deposit(when, "SHOP", "4000.00"))
+    hits = {tx for _, tx in rules_named(run_both(book.txs), "structuring")}
+    assert hits  # at first the bank knows no habit, and three days of $4,000 exceed $10,000
+    assert hits <= set(deposits[:45])  # once it knows the habit, the same deposits are ordinary
+
+
 def test_structuring_leaves_out_reportable_amounts() -> None:
     book = Book()
     book.deposit(ny(2026, 11, 24, 10), "ALICE", "10000.01")  # reported on a CTR, not structured

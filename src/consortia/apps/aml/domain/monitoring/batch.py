@@ -139,11 +139,18 @@ def cash_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
     small = cash.filter(pl.col("amount_cents") <= p.structuring_threshold_cents).sort("person", "direction", "seq")
     if small.height:
         codes = _run_codes(small.select(pl.concat_str("person", "direction")).to_series())
-        days = p.structuring_window_business_days
-        win = Windows.of(codes, small["bday"].to_numpy(), days)
-        total = win.sum(small["amount_cents"].to_numpy(), days)
+        days, base = p.structuring_window_business_days, p.structuring_baseline_business_days
+        win = Windows.of(codes, small["bday"].to_numpy(), days + base)
+        amounts = small["amount_cents"].to_numpy()
+        total = win.sum(amounts, days)
         count = win.sum(np.ones(small.height, dtype=np.int64), days)
-        hit = (total > p.structuring_threshold_cents) & (count >= p.structuring_min_transactions)
+        # What the person's own cash habit would put in such a window (a shop banking its takings every day).
+        expected = win.sum_between(amounts, days + base, days) * days / base
+        hit = (
+            (total > p.structuring_threshold_cents)
+            & (count >= p.structuring_min_transactions)
+            & (total >= p.structuring_baseline_factor * expected)
+        )
         out.append(_hits(small, hit, "person_id", "structuring", total))
     return out
 

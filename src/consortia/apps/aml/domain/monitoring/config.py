@@ -71,6 +71,8 @@ class RuleParams:
     structuring_threshold_cents: int
     structuring_window_business_days: int
     structuring_min_transactions: int
+    structuring_baseline_business_days: int
+    structuring_baseline_factor: float
     just_under_thresholds_cents: tuple[int, ...]
     just_under_margin: Decimal
     split_min_transactions: int
@@ -262,6 +264,8 @@ def parse_rules(text: str) -> Rules:
         structuring_threshold_cents=r["structuring"].cents("threshold"),
         structuring_window_business_days=r["structuring"].integer("window_business_days"),
         structuring_min_transactions=r["structuring"].integer("min_transactions"),
+        structuring_baseline_business_days=r["structuring"].integer("baseline_business_days"),
+        structuring_baseline_factor=r["structuring"].number("baseline_factor"),
         just_under_thresholds_cents=tuple(ju.cents("thresholds", t) for t in thresholds),
         just_under_margin=margin,
         split_min_transactions=r["split_cash_same_day"].integer("min_transactions", 2),

@@ -149,12 +149,19 @@ class StreamingEngine:
                 hits.append(Hit(seq, tx.tx_id, person, "just_under_threshold", float(amount)))
                 break
         if amount <= p.structuring_threshold_cents:
+            days, base = p.structuring_window_business_days, p.structuring_baseline_business_days
             window = self.state.small_cash[(person, direction)]
             window.append((bday, amount))
-            recent = [a for d, a in window if d > bday - p.structuring_window_business_days]
-            window[:] = [(d, a) for d, a in window if d > bday - p.structuring_window_business_days]
-            if sum(recent) > p.structuring_threshold_cents and len(recent) >= p.structuring_min_transactions:
-                hits.append(Hit(seq, tx.tx_id, person, "structuring", float(sum(recent))))
+            window[:] = [(d, a) for d, a in window if d > bday - days - base]
+            recent = [a for d, a in window if d > bday - days]
+            expected = sum(a for d, a in window if d <= bday - days) * days / base
+            total = sum(recent)
+            if (
+                total > p.structuring_threshold_cents
+                and len(recent) >= p.structuring_min_transactions
+                and total >= p.structuring_baseline_factor * expected
+            ):
+                hits.append(Hit(seq, tx.tx_id, person, "structuring", float(total)))
 
     # -- flows of each account -------------------------------------------------------------------------------------
 

@@ -22,11 +22,12 @@ Registration answers with the statuses duplicate registries in trade finance use
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 from .identifiers import TraderId, parse_trader_id
 from .normalise import (
@@ -49,6 +50,9 @@ __all__ = [
     "document_from_fields",
     "read_document",
 ]
+
+
+T = TypeVar("T")
 
 
 def _alias_key(text: str) -> str:
@@ -208,49 +212,66 @@ def _sound(name: str, value: str, problems: list[InvalidField]) -> str | None:
     return value
 
 
+def _parsed(
+    fields: Mapping[str, str],
+    name: str,
+    parse: Callable[..., T],
+    expected: str,
+    problems: list[InvalidField],
+) -> T | None:
+    """The field read by ``parse`` (which raises :class:`InvalidField`), or None with the problem recorded."""
+    raw = _required(fields, name, problems, expected)
+    if raw is None:
+        return None
+    try:
+        return parse(raw, field=name)
+    except InvalidField as exc:
+        problems.append(exc)
+        return None
+
+
 def read_document(fields: Mapping[str, str]) -> DocumentReading:
     """Read a document from its text fields (the CSV columns but ``bank``), collecting every problem."""
     problems: list[InvalidField] = []
-
-    def attempt(name: str, parse, expected: str):  # type: ignore[no-untyped-def]
-        raw = _required(fields, name, problems, expected)
-        if raw is None:
-            return None
-        try:
-            return parse(raw, field=name)
-        except InvalidField as exc:
-            problems.append(exc)
-            return None
-
-    doc_type = attempt("doc_type", DocType.parse, "a document type")
-    number_raw = _required(fields, "doc_number", problems, "a document number")
-    doc_number = normalise_doc_number(number_raw) if number_raw is not None else None
-    if number_raw is not None and not doc_number:
-        problems.append(InvalidField("doc_number", "a document number with letters or digits", number_raw))
-    seller_id = attempt("seller_id", parse_trader_id, "the seller's legal identifier")
+    doc_type = _parsed(fields, "doc_type", DocType.parse, "a document type", problems)
+    doc_number = _parsed(fields, "doc_number", _parse_number, "a document number", problems)
+    seller_id = _parsed(fields, "seller_id", parse_trader_id, "the seller's legal identifier", problems)
     seller_name = _required(fields, "seller_name", problems, "the seller's name")
-    buyer_id = attempt("buyer_id", parse_trader_id, "the buyer's legal identifier")
+    buyer_id = _parsed(fields, "buyer_id", parse_trader_id, "the buyer's legal identifier", problems)
     buyer_name = _required(fields, "buyer_name", problems, "the buyer's name")
-    issue_date = attempt("issue_date", parse_date, "the issue date")
-    amount = attempt("amount", parse_amount, "the amount")
-    currency = attempt("currency", parse_currency, "the currency")
+    issue_date = _parsed(fields, "issue_date", parse_date, "the issue date", problems)
+    amount = _parsed(fields, "amount", parse_amount, "the amount", problems)
+    currency = _parsed(fields, "currency", parse_currency, "the currency", problems)
 
+    # The bill of lading's own fields: required on a bill of lading, kept as written on other documents.
     extras: dict[str, str | None] = {}
     for name in BL_FIELDS:
         raw = fields.get(name) or ""
-        present = bool(nfkc(raw).strip()) and _sound(name, raw, problems) is not None
-        if doc_type is DocType.BILL_OF_LADING and not present:
-            problems.append(InvalidField(name, "a value (required for a bill of lading)", raw))
-        extras[name] = raw if present else None
+        if doc_type is DocType.BILL_OF_LADING:
+            extras[name] = _required(fields, name, problems, "a value (required for a bill of lading)")
+        else:
+            extras[name] = _sound(name, raw, problems) if nfkc(raw).strip() else None
     bl_number = extras["bl_number"]
     if bl_number is not None:
-        bl_number = normalise_doc_number(bl_number) or None
-        if bl_number is None and doc_type is DocType.BILL_OF_LADING:
-            problems.append(
-                InvalidField("bl_number", "a bill of lading number with letters or digits", extras["bl_number"] or "")
-            )
+        try:
+            bl_number = _parse_number(bl_number, field="bl_number")
+        except InvalidField as exc:
+            if doc_type is DocType.BILL_OF_LADING:
+                problems.append(exc)
+            bl_number = None
 
-    if problems:
+    if (
+        problems
+        or doc_type is None
+        or doc_number is None
+        or seller_id is None
+        or seller_name is None
+        or buyer_id is None
+        or buyer_name is None
+        or issue_date is None
+        or amount is None
+        or currency is None
+    ):
         return DocumentReading(None, tuple(problems))
     document = TradeDocument(
         doc_type=doc_type,
@@ -265,8 +286,16 @@ def read_document(fields: Mapping[str, str]) -> DocumentReading:
         bl_number=bl_number,
         vessel=extras["vessel"],
         port_of_loading=extras["port_of_loading"],
-    )  # type: ignore[arg-type]  # every None above added a problem
+    )
     return DocumentReading(document, ())
+
+
+def _parse_number(text: str, *, field: str) -> str:
+    """A document (or bill of lading) number, normalised; one with no letters or digits is no number."""
+    number = normalise_doc_number(text)
+    if not number:
+        raise InvalidField(field, "a number with letters or digits", text)
+    return number
 
 
 def document_from_fields(fields: Mapping[str, str]) -> TradeDocument:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from consortia.apps.aml.domain.generator import GeneratorConfig, generate
 from consortia.apps.aml.domain.monitoring.batch import rule_hits
 from consortia.apps.aml.domain.monitoring.frame import transactions_of
@@ -28,3 +30,19 @@ def test_batch_and_streaming_agree_on_every_hit_and_alert() -> None:
     decided = {(a.typology, a.account) for d in decisions for a in d.alerts}
     alerted = {(a.typology, a.accounts[0]) for a in alerts if a.typology in account_kinds}
     assert decided == alerted
+    assert engine.alerts() == alerts
+    assert {a.typology for a in alerts} >= {"structuring", "fan_in", "cycle"}
+
+
+def test_streaming_wants_transactions_in_time_order() -> None:
+    from datetime import timedelta
+
+    from .test_monitoring_rules import Book, ny
+
+    book = Book()
+    book.pay(ny(2026, 3, 2, 10), "A", "B", "10.00")
+    book.pay(ny(2026, 3, 2, 10) - timedelta(seconds=1), "A", "B", "10.00")
+    engine = StreamingEngine(RULES)
+    engine.decide(book.txs[0])
+    with pytest.raises(ValueError, match="t0001: expected a timestamp at or after"):
+        engine.decide(book.txs[1])

@@ -22,8 +22,9 @@ from consortia.apps.aml.domain.monitoring.batch import HITS_SCHEMA
 from consortia.apps.aml.domain.monitoring.business_days import business_day_number
 from consortia.apps.aml.domain.monitoring.config import Rules, Typology
 from consortia.apps.aml.domain.monitoring.cycles import Edge, EdgeIndex, closing_path
-from consortia.apps.aml.domain.monitoring.frame import DAY, HOUR, cents
-from consortia.apps.aml.domain.transactions import CASH_ACCOUNT, CASH_DEPOSIT, CASH_TYPES, Transaction
+from consortia.apps.aml.domain.monitoring.frame import DAY, HOUR, cents, frame_of, prepare
+from consortia.apps.aml.domain.monitoring.typologies import alerts_from_hits
+from consortia.apps.aml.domain.transactions import CASH_ACCOUNT, CASH_DEPOSIT, CASH_TYPES, Alert, Transaction
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,18 @@ class StreamingEngine:
         self.rules = rules
         self.state = _State()
         self.seq = 0
+        self.seen: list[Transaction] = []
+        self.hits: list[Hit] = []
         self.account_typologies: tuple[Typology, ...] = tuple(t for t in rules.typologies if t.kind == "account")
 
     def decide(self, tx: Transaction) -> Decision:
         """The rule hits of ``tx`` and the account typologies it completes (transactions in timestamp order)."""
+        if self.seen and tx.timestamp < self.seen[-1].timestamp:
+            raise ValueError(
+                f"transaction {tx.tx_id}: expected a timestamp at or after {self.seen[-1].timestamp.isoformat()} "
+                f"(transactions arrive in time order), found {tx.timestamp.isoformat()}"
+            )
+        self.seen.append(tx)
         seq = self.seq
         self.seq += 1
         hits: list[Hit] = []
@@ -121,7 +130,19 @@ class StreamingEngine:
             self._parties(tx, seq, amount, hits)
             self._relationships(tx, seq, t, amount, hits)
         hits.sort(key=lambda h: (h.rule, h.account))
+        self.hits.extend(hits)
         return Decision(tx.tx_id, seq, tuple(hits), self._typologies(t, hits))
+
+    def alerts(self) -> list[Alert]:
+        """Every alert so far, the network typologies included: groups of accounts are assembled over the hits
+        the engine decided (the same typology stage as the batch), as a monitoring job does at each window's end."""
+        df = prepare(frame_of(self.seen), self.rules)
+        hits = pl.DataFrame(
+            [(h.seq, h.tx_id, h.account, h.rule, h.value, h.support) for h in self.hits],
+            schema=HITS_SCHEMA,
+            orient="row",
+        ).sort("seq", "rule", "account")
+        return alerts_from_hits(df, hits, self.rules)
 
     # -- currency -------------------------------------------------------------------------------------------------
 

@@ -327,14 +327,14 @@ class Aml(Contract):
         """One person's approval of one version of an exchange's record, in their own role; the contract then
         decides with the approval policy over every approver of that version."""
         call = _Call(ctx, "approve_onboarding")
-        onboarding = call.get(f"onb:{exchange}") if exchange in call.config["exchanges"] else None
-        if onboarding is None:
-            raise ContractError(f"no due-diligence record of {exchange!r} is on file", code="NOT_FOUND")
         if not (call.bank and call.role in BANK_PEOPLE):
             return call.refuse(
                 f"onb:{exchange}", f"approval needs an analyst or the BSA officer of {call.config['bank']}; {call.who} "
                 f"signs as {call.role}"
             )  # fmt: skip
+        onboarding = call.get(f"onb:{exchange}") if exchange in call.config["exchanges"] else None
+        if onboarding is None:
+            raise ContractError(f"no due-diligence record of {exchange!r} is on file", code="NOT_FOUND")
         if approved_hash != onboarding["record_hash"]:
             return call.refuse(
                 f"onb:{exchange}",
@@ -667,9 +667,6 @@ class Aml(Contract):
         caller as actor, the caller's role and the ledger's time; a filing also gives its XML (transient ``xml``)
         whose SHA-256 must be the event's ``filing_hash``."""
         call = _Call(ctx, "case_step")
-        stored = call.get(f"case:{case_id}") if isinstance(case_id, str) and 0 < len(case_id) <= 32 else None
-        if stored is None:
-            raise ContractError(f"no case {str(case_id)[:32]!r}", code="NOT_FOUND")
         raw = _transient(ctx, "event", "the case event")
         if not isinstance(raw, dict) or raw.get("event") in (None, "open"):
             raise ContractError(f"event: expected a step record other than open, found {str(raw)[:60]}")
@@ -679,9 +676,12 @@ class Aml(Contract):
             event = case_domain.from_record(record)
         except (case_domain.TransitionError, TypeError, ValueError, KeyError) as exc:
             raise ContractError(f"event: {exc}") from None
-        refused = self._event_refusal(call, case_id, event)
+        refused = self._event_refusal(call, str(case_id)[:32], event)
         if refused:
             return refused
+        stored = call.get(f"case:{case_id}") if isinstance(case_id, str) and 0 < len(case_id) <= 32 else None
+        if stored is None:
+            raise ContractError(f"no case {str(case_id)[:32]!r}", code="NOT_FOUND")
         case = case_domain.replay([case_domain.from_record(s["event"]) for s in stored["steps"]])
         try:
             after = case_domain.apply(case, event)

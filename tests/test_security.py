@@ -28,6 +28,7 @@ from consortia.gateway.server.auth import SESSION_COOKIE
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, SpecError, UserSpec, check_spec
+from consortia.ui.i18n import untranslated
 from servers import Server
 
 PASSWORD = "correct horse battery staple"
@@ -401,10 +402,39 @@ def test_people_get_error_pages_and_programs_problem_details(env: Env) -> None:
     browser = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
     page = env.client.get("/api/channels/trade", headers=browser)
     assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
-    assert "Unauthorized" in page.text and 'href="/login"' in page.text and "{" not in page.text
+    assert "Log in to see this" in page.text and 'href="/login?next=%2Fapi%2Fchannels%2Ftrade"' in page.text
+    assert "{" not in page.text
+    korean = env.client.get("/api/channels/trade", headers={**browser, "accept-language": "ko-KR,ko;q=0.9"})
+    assert korean.status_code == 401 and '<html lang="ko">' in korean.text and "로그인이 필요합니다" in korean.text
+    assert untranslated(korean.text, "ko") == []
+    hant = env.client.get("/api/channels/trade", headers={**browser, "accept-language": "zh-HK"})
+    assert "請先登入" in hant.text and untranslated(hant.text, "zh-Hant") == []
     missing = env.client.get("/no/such/page", headers=browser)
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     program = env.client.get("/api/channels/trade")
     assert program.status_code == 401 and program.headers["content-type"] == "application/problem+json"
     icon = env.client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+@pytest.mark.parametrize(
+    ("how", "lang", "heading"),
+    [
+        ({"params": {"lang": "ko"}}, "ko", "로그인"),
+        ({"params": {"next": "/coldchain/dashboard?lang=ko"}}, "ko", "로그인"),
+        ({"headers": {"accept-language": "zh-CN,zh;q=0.9"}}, "zh-Hans", "登录"),
+        ({"headers": {"accept-language": "zh-TW"}}, "zh-Hant", "登入"),
+        ({"params": {"lang": "fr"}, "headers": {"accept-language": "fr"}}, "en", "Log in"),
+    ],
+)
+def test_the_login_page_speaks_the_visitors_language(env: Env, how: dict, lang: str, heading: str) -> None:
+    env.client.cookies.clear()
+    page = env.client.get("/login", **how)
+    assert page.status_code == 200 and f'<html lang="{lang}">' in page.text
+    assert f'<h1 id="login-title">{heading}</h1>' in page.text
+    assert untranslated(page.text, lang) == []
+    refused = env.client.post("/login", data={"username": "Org1/alice", "password": "wrong", "lang": lang})
+    assert refused.status_code == 401 and untranslated(refused.text, lang) == []
+    wrong = {"ko": "비밀번호가 틀렸습니다", "zh-Hans": "密码错误", "zh-Hant": "密碼錯誤", "en": "wrong password"}
+    assert wrong[lang] in refused.text
+    env.client.cookies.clear()

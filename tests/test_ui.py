@@ -101,6 +101,13 @@ def test_english_left_on_a_korean_page_is_found(snippet: str, found: str) -> Non
     assert untranslated(html, "ko") == [found]
 
 
+def test_time_zone_ids_are_data() -> None:
+    html = '<html lang="ko"><body><p>2026년 12월 5일 05:19 KST · 한국 표준시 (Asia/Seoul)</p></body></html>'
+    assert untranslated(html, "ko") == []
+    assert untranslated("<html><body><p>香港時間 (Asia/Hong_Kong)</p></body></html>", "zh-Hant") == []
+    assert untranslated("<html><body><p>시간 (Asia/Nowhere)</p></body></html>", "ko") == ["시간 (Asia/Nowhere)"]
+
+
 def test_allow_list_admits_proper_names() -> None:
     html = '<html lang="ko"><body><p>Busan Fresh 수산</p></body></html>'
     assert untranslated(html, "ko") == ["Busan Fresh 수산"]

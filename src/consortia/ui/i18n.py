@@ -23,6 +23,7 @@ attribute names another language (the language switcher's ``<a lang="ko">한국�
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -265,6 +266,8 @@ SIMPLIFIED_ONLY = frozenset(s for s, _ in _PAIRS)
 TRADITIONAL_ONLY = frozenset(t for _, t in _PAIRS)
 """Characters only Traditional Chinese writes (among common banking and trade words)."""
 
+_ZONE_IDS = frozenset(zone for zone in zoneinfo.available_timezones() if "/" in zone)
+
 _SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "code", "kbd", "samp", "var"})
 _TEXT_ATTRIBUTES = ("title", "alt", "placeholder", "aria-label")
 
@@ -310,6 +313,8 @@ def _foreign_latin_words(fragment: str, allow: frozenset[str]) -> list[str]:
     for token in fragment.split():
         if any(ch.isdigit() for ch in token) or "@" in token or "://" in token or token.startswith("/"):
             continue
+        if token.strip("()[]{},.;:·") in _ZONE_IDS:
+            continue  # an IANA time-zone id (Asia/Seoul) names the zone for every language
         for word in _LATIN_WORD.findall(token):
             if len(word) < 2 or word in allow or word in UNIVERSAL_WORDS or word.upper() in UNIVERSAL_WORDS:
                 continue

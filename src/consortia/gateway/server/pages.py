@@ -43,12 +43,15 @@ from consortia.gateway.server.auth import (
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.problems import Problem
+from consortia.gateway.server.text import CATALOGUE as TEXT
+from consortia.gateway.server.text import LANGUAGE_COOKIE, error_title, page_language
 from consortia.gateway.server.views import block_view, transaction_view
 from consortia.identity.wallet import WalletError
 from consortia.ledger.block import header_hash
 from consortia.ledger.codes import code_name
 from consortia.ledger.encoding import MalformedError
 from consortia.ledger.ledger import CommittedBlock, LedgerError
+from consortia.ui.i18n import pick_language
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +169,12 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
         status: int = 200,
     ) -> Response:
         session = sessions.get(request.cookies.get(SESSION_COOKIE)) if principal is not None else None
+        # The explorer's pages are an English tool for operators; what an anonymous visitor reaches from an
+        # application (the login page, error pages) speaks the visitor's language.
+        lang = "en" if principal is not None else page_language(request)
         full = {
+            "lang": lang,
+            "t": TEXT.table(lang),
             "principal": principal,
             "csrf": session.csrf if session is not None else "",
             "query": "",
@@ -182,6 +190,8 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             title = HTTPStatus(status).phrase
         except ValueError:
             title = "Error"
+        if principal is None:
+            title = error_title(page_language(request), status)
         context = {"status": status, "title": title, "detail": detail}
         return render(request, "error.html", context, principal, status)
 
@@ -227,7 +237,11 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
         target = safe_next(request.query_params.get("next"))
         if principal is not None:
             return RedirectResponse(target, status_code=303)
-        return render(request, "login.html", {"next": target, "username": "", "error": None}, None)
+        lang = page_language(request)
+        response = render(request, "login.html", {"next": target, "username": "", "error": None}, None)
+        if request.query_params.get("lang") == lang:
+            response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+        return response
 
     @app.post("/login", include_in_schema=False)
     async def login_submit(request: Request) -> Response:
@@ -236,23 +250,28 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
         password = str(form.get("password") or "")
         target = safe_next(str(form.get("next") or "/"))
 
-        def again(message: str, status: int) -> Response:
-            context = {"next": target, "username": username[:128], "error": message}
-            return render(request, "login.html", context, None, status)
+        lang = pick_language(
+            str(form.get("lang") or ""), None, request.headers.get("accept-language"), TEXT.languages, TEXT.default
+        )
+
+        def again(key: str, status: int, **params: object) -> Response:
+            context = {"next": target, "username": username[:128], "error": TEXT.text(lang, key, **params)}
+            response = render(request, "login.html", {**context, "lang": lang, "t": TEXT.table(lang)}, None, status)
+            return response
 
         if not same_origin(request):
-            return again("This form must be sent from this site.", 403)
+            return again("login.same_site", 403)
         if not username or not password or len(username) > 128 or len(password) > 1024:
-            return again("Enter your organisation/user (e.g. Org1/alice) and your password.", 401)
+            return again("login.missing", 401)
         address = client_address(request)
         refusal = app.state.throttle.check(username, address)
         if refusal is not None:
-            return again(f"Too many failed logins. Try again in {refusal.retry_after_s} seconds.", 429)
+            return again("login.throttled", 429, seconds=refusal.retry_after_s)
         try:
             user, identity = await run_in_threadpool(backend.wallet.login, username, password)
         except WalletError:
             app.state.throttle.failed(username, address)
-            return again("Unknown user or wrong password.", 401)
+            return again("login.wrong", 401)
         app.state.throttle.succeeded(username)
         token = sessions.create(user, identity)
         response = RedirectResponse(target, status_code=303)

@@ -18,6 +18,7 @@ import logging
 from html import escape
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consortia.client.errors import CommitTimeout, GatewayError, OrderingFailed, TransactionInvalid
+from consortia.gateway.server.text import CATALOGUE, error_title, page_language
 
 log = logging.getLogger(__name__)
 
@@ -133,21 +135,27 @@ _PAGE_HEADERS = {
 }
 
 
-def error_page(status: int, detail: str) -> HTMLResponse:
-    """The page a person sees for an error: what happened and where to go, never a JSON body."""
-    title = HTTPStatus(status).phrase
+def error_page(status: int, detail: str, lang: str = "en", path: str = "/") -> HTMLResponse:
+    """The page a person sees for an error, in their language: what happened and where to go, never JSON."""
+    t = CATALOGUE.table(lang)
+    title = error_title(lang, status)
+    login = f"/login?next={quote(path, safe='')}"
     hint = {
-        401: '<a class="button" href="/login">Log in</a>',
-        403: "You are logged in, but you may not see this. Ask an administrator of your organisation if you need it.",
-        404: "Check the address, or go back to the start page.",
+        401: f'{escape(t["error.401.hint"])} <a class="button" href="{escape(login)}">{escape(t["error.log_in"])}</a>',
+        403: escape(t["error.403.hint"]),
+        404: escape(t["error.404.hint"]),
     }.get(status, "")
+    # The detail comes from the code that refused, in English; HTML says so rather than pretending otherwise.
+    detail_lang = "" if lang == "en" else ' lang="en"'
     body = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status} {escape(title)}</title>'
+        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        f"<title>{status} {escape(title)}</title>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="stylesheet" href="/static/app.css"></head><body><main>'
         f'<section class="card error-card"><p class="status-code">{status}</p><h1>{escape(title)}</h1>'
-        f"<p>{escape(detail[:500])}</p><p>{hint}</p>"
-        '<p class="actions"><a class="button" href="/">Start page</a></p></section></main></body></html>'
+        f"<p{detail_lang}>{escape(detail[:500])}</p><p>{hint}</p>"
+        f'<p class="actions"><a class="button" href="/">{escape(t["error.start"])}</a></p></section></main>'
+        "</body></html>"
     )
     return HTMLResponse(body, status_code=status, headers=_PAGE_HEADERS)
 
@@ -157,7 +165,7 @@ def problem_response(
 ) -> JSONResponse | HTMLResponse:
     """A problem-details response for programs, or an error page for a browser that asks for HTML."""
     if wants_html(request):
-        return error_page(status, detail)
+        return error_page(status, detail, page_language(request), request.url.path)
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,

@@ -305,6 +305,29 @@ def test_an_officer_cancels_a_registration(site: Site) -> None:
     assert r.status_code == 404
 
 
+def test_an_officer_attests_a_traders_kyc_from_the_registry(site: Site) -> None:
+    """Hong Kong's officer attests the HK buyer: the registry then shows the attestation by Hong Kong's bank, by
+    level name; the note (the KYC file) is not on the page. A bad expiry is refused with a page that says so."""
+    officer = site.client(HK_OFFICER)
+    page = officer.get("/tradefinance/traders?lang=zh-Hant", headers=HTML).text
+    trader = f"HKBR:{BUYER_HK}"
+    assert f'data-attest="{trader}"' in page
+    form = {"csrf": csrf_of(page), "trader": trader, "level": "enhanced", "expiry": "2099-12-31",
+            "note": "visited the premises"}  # fmt: skip
+    r = officer.post("/tradefinance/traders/kyc", data=form, headers=HTML)
+    assert r.status_code == 200 and "tf-notice-KYC" in r.text and untranslated(r.text, "zh-Hant") == []
+    entry = r.text[r.text.index(f'data-trader="{trader}"') :]
+    entry = entry[: entry.index("</li>")]
+    assert CATALOGUE.text("zh-Hant", "kyc_by", bank=consortium.DISPLAY[consortium.HONG_KONG]["zh-Hant"]) in entry
+    assert CATALOGUE.text("zh-Hant", "kyc_level_enhanced") in entry
+    assert f'data-attest="{trader}"' not in r.text and "visited the premises" not in r.text
+    expired = {**form, "trader": f"USCC:{OTHER_SELLER}", "expiry": "2001-01-01"}
+    r = officer.post("/tradefinance/traders/kyc", data=expired, headers=HTML)
+    assert r.status_code == 400 and 'id="error"' in r.text
+    # A regulator reads the registry but attests nothing.
+    assert "data-attest=" not in site.client(EXAMINER).get("/tradefinance/traders", headers=HTML).text
+
+
 # -- who must not get in ------------------------------------------------------------------------------------------
 
 PAGES = (

@@ -36,9 +36,11 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -394,8 +396,31 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         service = service_for(principal)
         rows = await call(service.traders)
         lang = lang_of(request)
-        return render(request, principal, "tf_traders.html",
-                      {"traders": views.trader_rows(rows, lang, zone_of(principal.org))})  # fmt: skip
+        own = principal.org if is_officer(principal) else None
+        expiry = (datetime.now(ZoneInfo(zone_of(principal.org))).date() + timedelta(days=365)).isoformat()
+        context = {
+            "traders": views.trader_rows(rows, lang, zone_of(principal.org), own),
+            "notice": views.notice_text(request.query_params.get("notice", ""), lang),
+            "levels": [(level, CATALOGUE.text(lang, f"kyc_level_{level}")) for level in views.KYC_LEVELS],
+            "default_expiry": expiry,
+        }
+        return render(request, principal, "tf_traders.html", context)
+
+    @router.post("/tradefinance/traders/kyc")
+    @page
+    async def attest(request: Request) -> Response:
+        """An officer's bank attests a trader's KYC today; the officer's note is the file, kept in the bank's
+        private collection (only its salted hash reaches the ledger)."""
+        principal, service = await officer(request)
+        form = await checked_form(request, principal)
+        trader = str(form.get("trader") or "")
+        level = str(form.get("level") or "")
+        expiry = str(form.get("expiry") or "")
+        today = datetime.now(ZoneInfo(zone_of(principal.org))).date().isoformat()
+        file = {"note": str(form.get("note") or "")[:MAX_NOTE], "officer": principal.id, "date": today}
+        view = await call(service.attest_kyc, trader, level, today, expiry, file)
+        notice = quote(f"KYC:{view.trader}", safe="")
+        return RedirectResponse(f"/tradefinance/traders?notice={notice}", status_code=303)
 
     # -- the regulators' dashboard ------------------------------------------------------------------------------
 

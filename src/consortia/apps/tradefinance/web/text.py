@@ -242,6 +242,15 @@ _EN: dict[str, str] = {
     "function_rotate_key": "Rotating the fingerprint key",
     "function_log_refusal": "Reading",
     "function_other": "Another request",
+    "kyc_level_simplified": "Simplified due diligence",
+    "kyc_level_standard": "Standard due diligence",
+    "kyc_level_enhanced": "Enhanced due diligence",
+    "attest_title": "Attest this trader's KYC for your bank",
+    "attest_note": "Note for your bank's file",
+    "attest_button": "Publish the attestation",
+    "attest_private": "Other banks see that your bank attests this trader and until when; the file stays with "
+    "your bank.",
+    "notice_kyc": "KYC attestation published for",
 }
 
 _HANS: dict[str, str] = {
@@ -450,6 +459,14 @@ _HANS: dict[str, str] = {
     "function_rotate_key": "更换指纹密钥",
     "function_log_refusal": "读取",
     "function_other": "其他请求",
+    "kyc_level_simplified": "简化尽职调查",
+    "kyc_level_standard": "标准尽职调查",
+    "kyc_level_enhanced": "强化尽职调查",
+    "attest_title": "以本行名义认证该企业的客户尽职调查",
+    "attest_note": "本行档案备注",
+    "attest_button": "发布认证",
+    "attest_private": "其他银行只能看到本行认证了该企业及有效期；档案留在本行。",
+    "notice_kyc": "已发布客户尽职调查认证：",
 }
 
 _HANT: dict[str, str] = {
@@ -658,6 +675,14 @@ _HANT: dict[str, str] = {
     "function_rotate_key": "更換指紋密鑰",
     "function_log_refusal": "讀取",
     "function_other": "其他請求",
+    "kyc_level_simplified": "簡化盡職審查",
+    "kyc_level_standard": "標準盡職審查",
+    "kyc_level_enhanced": "強化盡職審查",
+    "attest_title": "以本行名義認證該企業的客戶盡職審查",
+    "attest_note": "本行檔案備註",
+    "attest_button": "發佈認證",
+    "attest_private": "其他銀行只能看到本行認證了該企業及有效期；檔案留在本行。",
+    "notice_kyc": "已發佈客戶盡職審查認證：",
 }
 
 CATALOGUE = Catalogue({"zh-Hans": _HANS, "zh-Hant": _HANT, "en": _EN}, default=DEFAULT)

@@ -254,7 +254,8 @@ def refusal_notice(code: str) -> str:
     return f"REFUSED:{code}"
 
 
-NOTICES = {"FNCD": "notice_financed", "DFIN": "notice_dfin", "REFUSED": "notice_refused", "CANC": "notice_cancelled"}
+NOTICES = {"FNCD": "notice_financed", "DFIN": "notice_dfin", "REFUSED": "notice_refused", "CANC": "notice_cancelled",
+           "KYC": "notice_kyc"}  # fmt: skip
 
 
 def notice_text(value: str, lang: str) -> dict[str, str] | None:
@@ -294,8 +295,15 @@ def trader_name(names: Mapping[str, str], lang: str, fallback: str) -> tuple[str
     return fallback, ""
 
 
-def trader_rows(traders: Sequence[TraderView], lang: str, zone: str) -> list[dict[str, Any]]:
-    """The registry: each trader by name, identifier and kind, and its current KYC attestations by bank."""
+KYC_LEVELS = ("simplified", "standard", "enhanced")
+"""The contract's levels of customer due diligence."""
+
+
+def trader_rows(
+    traders: Sequence[TraderView], lang: str, zone: str, own_bank: str | None = None
+) -> list[dict[str, Any]]:
+    """The registry: each trader by name, identifier and kind, its current KYC attestations by bank, and whether
+    ``own_bank`` (an officer's bank) may attest it now (it holds no current attestation of its own)."""
     table = CATALOGUE.table(lang)
     rows = []
     for trader in traders:
@@ -308,7 +316,9 @@ def trader_rows(traders: Sequence[TraderView], lang: str, zone: str) -> list[dic
                 expires = format_date(date.fromisoformat(a.expiry), zone, lang) if a.expiry else ""
             except ValueError:
                 expires = a.expiry
-            attestations.append({"bank": bank_name(a.bank, lang), "level": a.level, "expires": expires})
+            level = table.get(f"kyc_level_{a.level}", a.level)
+            attestations.append({"bank": bank_name(a.bank, lang), "level": level, "expires": expires})
+        mine = own_bank is not None and own_bank in trader.kyc_banks
         rows.append(
             {
                 "id": trader.trader_id,
@@ -318,6 +328,7 @@ def trader_rows(traders: Sequence[TraderView], lang: str, zone: str) -> list[dic
                 "id_kind": table[_ID_KINDS.get(trader.kind, "id_other")],
                 "current": trader.current_kyc,
                 "attestations": attestations,
+                "can_attest": own_bank is not None and not mine,
             }
         )
     rows.sort(key=lambda r: (not r["current"], r["name"]))

@@ -271,6 +271,14 @@ class _Builder:
                 return False
         return True
 
+    def first_clear(self, make: Callable[[], _Spec | None], partner: _Spec | None = None) -> _Spec:
+        """The first candidate ``make`` offers that is clear of every document (but ``partner``), kept."""
+        for _ in range(10_000):
+            candidate = make()
+            if candidate is not None and self.clear(candidate, partner):
+                return self.keep(candidate)
+        raise ValueError(f"traders: {len(self.traders)} are too few to keep this many documents apart")
+
     def keep(self, spec: _Spec) -> _Spec:
         self.numbers[(spec.doc_type, spec.seller)].add(normalise_doc_number(spec.number))
         if spec.doc_type == "bill_of_lading":
@@ -305,11 +313,7 @@ class _Builder:
 
     def draw(self, doc_type: str | None = None) -> _Spec:
         """A fresh document clear of every other (drawing again until it is), kept."""
-        for _ in range(10_000):
-            spec = self.propose(doc_type)
-            if self.clear(spec):
-                return self.keep(spec)
-        raise ValueError(f"traders: {len(self.traders)} are too few to keep this many documents apart")
+        return self.first_clear(lambda: self.propose(doc_type))
 
 
 # -- rendering -----------------------------------------------------------------------------------------------------
@@ -486,8 +490,6 @@ class _Presentation:
     spec: _Spec
     bank: str
     style: _Style
-    document: int
-    """Which underlying document this row presents (an index; copies share their original's)."""
 
 
 def generate_batch(seed: int, rows: int, banks: Sequence[str], *, traders: int | None = None) -> SyntheticBatch:
@@ -507,10 +509,9 @@ def generate_batch(seed: int, rows: int, banks: Sequence[str], *, traders: int |
     suspicious_sets: list[list[int]] = []
     lookalike_sets: dict[str, list[list[int]]] = defaultdict(list)
 
-    def present(spec: _Spec, bank: str, style: _Style | None = None, document: int | None = None) -> int:
-        index = len(presentations)
-        presentations.append(_Presentation(spec, bank, style or house[bank], index if document is None else document))
-        return index
+    def present(spec: _Spec, bank: str, style: _Style | None = None) -> int:
+        presentations.append(_Presentation(spec, bank, style or house[bank]))
+        return len(presentations) - 1
 
     def other_banks(bank: str, count: int) -> list[str]:
         return rng.sample([b for b in banks if b != bank], min(count, len(banks) - 1))
@@ -523,88 +524,84 @@ def generate_batch(seed: int, rows: int, banks: Sequence[str], *, traders: int |
         group = [first]
         for other in other_banks(bank, rng.choice((1, 1, 2))):
             copy = _altered(rng, builder, original)
-            group.append(present(copy, other, _disguise(rng, house[bank]), document=first))
+            group.append(present(copy, other, _disguise(rng, house[bank])))
         duplicate_sets.append(group)
 
     # Look-alikes that are different documents.
+    def scaled(amount: Decimal, factors: tuple[str, ...]) -> Decimal:
+        return (amount * Decimal(rng.choice(factors))).quantize(Decimal("0.01"))
+
     for _ in range(max(1, rows // 80)):
         # The next invoice of a series: next number, same parties, close date, another amount.
         first = builder.draw("invoice")
-        following = None
-        while following is None:
-            seq = builder.next_seq("invoice", first.seller)
-            candidate = replace(
+        following = builder.first_clear(
+            lambda first=first: replace(
                 first,
-                number=builder.number_for("invoice", first.seller, first.issue_date, seq),
+                number=builder.number_for(
+                    "invoice", first.seller, first.issue_date, builder.next_seq("invoice", first.seller)
+                ),
                 issue_date=first.issue_date + timedelta(days=rng.randint(0, 3)),
-                amount=(first.amount * Decimal(rng.choice((0.6, 0.75, 1.2, 1.35, 1.5)))).quantize(Decimal("0.01")),
-            )
-            following = builder.keep(candidate) if builder.clear(candidate, first) else None
+                amount=scaled(first.amount, ("0.6", "0.75", "1.2", "1.35", "1.5")),
+            ),
+            first,
+        )
         lookalike_sets["series"].append(_pair(present, rng, banks, first, following))
 
         # A split bill of lading: one shipment, two bills, consecutive numbers, other amounts.
         first = builder.draw("bill_of_lading")
-        second = None
-        while second is None:
-            head = first.bl_number.rstrip("0123456789")
-            tail = first.bl_number[len(head) :]
-            number = f"{head}{int(tail) + 1:0{len(tail)}d}"
-            candidate = replace(
-                first,
-                number=number,
-                bl_number=number,
-                amount=(first.amount * Decimal(rng.choice((0.4, 0.5, 0.7, 1.3, 1.8)))).quantize(Decimal("0.01")),
-            )
-            second = builder.keep(candidate) if builder.clear(candidate, first) else None
-            if second is None:
-                first = builder.draw("bill_of_lading")
+        head = first.bl_number.rstrip("0123456789")
+        tail = first.bl_number[len(head) :]
+        number = f"{head}{int(tail) + 1:0{len(tail)}d}"
+        second = builder.first_clear(
+            lambda first=first, number=number: replace(
+                first, number=number, bl_number=number, amount=scaled(first.amount, ("0.4", "0.5", "0.7", "1.3", "1.8"))
+            ),
+            first,
+        )
         lookalike_sets["split_bl"].append(_pair(present, rng, banks, first, second))
 
         # The same amount on the same day between other parties.
         first = builder.draw()
-        second = None
-        while second is None:
+
+        def elsewhere(first: _Spec = first) -> _Spec | None:
             other = builder.propose(first.doc_type)
             if {other.seller, other.buyer} & {first.seller, first.buyer}:
-                continue
-            candidate = replace(other, issue_date=first.issue_date, amount=first.amount, currency=first.currency)
-            second = builder.keep(candidate) if builder.clear(candidate) else None
-        lookalike_sets["same_amount_date"].append(_pair(present, rng, banks, first, second))
+                return None
+            return replace(other, issue_date=first.issue_date, amount=first.amount, currency=first.currency)
+
+        lookalike_sets["same_amount_date"].append(_pair(present, rng, banks, first, builder.first_clear(elsewhere)))
 
         # The same document number from another seller (same type, buyer, date and amount even).
         first = builder.draw(rng.choice(("invoice", "warehouse_receipt", "customs_declaration")))
-        second = None
-        while second is None:
+
+        def other_seller(first: _Spec = first) -> _Spec | None:
             seller = rng.randrange(len(people))
-            if seller in (first.seller, first.buyer):
-                continue
-            candidate = replace(first, seller=seller)
-            second = builder.keep(candidate) if builder.clear(candidate) else None
-        lookalike_sets["same_number_other_seller"].append(_pair(present, rng, banks, first, second))
+            return None if seller in (first.seller, first.buyer) else replace(first, seller=seller)
+
+        lookalike_sets["same_number_other_seller"].append(
+            _pair(present, rng, banks, first, builder.first_clear(other_seller))
+        )
 
     # Near duplicates for review.
     for index in range(max(2, rows // 60)):
         original = builder.draw()
-        near = None
-        while near is None:
-            if index % 3 == 2:  # same amount, a day or three later, the number unlike: medium risk
+
+        def near(original: _Spec = original, medium: bool = index % 3 == 2) -> _Spec | None:
+            if medium:  # the same amount, a day or three later, under an unlike number
                 seq = builder.next_seq(original.doc_type, original.seller) + rng.randint(3000, 6000)
                 number = builder.number_for(original.doc_type, original.seller, original.issue_date, seq)
                 if numbers_alike(normalise_doc_number(number), normalise_doc_number(original.number)):
-                    continue
+                    return None
                 amount = original.amount
                 when = original.issue_date + timedelta(days=rng.randint(1, 3))
-            else:  # the number one or two characters off, amount within 2 %: high risk
+            else:  # the number one or two characters off, the amount within 2 %, dates within 3 days
                 number = _alike_number(rng, original.number)
-                amount = (original.amount * (1 + Decimal(rng.choice((-15, -8, -3, 4, 9, 14))) / 1000)).quantize(
-                    Decimal("0.01")
-                )
+                amount = scaled(original.amount, ("0.985", "0.992", "0.997", "1.004", "1.009", "1.014"))
                 when = original.issue_date + timedelta(days=rng.randint(-3, 3))
             candidate = replace(original, number=number, amount=amount, issue_date=when)
-            if original.doc_type == "bill_of_lading":
-                candidate = replace(candidate, bl_number=number)
-            near = builder.keep(candidate) if builder.clear(candidate, original) else None
-        suspicious_sets.append(_pair(present, rng, banks, original, near))
+            return replace(candidate, bl_number=number) if original.doc_type == "bill_of_lading" else candidate
+
+        suspicious_sets.append(_pair(present, rng, banks, original, builder.first_clear(near, original)))
 
     # Everything else: ordinary documents, each presented once.
     while len(presentations) < rows:

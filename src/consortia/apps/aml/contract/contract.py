@@ -723,19 +723,23 @@ class Aml(Contract):
     # -- filings -----------------------------------------------------------------------------------------------
 
     @submit
-    def record_ctr(self, ctx: Context, account: str, day: str) -> dict:
-        """Record a CTR of one account and business day: transient ``ctr`` (hash, filed_on) and ``xml``."""
+    def record_ctr(self, ctx: Context) -> dict:
+        """Record a CTR of one account and business day: transient ``ctr`` (account, day, hash, filed_on) and
+        ``xml`` (the account never travels as an argument: a block is read by every member's peer)."""
         call = _Call(ctx, "record_ctr")
         if not call.bank:
-            return call.refuse(f"ctr:{str(account)[:64]}", "only the bank files CTRs")
+            return call.refuse("ctr", "only the bank files CTRs")
+        info = _transient(ctx, "ctr", "the CTR's account, day, hash and filing date")
+        if not isinstance(info, dict):
+            raise ContractError(f"ctr: expected {{account, day, hash, filed_on}}, found {str(info)[:60]}")
+        account, day = info.get("account"), str(info.get("day", ""))
         owners = call.get("accounts") or {}
-        if account not in owners:
-            raise ContractError(f"no account {str(account)[:64]!r} at the bank", code="NOT_FOUND")
-        if not isinstance(day, str) or not DAY.match(day):
-            raise ContractError(f"day: expected YYYY-MM-DD, found {str(day)[:20]!r}")
-        info = _transient(ctx, "ctr", "the CTR's hash and filing date")
+        if not isinstance(account, str) or account not in owners:
+            raise ContractError(f"ctr.account: no account {str(account)[:64]!r} at the bank", code="NOT_FOUND")
+        if not DAY.match(day):
+            raise ContractError(f"ctr.day: expected YYYY-MM-DD, found {day[:20]!r}")
         xml = ctx.transient.get("xml")
-        digest = info.get("hash") if isinstance(info, dict) else None
+        digest = info.get("hash")
         if not isinstance(digest, str) or not HEX64.match(digest) or xml is None or _hash(xml) != digest:
             raise ContractError("ctr: expected the XML (transient 'xml') and its SHA-256 (ctr.hash) to agree")
         filed_on = str(info.get("filed_on", ""))
@@ -774,16 +778,17 @@ class Aml(Contract):
     # -- examination -------------------------------------------------------------------------------------------
 
     @submit
-    def examination_note(self, ctx: Context, subject: str) -> dict:
-        """An examiner's note (transient ``note``: ``{"text"}``) on a record: the only write an examiner makes,
-        and only an examiner makes it."""
+    def examination_note(self, ctx: Context) -> dict:
+        """An examiner's note (transient ``note``: ``{"subject", "text"}``) on a record: the only write an examiner
+        makes, and only an examiner makes it."""
         call = _Call(ctx, "examination_note")
         if not call.examiner:
-            return call.refuse(str(subject)[:256], f"only an examiner writes examination notes; {call.who} is not one")
-        if not isinstance(subject, str) or not 0 < len(subject) <= 256:
-            raise ContractError(f"subject: expected 1–256 characters naming a record, found {str(subject)[:40]!r}")
+            return call.refuse("note", f"only an examiner writes examination notes; {call.who} is not one")
         note = _transient(ctx, "note", "the note")
+        subject = note.get("subject") if isinstance(note, dict) else None
         text = note.get("text") if isinstance(note, dict) else None
+        if not isinstance(subject, str) or not 0 < len(subject) <= 256:
+            raise ContractError(f"note.subject: expected 1–256 characters naming a record, found {str(subject)[:40]!r}")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE:
             raise ContractError(f"note.text: expected 1–{MAX_NOTE} characters, found {str(text)[:40]!r}")
         note_id = "N-" + ctx.tx_id[:12]

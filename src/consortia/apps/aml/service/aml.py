@@ -1014,12 +1014,13 @@ class AmlService:
         digest = filings.digest(xml)
         if not file:
             return Filing(xml, digest, "")
-        _, tx_id = self._write(
-            "record_ctr",
-            account,
-            day.isoformat(),
-            transient={"ctr": {"hash": digest, "filed_on": (filed_on or self.today()).isoformat()}, "xml": xml},
-        )
+        details = {
+            "account": account,
+            "day": day.isoformat(),
+            "hash": digest,
+            "filed_on": (filed_on or self.today()).isoformat(),
+        }
+        _, tx_id = self._write("record_ctr", transient={"ctr": details, "xml": xml})
         return Filing(xml, digest, tx_id)
 
     def ctr_candidates(self) -> list[tuple[str, date]]:
@@ -1066,7 +1067,7 @@ class AmlService:
     def examination_note(self, subject: str, text: str) -> ExaminationNote:
         """An examiner's note on a record (an alert, a case, a filing, a step): the only thing an examiner writes;
         anyone else is refused and the refusal logged."""
-        result, tx_id = self._write("examination_note", subject, transient={"note": {"text": text}})
+        result, tx_id = self._write("examination_note", transient={"note": {"subject": subject, "text": text}})
         return ExaminationNote(result["note_id"], subject, text, self.who, _instant(result["at"]), tx_id)
 
     def examination_notes(self) -> list[ExaminationNote]:

@@ -47,9 +47,3 @@ def number_of_business_date(day: date, calendar: str = "federal") -> int:
 def business_day_number(moment: datetime, zone: str, cutoff: time, calendar: str = "federal") -> int:
     """The consecutive number of the business day a transaction at ``moment`` is posted on."""
     return number_of_business_date(business_day_of(moment, zone, cutoff, calendar), calendar)
-
-
-def posting_date(local_date: date, local_time: time, cutoff: time) -> date:
-    """The calendar day a transaction made at ``local_time`` on ``local_date`` counts for, before skipping
-    weekends and holidays (at or after the cut-off it is the next day)."""
-    return local_date + timedelta(days=1) if local_time >= cutoff else local_date

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 
@@ -43,14 +44,9 @@ DAY = 86_400
 HOUR = 3_600
 
 
-def cents(amount: object) -> int:
-    """Whole cents of a Decimal amount (exact; sub-cent amounts were rounded when the input was parsed)."""
-    from decimal import Decimal
-
-    value = Decimal(str(amount)) * 100
-    if value != value.to_integral_value():
-        raise ValueError(f"expected an amount in whole cents, found {amount}")
-    return int(value)
+def cents(amount: Decimal) -> int:
+    """Whole cents of an amount, a fraction of a cent rounded half up (as the CSV readers do)."""
+    return int((Decimal(amount) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def frame_of(transactions: Iterable[Transaction]) -> pl.DataFrame:
@@ -74,8 +70,6 @@ def frame_of(transactions: Iterable[Transaction]) -> pl.DataFrame:
 
 def transactions_of(frame: pl.DataFrame) -> list[Transaction]:
     """Transaction objects from a transactions table, in its row order."""
-    from decimal import Decimal
-
     return [
         Transaction(
             tx_id=row[0],

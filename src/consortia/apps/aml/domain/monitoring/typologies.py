@@ -259,7 +259,7 @@ def network_alerts(df: pl.DataFrame, hits: pl.DataFrame, rules: Rules, typology:
             for sub in groups:
                 nodes = set(sub.nodes)
                 behind = [row for n in sorted(nodes) for row in hits_by_account.get(n, [])]
-                pairs = [pair for pair in sub.edges]
+                pairs = list(sub.edges)
                 group_rules = []
                 if sum(1 for pair in pairs if len(pair_weeks[pair]) >= 2) >= 2 or (
                     len({w for pair in pairs for w in pair_weeks[pair]}) >= 2 and len(pairs) >= 4

@@ -7,18 +7,23 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consortia.apps.tradefinance.domain.documents import DocType, TradeDocument
 from consortia.apps.tradefinance.domain.fingerprint import (
     FINGERPRINT_KINDS,
     _message,
+    alike_number_keys,
     fingerprint_fields,
     fingerprints,
     hmac_sha256,
+    number_variants,
     similarity_keys,
 )
 from consortia.apps.tradefinance.domain.identifiers import parse_trader_id
 from consortia.apps.tradefinance.domain.normalise import normalise_doc_number, parse_amount, parse_currency, parse_date
+from consortia.apps.tradefinance.domain.similarity import numbers_alike
 
 KEY = bytes(range(32))
 
@@ -159,3 +164,26 @@ def test_far_documents_or_other_parties_share_no_similarity_key() -> None:
     assert base.isdisjoint(k.value for k in similarity_keys(other_buyer, KEY, 1))
     in_usd = replace(shifted(0, "1"), currency="USD")
     assert base.isdisjoint(k.value for k in similarity_keys(in_usd, KEY, 1))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    a=st.text(alphabet="AB0123", min_size=1, max_size=7),
+    b=st.text(alphabet="AB0123", min_size=1, max_size=7),
+)
+def test_alike_number_keys_meet_exactly_when_the_numbers_are_alike(a: str, b: str) -> None:
+    """The registry's keyed test and the offline one agree on every pair (few letters, so many pairs are alike)."""
+    first = replace(shifted(0, "1"), doc_number=a)
+    second = replace(shifted(0, "1"), doc_number=b)
+    shared = {k.value for k in alike_number_keys(first, KEY, 1)} & {k.value for k in alike_number_keys(second, KEY, 1)}
+    assert bool(shared) == numbers_alike(a, b)
+
+
+def test_alike_number_keys_need_the_same_type_parties_and_currency() -> None:
+    ours = {k.value for k in alike_number_keys(shifted(0, "1"), KEY, 1)}
+    assert ours & {k.value for k in alike_number_keys(replace(shifted(0, "1"), doc_number="INV8"), KEY, 1)}
+    other_seller = replace(shifted(0, "1"), seller_id=parse_trader_id("52399423"))
+    assert ours.isdisjoint(k.value for k in alike_number_keys(other_seller, KEY, 1))
+    assert ours.isdisjoint(k.value for k in alike_number_keys(replace(shifted(0, "1"), currency="HKD"), KEY, 1))
+    assert ours.isdisjoint(k.value for k in alike_number_keys(shifted(0, "1"), KEY, 2))
+    assert number_variants("AB") == {"AB", "A", "B"} and number_variants("A") == {"A"}

@@ -5,8 +5,8 @@
   numbers (:mod:`.normalise`);
 * what a trade document is and the registry's statuses (:mod:`.documents`), read from the CSV banks upload
   (:mod:`.csvrows`);
-* the keyed fingerprints a document is registered under, and the coarse keyed buckets that find near
-  duplicates without content (:mod:`.fingerprint`);
+* the keyed fingerprints a document is registered under, the coarse keyed buckets that find near duplicates
+  without content, and the keyed keys that tell alike numbers (:mod:`.fingerprint`);
 * whether two documents are the same one, or suspiciously alike, and grouping a whole batch (:mod:`.similarity`);
 * a deterministic synthetic batch with planted duplicates and look-alikes, for tests, the demo and the bench
   (:mod:`.synthetic`).

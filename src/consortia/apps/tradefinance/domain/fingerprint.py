@@ -25,6 +25,11 @@ a bucket of width ``2t`` in at least one of the two grids (offsets ``0`` and ``t
 (one per pair of grids) and any near duplicate shares at least one of them. Sharing a key is a *candidate*, not a
 verdict: values up to ``2t`` apart may share one too. The amount dimension is logarithmic (a relative tolerance)
 and computed with :mod:`decimal`, whose ``ln`` is correctly rounded, so every peer finds the same bucket.
+
+:func:`alike_number_keys` grade such a candidate: keyed over type, parties, currency and each *deletion variant*
+of the normalised number (the number with one character left out, :func:`number_variants`) plus its digits, two
+documents share one exactly when their numbers are alike in the sense :mod:`.similarity` uses — a typo, a swap of
+two digits, a letter added, the same digits — so the registry can say "high risk" without seeing a number.
 """
 
 from __future__ import annotations
@@ -43,15 +48,20 @@ __all__ = [
     "FINGERPRINT_KINDS",
     "Fingerprint",
     "FingerprintKind",
+    "alike_number_fields",
+    "alike_number_keys",
     "fingerprint_fields",
     "fingerprints",
     "hmac_sha256",
+    "number_digits",
+    "number_variants",
     "similarity_fields",
     "similarity_keys",
 ]
 
 DOMAIN_TAG = b"consortia/tradefinance/fingerprint/v1"
 SIMILARITY_TAG = b"consortia/tradefinance/similarity/v1"
+ALIKE_TAG = b"consortia/tradefinance/alike-number/v1"
 
 AMOUNT_TOLERANCE = Decimal("0.02")
 """Two amounts are "close" when the smaller is at least 98 % of the larger."""
@@ -171,4 +181,44 @@ def similarity_keys(doc: TradeDocument, key: bytes, epoch: int) -> tuple[Fingerp
     return tuple(
         Fingerprint("similar", hmac_sha256(key, _message(SIMILARITY_TAG, "similar", epoch, fields)).hex())
         for fields in similarity_fields(doc)
+    )
+
+
+# -- alike numbers -------------------------------------------------------------------------------------------------
+
+
+def number_variants(number: str) -> frozenset[str]:
+    """The number and every string one character shorter (its deletion neighbourhood), never the empty string.
+
+    Two numbers share a variant exactly when deleting at most one character from each makes them equal: one
+    substitution, one insertion or deletion, one swap of neighbours (``INV42``/``INV24``), or a deletion on each
+    side. That is what "numbers alike" means here, because it can be tested on keyed hashes too.
+    """
+    variants = {number, *(number[:i] + number[i + 1 :] for i in range(len(number)))}
+    variants.discard("")
+    return frozenset(variants)
+
+
+def number_digits(number: str) -> str:
+    """The digits of a number in order (``HK-2026-42`` → ``202642``): numbers with the same digits are alike."""
+    return "".join(c for c in number if c.isdigit())
+
+
+def alike_number_fields(doc: TradeDocument) -> tuple[tuple[str, ...], ...]:
+    """The unkeyed tuples behind :func:`alike_number_keys`: same type, parties and currency, and one variant."""
+    base = (doc.doc_type.value, doc.seller_id.key, doc.buyer_id.key, doc.currency)
+    found = [(*base, "v:" + variant) for variant in sorted(number_variants(doc.doc_number))]
+    digits = number_digits(doc.doc_number)
+    if digits:
+        found.append((*base, "d:" + digits))
+    return tuple(found)
+
+
+def alike_number_keys(doc: TradeDocument, key: bytes, epoch: int) -> tuple[Fingerprint, ...]:
+    """Keyed keys (kind ``alike_number``) a document shares with another of the same type, parties and currency
+    exactly when their numbers are alike (:func:`number_variants`, or the same digits) — how a registry grades a
+    near duplicate found by :func:`similarity_keys` as high risk without seeing either number."""
+    return tuple(
+        Fingerprint("alike_number", hmac_sha256(key, _message(ALIKE_TAG, "alike_number", epoch, fields)).hex())
+        for fields in alike_number_fields(doc)
     )

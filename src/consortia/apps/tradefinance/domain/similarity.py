@@ -8,9 +8,10 @@ the ledger agree.
 
 **Suspicious** is for a person to review: not the same document by any fingerprint, but same type, seller, buyer
 and currency, amounts within 2 % and issue dates within 3 days (what :func:`.fingerprint.similarity_keys` buckets
-find). The *risk* says how alike: ``high`` when the numbers are alike too (at most 2 edits after normalisation, a
-swap of two neighbours counting as one; at most 1 edit for numbers under 8 characters; or the same digits),
-``medium`` when the amounts are equal to the cent but the numbers unlike, ``low`` otherwise.
+find). The *risk* says how alike: ``high`` when the numbers are alike too (:func:`numbers_alike`: the same
+digits, or one character left out of each makes them equal — a typo, a character added or dropped, two neighbours
+swapped; the registry tests the same thing on keyed hashes, :func:`.fingerprint.alike_number_keys`), ``medium``
+when the amounts are equal to the cent but the numbers unlike, ``low`` otherwise.
 
 What must *not* be called a duplicate, and is not, because no fingerprint subset agrees: the next invoice of a
 series (``INV-0042`` vs ``INV-0043``, another amount), a split bill of lading (same vessel and port, other bill
@@ -30,9 +31,16 @@ from typing import Literal
 
 from .csvrows import Row
 from .documents import TradeDocument
-from .fingerprint import AMOUNT_TOLERANCE, DATE_TOLERANCE_DAYS, fingerprint_fields, similarity_fields
+from .fingerprint import (
+    AMOUNT_TOLERANCE,
+    DATE_TOLERANCE_DAYS,
+    fingerprint_fields,
+    number_digits,
+    number_variants,
+    similarity_fields,
+)
 
-__all__ = ["REASONS", "Group", "Similarity", "compare", "edit_distance", "group_rows", "numbers_alike"]
+__all__ = ["REASONS", "Group", "Similarity", "compare", "group_rows", "numbers_alike"]
 
 Kind = Literal["duplicate", "suspicious"]
 Risk = Literal["high", "medium", "low"]
@@ -62,36 +70,13 @@ class Similarity:
     reasons: tuple[str, ...]
 
 
-def edit_distance(a: str, b: str, limit: int | None = None) -> int:
-    """Edits between two strings (insert, delete, substitute, swap two neighbours); stops early above ``limit``.
-
-    The optimal-string-alignment form of the Damerau–Levenshtein distance: a clerk's commonest slip, two digits
-    swapped (``INV-0042`` typed ``INV-0024``), is one edit, not two.
-    """
-    if limit is not None and abs(len(a) - len(b)) > limit:
-        return limit + 1
-    before: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], before[j - 2] + 1)
-        if limit is not None and min(current) > limit:
-            return limit + 1
-        before, previous = previous, current
-    return previous[-1]
-
-
 def numbers_alike(a: str, b: str) -> bool:
-    """Normalised numbers a clerk could mistype one for the other: few edits apart, or the same digits."""
-    digits_a, digits_b = "".join(c for c in a if c.isdigit()), "".join(c for c in b if c.isdigit())
-    if digits_a and digits_a == digits_b:
+    """Normalised numbers a clerk could mistype one for the other: the same digits, or one deletion from each side
+    makes them equal (a typo, a character added or left out, two neighbours swapped)."""
+    digits = number_digits(a)
+    if digits and digits == number_digits(b):
         return True
-    limit = 1 if max(len(a), len(b)) < 8 else 2
-    return edit_distance(a, b, limit) <= limit
+    return not number_variants(a).isdisjoint(number_variants(b))
 
 
 def _close_amounts(a: TradeDocument, b: TradeDocument) -> bool:

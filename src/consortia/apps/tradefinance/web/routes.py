@@ -4,13 +4,17 @@
 
 * ``/tradefinance/documents`` — a bank officer uploads a CSV of trade documents (or fills in one), sees each row's
   status by name (REGU, REDU, DFIN, FNCD, CANC) with a plain explanation and the near-duplicate reasons — the other
-  bank is only ever "another member bank" — and applies for financing of their bank's own documents.
-* ``/tradefinance/traders`` — the shared trader registry: is there a current KYC attestation, and by which bank.
+  bank is only ever "another member bank" — applies for financing of their bank's own documents (the page says
+  what the contract answered: FNCD, DFIN, or why it refused) and cancels an unfinanced registration.
+* ``/tradefinance/traders`` — the shared trader registry: is there a current KYC attestation, and by which bank;
+  an officer attests a trader for their own bank (the note is the private file; the ledger holds its salted hash).
 * ``/tradefinance/oversight`` — the regulators' dashboard: financings by corridor and currency per month,
-  duplicate and near-duplicate attempts per month, exposure per trader across banks, financings by bank, with CSV
-  and XLSX exports. Every figure links to ``/tradefinance/oversight/records`` (the ledger records behind it), each
-  record to ``/tradefinance/records/{tx}`` with its proof (``…/proof``), which the platform's verifier checks in
-  the browser; a regulator adds a supervisory flag or note there.
+  duplicate and near-duplicate attempts per month, exposure per trader across banks (one chart per currency),
+  financings by bank, the latest refused requests, with CSV and XLSX exports. Every figure links to
+  ``/tradefinance/oversight/records`` (the ledger records behind it), each record to ``/tradefinance/records/{tx}``
+  — what it is, a financing's way to settlement (steps and cross-border flows), its proof (``…/proof``, with
+  ``/tradefinance/consistency``) which the platform's verifier checks in the browser — where a regulator adds a
+  supervisory flag or note.
 
 **Who acts.** Each request builds a :class:`TradeFinanceService` for the caller
 (:meth:`~TradeFinanceService.for_caller`: the person's own key through ``backend.acting_identity``, never a

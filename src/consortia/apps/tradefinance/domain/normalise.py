@@ -26,8 +26,9 @@ slips through. So every key field is first brought to one canonical form:
   is ``.``; ``,`` and spaces group thousands (groups of three digits). The European forms ``1.234,50`` and
   ``1 234,50`` are read too, because they are unambiguous: when both marks appear the last one is the decimal
   mark, and a lone ``,`` followed by one or two digits is a decimal comma. ``1,234`` is one thousand two hundred
-  and thirty-four. Zero, negative, ``NaN``, infinite and exponent forms are refused — nothing is financed
-  against them. The value is exact (:class:`decimal.Decimal`); ``1234.5`` and ``1,234.50`` are equal, and
+  and thirty-four. At most 15 digits before the decimal mark and 4 after. Zero, negative, ``NaN``, infinite and
+  exponent forms are refused — nothing is financed against them. The value is exact (:class:`decimal.Decimal`);
+  ``1234.5`` and ``1,234.50`` are equal, and
   :func:`amount_text` gives their one canonical spelling.
 * **Currencies** (:func:`parse_currency`) become ISO 4217 codes: ``RMB``, ``¥``, ``元``, ``人民币`` → ``CNY``;
   ``HK$``, ``港币``, ``港元`` → ``HKD``; ``MOP$``, ``澳门元``, ``澳門元``, ``葡币`` → ``MOP``; ``US$``, ``美元`` →
@@ -196,8 +197,10 @@ def parse_amount(text: str, *, field: str = "amount") -> Decimal:
         whole = whole.replace(group_mark, "")
     if not whole.isdigit():
         raise InvalidField(field, _AMOUNT_EXPECTED, text)
-    if len(whole.lstrip("0")) > 15 or len(fraction) > 6:  # beyond any trade document: a paste gone wrong
-        raise InvalidField(field, "an amount of at most 15 digits before the decimal mark and 6 after", text)
+    # Beyond any trade document (ISO 4217 minor units go to 3 decimals): a paste gone wrong. The contract's wire
+    # form takes the same bounds.
+    if len(whole.lstrip("0")) > 15 or len(fraction) > 4:
+        raise InvalidField(field, "an amount of at most 15 digits before the decimal mark and 4 after", text)
     try:
         value = Decimal(f"{whole}.{fraction}" if fraction else whole)
     except InvalidOperation:  # pragma: no cover - the pattern admits only digits by now

@@ -123,3 +123,19 @@ def test_evaluate_and_bench_report_their_figures() -> None:
     assert bench["batch"]["tx_per_s"] > 0
     assert bench["streaming"]["transactions"] == 2000
     assert 0 < bench["streaming"]["p50_ms"] <= bench["streaming"]["p99_ms"]
+
+
+def test_native_timestamps_need_a_zone(tmp_path: Path) -> None:
+    header = "tx_id,timestamp,orig_account,bene_account,amount,currency,tx_type,orig_country,bene_country"
+    good = "t1,2026-03-02T10:00:00-05:00,A,B,10.00,USD,wire,US,US"
+    source = tmp_path / "native.csv"
+    source.write_text(f"{header}\n{good}\nt2,2026-03-02T10:00:00,A,B,10.00,USD,wire,US,US\n")
+    result = runner.invoke(app, ["scan", str(source), "--format", "native", "--json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)
+    assert (error["row"], error["column"]) == (2, "timestamp")
+    assert "offset" in error["error"]
+    source.write_text(f"{header}\n{good}\n")
+    result = runner.invoke(app, ["scan", str(source), "--format", "native", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["transactions"] == 1

@@ -126,13 +126,13 @@ def scan(
         fail(f"--out: the folder {out.resolve().parent} does not exist", 2, as_json=as_json)
     with _progress(as_json) as progress:
         task = progress.add_task(f"reading {file.name}", total=None)
+        started = time.perf_counter()  # parsing counts: it is part of scanning a file
         try:
             frame = parse_csv(data, fmt)
         except InputError as exc:
             progress.stop()
             fail(f"{file}: {exc}", 2, as_json=as_json, extra={"row": exc.row, "column": exc.column})
         progress.update(task, description=f"scanning {frame.height:,} transactions")
-        started = time.perf_counter()
         result = run_scan(frame, rules)
         seconds = time.perf_counter() - started
     if out is not None:

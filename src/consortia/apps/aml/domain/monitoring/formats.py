@@ -122,10 +122,16 @@ def _cents(frame: pl.DataFrame, column: str) -> pl.Series:
 
 def _timestamps(frame: pl.DataFrame, column: str, naive_is_utc: bool) -> pl.Series:
     text = frame[column].str.strip_chars()
-    parsed = text.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False)
+    utc = pl.Datetime("us", "UTC")
+    # The common shape first (AMLSim writes 2017-01-01T00:00:00Z), the general ones only for what is left.
+    parsed = text.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%SZ", strict=False).dt.replace_time_zone("UTC")
+    formats = ["%Y-%m-%dT%H:%M:%S%.f%#z"]
     if naive_is_utc:
-        for fmt in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%#z"):
-            parsed = parsed.fill_null(text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False))
+        formats += ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%#z"]
+    for fmt in formats:
+        if not parsed.null_count():
+            break
+        parsed = parsed.fill_null(text.str.strptime(utc, fmt, strict=False))
     expected = "an ISO 8601 timestamp such as 2026-01-05T14:30:00Z" + ("" if naive_is_utc else " (with Z or an offset)")
     _first_bad(frame, parsed.is_null(), column, expected)
     return parsed

@@ -227,17 +227,20 @@ def test_acceptance_disguised_duplicates_caught_and_different_documents_not_merg
     sus_recall, sus_precision = scores(suspicious_pairs, pairs(batch.truth_suspicious))
     planted_lookalikes = {kind: pairs(sets) for kind, sets in batch.lookalikes.items()}
     merged = {kind: len(p & duplicate_pairs) for kind, p in planted_lookalikes.items()}
+    flagged_near_misses = len(planted_lookalikes["near_miss"] & suspicious_pairs)
     print(
         f"\n[seed {seed}] {len(rows)} rows; duplicates: {len(batch.truth_duplicates)} planted groups "
         f"({len(pairs(batch.truth_duplicates))} pairs), recall {dup_recall:.4f}, precision {dup_precision:.4f}; "
         f"suspicious: {len(batch.truth_suspicious)} planted pairs, recall {sus_recall:.4f}, precision "
         f"{sus_precision:.4f}; look-alikes planted { ({k: len(v) for k, v in planted_lookalikes.items()}) }, merged "
-        f"as duplicates {merged}; pairs compared {calls} (all pairs would be {len(rows) * (len(rows) - 1) // 2})"
+        f"as duplicates {merged}, near misses flagged {flagged_near_misses}; "
+        f"pairs compared {calls} (all pairs would be {len(rows) * (len(rows) - 1) // 2})"
     )
     assert len(rows) == 2400
     assert dup_recall == 1.0 and dup_precision == 1.0
     assert sus_recall == 1.0 and sus_precision == 1.0
-    assert all(len(p) >= 25 for p in planted_lookalikes.values()) and set(merged.values()) == {0}
+    assert len(planted_lookalikes) == 5 and all(len(p) >= 25 for p in planted_lookalikes.values())
+    assert set(merged.values()) == {0} and flagged_near_misses == 0
     assert calls < 2 * len(rows)  # blocking, not all pairs
 
 

@@ -28,8 +28,7 @@ slips through. So every key field is first brought to one canonical form:
   mark, and a lone ``,`` followed by one or two digits is a decimal comma. ``1,234`` is one thousand two hundred
   and thirty-four. At most 15 digits before the decimal mark and 4 after. Zero, negative, ``NaN``, infinite and
   exponent forms are refused — nothing is financed against them. The value is exact (:class:`decimal.Decimal`);
-  ``1234.5`` and ``1,234.50`` are equal, and
-  :func:`amount_text` gives their one canonical spelling.
+  ``1234.5`` and ``1,234.50`` are equal, and :func:`amount_text` gives their one canonical spelling.
 * **Currencies** (:func:`parse_currency`) become ISO 4217 codes: ``RMB``, ``¥``, ``元``, ``人民币`` → ``CNY``;
   ``HK$``, ``港币``, ``港元`` → ``HKD``; ``MOP$``, ``澳门元``, ``澳門元``, ``葡币`` → ``MOP``; ``US$``, ``美元`` →
   ``USD``; ``€`` → ``EUR``, ``£`` → ``GBP``, ``円`` → ``JPY``. **CNH** (offshore renminbi, Hong Kong's market

@@ -174,14 +174,14 @@ def group_rows(rows: Sequence[Row]) -> list[Group]:
         for fields in similarity_fields(doc):
             buckets[fields].append(index)
     suspicious_edges: dict[tuple[int, int], Similarity] = {}
+    compared: set[tuple[int, int]] = set()  # a pair may meet in up to four buckets: compare it once
     for members in buckets.values():
         for i, left in enumerate(members):
             for right in members[i + 1 :]:
-                if duplicates.find(left) == duplicates.find(right):
-                    continue
                 pair = (left, right)
-                if pair in suspicious_edges:
+                if pair in compared or duplicates.find(left) == duplicates.find(right):
                     continue
+                compared.add(pair)
                 verdict = compare(documents[left], documents[right])
                 if verdict.kind == "suspicious":
                     suspicious_edges[pair] = verdict

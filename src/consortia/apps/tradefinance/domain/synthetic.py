@@ -22,6 +22,8 @@ and plants, in known rows:
   same parties, close date, another amount), a split bill of lading (same vessel, port, parties and date,
   consecutive bill numbers, other amounts), the same amount on the same day between other parties, and the same
   document number from another seller;
+* **near misses** (must not be flagged): same parties, type and an alike number, but amounts 2.5–4 % apart or
+  dates 4–6 days apart — just beyond the tolerances;
 * **near duplicates** for review: same parties and type, amount within 2 % (or equal), dates within 3 days,
   the number one or two characters off (or unlike, with the same amount).
 
@@ -77,7 +79,8 @@ class SyntheticBatch:
     traders: tuple[SyntheticTrader, ...] = ()
     lookalikes: Mapping[str, frozenset[frozenset[int]]] = field(default_factory=dict)
     """Planted pairs of *different* documents by kind (``series``, ``split_bl``, ``same_amount_date``,
-    ``same_number_other_seller``): none may end up in one duplicate group."""
+    ``same_number_other_seller``, ``near_miss``): none may end up in one duplicate group, nor a near miss in a
+    suspicious one."""
 
 
 # -- traders -------------------------------------------------------------------------------------------------------
@@ -581,6 +584,20 @@ def generate_batch(seed: int, rows: int, banks: Sequence[str], *, traders: int |
         lookalike_sets["same_number_other_seller"].append(
             _pair(present, rng, banks, first, builder.first_clear(other_seller))
         )
+
+        # A near miss: same parties and type, just beyond a tolerance (2.5–4 % apart, or 4–6 days), number alike.
+        first = builder.draw()
+
+        def near_miss(first: _Spec = first) -> _Spec:
+            if rng.random() < 0.5:
+                amount, when = scaled(first.amount, ("0.96", "0.965", "1.026", "1.03", "1.04")), first.issue_date
+            else:
+                amount, when = first.amount, first.issue_date + timedelta(days=rng.choice((-6, -5, -4, 4, 5, 6)))
+            number = _alike_number(rng, first.number)
+            candidate = replace(first, number=number, amount=amount, issue_date=when)
+            return replace(candidate, bl_number=number) if first.doc_type == "bill_of_lading" else candidate
+
+        lookalike_sets["near_miss"].append(_pair(present, rng, banks, first, builder.first_clear(near_miss, first)))
 
     # Near duplicates for review.
     for index in range(max(2, rows // 60)):

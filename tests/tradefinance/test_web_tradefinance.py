@@ -562,11 +562,16 @@ def test_every_page_in_every_language(site: Site, lang: str) -> None:
 
 
 def test_times_in_the_viewers_place_with_the_zone_named(site: Site) -> None:
-    """Shenzhen reads Beijing time, Hong Kong Hong Kong time: each page names its zone."""
-    shenzhen = site.client(SHENZHEN_OFFICER).get("/tradefinance/documents?lang=zh-Hans", headers=HTML).text
+    """Zhuhai reads Beijing time, Hong Kong and the HKMA Hong Kong time, Macau Macau time: each page names it."""
+    zhuhai_officer = f"{consortium.ZHUHAI}/{consortium.OFFICER}"  # its bank's documents are there from the set-up
+    shenzhen = site.client(zhuhai_officer).get("/tradefinance/documents?lang=zh-Hans", headers=HTML).text
     assert "Asia/Shanghai" in shenzhen and "北京时间" in shenzhen and "UTC+8" in shenzhen
     hong_kong = site.client(HK_OFFICER).get("/tradefinance/traders?lang=zh-Hant", headers=HTML).text
     assert "Asia/Hong_Kong" in hong_kong and "香港時間" in hong_kong
+    macau = site.client(MACAU_OFFICER).get("/tradefinance/traders?lang=zh-Hant", headers=HTML).text
+    assert "Asia/Macau" in macau and "澳門時間" in macau
+    hkma = site.client(f"{consortium.HKMA}/{consortium.EXAMINER}").get("/tradefinance/oversight?lang=en", headers=HTML)
+    assert "Asia/Hong_Kong" in hkma.text and "Month (Hong Kong Time)" in hkma.text
     assert not re.search(r">[^<]*\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", shenzhen)  # no ISO timestamp reaches the page
 
 

@@ -111,6 +111,8 @@ def test_keys_and_epochs_keep_fingerprints_apart() -> None:
     assert near.isdisjoint(f.value for f in similarity_keys(original(), KEY, 2))
     with pytest.raises(ValueError, match="epoch"):
         fingerprints(original(), KEY, -1)
+    with pytest.raises(ValueError, match="positive amount"):
+        similarity_keys(replace(original(), amount=Decimal(0)), KEY, 1)
 
 
 def test_messages_are_length_prefixed_so_concatenation_cannot_collide() -> None:

@@ -162,6 +162,8 @@ def _bucket(position: Decimal, tolerance: Decimal, shifted: bool) -> int:
 
 def similarity_fields(doc: TradeDocument) -> tuple[tuple[str, ...], ...]:
     """The unkeyed bucket tuples behind :func:`similarity_keys` (four per document; also what batches block on)."""
+    if not doc.amount > 0:
+        raise ValueError(f"amount: expected a positive amount, found {doc.amount}")
     base = (doc.doc_type.value, doc.seller_id.key, doc.buyer_id.key, doc.currency)
     amount_position = _CONTEXT.ln(doc.amount)
     day = Decimal(doc.issue_date.toordinal())

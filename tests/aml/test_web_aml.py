@@ -372,7 +372,7 @@ def test_the_queue_lists_alerts_and_violations_and_filters_them(site: Site) -> N
 def test_an_alerts_page_says_why_in_words_and_draws_its_graph(site: Site) -> None:
     html = page(site.client(ANALYST), f"/aml/alerts/{site.blue_alert}")
     rules = ids(html, "data-rule")
-    assert "structuring" in rules
+    assert "structuring" in rules and len(rules) == len(set(rules))
     for rule in rules:
         assert shown(f"rule_{rule}") in html and shown(f"rule_means_{rule}") in html
     assert "31 USC 5324" in html  # the rule's legal source, from rules.toml
@@ -532,3 +532,9 @@ def test_rule_hits_in_words_keep_the_measure_and_the_transaction() -> None:
     words = views.rule_hit(hit, "en")
     assert words["measured"] == "$29,000.00" and words["tx"] == "B-005" and words["weight"] == "0.40"
     assert words["name"] == CATALOGUE.text("en", "rule_structuring") and "31 USC 5324" in words["source"]
+    # Several hits of one rule are one entry (a typology counts a rule once), with every measurement.
+    again = RuleHit("structuring", 0.4, "structuring: $38,700.00 at B-006")
+    grouped = views.rule_hits([hit, again, hit, RuleHit("recurring", 0.3, "recurring: active in two weeks")], "en")
+    assert [g["rule"] for g in grouped] == ["structuring", "recurring"]
+    assert grouped[0]["measurements"] == [{"measured": "$29,000.00", "tx": "B-005"},
+                                          {"measured": "$38,700.00", "tx": "B-006"}]  # fmt: skip

@@ -205,7 +205,7 @@ def _graph_svg(
 def _timeline_svg(
     transfers: Sequence[Transfer], colours: dict[date, str], title: str, svg_id: str, lang: str, words: Words
 ) -> Markup:
-    left, right, top, bottom = 58, 16, 14, 46
+    left, right, top, bottom = 58, 26, 14, 46
     inner_w, inner_h = WIDTH - left - right, TIMELINE_HEIGHT - top - bottom
     first = min(t.day for t in transfers)
     span = max((t.day - first).days for t in transfers)

@@ -140,6 +140,19 @@ def rule_hit(hit: Any, lang: str) -> dict[str, Any]:
     }
 
 
+def rule_hits(hits: Iterable[Any], lang: str) -> list[dict[str, Any]]:
+    """An alert's hits, one entry per rule (a typology counts each rule once), each with every measurement."""
+    by_rule: dict[str, dict[str, Any]] = {}
+    for hit in hits:
+        words = rule_hit(hit, lang)
+        entry = by_rule.setdefault(words["rule"], {**words, "measurements": []})
+        if words["measured"] and (words["measured"], words["tx"]) not in [
+            (m["measured"], m["tx"]) for m in entry["measurements"]
+        ]:
+            entry["measurements"].append({"measured": words["measured"], "tx": words["tx"]})
+    return list(by_rule.values())
+
+
 # -- the alert queue ------------------------------------------------------------------------------------------
 
 
@@ -346,7 +359,7 @@ def alert_page(detail: Any, lang: str, now: datetime) -> dict[str, Any]:
         "exchanges": exchanges,
         "source_name": word(lang, "source", getattr(alert, "source", "")) if getattr(alert, "source", "") else "",
         "threshold": _threshold(alert.typology),
-        "hits": [rule_hit(hit, lang) for hit in alert.rule_hits],
+        "hits": rule_hits(alert.rule_hits, lang),
         "transactions": [
             transaction_row(tx, lang, now) for tx in sorted(detail.transactions, key=lambda t: t.timestamp)
         ],

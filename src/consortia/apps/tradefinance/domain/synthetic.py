@@ -132,7 +132,7 @@ _TRADES = (
     ("塑胶", "塑膠", "Plastics", "Plásticos"),
     ("照明", "照明", "Lighting", "Iluminação"),
 )
-# USCC: the alphabet of the organisation code body (stdnum's, without the check-only letters none).
+# The USCC alphabet (no I, O, Z, S, V), which organisation code bodies issued since 2015 also draw from.
 _ORG_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
@@ -249,6 +249,7 @@ class _Builder:
         return f"WR-{self.prefix[seller]}-{seq:06d}"
 
     def next_seq(self, doc_type: str, seller: int) -> int:
+        """The seller's next sequence number for a type (series start somewhere and skip a few: cancelled ones)."""
         key = (seller, doc_type)
         if key not in self.sequence:
             self.sequence[key] = self.rng.randint(100, 9000)

@@ -117,7 +117,7 @@ def consent_rows(consents: list[dict[str, Any]], lang: str) -> list[dict[str, An
     rows = []
     for doc in consents:
         period = doc["provision"]["period"]
-        start, end = tx.day(period.get("start", "")[:10], lang), tx.day((period.get("end") or "")[:10], lang)
+        start, end = tx.day(period.get("start", ""), lang), tx.day(period.get("end") or "", lang)
         revoked = next((x.get("valueDateTime") for x in doc.get("extension", [])
                         if x.get("url") == "urn:consortia:health:revoked"), None)  # fmt: skip
         rows.append(

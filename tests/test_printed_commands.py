@@ -6,7 +6,7 @@ seeds a folder and prints its summary, ``consortia serve`` serves that folder (h
 does), and each printed command runs as its own ``consortia`` process against the served folder — with
 ``.consortia`` replaced by the folder, ``127.0.0.1:8000`` by the server's port and ``<tx_id>`` by the transaction
 the summary features. Each must exit 0 without a traceback. The links the summary prints are opened as a browser
-would open them: each answers with a page for a person (HTML), never a JSON body.
+would open them: each answers with a page for a person (HTML, or a login form to reach it), never a JSON body.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def test_every_printed_link_opens_a_page_for_a_person(served: Served) -> None:
     links = sorted(set(re.findall(r"http://127\.0\.0\.1:8000(/[^\s)]*)", served.summary)))
     assert len(links) >= 5
     problems = []
-    with httpx.Client(base_url=served.url, headers={"accept": "text/html,application/xhtml+xml"}) as browser:
+    browser_headers = {"accept": "text/html,application/xhtml+xml"}
+    with httpx.Client(base_url=served.url, headers=browser_headers, follow_redirects=True) as browser:
         for path in links:
             answer = browser.get(path)
             kind = answer.headers.get("content-type", "")
@@ -165,4 +166,6 @@ def test_every_printed_link_opens_a_page_for_a_person(served: Served) -> None:
                 problems.append(f"{path}: {answer.status_code} {kind}")
             elif answer.status_code == 401 and "login" not in answer.text.lower():
                 problems.append(f"{path}: 401 without a way to log in")
+            elif answer.history and "/login" in str(answer.url) and 'name="password"' not in answer.text:
+                problems.append(f"{path}: sent to {answer.url}, which is not a login form")
     assert not problems, problems

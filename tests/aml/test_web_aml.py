@@ -498,6 +498,12 @@ def test_every_step_of_the_trail_carries_a_proof_that_verifies(site: Site) -> No
         r = examiner.get(f"/aml/records/{tx_id}/proof", headers=JSON)
         assert r.status_code == 200, (tx_id, r.text[:300])
         check_proof(r.json())  # raises when the proof does not hold
+    # Each step says what it is about in words, and links to its record's page.
+    assert f'href="/aml/cases/{site.blue_case}"' in html and f'href="/aml/alerts/{site.blue_alert}"' in html
+    assert (
+        shown("step_filing") in html and shown("trail_posting") in html and "Blue River Digital Exchange, Inc." in html
+    )
+    assert f"{site.blue_case} open" not in html  # the contract's subject line, never shown raw
     # The consistency route the verifier uses when it has seen an older header.
     r = examiner.get("/aml/consistency?from=0&to=1", headers=JSON)
     assert r.status_code == 200 and r.json()["channel"] == consortium.CHANNEL
@@ -525,6 +531,18 @@ def test_the_graph_bows_parallel_transfers_apart_and_fits_a_phone() -> None:
     assert [w.label for w in drawing.weeks] == ["Week of 2 Nov 2026", "Week of 9 Nov 2026", "Week of 16 Nov 2026"]
     assert "$500.00 in 2 transfers from B to A on 11 Nov 2026" in svg
     assert draw([], [], "en", lambda key, **p: "") is None
+
+
+def test_trail_subjects_in_words() -> None:
+    assert views.trail_subject("case", "C-12ab decide", "en") == {
+        "code": "C-12ab", "text": "Decision", "link": "/aml/cases/C-12ab"}  # fmt: skip
+    assert views.trail_subject("filing", "CTR BRX-OPS-001 2026-11-24", "en")["text"].endswith("24 Nov 2026")
+    assert views.trail_subject("accounts", "SummitExchange: 2 opened", "en")["text"] == (
+        "Summit Crypto Exchange LLC: 2 accounts opened"
+    )
+    assert views.trail_subject("posting", "1 transactions", "en")["text"] == "1 transaction"
+    assert views.trail_subject("refusal", "note (FORBIDDEN)", "en") == {
+        "code": "note (FORBIDDEN)", "text": "", "link": ""}  # fmt: skip
 
 
 def test_rule_hits_in_words_keep_the_measure_and_the_transaction() -> None:

@@ -479,6 +479,8 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
         subject = str(form.get("subject") or "").strip()[:200]
         if not text:
             raise Refusal(400, "write a note", "EMPTY_NOTE", "refused_empty_note")
+        if not subject:
+            raise Refusal(400, "say what the note is about (a record's id)", "EMPTY_SUBJECT", "refused_note_subject")
         await call(service_for(principal).examination_note, subject, text)
         return RedirectResponse("/aml/audit?notice=noted", status_code=303)
 

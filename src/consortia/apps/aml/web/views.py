@@ -817,6 +817,32 @@ def decisions_page(found: Iterable[Any], lang: str, now: datetime) -> dict[str, 
 # -- the examiner's audit trail -------------------------------------------------------------------------------
 
 
+def trail_subject(kind: str, subject: str, lang: str) -> dict[str, str]:
+    """What a trail step is about, in words: the record's id as a code, what happened to it, and its page."""
+    table = CATALOGUE.table(lang)
+    case = re.fullmatch(r"(C-[A-Za-z0-9]+) ([a-z_]+)", subject)
+    if kind in ("case", "filing") and case:
+        return {"code": case.group(1), "text": word(lang, "step", case.group(2)), "link": f"/aml/cases/{case.group(1)}"}
+    ctr = re.fullmatch(r"CTR (\S+) (\d{4}-\d{2}-\d{2})", subject)
+    if kind == "filing" and ctr:
+        day = format_date(date.fromisoformat(ctr.group(2)), ZONE, lang)
+        return {"code": ctr.group(1), "text": f"{table['ctr_of']} {day}", "link": ""}
+    opened = re.fullmatch(r"(\S+): (\d+) opened", subject)
+    if kind == "accounts" and opened:
+        count = CATALOGUE.plural(lang, "accounts_opened", int(opened.group(2)))
+        return {"code": "", "text": f"{org_name(opened.group(1))}{table['colon']}{count}", "link": ""}
+    posted = re.fullmatch(r"(\d+) transactions?", subject)
+    if kind == "posting" and posted:
+        return {"code": "", "text": CATALOGUE.plural(lang, "tx_count", int(posted.group(1))), "link": ""}
+    if kind in ("onboarding", "approval") and subject in roles.ORGS:
+        return {"code": "", "text": org_name(subject), "link": ""}
+    if kind == "alert":
+        return {"code": subject, "text": "", "link": f"/aml/alerts/{subject}"}
+    if kind == "note" and re.fullmatch(r"C-[A-Za-z0-9]+", subject):
+        return {"code": subject, "text": "", "link": f"/aml/cases/{subject}"}
+    return {"code": subject, "text": "", "link": ""}
+
+
 def trail_row(step: Any, lang: str, now: datetime) -> dict[str, Any]:
     """One step of the audit trail: what (by name), about what, by whom in which role, when, its transaction."""
     when = moment(step.at, lang, now)
@@ -825,21 +851,13 @@ def trail_row(step: Any, lang: str, now: datetime) -> dict[str, Any]:
         "kind": step.kind,
         "name": word(lang, "trail", step.kind),
         "subject": step.subject,
-        "subject_link": _subject_link(step.kind, step.subject),
+        "about": trail_subject(step.kind, step.subject, lang),
         "by": step.by,
         "role": word(lang, "role", step.role) if step.role else "",
         "when": when["text"],
         "ago": when["ago"],
         "tx_id": step.tx_id,
     }
-
-
-def _subject_link(kind: str, subject: str) -> str:
-    if kind == "alert" and subject:
-        return f"/aml/alerts/{subject}"
-    if kind in ("case", "filing") and subject and "@" not in subject:
-        return f"/aml/cases/{subject}"
-    return ""
 
 
 def audit_page(trail: Sequence[Any], notes: Sequence[Any], lang: str, now: datetime) -> dict[str, Any]:
@@ -850,7 +868,7 @@ def audit_page(trail: Sequence[Any], notes: Sequence[Any], lang: str, now: datet
     return {
         "steps": rows,
         "counts": [(word(lang, "trail", k), sum(1 for r in rows if r["kind"] == k)) for k in kinds],
-        "subjects": sorted({r["subject"] for r in rows if r["subject"]}),
+        "subjects": sorted({r["about"]["code"] for r in rows if r["about"]["link"]}),
         "notes": [
             {"subject": n.subject, "text": n.text, "by": n.by, "tx_id": n.tx_id, **_when(n.at, lang, now)}
             for n in notes

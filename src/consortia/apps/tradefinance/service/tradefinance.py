@@ -453,6 +453,8 @@ class TradeFinanceService:
     def _evaluate(self, function: str, *args: Any, org: str | None = None) -> Any:
         """Evaluate a query; a refusal (the contract's FORBIDDEN) is logged on the ledger by the caller's identity."""
         try:
+            # Read what every block ordered so far says (the caller's own writes included).
+            self.sync(org=org)
             return self._contract().evaluate(function, *args, org=org)
         except GatewayError as exc:
             if getattr(exc, "contract_code", None) == "FORBIDDEN":
@@ -648,6 +650,12 @@ class TradeFinanceService:
                 refs = self._private(record["bank"], "accounts", financing_id) if accounts else ()
                 return _financing(record, refs)
         raise TradeFinanceError(f"no financing {financing_id!r} visible to {self.org}", "NOT_FOUND")
+
+    def accounts(self, financing_id: str, bank: str) -> list[str | None]:
+        """The account references of a bank's financing's flows (the bank or a regulator; the read is logged, and
+        another bank's attempt is refused and logged)."""
+        values = self._private(bank, "accounts", financing_id)
+        return [v.get("account_ref") if isinstance(v, Mapping) else None for v in values]
 
     # -- traders and KYC ---------------------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.ledger.config import BatchConfig
 from consortia.ledger.proof import check_proof
 from consortia.network.embedded import EmbeddedNetwork
-from consortia.ui.i18n import untranslated
+from consortia.ui.i18n import untranslated, visible_text
 from consortia.ui.ticks import nice_ticks
 
 PASSWORD = consortium.DEMO_PASSWORD
@@ -205,9 +205,9 @@ def shown(key: str, **params: str) -> str:
 
 
 def no_iso_times(html: str) -> None:
-    """No ISO timestamp reaches what a person reads."""
-    visible = re.sub(r"<[^>]+>", " ", html)
-    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", visible), "an ISO timestamp on the page"
+    """No ISO timestamp or date reaches what a person reads (the filing's own text, marked translate="no", aside)."""
+    for fragment in visible_text(html, "en"):
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", fragment), f"an ISO date on the page: {fragment!r}"
 
 
 # -- every page, translated -----------------------------------------------------------------------------------------
@@ -411,6 +411,7 @@ def test_opening_a_case_from_an_alert_and_working_it(site: Site) -> None:
     assert shown("notice_opened") in case and shown("case_status_open") in case
     # Deadline: 30 days from detection on 30 November (New York), so 30 December, counted down in days.
     assert "30 Dec 2026" in case and 'data-kind="file_sar"' in case
+    assert shown("basis_file_sar", day="30 Nov 2026") in case
     token = csrf_of(case)
     steps = [
         {"event": "assign", "assignee": "analyst2"},
@@ -426,7 +427,8 @@ def test_opening_a_case_from_an_alert_and_working_it(site: Site) -> None:
     assert shown("case_status_investigating") in case
     assert "analyst2" in case and "Deposits at three branches" in case and "stmt/BRX-SETTLE-002" in case
     # No suspect identified: up to 60 days, so 29 January 2027.
-    assert "29 Jan 2027" in case
+    assert "29 Jan 2027" in case and shown("basis_file_sar_no_suspect", day="30 Nov 2026") in case
+    no_iso_times(case)
     assert [e for e in ids(case, "data-event")] == ["open", "assign", "note", "evidence", "suspect"]
     # The analyst cannot decide: the form is the BSA officer's, and the contract refuses a forged one.
     assert 'id="decide-form"' not in case

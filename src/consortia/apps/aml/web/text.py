@@ -227,6 +227,11 @@ _EN: dict[str, str] = {
     "overdue_by.one": "{count} day overdue",
     "overdue_by.other": "{count} days overdue",
     "due_on": "Due",
+    "basis_file_sar": "30 calendar days after initial detection on {day} (31 CFR 1020.320(b)(3))",
+    "basis_file_sar_no_suspect": "No suspect identified: at most 60 calendar days after initial detection on {day} "
+    "(31 CFR 1020.320(b)(3))",
+    "basis_continuing_review": "90 days after the SAR filed on {day} (continuing activity review)",
+    "basis_file_continuing_sar": "120 days after the previous SAR filed on {day} (continuing activity)",
     "case_alerts": "Alerts in this case",
     "notes_title": "Notes",
     "notes_empty": "No notes yet.",

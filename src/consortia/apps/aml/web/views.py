@@ -418,13 +418,24 @@ def countdown(due: date, today: date, lang: str) -> dict[str, Any]:
     return {"text": text, "state": state, "days": left, "date": format_date(due, ZONE, lang)}
 
 
-def deadline_row(deadline: Any, today: date, lang: str) -> dict[str, Any]:
+def deadline_basis(deadline: Any, case: Any, lang: str) -> str:
+    """Why a deadline falls when it does, in words, with its dates as people write them."""
+    previous = case.last_filing
+    if deadline.kind == "file_sar":
+        key = "basis_file_sar" if case.suspect_identified else "basis_file_sar_no_suspect"
+        return CATALOGUE.text(lang, key, day=format_date(case.detected_on, ZONE, lang))
+    if deadline.kind in ("continuing_review", "file_continuing_sar") and previous is not None:
+        return CATALOGUE.text(lang, f"basis_{deadline.kind}", day=format_date(previous.filed_on, ZONE, lang))
+    return ""
+
+
+def deadline_row(deadline: Any, today: date, lang: str, case: Any = None) -> dict[str, Any]:
     """A deadline: what is due (by name), the date, the countdown, and the rule it comes from."""
     left = days_left(deadline, today)
     return {
         "kind": deadline.kind,
         "name": word(lang, "deadline", deadline.kind),
-        "basis": deadline.basis,
+        "basis": deadline_basis(deadline, case, lang) if case is not None else "",
         "left": left,
         **countdown(deadline.due, today, lang),
     }
@@ -434,7 +445,7 @@ def case_row(view: Any, lang: str, now: datetime) -> dict[str, Any]:
     """A case in a list: status by name, decision, accounts, assignee, the nearest deadline."""
     case = view.case
     today = today_in_new_york(now)
-    deadlines = [deadline_row(d, today, lang) for d in view.deadlines]
+    deadlines = [deadline_row(d, today, lang, case) for d in view.deadlines]
     opened = moment(case.opened_at, lang, now)
     return {
         "id": view.case_id,

@@ -32,6 +32,9 @@ violation in it, and which puts the violation in the analyst's queue. (Accepting
 instead would let a refused payment write state under its own id; two transactions keep "refused" and "recorded"
 apart, and the recording one is the bank's.)
 
+**Results are public too.** A submitted function's answer is in the block, so it says "recorded" (or a count),
+never what: the service reads what it needs back through the queries, which check who asks.
+
 **Every refusal is logged.** A submitted function that refuses writes ``refusal:<tx>`` — who, which function, when
 and a code in public state (the one exception to "nothing public": a refused exchange cannot read the bank's
 collection, and an index there would need a read), what and why in the bank's collection — and returns
@@ -228,7 +231,8 @@ class _Call:
         ctx.put_state(f"refusal:{ctx.tx_id}", public)
         self.put(f"refusal:{ctx.tx_id}", {"target": target[:256], "reason": reason[:512]})
         ctx.set_event("refused", {"function": self.function, "code": code})
-        return {"refused": reason[:512], "code": code, "tx_id": ctx.tx_id}
+        # The answer is in the block every member's peer stores: no target, no reason (the bank reads them).
+        return {"refused": f"{self.function} refused to {self.who}", "code": code, "tx_id": ctx.tx_id}
 
     def forbid(self, what: str) -> None:
         """Refuse a query (no write: the service logs it)."""
@@ -284,10 +288,14 @@ class Aml(Contract):
                 "exchange": call.exchange}  # fmt: skip
 
     @submit
-    def log_refusal(self, ctx: Context, function: str, target: str, reason: str) -> dict:
-        """Log a refusal a query made to the caller: queries cannot write, so the service logs them."""
+    def log_refusal(self, ctx: Context, function: str) -> dict:
+        """Log a refusal a query made to the caller (transient ``refusal``: ``{"target", "reason"}``): queries cannot
+        write, so the service logs them."""
         call = _Call(ctx, str(function)[:64] or "query")
-        return call.refuse(str(target)[:256], str(reason)[:512])
+        detail = _transient(ctx, "refusal", "what was asked for and why it was refused")
+        if not isinstance(detail, dict):
+            raise ContractError(f"refusal: expected {{target, reason}}, found {str(detail)[:60]}")
+        return call.refuse(str(detail.get("target", ""))[:256], str(detail.get("reason", ""))[:512])
 
     # -- onboarding --------------------------------------------------------------------------------------------
 
@@ -320,7 +328,7 @@ class Aml(Contract):
         onboarding.update(_approval_state(call, onboarding))
         call.put(f"onb:{exchange}", onboarding)
         call.trail("onboarding", exchange)
-        return {"exchange": exchange, "record_hash": digest, "approved": onboarding["approved"]}
+        return {"recorded": True}
 
     @submit
     def approve_onboarding(self, ctx: Context, exchange: str, approved_hash: str) -> dict:
@@ -363,8 +371,7 @@ class Aml(Contract):
         onboarding.update(_approval_state(call, onboarding))
         call.put(f"onb:{exchange}", onboarding)
         call.trail("approval", exchange)
-        return {"approved": onboarding["approved"], "missing_roles": onboarding["missing_roles"],
-                "decided_by": onboarding["decided_by"]}  # fmt: skip
+        return {"recorded": True}
 
     @evaluate
     def onboarding(self, ctx: Context, exchange: str) -> Any:
@@ -444,7 +451,7 @@ class Aml(Contract):
         call.put("accounts", owners)
         ctx.put_private(collection, "index:accounts", index)
         call.trail("accounts", f"{exchange}: {len(opened)} opened")
-        return {"opened": opened}
+        return {"opened": len(opened)}
 
     @submit
     def post(self, ctx: Context) -> dict:
@@ -522,7 +529,7 @@ class Aml(Contract):
         )  # fmt: skip
         call.add_index("violations", violation_id)
         call.trail("violation", violation_id)
-        return {"violation_id": violation_id, "rule": violation.rule}
+        return {"recorded": True}
 
     @evaluate
     def violations(self, ctx: Context) -> list:
@@ -594,7 +601,7 @@ class Aml(Contract):
                     for a in recorded
                 ),
             )  # fmt: skip
-        return {"recorded": recorded}
+        return {"recorded": len(recorded)}
 
     @evaluate
     def alerts(self, ctx: Context) -> list:
@@ -626,9 +633,11 @@ class Aml(Contract):
         return None
 
     @submit
-    def open_case(self, ctx: Context, alert_ids: list) -> dict:
-        """Open a case from recorded alerts not yet in a case (an analyst or the BSA officer)."""
+    def open_case(self, ctx: Context) -> dict:
+        """Open a case from recorded alerts not yet in a case (transient ``alert_ids``; an analyst or the BSA
+        officer)."""
         call = _Call(ctx, "open_case")
+        alert_ids = _transient(ctx, "alert_ids", "the alerts' ids")
         if not isinstance(alert_ids, list) or not 0 < len(alert_ids) <= 50:
             raise ContractError(f"alert_ids: expected a list of 1–50 alert ids, found {str(alert_ids)[:60]}")
         case_id = "C-" + ctx.tx_id[:10]
@@ -702,7 +711,7 @@ class Aml(Contract):
                 "tx": ctx.tx_id}  # fmt: skip
         call.put(f"case:{case_id}", {**stored, "steps": [*stored["steps"], step], "filings": filings})
         call.trail("filing" if filings and filings[-1]["tx"] == ctx.tx_id else "case", f"{case_id} {record['event']}")
-        return {"case_id": case_id, "status": after.status.value, "version": after.version}
+        return {"recorded": True}
 
     @evaluate
     def case(self, ctx: Context, case_id: str) -> Any:
@@ -752,7 +761,7 @@ class Aml(Contract):
         call.put(f"filing:{digest}", {**filing, "xml": xml.decode("utf-8")})
         call.add_index("filings", digest)
         call.trail("filing", f"CTR {account} {day}")
-        return {"hash": digest}
+        return {"recorded": True}
 
     @evaluate
     def filing(self, ctx: Context, filing_hash: str) -> Any:
@@ -796,7 +805,7 @@ class Aml(Contract):
                                      "at": ctx.timestamp_ms, "tx": ctx.tx_id})  # fmt: skip
         call.add_index("notes", note_id)
         call.trail("note", subject)
-        return {"note_id": note_id, "at": ctx.timestamp_ms}
+        return {"recorded": True}
 
     @evaluate
     def notes(self, ctx: Context) -> list:
@@ -816,6 +825,16 @@ class Aml(Contract):
             for _, r in ctx.get_prefix("refusal:")
         ]  # fmt: skip
         return sorted([*call.index("trail"), *refusals], key=lambda step: step["at"])
+
+    @evaluate
+    def refusal(self, ctx: Context, tx_id: str) -> Any:
+        """One refusal with what was asked for and why (bank, examiners), or None."""
+        call = _Call(ctx, "refusal")
+        call.reader("refusals")
+        if not isinstance(tx_id, str) or not re.fullmatch(r"[0-9a-f]{64}", tx_id):
+            return None
+        public = ctx.get_state(f"refusal:{tx_id}")
+        return None if public is None else {**public, **(call.get(f"refusal:{tx_id}") or {})}
 
     @evaluate
     def refusals(self, ctx: Context) -> list:

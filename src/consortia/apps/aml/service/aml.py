@@ -12,7 +12,7 @@ ids, hashes and statuses.
 
 - **Posting** (:meth:`AmlService.post_transaction`): the account policy is checked by the contract (USD only, US
   only, nothing crypto — :mod:`..domain.policy`); a refused transaction writes nothing, so the service records the
-  violation in a second transaction (:meth:`AmlService._record_violation`), which the contract accepts only when the
+  violation in a second transaction (``record_violation``), which the contract accepts only when the
   same policy finds the same violation, and it appears in the analyst's queue. An accepted transaction goes through
   the **streaming** engine (:class:`Monitor`, one per network, primed from the ledger), and every typology it
   completes is recorded as an alert (hash on the ledger, content in the bank's collection).
@@ -663,8 +663,19 @@ class AmlService:
         encoded = {k: v if isinstance(v, bytes) else canonical_json(v) for k, v in (transient or {}).items()}
         result, tx_id = self._submit(function, *args, transient=encoded or None)
         if isinstance(result, dict) and "refused" in result:
-            raise Refused(result["refused"], result["code"], tx_id)
+            raise Refused(self._refusal_reason(tx_id, result["refused"]), result["code"], tx_id)
         return result, tx_id
+
+    def _refusal_reason(self, tx_id: str, fallback: str) -> str:
+        """Why the contract refused (kept in the bank's collection: the bank and examiners read it)."""
+        if not (self.is_bank or self.is_examiner):
+            return fallback
+        try:
+            self.sync()
+            record = self._contract().evaluate("refusal", tx_id, org=self.org)
+        except GatewayError:
+            return fallback
+        return str(record.get("reason") or fallback) if isinstance(record, dict) else fallback
 
     def _read_org(self) -> str:
         """Where the caller's queries run: its own peer (a member of what it may read)."""
@@ -678,14 +689,19 @@ class AmlService:
         except GatewayError as exc:
             code = getattr(exc, "contract_code", None)
             if code in ("FORBIDDEN", "NOT_MEMBER") or (code is None and exc.code == "FORBIDDEN"):
-                _, tx_id = self._submit("log_refusal", function, ",".join(map(str, args))[:256], str(exc)[:512])
+                _, tx_id = self._log_refusal(function, ",".join(map(str, args)), str(exc))
                 raise Refused(str(exc), "FORBIDDEN", tx_id) from None
             raise self._error(exc) from None
+
+    def _log_refusal(self, function: str, target: str, reason: str) -> tuple[Any, str]:
+        """Log a refusal as the refused caller (what and why as transient data: a block carries neither)."""
+        detail = canonical_json({"target": target[:256], "reason": reason[:512]})
+        return self._submit("log_refusal", function[:64], transient={"refusal": detail})
 
     def _require_bank_or_examiner(self, what: str) -> None:
         if not (self.is_bank or self.is_examiner):
             reason = f"{self.who} is neither the bank nor an examiner: {what} is theirs alone"
-            _, tx_id = self._submit("log_refusal", what[:64], "", reason)
+            _, tx_id = self._log_refusal(what, "", reason)
             raise Refused(reason, "FORBIDDEN", tx_id)
 
     def _owners(self) -> dict[str, str]:
@@ -749,8 +765,8 @@ class AmlService:
 
     def open_accounts(self, exchange: str, accounts: Sequence[str]) -> list[str]:
         """Open accounts for an approved exchange (the bank); refused before the approval policy is met."""
-        result, _ = self._write("open_accounts", exchange, transient={"accounts": list(accounts)})
-        return list(result["opened"])
+        self._write("open_accounts", exchange, transient={"accounts": list(accounts)})
+        return list(accounts)
 
     # -- accounts and transactions -----------------------------------------------------------------------------
 
@@ -772,7 +788,7 @@ class AmlService:
         for view in self.accounts():
             if view.account == account:
                 return view
-        self._submit("log_refusal", "account", account[:256], f"{self.who} has no account {account[:64]!r}")
+        self._log_refusal("account", account, f"{self.who} has no account {account[:64]!r}")
         raise AmlError(f"no account {account[:64]!r} visible to {self.org}", "NOT_FOUND")
 
     def post_transaction(self, tx: Transaction) -> PostResult:
@@ -802,10 +818,8 @@ class AmlService:
                     except AmlError as exc:
                         if exc.code != "INVALID":
                             raise
-                    record, tx_id = self._write(
-                        "record_violation", transient={"transaction": codec.transaction_to_json(tx)}
-                    )
-                    raise PolicyRejected(violation, record["violation_id"], tx_id)
+                    _, tx_id = self._write("record_violation", transient={"transaction": codec.transaction_to_json(tx)})
+                    raise PolicyRejected(violation, "V-" + tx_id[:12], tx_id)
             results += self._post_chunk(chunk, watcher)
         return results
 
@@ -845,9 +859,11 @@ class AmlService:
         if not items:
             return []
         result, tx_id = self._write("record_alerts", transient={"alerts": items})
+        if not result["recorded"]:
+            return []
         owners = self._owners()
-        recorded = set(result["recorded"])
-        return [_alert_view({**item, "tx": tx_id}, owners) for item in items if item["alert"]["alert_id"] in recorded]
+        stored = (self._evaluate("alert", item["alert"]["alert_id"]) for item in items)
+        return [_alert_view(record, owners) for record in stored if record is not None and record["tx"] == tx_id]
 
     def scan(self) -> list[AlertView]:
         """Run the batch engine over every stored transaction and record the alerts not yet recorded."""
@@ -921,7 +937,7 @@ class AmlService:
 
     def open_case(self, alert_ids: Sequence[str]) -> CaseView:
         """Open a case from alerts (an analyst or the BSA officer); the case id comes from the ledger."""
-        result, _ = self._write("open_case", list(alert_ids))
+        result, _ = self._write("open_case", transient={"alert_ids": list(alert_ids)})
         return self.case(result["case_id"])
 
     def case(self, case_id: str) -> CaseView:
@@ -1067,8 +1083,11 @@ class AmlService:
     def examination_note(self, subject: str, text: str) -> ExaminationNote:
         """An examiner's note on a record (an alert, a case, a filing, a step): the only thing an examiner writes;
         anyone else is refused and the refusal logged."""
-        result, tx_id = self._write("examination_note", transient={"note": {"subject": subject, "text": text}})
-        return ExaminationNote(result["note_id"], subject, text, self.who, _instant(result["at"]), tx_id)
+        _, tx_id = self._write("examination_note", transient={"note": {"subject": subject, "text": text}})
+        for note in self.examination_notes():
+            if note.tx_id == tx_id:
+                return note
+        raise AmlError(f"note {tx_id[:12]} was recorded but is not visible to {self.who} yet", "CONFLICT")
 
     def examination_notes(self) -> list[ExaminationNote]:
         """Every examination note, newest first (bank, examiner)."""

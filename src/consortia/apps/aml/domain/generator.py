@@ -408,15 +408,29 @@ def _laundering(b: _Builder, pool: list[str]) -> list[Pattern]:
             when = b.at(day)
             base = amount()
             sequential = typology in ("cycle", "random", "stack", "scatter_gather", "gather_scatter")
+            layered = typology in ("stack", "scatter_gather", "gather_scatter")
+            # Layers move money stage by stage: every payment of a stage within hours, the next stage a day or so
+            # later (a chain — cycle, random — moves one payment after another).
+            level: dict[str, int] = {}
+            for s, t in edges:
+                level[t] = max(level.get(t, 0), level.get(s, 0) + 1)
+            # (Drawn from a generator of their own, so the other patterns and the normal data stay as they were.)
+            pace = random.Random(f"{cfg.seed}/{pid}/{r}")
+            stages = [when]
+            for _ in range(max(level.values(), default=0) + 1):
+                stages.append(stages[-1] + 3_600 * pace.uniform(18, 40))
             received: dict[str, int] = {}
             for s, t in edges:
                 if sequential:
-                    when = when + 3_600 * rng.uniform(4, 30)
+                    if layered:
+                        when = stages[level.get(s, 0)] + 3_600 * rng.uniform(0, 8)
+                    else:
+                        when = when + 3_600 * rng.uniform(4, 30)
                     value = amount(received.get(s, base), 0.02 if s in received else 0.0)
-                    if typology in ("scatter_gather", "gather_scatter", "stack") and s in received:
+                    if layered and s in received:
                         outs = sum(1 for e in edges if e[0] == s)
                         value = max(100_00, int(received[s] / outs * rng.uniform(0.96, 0.99)))
-                    if typology in ("gather_scatter",) and s not in received and t == members[0]:
+                    if typology == "gather_scatter" and s not in received and t == members[0]:
                         value = amount()
                 else:
                     when = b.at(day + rng.randint(0, 3))

@@ -55,3 +55,32 @@ def test_verify_blocks_and_tx_while_served(served: tuple[EmbeddedNetwork, str]) 
     table = run("blocks", "c", "--org", "Org1", "--data", str(network.directory))
     assert "time (UTC)" in table and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", table)
     assert json.loads(run("tx", "c", tx_id, "--org", "Org1", "--data", str(network.directory)))["tx_id"] == tx_id
+
+
+def test_a_command_needing_the_writable_network_says_what_to_run_instead(
+    served: tuple[EmbeddedNetwork, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Applications open the network through ``open_network``: on a served folder it is one line and exit 2."""
+    import typer
+
+    from consortia.cli.common import folder_served, open_network
+    from consortia.ledger.history import open_elsewhere
+
+    network, _ = served
+    folder = network.directory
+    assert folder_served(folder)
+    assert all(open_elsewhere(level.parent) for level in folder.glob("**/history/level-00.hashes"))
+    with pytest.raises(typer.Exit) as exited, open_network(folder, channel="c"):
+        pass
+    assert exited.value.exit_code == 2
+    said = capsys.readouterr().err
+    assert "in use by a running node" in said and "--server URL" in said and "Traceback" not in said
+
+
+def test_a_folder_nobody_serves_is_not_in_use(tmp_path: Path) -> None:
+    from consortia.cli.common import folder_served
+
+    spec = NetworkSpec(orgs=(OrgSpec("Org1"),), channels=(ChannelSpec("c", ("Org1",)),))
+    EmbeddedNetwork.create(tmp_path / "data", spec).close()
+    assert not folder_served(tmp_path / "data")
+    assert not folder_served(tmp_path / "nothing-here")

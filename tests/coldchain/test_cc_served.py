@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 import consortia.apps.coldchain.consortium as consortium
-from consortia.apps.coldchain.cli import served
 from consortia.apps.coldchain.domain import gs1
+from consortia.cli.common import folder_served as served
 from consortia.cli.main import app as consortia_cli
 from consortia.gateway.server.app import create_app
 from servers import Server

@@ -53,6 +53,31 @@ def fail(message: str, code: int = 1, *, as_json: bool = False, extra: dict[str,
     raise typer.Exit(code)
 
 
+def folder_served(folder: Path) -> bool:
+    """Whether a running node (``consortia demo`` or ``serve``) holds a ledger of the data folder open."""
+    from consortia.ledger.history import open_elsewhere
+
+    return any(open_elsewhere(level.parent) for level in folder.glob("**/history/level-00.hashes"))
+
+
+def server_option(ctx: typer.Context | None, server: str | None) -> str | None:
+    """A command's own ``--server``, else the one given before it (``consortia --server URL …``)."""
+    if server:
+        return server
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj.get("server") if isinstance(obj, dict) else None
+
+
+def refuse_if_served(folder: Path, instead: str, *, as_json: bool = False) -> None:
+    """Exit 2 with one line saying what to run instead when a running node holds the folder's ledgers."""
+    if (folder / "network.json").is_file() and folder_served(folder):
+        fail(
+            f"{folder} is in use by a running node (consortia demo or serve); run instead: {instead}",
+            2,
+            as_json=as_json,
+        )
+
+
 @contextmanager
 def open_network(
     data: Path | None, *, channel: str | None = None, init: str | None = None, as_json: bool = False
@@ -68,10 +93,16 @@ def open_network(
     if not (folder / "network.json").is_file():
         first = f"'{init} --data {folder}' or " if init else ""
         fail(f"{folder} holds no Consortia network; run {first}'consortia demo --data {folder}' first", as_json=as_json)
+    refuse_if_served(
+        folder,
+        "the same command with --server URL (the address the node serves on, e.g. http://127.0.0.1:8000), "
+        "or stop the node first",
+        as_json=as_json,
+    )
     try:
         network = EmbeddedNetwork(folder)
-    except Exception as exc:  # a locked or damaged folder: say so instead of a traceback
-        fail(f"cannot open the network in {folder}: {exc} (is a server using it?)", as_json=as_json)
+    except Exception as exc:  # a damaged folder (or one a node opened just now): say so instead of a traceback
+        fail(f"cannot open the network in {folder}: {exc}", as_json=as_json)
     try:
         if channel is not None and channel not in {c.name for c in network.spec.channels}:
             fail(f"the network in {folder} has no '{channel}' channel", as_json=as_json)

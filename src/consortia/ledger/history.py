@@ -75,6 +75,26 @@ REBUILD_CHUNK = 1 << 15
 """Parent records recomputed per read while repairing a level."""
 
 
+def open_elsewhere(directory: Path) -> bool:
+    """Whether a writer (a running node) holds the history tree in ``directory`` open.
+
+    The writer holds an exclusive ``flock`` on level 0 for as long as it runs; this probes that lock without
+    waiting and releases it at once. A missing tree is not open anywhere.
+    """
+    path = Path(directory) / "level-00.hashes"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing the descriptor releases the probe's lock
+    return False
+
+
 class HistoryTree:
     """An append-only Merkle tree of leaf hashes, stored level by level on disk."""
 

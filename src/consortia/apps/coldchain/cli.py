@@ -13,8 +13,6 @@ that prints results takes ``--json``; bad input ends with a message naming what 
 
 from __future__ import annotations
 
-import fcntl
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from consortia.cli.common import DATA_HELP, fail, open_network, print_json
+from consortia.cli.common import (
+    DATA_HELP,
+    fail,
+    folder_served,
+    open_network,
+    print_json,
+    refuse_if_served,
+    server_option,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,40 +57,14 @@ def _data(data: Path | None) -> Path:
     return data_dir(data)
 
 
-def served(folder: Path) -> bool:
-    """Whether a running node holds the data folder (it locks each ledger's history tree while it runs)."""
-    for level in sorted(folder.glob("**/history/level-00.hashes")):
-        try:
-            fd = os.open(level, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # closing the descriptor releases a probe's lock
-    return False
-
-
-def _server(ctx: typer.Context | None, server: str | None) -> str | None:
-    """``--server``, else the top-level ``consortia --server``."""
-    if server:
-        return server
-    obj = ctx.find_root().obj if ctx is not None else None
-    return (obj or {}).get("server") if isinstance(obj, dict) else None
-
-
 def _refuse_served(data: Path | None, command: str, *, as_json: bool = False, via_server: bool = True) -> None:
     """Exit 2 with one line saying what to run instead when a running node holds the folder."""
     folder = _data(data)
-    if not (folder / "network.json").is_file() or not served(folder):
-        return
     if via_server:
-        hint = f"run '{command} --server URL --data {folder}' with the URL it serves on (e.g. http://127.0.0.1:8000)"
+        instead = f"'{command} --server URL --data {folder}' with the URL it serves on (e.g. http://127.0.0.1:8000)"
     else:
-        hint = f"stop the server on {folder} (Ctrl-C), then run '{command}' again"
-    fail(f"{folder} is in use by a running node: {hint}", 2, as_json=as_json)
+        instead = f"stop the server on {folder} (Ctrl-C), then '{command}' again"
+    refuse_if_served(folder, instead, as_json=as_json)
 
 
 @dataclass(frozen=True)
@@ -182,7 +162,7 @@ def import_epcis(
             fail(str(exc), as_json=as_json, extra=exc.as_dict())
         except SchemaUnavailable as exc:
             fail(str(exc), as_json=as_json)
-    url = _server(ctx, server)
+    url = server_option(ctx, server)
     if url:
         event_ids = _capture_remote(url, data, org, user, files, as_json)
         _print_captured(len(documents), event_ids, sum(d.sensor_reports for d in documents), as_json)
@@ -295,7 +275,7 @@ def trace(
         lot_id = gs1.LotId.parse(lot)
     except gs1.GS1Error as exc:
         fail(str(exc), 2, as_json=as_json)
-    url = _server(ctx, server)
+    url = server_option(ctx, server)
     if url:
         with _remote(url, data, org, "client", as_json) as client:
             try:
@@ -349,7 +329,7 @@ def fsma204(
         fail(str(exc), 2)
     if not out.parent.is_dir():
         fail(f"--out {out}: the folder {out.parent} does not exist", 2)
-    url = _server(ctx, server)
+    url = server_option(ctx, server)
     from consortia.client.errors import GatewayError
 
     try:
@@ -512,7 +492,7 @@ def reading_proof(
     from consortia.apps.coldchain.service.store import ReadingStore
 
     folder = _data(data)
-    if (folder / "network.json").is_file() and served(folder) and proofs.store_path(folder).is_file():
+    if (folder / "network.json").is_file() and folder_served(folder) and proofs.store_path(folder).is_file():
         # A running node holds the folder: read its ledger read-only beside it (and the reading store, SQLite WAL).
         document = _reading_proof_read_only(folder, device, seq, as_json)
     else:

@@ -257,6 +257,13 @@ def test_a_bad_file_names_row_and_field_and_registers_nothing(site: Site) -> Non
     problems = set(re.findall(r'data-row="(\d+)" data-field="(\w*)"', html))
     assert ("2", "seller_id") in problems and ("3", "currency") in problems
     assert "第2行" in html and CATALOGUE.text("zh-Hant", "field_seller_id") in html
+    # What a valid value looks like, in the page's language, beside what was found.
+    expected = CATALOGUE.text("zh-Hant", "expected_found", expected=CATALOGUE.text("zh-Hant", "expect_seller_id"))
+    assert f"{expected} <code>91440300MA5F1ABC03</code>" in html
+    assert "<code>XYZ</code>" in html and CATALOGUE.text("zh-Hant", "expect_currency") in html
+    for lang in ("zh-Hans", "en"):
+        status, page = upload(officer, bad, lang)
+        assert status == 400 and untranslated(page, lang) == [], lang
     assert untranslated(html, "zh-Hant") == []
     assert html.count('class="tf-doc"') == before  # nothing of the file, row 1 included, was registered
     assert "HK-OK-1" not in html

@@ -251,6 +251,18 @@ _EN: dict[str, str] = {
     "attest_private": "Other banks see that your bank attests this trader and until when; the file stays with "
     "your bank.",
     "notice_kyc": "KYC attestation published for",
+    "expected_found": "expected {expected}, found",
+    "empty_value": "(empty)",
+    "expect_doc_type": "one of: commercial invoice, bill of lading, customs declaration, warehouse receipt",
+    "expect_doc_number": "a document number with letters or digits",
+    "expect_seller_id": "a valid Mainland unified social credit code (18 characters, check characters right), an "
+    "8-digit Hong Kong business registration number or a Macau commercial registration number such as 12345 (SO)",
+    "expect_seller_name": "text without line breaks or control characters, within the length limit",
+    "expect_issue_date": "a date such as 2020-05-18, 18/05/2020, 20200518 or 18 May 2020 (or written in Chinese)",
+    "expect_amount": "a positive amount such as 1,234.50",
+    "expect_currency": "a currency code such as CNY, HKD, MOP or USD, or a common spelling such as RMB or HK$",
+    "expect_bl_number": "the carrier's bill number (required on a bill of lading)",
+    "expect_bank": "your own bank, by its code or name",
 }
 
 _HANS: dict[str, str] = {
@@ -467,6 +479,18 @@ _HANS: dict[str, str] = {
     "attest_button": "发布认证",
     "attest_private": "其他银行只能看到本行认证了该企业及有效期；档案留在本行。",
     "notice_kyc": "已发布客户尽职调查认证：",
+    "expected_found": "应为{expected}，实为",
+    "empty_value": "（空）",
+    "expect_doc_type": "商业发票、提单、报关单或仓单之一",
+    "expect_doc_number": "含字母或数字的单据编号",
+    "expect_seller_id": "有效的统一社会信用代码（18位，校验位正确）、8位香港商业登记号码"
+    "或澳门商业登记编号（如 12345 (SO)）",
+    "expect_seller_name": "不含换行或控制字符、不超过长度上限的文字",
+    "expect_issue_date": "日期，如 2020-05-18、18/05/2020、20200518 或 2020年5月18日",
+    "expect_amount": "正数金额，如 1,234.50",
+    "expect_currency": "币种代码（如 CNY、HKD、MOP、USD）或常用写法（如人民币、港币）",
+    "expect_bl_number": "承运人提单号（提单必填）",
+    "expect_bank": "本行（代码或名称）",
 }
 
 _HANT: dict[str, str] = {
@@ -683,6 +707,18 @@ _HANT: dict[str, str] = {
     "attest_button": "發佈認證",
     "attest_private": "其他銀行只能看到本行認證了該企業及有效期；檔案留在本行。",
     "notice_kyc": "已發佈客戶盡職審查認證：",
+    "expected_found": "應為{expected}，實為",
+    "empty_value": "（空）",
+    "expect_doc_type": "商業發票、提單、報關單或倉單之一",
+    "expect_doc_number": "含字母或數字的單據編號",
+    "expect_seller_id": "有效的統一社會信用代碼（18位，校驗位正確）、8位香港商業登記號碼"
+    "或澳門商業登記編號（如 12345 (SO)）",
+    "expect_seller_name": "不含換行或控制字元、不超過長度上限的文字",
+    "expect_issue_date": "日期，如 2020-05-18、18/05/2020、20200518 或 2020年5月18日",
+    "expect_amount": "正數金額，如 1,234.50",
+    "expect_currency": "幣種代碼（如 CNY、HKD、MOP、USD）或常用寫法（如人民幣、港幣）",
+    "expect_bl_number": "承運人提單號（提單必填）",
+    "expect_bank": "本行（代碼或名稱）",
 }
 
 CATALOGUE = Catalogue({"zh-Hans": _HANS, "zh-Hant": _HANT, "en": _EN}, default=DEFAULT)

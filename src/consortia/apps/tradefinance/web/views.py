@@ -141,11 +141,20 @@ def one_row_csv(values: Mapping[str, str], bank: str) -> str:
     return out.getvalue()
 
 
-def _problem(row: int, field: str | None, detail: str, lang: str) -> dict[str, Any]:
+_HINTS = {"buyer_id": "seller_id", "buyer_name": "seller_name", "vessel": "seller_name",
+          "port_of_loading": "seller_name"}  # fmt: skip
+"""Fields that share another field's rule (and so its words)."""
+
+
+def _problem(row: int, field: str | None, detail: str, lang: str, found: str | None = None) -> dict[str, Any]:
+    """One problem of an upload: where (row, field by name), what a valid value looks like in the page's language
+    and what was found; the reader's exact words (English) as the detail."""
     table = CATALOGUE.table(lang)
     where = table["header_row"] if row == 0 else table["row_n"].format(n=row)
-    field_name = table[f"field_{field}"] if field and f"field_{field}" in table else (field or "")
-    return {"row": row, "field": field or "", "where": where, "field_name": field_name, "detail": detail}
+    field_name = table.get(f"field_{field}", field or "") if field else ""
+    hint = table.get(f"expect_{_HINTS.get(field or '', field)}", "") if field else ""
+    return {"row": row, "field": field or "", "where": where, "field_name": field_name, "detail": detail,
+            "expected": hint, "found": found if hint else None}  # fmt: skip
 
 
 def _bank_of(text: str) -> str | None:
@@ -162,11 +171,11 @@ def parse_rows(text: str, bank: str, lang: str) -> list[Row] | RowProblems:
     try:
         rows = parse_csv(text)
     except CsvError as exc:
-        return RowProblems(tuple(_problem(p.row, p.field, p.message, lang) for p in exc.problems))
+        return RowProblems(tuple(_problem(p.row, p.field, p.message, lang, p.found) for p in exc.problems))
     if not rows:
         return RowProblems((_problem(0, None, "no data rows: expected at least one document", lang),))
     problems = [
-        _problem(row.number, "bank", f"expected {bank} (your bank), found {row.bank!r}", lang)
+        _problem(row.number, "bank", f"expected {bank} (your bank), found {row.bank!r}", lang, row.bank)
         for row in rows
         if _bank_of(row.bank) != bank
     ]

@@ -21,8 +21,8 @@ starting after a warm-up month (the bank's history of its customers): ``fan_in``
 ``bipartite``, ``stack``, ``random``, ``scatter_gather``, ``gather_scatter`` — new relationships active together
 in the same weeks, repeated for one to three weekly rounds, amounts between $1,000 and $9,500 with a small cut
 at each hop (layered typologies split what a layer received among the next layer's accounts, stage by stage
-within a few days; chains move one payment after another) — and ``structuring``: cash deposits just under $10,000 on consecutive business days, or split
-across branches on one day.
+within a few days; chains move one payment after another) — and ``structuring``: cash deposits just under
+$10,000 on consecutive business days, or split across branches on one day.
 
 Output: :class:`Dataset`, a polars table in the native schema (:data:`NATIVE_COLUMNS`) plus the labels
 (``is_sar``, ``alert_id`` = the planted pattern, ``typology``), and the planted :class:`Pattern` list. Two CSV

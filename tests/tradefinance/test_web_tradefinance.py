@@ -28,7 +28,7 @@ from openpyxl import load_workbook
 
 from consortia.apps.tradefinance import consortium
 from consortia.apps.tradefinance.domain.csvrows import COLUMNS, parse_csv
-from consortia.apps.tradefinance.service.tradefinance import Refused, TradeFinanceService
+from consortia.apps.tradefinance.service.tradefinance import Refused, TradeFinanceError, TradeFinanceService
 from consortia.apps.tradefinance.web import install, views
 from consortia.apps.tradefinance.web.charts import Segment, Series, columns
 from consortia.apps.tradefinance.web.text import CATALOGUE, LANGUAGES
@@ -270,6 +270,22 @@ def test_a_bad_file_names_row_and_field_and_registers_nothing(site: Site) -> Non
     # Rows of another bank are refused the same way (the officer presents only their own bank's documents).
     status, html = upload(officer, csv_of(consortium.SHENZHEN, {**FRESH_INVOICE, "doc_number": "HK-X-1"}))
     assert status == 400 and 'data-field="bank"' in html
+
+
+def test_a_registration_the_service_refuses_is_reported_and_nothing_shown_as_registered(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the service fails the submission (a conflict at commit). The page says nothing was
+    registered, with the status's title and the service's words, and answers 409."""
+
+    def conflict(self: TradeFinanceService, rows: object) -> object:
+        raise TradeFinanceError("the endorsement went stale: submit again", "CONFLICT")
+
+    monkeypatch.setattr(TradeFinanceService, "register_documents", conflict)
+    rows = csv_of(consortium.HONG_KONG, {**FRESH_INVOICE, "doc_number": "HK-C"})
+    status, html = upload(site.client(HK_OFFICER), rows)
+    assert status == 409 and 'id="csv-errors"' in html and 'id="results"' not in html
+    assert CATALOGUE.text("en", "error_409_title") in html and "submit again" in html
 
 
 def test_one_document_form_and_financing_from_the_page(site: Site) -> None:

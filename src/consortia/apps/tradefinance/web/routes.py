@@ -325,7 +325,9 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
             registrations = await run_in_threadpool(service.register_documents, parsed)
         except (TradeFinanceError, GatewayError) as exc:
             refusal = service_error(exc)
-            problem = [{"row": 0, "field": "", "text": CATALOGUE.text(lang, refusal.key), "detail": refusal.detail}]
+            table = CATALOGUE.table(lang)
+            title = table.get(f"error_{refusal.status}_title", table["error_other_title"])
+            problem = [{"row": 0, "field": "", "where": title, "field_name": "", "detail": refusal.detail}]
             return await documents_page(request, principal, service, errors=problem, form=form,
                                         status=refusal.status)  # fmt: skip
         return await documents_page(request, principal, service, results=registrations)

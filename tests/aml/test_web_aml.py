@@ -227,9 +227,10 @@ def test_every_page_is_in_english_with_no_key_missing(site: Site) -> None:
             "/aml/audit",
             "/aml/accounts",
             "/aml/alerts?typology=violation",
-            "/aml/cases/NO-SUCH-CASE",
+            "/aml/exchanges",
+            f"/aml/exchanges/{consortium.BLUE_RIVER}",
         ],
-        EXAMINER: ["/aml/audit", "/aml/alerts", f"/aml/cases/{site.blue_case}"],
+        EXAMINER: ["/aml/audit", "/aml/alerts", f"/aml/cases/{site.blue_case}", f"/aml/exchanges/{consortium.SUMMIT}"],
         BSA: ["/aml/decisions", f"/aml/cases/{site.blue_case}/sar"],
         BLUE: ["/aml/accounts", "/aml/alerts"],
     }
@@ -237,11 +238,14 @@ def test_every_page_is_in_english_with_no_key_missing(site: Site) -> None:
         client = site.client(user)
         for path in paths:
             r = client.get(path, headers=HTML)
-            assert r.status_code in (200, 403, 404), (user, path, r.status_code)
+            assert r.status_code == (403 if user == BLUE and path == "/aml/alerts" else 200), (user, path)
             assert untranslated(r.text, "en") == [], (user, path)
             assert 'lang="en"' in r.text
             assert "Eastern Time (America/New_York)" in r.text, (user, path)
             no_iso_times(r.text)
+    for user, path in ((ANALYST, "/aml/cases/NO-SUCH-CASE"), (ANALYST, "/aml/exchanges/NoSuchExchange")):
+        r = site.client(user).get(path, headers=HTML)
+        assert r.status_code == 404 and untranslated(r.text, "en") == []
     # The language switcher's ?lang= for a language the bank does not offer is ignored, never an error.
     r = site.client(ANALYST).get("/aml/alerts?lang=ko", headers=HTML)
     assert r.status_code == 200 and 'lang="en"' in r.text
@@ -339,6 +343,24 @@ def test_unknown_ids_are_not_found_pages_naming_what_was_looked_for(site: Site) 
     assert r.status_code == 404 and long not in r.text and "A" * 24 + "…" in r.text
     r = client.get("/aml/alerts/AML-000000000000", headers=JSON)
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_due_diligence_shows_the_record_and_both_approvals(site: Site) -> None:
+    html = page(site.client(EXAMINER), f"/aml/exchanges/{consortium.BLUE_RIVER}")
+    assert 'data-approved="yes"' in html and "31000111111111" in html and "36-4111111" in html
+    assert shown("rating_high") in html and "Ann Lee" in html and shown("owner_control") in html
+    current = re.findall(r'<li data-current="yes"><code translate="no">([^<]+)</code>', html)
+    assert sorted(current) == sorted([ANALYST, BSA])
+    assert 'id="approve-form"' not in html  # an examiner never approves; and it is approved already
+    listing = page(site.client(ANALYST), "/aml/exchanges")
+    assert ids(listing, "data-state") == ["approved", "approved"]
+    # An exchange sees no due-diligence page (its own included), and nobody but the bank's staff approves.
+    blue = site.client(BLUE)
+    assert blue.get(f"/aml/exchanges/{consortium.BLUE_RIVER}", headers=HTML).status_code == 403
+    token = csrf_of(page(blue, "/aml/accounts"))
+    r = blue.post(f"/aml/exchanges/{consortium.BLUE_RIVER}/approve", data={"csrf": token, "record_hash": "a" * 64},
+                  headers=JSON)  # fmt: skip
+    assert r.status_code == 403
 
 
 # -- the analyst's pages ------------------------------------------------------------------------------------------

@@ -183,7 +183,8 @@ def test_every_other_page_fits_at_1280_and_390(
     login(page, base, BSA, "/aml/decisions")
     expect(page.locator("#due-list li").first).to_be_visible()
     for path in ("/aml/decisions", "/aml/cases", f"/aml/cases/{site.blue_case}", f"/aml/cases/{site.blue_case}/sar",
-                 f"/aml/alerts/{site.blue_alert}", "/aml/accounts", "/aml/alerts?typology=violation"):  # fmt: skip
+                 f"/aml/alerts/{site.blue_alert}", "/aml/accounts", "/aml/alerts?typology=violation", "/aml/exchanges",
+                 f"/aml/exchanges/{consortium.BLUE_RIVER}"):  # fmt: skip
         page.goto(f"{base}{path}")
         no_sideways_scroll(page, width)
         page.screenshot(path=str(tmp_path / f"{path.strip('/').replace('/', '-')[:60]}-{width}.png"), full_page=True)

@@ -15,6 +15,9 @@
 * ``/aml/audit`` — the examiner's audit trail: every step with its transaction, each proof verified in the
   browser by the platform's verifier (``/aml/records/{tx}/proof``, ``/aml/consistency``), and the examiner's own
   examination notes (the only thing an examiner writes).
+* ``/aml/exchanges`` and ``/aml/exchanges/{exchange}`` — due diligence: each exchange's FinCEN MSB registration,
+  EIN, state licences, beneficial owners, risk rating and enhanced reviews, what blocks approval, and the
+  approvals (an analyst and the BSA officer, each their own signed transaction, on the same version of the record).
 * ``/aml/accounts`` — the caller's accounts: an exchange's people see their own exchange's accounts only (the
   service and the contract decide; this page shows what they return) and never an alert about themselves.
 
@@ -504,6 +507,51 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
         principal, _ = await bank_or_examiner(request)
         document = await run_in_threadpool(consistency_of, backend, principal, start, end)
         return JSONResponse(document, headers={"Cache-Control": "no-store"})
+
+    # -- due diligence --------------------------------------------------------------------------------------------
+
+    @router.get("/aml/exchanges")
+    @page
+    async def exchanges(request: Request) -> Response:
+        principal, service = await bank_or_examiner(request)
+        found = await call(service.exchanges)
+        return render(request, principal, "aml_exchanges.html", views.exchanges_page(found, lang_of(request)))
+
+    def checked_exchange(exchange: str) -> str:
+        if exchange not in roles.EXCHANGES:
+            raise Refusal(404, f"no exchange {exchange[:80]!r}", "NOT_FOUND", "not_found_exchange", exchange[:24])
+        return exchange
+
+    @router.get("/aml/exchanges/{exchange}")
+    @page
+    async def onboarding(request: Request, exchange: str) -> Response:
+        principal, service = await bank_or_examiner(request)
+        checked_exchange(exchange)
+        lang = lang_of(request)
+        try:
+            view = await call(service.onboarding, exchange)
+        except Refusal as refusal:
+            if refusal.status == 404:
+                raise Refusal(404, refusal.detail, "NOT_FOUND", "not_found_exchange", exchange[:24]) from None
+            raise
+        context = views.onboarding_page(view, principal, lang, datetime.now(UTC))
+        notice = views.notice_text(request.query_params.get("notice", ""), lang)
+        return render(request, principal, "aml_onboarding.html", {**context, "notice": notice})
+
+    @router.post("/aml/exchanges/{exchange}/approve")
+    @page
+    async def approve(request: Request, exchange: str) -> Response:
+        principal = await who(request)
+        if not roles.is_bank_staff(principal):
+            raise Refusal(403, f"{principal.id} is not the bank's analyst or BSA officer", "FORBIDDEN",
+                          "refused_approve")  # fmt: skip
+        checked_exchange(exchange)
+        form = await checked_form(request, principal)
+        version = str(form.get("record_hash") or "")
+        if not TX_ID.fullmatch(version):
+            raise Refusal(400, f"expected the record's SHA-256 in 64 hex digits, found {version[:80]!r}", "BAD_FORM")
+        await call(service_for(principal).approve_onboarding, exchange, version)
+        return RedirectResponse(f"/aml/exchanges/{exchange}?notice=approved", status_code=303)
 
     # -- accounts -------------------------------------------------------------------------------------------------
 

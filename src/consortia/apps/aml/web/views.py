@@ -648,7 +648,13 @@ def event_from_form(form: Mapping[str, str], principal: Principal, now: datetime
     return FormProblem("refused_step", f"expected a case step ({', '.join(STEP_KINDS[1:])}), found {kind[:40]!r}")
 
 
-NOTICES = {"opened": "notice_opened", "step": "notice_step", "filed": "notice_filed", "noted": "notice_noted"}
+NOTICES = {
+    "opened": "notice_opened",
+    "step": "notice_step",
+    "filed": "notice_filed",
+    "noted": "notice_noted",
+    "approved": "notice_approved",
+}
 
 
 def notice_text(value: str, lang: str) -> str:
@@ -885,6 +891,97 @@ def audit_page(trail: Sequence[Any], notes: Sequence[Any], lang: str, now: datet
             for n in notes
         ],
     }
+
+
+# -- due diligence --------------------------------------------------------------------------------------------
+
+
+def exchanges_page(found: Iterable[Any], lang: str) -> dict[str, Any]:
+    """The exchanges the bank banks: onboarding state, risk rating by name, next review, accounts."""
+    rows = [
+        {
+            "exchange": e.exchange,
+            "name": e.name or org_name(e.exchange),
+            "approved": e.approved,
+            "state": "approved" if e.approved else ("submitted" if e.submitted else "none"),
+            "state_name": word(
+                lang, "onboarding", "approved" if e.approved else ("submitted" if e.submitted else "none")
+            ),
+            "rating": word(lang, "rating", e.rating) if e.rating else "",
+            "next_review": format_date(e.next_review_due, ZONE, lang) if e.next_review_due else "",
+            "accounts": e.accounts,
+        }
+        for e in found
+    ]
+    return {"exchanges": sorted(rows, key=lambda r: r["name"])}
+
+
+def onboarding_page(view: Any, principal: Principal, lang: str, now: datetime) -> dict[str, Any]:
+    """One exchange's due diligence: MSB number, EIN, licences, owners, risk, reviews, approvals and the policy."""
+    record = view.record
+    facts: dict[str, Any] = {}
+    if record is not None:
+        facts = {
+            "legal_name": record.legal_name,
+            "ein": f"{record.ein[:2]}-{record.ein[2:]}",
+            "msb": record.msb_registration,
+            "states": ", ".join(record.states_served),
+            "licences": [
+                {
+                    "state": lic.state,
+                    "number": lic.number,
+                    "issued": format_date(lic.issued, ZONE, lang),
+                    "expires": format_date(lic.expires, ZONE, lang) if lic.expires else "",
+                }
+                for lic in record.licences
+            ],
+            "owners": [{"name": o.name, "share": f"{o.ownership:g} %", "control": o.control} for o in record.owners],
+            "rating": word(lang, "rating", str(record.rating)),
+            "factors": [
+                {"name": f.name, "level": word(lang, "rating", str(f.level)), "reason": f.reason}
+                for f in record.risk_factors
+            ],
+            "reviews": [
+                {
+                    "on": format_date(r.on, ZONE, lang),
+                    "by": r.reviewer,
+                    "rating": word(lang, "rating", str(r.rating)),
+                    "summary": r.summary,
+                }
+                for r in sorted(record.reviews, key=lambda r: r.on, reverse=True)
+            ],
+        }
+    approvals = [
+        {
+            "person": a.person,
+            "role": word(lang, "role", a.role),
+            "current": a.current,
+            "tx_id": a.tx_id,
+            **_when_ms(a.at_ms, lang, now),
+        }
+        for a in view.approvals
+    ]
+    own_role_done = any(a.current and a.person == principal.id for a in view.approvals)
+    return {
+        "exchange": view.exchange,
+        "name": org_name(view.exchange),
+        "record": facts,
+        "record_hash": view.record_hash,
+        "approvals": approvals,
+        "approved": view.approved,
+        "missing": [word(lang, "role", r) for r in view.missing_roles],
+        "problems": [
+            {"rule": p.rule, "reason": p.reason, "expected": p.expected, "found": p.found} for p in view.problems
+        ],
+        "policy": view.policy,
+        "can_approve": roles.is_bank_staff(principal) and not view.approved and not own_role_done and bool(facts),
+        "tx_id": view.tx_id,
+    }
+
+
+def _when_ms(ms: int, lang: str, now: datetime) -> dict[str, str]:
+    when = moment(ms, lang, now)
+    return {"when": when["text"], "ago": when["ago"]}
 
 
 # -- accounts -------------------------------------------------------------------------------------------------

@@ -81,7 +81,9 @@ def play(network: EmbeddedNetwork) -> DemoResult:
     alerts = analyst.alerts()
     suspicious = [a for a in alerts if a.typology != "ctr"]
     structuring = next((a for a in suspicious if a.typology == "structuring"), suspicious[0])
-    other = next(a for a in suspicious if a.alert_id != structuring.alert_id and a.typology != "structuring")
+    # The case closed without a SAR: a layering alert if the scan found one, else any other alert.
+    others = [a for a in alerts if a.alert_id != structuring.alert_id]
+    other = next((a for a in others if len(a.accounts) > 1), others[0])
 
     sar = analyst.open_case([structuring.alert_id])
     officer.case_step(sar.case_id, {"event": "assign", "assignee": f"{BANK}/{ANALYST_USER}"})

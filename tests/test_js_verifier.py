@@ -578,3 +578,16 @@ def test_widget_checks_consistency_with_the_header_seen_before(open_page: Any, g
     assert pinned["result"] == "failed"
     assert pinned["summary"] == f"Verification failed at: {PIN_STEP}"
     assert pinned["trusted"] is None
+
+
+def test_widget_speaks_the_pages_language_for_its_verdict(open_page: Any, gateway: Gateway) -> None:
+    """A Korean page gives the verdict in Korean; the technical steps stay English and are marked so."""
+    result = gateway.submit("widget-ko")
+    words = "&lang=ko&ok=" + quote("확인됨: 원장에 있고 그 뒤로 바뀌지 않았습니다") + "&failed=" + quote("확인 실패")
+    page = open_page(gateway.plain.url(), _widget_query(result.tx_id) + words)
+    verdict = _press(page)
+    assert verdict["result"] == "ok" and verdict["summary"] == "확인됨: 원장에 있고 그 뒤로 바뀌지 않았습니다"
+    assert page.evaluate("document.querySelector('#widget [data-verify-steps]').lang") == "en"
+    assert page.evaluate("document.querySelector('#widget [data-verify-summary]').lang") == ""
+    tampered = open_page(gateway.tampered.url(), _widget_query(result.tx_id) + words)
+    assert _press(tampered)["summary"] == "확인 실패"

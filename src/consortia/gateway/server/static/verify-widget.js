@@ -4,7 +4,8 @@
 //
 //   <section data-verify-proof="/api/channels/ch1/transactions/<tx>/proof"
 //            data-consistency-url="/api/channels/ch1/consistency"
-//            data-tx-id="<tx>" data-channel="ch1">   (optional: taken from the proof URL when absent)
+//            data-tx-id="<tx>" data-channel="ch1"    (optional: taken from the proof URL when absent)
+//            data-verify-ok-text="…" data-verify-failed-text="…">   (optional: the verdict in the page's words)
 //     <button type="button" data-verify-button>Verify in this browser</button>
 //     <p data-verify-summary></p>           (created when missing)
 //     <ol data-verify-steps></ol>           (created when missing)
@@ -111,7 +112,18 @@ function render(container, steps, summaryText) {
   );
   const ok = stepsHold(steps);
   const failed = steps.find((s) => !s.ok);
-  summary.textContent = ok ? `Verified: ${summaryText}` : `Verification failed at: ${failed?.name ?? 'no step ran'}`;
+  // A page in another language names the verdict in its own words (data-verify-ok-text, data-verify-failed-text);
+  // the steps are the verifier's technical English, and the markup says so.
+  const words = ok ? container.dataset.verifyOkText : container.dataset.verifyFailedText;
+  const otherLanguage = !(document.documentElement.lang || 'en').toLowerCase().startsWith('en');
+  if (otherLanguage) list.lang = 'en';
+  if (words) {
+    summary.textContent = words;
+    summary.removeAttribute('lang');
+  } else {
+    summary.textContent = ok ? `Verified: ${summaryText}` : `Verification failed at: ${failed?.name ?? 'no step ran'}`;
+    if (otherLanguage) summary.lang = 'en';
+  }
   summary.setAttribute('role', 'status');
   container.dataset.verifyResult = ok ? 'ok' : 'failed';
   container.classList.toggle('verify-ok', ok);

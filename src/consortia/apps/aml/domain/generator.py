@@ -393,18 +393,14 @@ def _laundering(b: _Builder, pool: list[str]) -> list[Pattern]:
                             d += 1
                         b.add(b.at(d, 14, 20), CASH_ACCOUNT, person, _money(rng, 9000, 9950, 10), CASH_DEPOSIT, pattern)
                         d += 1
-                else:  # split across branches on one day
+                else:  # more than $10,000 split across branches on one day, every deposit well under it
                     while (cfg.start + timedelta(days=day)).weekday() >= 5:
                         day += 1
-                    for _ in range(rng.randint(3, 4)):
-                        b.add(
-                            b.at(day, 13.5, 20.5),
-                            CASH_ACCOUNT,
-                            person,
-                            _money(rng, 2500, 4800, 10),
-                            CASH_DEPOSIT,
-                            pattern,
-                        )
+                    parts = rng.randint(3, 4)
+                    total = _money(rng, 10_500, 4_800 * parts, 10)
+                    for k in range(parts):
+                        share = total // parts + (total % parts if k == 0 else 0)
+                        b.add(b.at(day, 13.5, 20.5), CASH_ACCOUNT, person, share, CASH_DEPOSIT, pattern)
                 continue
             when = b.at(day)
             base = amount()

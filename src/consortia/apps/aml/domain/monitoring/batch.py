@@ -233,12 +233,28 @@ def _seasoned(sides: pl.DataFrame, first: np.ndarray, rules: Rules) -> np.ndarra
     return first[sides["account_id"].to_numpy()] <= sides["t"].to_numpy() - rules.network.min_history_days * DAY
 
 
+def _count_before(events: pl.DataFrame, rows: pl.DataFrame, back: int) -> np.ndarray:
+    """For each of ``rows``: how many ``events`` of its account (both sorted by account, then order) have an order
+    at most the row's and a time after the row's time - ``back``."""
+    if events.height == 0:
+        return np.zeros(rows.height, dtype=np.int64)
+    seq_span = int(max(events["seq"].max(), rows["seq"].max())) + 2
+    lo = int(min(events["t"].min(), rows["t"].min())) - back - 1
+    t_span = int(max(events["t"].max(), rows["t"].max())) - lo + 2
+    e_acc, r_acc = events["account_id"].to_numpy(), rows["account_id"].to_numpy()
+    by_seq = e_acc * seq_span + events["seq"].to_numpy()
+    by_t = e_acc * t_span + (events["t"].to_numpy() - lo)
+    upto = np.searchsorted(by_seq, r_acc * seq_span + rows["seq"].to_numpy(), side="right")
+    after = np.searchsorted(by_t, r_acc * t_span + (rows["t"].to_numpy() - back - lo), side="right")
+    return np.maximum(upto - after, 0)
+
+
 def relationship_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
     """New relationships, fan-in, fan-out and pass-through, on the graph's fresh edges."""
     p = rules.params
     out = []
     first_seen = _first_seen(df)
-    firsts = _sides(df, pl.col("cand_first"))
+    firsts = _sides(df, pl.col("cand_first"))  # one row per account of each new relationship
     if firsts.height:
         seasoned = _seasoned(firsts, first_seen, rules)
         reach = (
@@ -286,7 +302,14 @@ def relationship_rules(df: pl.DataFrame, rules: Rules) -> list[pl.DataFrame]:
         inflow = fresh["inflow"].to_numpy()
         outflow = fresh["outflow"].to_numpy()
         received = win.sum(inflow, back, include_self=False)
-        hit = seasoned & (outflow > 0) & (received > 0) & (received >= p.pass_through_min_ratio * outflow)
+        known = _count_before(firsts, fresh, p.pass_through_baseline_days * DAY)
+        hit = (
+            seasoned
+            & (known <= p.pass_through_baseline_max)
+            & (outflow > 0)
+            & (received > 0)
+            & (received >= p.pass_through_min_ratio * outflow)
+        )
         out.append(_hits(fresh, hit, "account_id", "pass_through", received / np.maximum(outflow, 1)))
     return out
 

@@ -91,6 +91,8 @@ class RuleParams:
     fan_out_baseline_max: int
     pass_through_window_days: int
     pass_through_min_ratio: float
+    pass_through_baseline_days: int
+    pass_through_baseline_max: int
     cycle_max_hops: int
     cycle_window_days: int
     cycle_amount_tolerance: float
@@ -284,6 +286,8 @@ def parse_rules(text: str) -> Rules:
         fan_out_baseline_max=r["fan_out"].integer("baseline_max", 0),
         pass_through_window_days=r["pass_through"].integer("window_days"),
         pass_through_min_ratio=r["pass_through"].number("min_ratio"),
+        pass_through_baseline_days=r["pass_through"].integer("baseline_days"),
+        pass_through_baseline_max=r["pass_through"].integer("baseline_max", 0),
         cycle_max_hops=r["cycle"].integer("max_hops", 3),
         cycle_window_days=r["cycle"].integer("window_days"),
         cycle_amount_tolerance=r["cycle"].number("amount_tolerance"),

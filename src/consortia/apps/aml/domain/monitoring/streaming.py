@@ -292,7 +292,15 @@ class StreamingEngine:
             received = series.sum(0, t - back)
             series.append(t, inflow, outflow)
             seasoned = self.state.first_t[account] <= t - net.min_history_days * DAY
-            if seasoned and outflow > 0 and received > 0 and received >= p.pass_through_min_ratio * outflow:
+            opened = self.state.firsts.get(account)
+            known = opened.sum(0, t - p.pass_through_baseline_days * DAY) if opened is not None else 0
+            if (
+                seasoned
+                and known <= p.pass_through_baseline_max
+                and outflow > 0
+                and received > 0
+                and received >= p.pass_through_min_ratio * outflow
+            ):
                 hits.append(Hit(seq, tx.tx_id, account, "pass_through", received / max(outflow, 1)))
         edge = Edge(seq, t, tx.orig_account, tx.bene_account, amount, tx.tx_id)
         path = closing_path(

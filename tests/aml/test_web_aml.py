@@ -251,6 +251,15 @@ def test_every_page_is_in_english_with_no_key_missing(site: Site) -> None:
     assert r.status_code == 200 and 'lang="en"' in r.text
 
 
+@pytest.mark.parametrize(
+    ("who", "home"),
+    [(ANALYST, "/aml/alerts"), (BSA, "/aml/decisions"), (EXAMINER, "/aml/audit"), (BLUE, "/aml/accounts")],
+)
+def test_each_person_starts_on_their_own_page(site: Site, who: str, home: str) -> None:
+    r = site.client(who).get("/aml", headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == home
+
+
 # -- the member who must not get in ---------------------------------------------------------------------------------
 
 

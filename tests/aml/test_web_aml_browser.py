@@ -188,6 +188,7 @@ def test_every_other_page_fits_at_1280_and_390(
         page.goto(f"{base}{path}")
         no_sideways_scroll(page, width)
         page.screenshot(path=str(tmp_path / f"{path.strip('/').replace('/', '-')[:60]}-{width}.png"), full_page=True)
+    page.goto(f"{base}/aml/alerts?typology=violation")
     expect(page.locator(".aml-row[data-kind='violation']").first).to_contain_text(
         CATALOGUE.text("en", "policy_usd_only")
     )

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import typer
 
-from consortia.cli.common import DATA_HELP, data_dir, fail, print_json
+from consortia.cli.common import DATA_HELP, data_dir, fail, print_json, refuse_if_served, server_option
 
 if TYPE_CHECKING:
     import httpx
@@ -57,19 +57,9 @@ def _yes_no(value: str, name: str, as_json: bool) -> bool:
     fail(f"{name} must be yes or no, not {value!r}", 2, as_json=as_json)
 
 
-def _url(ctx: typer.Context, server: str | None) -> str | None:
-    """The node to send the command through: this command's ``--server``, else the global one."""
-    if server:
-        return server
-    return (ctx.obj or {}).get("server") if ctx is not None else None
-
-
-def _in_use(folder: Path, instead: str) -> str:
-    """The one line a command says when a running node holds the folder."""
-    return (
-        f"{folder} is in use by a running node (consortia demo or serve); run instead: "
-        f"consortia --server http://127.0.0.1:8000 health {instead} (with that node's address)"
-    )
+def _in_use_instead(instead: str) -> str:
+    """What to run instead when a running node holds the folder."""
+    return f"consortia --server http://127.0.0.1:8000 health {instead} (with that node's address)"
 
 
 @contextmanager
@@ -86,12 +76,9 @@ def _service(data: Path | None, as_json: bool, instead: str = "COMMAND …") -> 
             f"'consortia demo --data {folder}' first",
             as_json=as_json,
         )
+    refuse_if_served(folder, _in_use_instead(instead), as_json=as_json)
     try:
         network = EmbeddedNetwork(folder)
-    except RuntimeError as exc:  # its ledgers are locked by the process serving them
-        if "elsewhere" in str(exc) or "in use" in str(exc) or "lock" in str(exc).lower():
-            fail(_in_use(folder, instead), 2, as_json=as_json)
-        fail(f"cannot open the network in {folder}: {exc}", as_json=as_json)
     except Exception as exc:  # a damaged folder: say so instead of a traceback
         fail(f"cannot open the network in {folder}: {exc}", as_json=as_json)
     try:
@@ -312,7 +299,7 @@ def import_fhir(
         )
     parsed = parse_document(document, patient)
     report: dict[str, Any] = {**parsed.report(), "stored": 0}
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     if parsed.readings and not dry_run and url:
         report.update(_post_fhir(url, data, document, report, as_json))
     elif parsed.readings and not dry_run:
@@ -403,7 +390,7 @@ def grant(
     from consortia.apps.health.consortium import CUSTODIAN
 
     purposes = [p.upper() for p in purpose]
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     if url:
         with _session(url, CUSTODIAN, user, password, as_json) as session:
             body = {"actor": to, "purposes": purposes, "classes": data_class, "end": end}
@@ -429,7 +416,7 @@ def revoke(
     """A patient revokes a consent; it takes effect for the next read."""
     from consortia.apps.health.consortium import CUSTODIAN
 
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     if url:
         with _session(url, CUSTODIAN, user, password, as_json) as session:
             doc = session.call("POST", f"/api/health/consents/{quote(consent_id, safe='')}/revoke", {})
@@ -456,7 +443,7 @@ def read(
     """Read a patient's records (consent checked and logged on the ledger)."""
     from consortia.apps.health.service.health import AccessRefused
 
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     if url:
         with _session(url, org, user, password, as_json) as session:
             query = f"purpose={quote(purpose.upper())}&data_class={quote(','.join(data_class))}"
@@ -494,7 +481,7 @@ def access_log(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Who read a patient's data, from the ledger, newest first."""
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     if url:
         with _session(url, org, user, password, as_json) as session:
             entries = session.call("GET", f"/api/health/patients/{quote(patient, safe='')}/access-log")
@@ -522,7 +509,7 @@ def erase(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Erase a patient: purge keys on the ledger, destroy the vault key and ciphertexts (crypto-shredding)."""
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     if url:
         with _session(url, org, user, password, as_json) as session:
             result = session.call("POST", f"/api/health/patients/{quote(patient, safe='')}/erase", {})
@@ -545,7 +532,7 @@ def alerts(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Alerts recorded on the ledger, newest first."""
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     if url:
         with _session(url, org, user, password, as_json) as session:
             rows = session.call("GET", f"/api/health/alerts?status={quote(status)}")
@@ -645,7 +632,7 @@ def train(
 
     folder = data_dir(data)
     has_network = (folder / "network.json").is_file()
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     try:
         _, report, blob = training.train()
     except DatasetError as exc:
@@ -707,7 +694,7 @@ def promote_model(
     """Make a registered model version the current one (the health office); its file must match the hash."""
     from consortia.apps.health.service.training import NAME, ModelError, load
 
-    url = _url(ctx, server)
+    url = server_option(ctx, server)
     if url:
         signer = _signer(data, org, user, password, as_json)
         current = _submit(url, signer, "promote_model", (NAME, version), f"{version} was not made current", as_json)

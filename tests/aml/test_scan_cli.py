@@ -67,6 +67,7 @@ def test_native_format_gives_the_same_alerts(tmp_path: Path, amlsim_file: Path) 
 
 HEADER = "tran_id,orig_acct,bene_acct,tx_type,base_amt,tran_timestamp,is_sar,alert_id"
 GOOD = "1,A,B,TRANSFER,100.00,2026-03-02T15:00:00Z,false,-1"
+GOOD2 = "9,A,B,TRANSFER,100.00,2026-03-02T15:00:00Z,false,-1"
 
 
 @pytest.mark.parametrize(
@@ -75,9 +76,10 @@ GOOD = "1,A,B,TRANSFER,100.00,2026-03-02T15:00:00Z,false,-1"
         ("tran_id,orig_acct,tx_type,base_amt,tran_timestamp\n1,A,TRANSFER,1.00,2026-03-02T15:00:00Z\n", 0, "bene_acct"),
         (f"{HEADER}\n{GOOD}\n2,A,B,TRANSFER,125O,2026-03-02T15:00:00Z,false,-1\n", 2, "base_amt"),
         (f"{HEADER}\n{GOOD}\n2,A,B,TRANSFER,12,50,2026-03-02T15:00:00Z,false,-1\n", 2, "*"),
-        (f"{HEADER}\n{GOOD}\n{GOOD}\n3,A,B,TRANSFER,abc,2026-03-02T15:00:00Z,false,-1\n", 3, "base_amt"),
+        (f"{HEADER}\n{GOOD}\n{GOOD2}\n3,A,B,TRANSFER,abc,2026-03-02T15:00:00Z,false,-1\n", 3, "base_amt"),
         (f"{HEADER}\n{GOOD}\n2,A,B,TRANSFER,10.00,03/02/2026 3pm,false,-1\n", 2, "tran_timestamp"),
         (f"{HEADER}\n2,A,,TRANSFER,10.00,2026-03-02T15:00:00Z,false,-1\n", 1, "bene_acct"),
+        (f"{HEADER}\n{GOOD}\n2,A,B,TRANSFER,1.00,2026-03-02T15:00:00Z,false,-1\n{GOOD}\n", 3, "tran_id"),
     ],
 )
 def test_bad_input_names_row_and_column_and_writes_nothing(text: str, row: int, column: str, tmp_path: Path) -> None:

@@ -143,11 +143,18 @@ def _text(frame: pl.DataFrame, column: str, expected: str = "a non-empty value")
     return values
 
 
+def _ids(frame: pl.DataFrame, column: str) -> pl.Series:
+    ids = _text(frame, column)
+    repeated = ids.is_duplicated() & ~ids.is_first_distinct()
+    _first_bad(frame, repeated, column, "a transaction id not used by an earlier row")
+    return ids
+
+
 def parse_csv(data: bytes, fmt: str) -> pl.DataFrame:
     """Transactions (schema :data:`.frame.SCHEMA`) from CSV bytes in ``fmt`` (``amlsim`` or ``native``)."""
     if fmt == "amlsim":
         frame = _read(data, AMLSIM_REQUIRED)
-        ids = _text(frame, "tran_id")
+        ids = _ids(frame, "tran_id")
         orig, bene = _text(frame, "orig_acct"), _text(frame, "bene_acct")
         kinds = _text(frame, "tx_type").str.to_lowercase()
         kinds = kinds.replace(_AMLSIM_TYPES)
@@ -171,7 +178,7 @@ def parse_csv(data: bytes, fmt: str) -> pl.DataFrame:
         frame = _read(data, NATIVE_REQUIRED)
         out = pl.DataFrame(
             {
-                "tx_id": _text(frame, "tx_id"),
+                "tx_id": _ids(frame, "tx_id"),
                 "timestamp": _timestamps(frame, "timestamp", naive_is_utc=False),
                 "orig_account": _text(frame, "orig_account"),
                 "bene_account": _text(frame, "bene_account"),

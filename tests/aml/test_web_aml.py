@@ -102,6 +102,8 @@ class Site:
     """Summit's structuring alert (its case is closed without a SAR)."""
     blue_case: str
     summit_case: str
+    overdue_case: str
+    """Under investigation since November: its SAR deadline (3 December) has passed."""
     filing_hash: str
     violation_tx: str
 
@@ -158,6 +160,11 @@ def build_site(folder: Path, *, secure_cookies: bool | None = False) -> Site:
     blue_alert, summit_alert = structuring(alerts, BLUE_OPS), structuring(alerts, SUMMIT_OPS)
     blue_case = analyst.open_case([blue_alert]).case_id
     summit_case = analyst.open_case([summit_alert]).case_id
+    # A third case stays under investigation: detected on 3 November, its SAR was due on 3 December (overdue).
+    late = [a.alert_id for a in alerts if SUMMIT_OPS in a.accounts and a.alert_id != summit_alert]
+    assert late, [(a.typology, a.accounts) for a in alerts]
+    overdue_case = analyst.open_case([late[0]]).case_id
+    analyst.case_step(overdue_case, {"event": "assign", "assignee": consortium.SECOND_ANALYST_USER})
     for case_id in (blue_case, summit_case):
         analyst.case_step(case_id, {"event": "assign", "assignee": consortium.ANALYST_USER})
         analyst.case_step(case_id, {"event": "note", "text": "Three cash deposits just under $10,000 in a day."})
@@ -169,7 +176,8 @@ def build_site(folder: Path, *, secure_cookies: bool | None = False) -> Site:
     examiner.examination_note(blue_case, "SAR filed within 30 days of detection.")
     app = create_app(network, ServerSettings(secure_cookies=secure_cookies))
     install(app, app.state.backend)  # idempotent: a no-op when the plug-in's entry point already installed it
-    return Site(network, app, blue_alert, summit_alert, blue_case, summit_case, filing.hash, refused.value.tx_id)
+    return Site(network, app, blue_alert, summit_alert, blue_case, summit_case, overdue_case, filing.hash,
+                refused.value.tx_id)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -495,6 +503,12 @@ def test_decisions_and_deadlines_overdue_first(site: Site) -> None:
         int(d) for d in re.findall(r'class="aml-row aml-due-row[^"]*" data-case-id="[^"]+" data-days="(-?\d+)"', html)
     ]
     assert due, "no deadlines listed"
+    # The case detected on 3 November comes first: its 30 days ran out on 3 December.
+    first = re.search(r'class="aml-row aml-due-row[^"]*" data-case-id="([^"]+)" data-days="(-?\d+)"', html)
+    assert first and first.group(1) == site.overdue_case and int(first.group(2)) < 0
+    assert "3 Dec 2026" in html and re.search(r'id="overdue-count">\d+ deadlines? (is|are) overdue\.<', html)
+    awaiting = html.split('id="awaiting"')[1].split("</section>")[0]
+    assert site.overdue_case in awaiting
     overdue = [d for d in due if d < 0]
     assert due[: len(overdue)] == sorted(overdue) and all(d >= 0 for d in due[len(overdue) :])
     assert due[len(overdue) :] == sorted(due[len(overdue) :])

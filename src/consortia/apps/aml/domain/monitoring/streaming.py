@@ -328,7 +328,7 @@ class StreamingEngine:
                 rules = sorted({rule for when, rule in history if when > since and typology.weight(rule) > 0})
                 score = sum(typology.weight(rule) for rule in rules)
                 new_rules = {h.rule for h in hits if h.account == account}
-                if score >= typology.threshold and new_rules & set(rules):
+                if score >= typology.threshold - 1e-9 and new_rules & set(rules):  # as the batch: sums of floats
                     decisions.append(TypologyDecision(typology.name, account, round(score, 6), tuple(rules)))
             # Keep only what any typology window can still see.
             horizon = t - max((ty.window_days for ty in self.account_typologies), default=0) * DAY

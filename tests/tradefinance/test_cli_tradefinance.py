@@ -131,3 +131,27 @@ def test_bench_shape_and_every_present_key_found() -> None:
     assert out["found"] == out["looked_up_present"] > 0 and out["false_hits"] == 0
     assert all(isinstance(out[k], float) and out[k] >= 0 for k in ("lookup_p50_ms", "lookup_p99_ms"))
     assert out["registrations_per_s"] > 0
+
+
+def test_register_docs_through_the_node_while_it_serves_the_folder(data: Path, tmp_path: Path) -> None:
+    from consortia.gateway.server.app import create_app
+    from servers import Server
+
+    network = EmbeddedNetwork(data)
+    server = Server(create_app(network)).start()
+    try:
+        path = write(tmp_path, "served.csv", line("MacauBank", "SERVED-0001", amount="777"))
+        code, out = invoke(
+            "register-docs", str(path), "--bank", "MacauBank", "--data", str(data), "--server", server.url, "--json"
+        )
+        assert code == 0, out
+        assert out["results"][0]["status"] == "REGU" and len(out["results"][0]["tx_id"]) == 64
+        copy = write(tmp_path, "served-copy.csv", line("ZhuhaiBank", "served 1", amount="777.00"))
+        code, out = invoke(
+            "register-docs", str(copy), "--bank", "ZhuhaiBank", "--data", str(data), "--server", server.url, "--json"
+        )
+        assert code == 0 and out["results"][0]["status"] == "REDU"
+    finally:
+        server.stop()
+        network.close()
+        server.join()

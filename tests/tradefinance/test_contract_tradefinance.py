@@ -176,6 +176,8 @@ def test_a_regulator_reads_everything_and_writes_only_flags(network: EmbeddedNet
     doc = sz.register_documents(csv_rows(invoice(SZ, "REG-1", "3000")))[0]
     assert regulator.kyc_file(SELLER, SZ) == {"beneficial_owner": f"planted-owner-{SZ}"}
     assert regulator.document(doc.doc_ref, bank=SZ).doc_number == "REG1"
+    overview = {d.doc_ref: d for d in regulator.documents()}  # every bank's registrations, without contents
+    assert overview[doc.doc_ref].bank == SZ and overview[doc.doc_ref].doc_number == ""
     refused = []
     for attempt in (
         lambda: regulator._write("register_trader", "USCC:" + SELLER, {"en": "x"}, []),

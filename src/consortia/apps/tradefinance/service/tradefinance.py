@@ -531,9 +531,13 @@ class TradeFinanceService:
         )
 
     def documents(self, bank: str | None = None) -> list[DocumentView]:
-        """The caller bank's own documents with status and financing state (a regulator names a bank: logged)."""
+        """The caller bank's own documents with status and financing state; a regulator: every bank's registrations
+        (no contents), or one named bank's with their contents (a logged read)."""
         if self.is_regulator and bank:
             records = self._private(bank, "documents", "*")
+        elif self.is_regulator:
+            # Every bank's registrations without their contents (a regulator names a bank to read those).
+            records = self._evaluate("documents", "")
         else:
             self._require_bank("listing documents")
             self.sync()

@@ -41,7 +41,7 @@ from consortia.apps.aml.domain.onboarding import (
 from consortia.apps.aml.domain.transactions import CASH_ACCOUNT, CASH_DEPOSIT, WIRE, RuleHit, Transaction
 from consortia.apps.aml.service.aml import AmlService, PolicyRejected
 from consortia.apps.aml.web import install, views
-from consortia.apps.aml.web.graph import Transfer, draw
+from consortia.apps.aml.web.graph import MAX_NODES, Transfer, draw
 from consortia.apps.aml.web.text import CATALOGUE, LANGUAGES
 from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.ledger.config import BatchConfig
@@ -234,13 +234,14 @@ def test_every_page_is_in_english_with_no_key_missing(site: Site) -> None:
             "/aml/decisions",
             "/aml/audit",
             "/aml/accounts",
+            f"/aml/accounts/{SUMMIT_OPS}",
             "/aml/alerts?typology=violation",
             "/aml/exchanges",
             f"/aml/exchanges/{consortium.BLUE_RIVER}",
         ],
         EXAMINER: ["/aml/audit", "/aml/alerts", f"/aml/cases/{site.blue_case}", f"/aml/exchanges/{consortium.SUMMIT}"],
         BSA: ["/aml/decisions", f"/aml/cases/{site.blue_case}/sar"],
-        BLUE: ["/aml/accounts", "/aml/alerts"],
+        BLUE: ["/aml/accounts", f"/aml/accounts/{BLUE_OPS}", "/aml/alerts"],
     }
     for user, paths in pages.items():
         client = site.client(user)
@@ -313,10 +314,20 @@ def test_each_exchange_sees_its_own_accounts_only(site: Site) -> None:
     summit = page(site.client(SUMMIT), "/aml/accounts")
     assert sorted(ids(blue, "data-account")) == sorted([BLUE_OPS, BLUE_SETTLE])
     assert sorted(ids(summit, "data-account")) == sorted([SUMMIT_OPS, SUMMIT_RESERVE])
-    for account in (SUMMIT_OPS, SUMMIT_RESERVE, "S-002"):
+    for account in (SUMMIT_OPS, SUMMIT_RESERVE):
         assert account not in blue
-    for account in (BLUE_OPS, BLUE_SETTLE, "B-003"):
+    for account in (BLUE_OPS, BLUE_SETTLE):
         assert account not in summit
+    # An account's own page: Blue River's transactions to Blue River; Summit's account is not found for it.
+    own = page(site.client(BLUE), f"/aml/accounts/{BLUE_OPS}")
+    assert "B-003" in own and "$9,500.00" in own and shown("tx_type_cash_deposit") in own and "S-002" not in own
+    for other in (SUMMIT_OPS, SUMMIT_RESERVE):
+        r = site.client(BLUE).get(f"/aml/accounts/{other}", headers=HTML)
+        assert r.status_code == 404 and shown("not_found_account", what=other + "…") in r.text
+        assert "S-00" not in r.text
+        r = site.client(BLUE).get(f"/aml/accounts/{other}", headers=JSON)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert "B-00" not in page(site.client(SUMMIT), f"/aml/accounts/{SUMMIT_OPS}")
     # Never an alert about themselves: no typology, score or case on an exchange's page.
     for html in (blue, summit):
         assert "Structuring" not in html and site.blue_case not in html and "/aml/alerts" not in html
@@ -578,6 +589,17 @@ def test_the_graph_bows_parallel_transfers_apart_and_fits_a_phone() -> None:
     assert [w.label for w in drawing.weeks] == ["Week of 2 Nov 2026", "Week of 9 Nov 2026", "Week of 16 Nov 2026"]
     assert "$500.00 in 2 transfers from B to A on 11 Nov 2026" in svg
     assert draw([], [], "en", lambda key, **p: "") is None
+
+
+def test_a_busy_accounts_graph_keeps_its_own_accounts_and_the_largest_counterparties() -> None:
+    transfers = [
+        Transfer(f"t{n}", f"PAYER-{n:02d}", "FOCUS-1", Decimal(100 + n), date(2026, 11, 2 + n % 20), in_alert=False)
+        for n in range(30)
+    ] + [Transfer("x", "FOCUS-1", "FOCUS-2", Decimal(50), date(2026, 11, 25))]
+    drawing = draw(transfers, ["FOCUS-1", "FOCUS-2"], "en", lambda key, **p: CATALOGUE.text("en", key, **p))
+    assert drawing is not None and len(drawing.accounts) == MAX_NODES and drawing.hidden == 32 - MAX_NODES
+    assert {"FOCUS-1", "FOCUS-2", "PAYER-29", "PAYER-18"} <= set(drawing.accounts)  # the largest payers
+    assert "PAYER-00" not in drawing.accounts
 
 
 def test_trail_subjects_in_words() -> None:

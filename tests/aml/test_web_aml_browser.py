@@ -207,4 +207,8 @@ def test_every_other_page_fits_at_1280_and_390(
     other.goto(f"{base}/aml/accounts")
     expect(other.locator(".aml-account")).to_have_count(2)
     no_sideways_scroll(other, width)
+    other.locator(".aml-account a").first.click()
+    other.wait_for_url(f"{base}/aml/accounts/*")
+    expect(other.locator("#transactions tr[data-tx]").first).to_be_visible()
+    no_sideways_scroll(other, width)
     assert errors == []

@@ -8,7 +8,9 @@ timeline puts every transfer on a time axis (days in Eastern Time, round ticks f
 :func:`consortia.ui.ticks.nice_ticks`) against its amount in US dollars, in the same colours, so an analyst sees
 both *who* and *when*.
 
-Nodes are placed by networkx (``spring_layout`` with a fixed seed: the same alert always draws the same way).
+Nodes are placed by networkx (Kamada–Kawai, deterministic: the same alert always draws the same way). The
+alert's own accounts are always drawn; of their other counterparties only the :data:`MAX_NODES` largest by amount
+are, and the page says how many were left out, so that a busy account's graph stays readable on a phone.
 Several transfers between the same two accounts are drawn as arcs bowed apart, so none hides another. Every arrow
 and dot carries a ``<title>`` (amount, time with zone, transaction) for pointer and screen-reader users.
 
@@ -41,6 +43,10 @@ NODE_RADIUS = 9
 PALETTE = ("#1f5fbf", "#d35400", "#1c7a3b", "#6f42c1", "#b42318", "#0f7c8c", "#9a6b00", "#c2185b", "#5b6b7d")
 """One colour per week (cycling after nine weeks)."""
 FOCUS = "#111111"
+MAX_NODES = 14
+"""Accounts drawn at most (the alert's own accounts always; then counterparties by amount)."""
+SMALL_LABEL = ' font-size="9" fill-opacity="0.8"'
+"""Counterparties' labels are smaller than the alert's own accounts'."""
 DASHED = ' stroke-dasharray="4 3"'
 """Edges of the accounts' wider dealings (not behind the alert) are dashed."""
 
@@ -79,6 +85,8 @@ class Drawing:
     timeline: Markup
     weeks: tuple[Week, ...]
     accounts: tuple[str, ...]
+    hidden: int = 0
+    """Counterparties left out of the drawing (the smallest by amount), so that it stays readable."""
 
 
 Words = Callable[..., str]
@@ -102,7 +110,12 @@ def _layout(accounts: Sequence[str], transfers: Sequence[Transfer]) -> dict[str,
         graph = nx.Graph()
         graph.add_nodes_from(accounts)
         graph.add_edges_from((t.orig, t.bene) for t in transfers if t.orig != t.bene)
-        positions = nx.spring_layout(graph, seed=7, iterations=200)
+        # Kamada–Kawai spreads a small graph evenly (path lengths as distances) and is deterministic; an account
+        # with no path to the others would make its distances infinite, so such graphs fall back to a seeded spring.
+        if nx.is_connected(graph):
+            positions = nx.kamada_kawai_layout(graph)
+        else:
+            positions = nx.spring_layout(graph, seed=7, iterations=200, k=1.6 / math.sqrt(len(accounts)))
     xs = [float(p[0]) for p in positions.values()]
     ys = [float(p[1]) for p in positions.values()]
     span_x = (max(xs) - min(xs)) or 1.0
@@ -195,8 +208,8 @@ def _graph_svg(
             f'<g class="node" data-account="{escape(account)}"><circle cx="{x:.1f}" cy="{y:.1f}" r="{NODE_RADIUS}" '
             f'fill="{"#ffd54f" if is_focus else "#ffffff"}" stroke="{FOCUS}" '
             f'stroke-width="{2.2 if is_focus else 1.2}"><title>{escape(account)}</title></circle>'
-            f'<text x="{x:.1f}" y="{label_y:.1f}" text-anchor="middle" fill="currentColor">'
-            f"{escape(_short(account))}</text></g>"
+            f'<text x="{x:.1f}" y="{label_y:.1f}" text-anchor="middle" fill="currentColor"'
+            f"{'' if is_focus else SMALL_LABEL}>{escape(_short(account))}</text></g>"
         )
     parts.append("</g></svg>")
     return Markup("".join(parts))
@@ -293,6 +306,18 @@ def draw(
     kept = sorted(transfers, key=lambda t: (t.day, t.key))
     if not kept:
         return None
+    every = {t.orig for t in kept} | {t.bene for t in kept}
+    chosen = set(focus) & every
+    weight: dict[str, Decimal] = defaultdict(Decimal)
+    for transfer in kept:
+        for account in (transfer.orig, transfer.bene):
+            if account not in chosen:
+                weight[account] += transfer.amount * (2 if transfer.in_alert else 1)
+    room = max(0, MAX_NODES - len(chosen))
+    chosen |= {a for a, _ in sorted(weight.items(), key=lambda item: (-item[1], item[0]))[:room]}
+    kept = [t for t in kept if t.orig in chosen and t.bene in chosen]
+    if not kept:
+        return None
     accounts = sorted({t.orig for t in kept} | {t.bene for t in kept})
     weeks = sorted({week_of(t.day) for t in kept})
     colours = {start: PALETTE[i % len(PALETTE)] for i, start in enumerate(weeks)}
@@ -305,4 +330,4 @@ def draw(
     )
     graph = _graph_svg(accounts, frozenset(focus), kept, colours, words("graph_title"), f"{key}-graph", lang, words)
     timeline = _timeline_svg(kept, colours, words("timeline_title"), f"{key}-timeline", lang, words)
-    return Drawing(graph, timeline, legend, tuple(accounts))
+    return Drawing(graph, timeline, legend, tuple(accounts), len(every - set(accounts)))

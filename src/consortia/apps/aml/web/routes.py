@@ -565,6 +565,21 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
         context = views.accounts_page(found, principal, lang, datetime.now(UTC))
         return render(request, principal, "aml_accounts.html", context)
 
+    @router.get("/aml/accounts/{account}")
+    @page
+    async def account(request: Request, account: str) -> Response:
+        principal = await who(request)
+        checked_id(account, "account")
+        service = service_for(principal)
+        try:
+            found = await call(service.account, account)  # another exchange's: not found (and the attempt logged)
+        except Refusal as refusal:
+            if refusal.status == 404:
+                raise Refusal(404, refusal.detail, "NOT_FOUND", "not_found_account", account[:24]) from None
+            raise
+        context = views.account_page(found, lang_of(request), datetime.now(UTC))
+        return render(request, principal, "aml_account.html", context)
+
     return router
 
 

@@ -146,6 +146,10 @@ _EN: dict[str, str] = {
     "another on one day, coloured by the week it moved. Dashed arrows are the accounts' other dealings.",
     "graph_key": "Hover or tap an arrow or a dot for its amount and day.",
     "graph_empty": "No transfers to draw.",
+    "graph_hidden.one": "{count} other counterparty, with smaller amounts, is left out of the drawing (the "
+    "transactions below list every one behind the alert).",
+    "graph_hidden.other": "{count} other counterparties, with smaller amounts, are left out of the drawing (the "
+    "transactions below list every one behind the alert).",
     "graph_edge_one": "{amount} from {orig} to {bene} on {day}",
     "graph_edge_many": "{amount} in {count} transfers from {orig} to {bene} on {day}",
     "week_of": "Week of {day}",
@@ -385,6 +389,8 @@ _EN: dict[str, str] = {
     "accounts only.",
     "accounts_intro_bank": "Every exchange's accounts at the bank, and their transactions.",
     "accounts_empty": "No accounts to show.",
+    "back_to_accounts": "Back to the accounts",
+    "account_title": "Account",
     "more_transactions.one": "and {count} older transaction",
     "more_transactions.other": "and {count} older transactions",
     # notices
@@ -422,6 +428,7 @@ _EN: dict[str, str] = {
     "refused_step": "That is not a step of a case.",
     "not_found_alert": "There is no alert {what}.",
     "not_found_case": "There is no case {what}.",
+    "not_found_account": "You have no account {what}.",
     "not_found_record": "There is no ledger record {what} on this channel.",
 }
 

@@ -364,6 +364,7 @@ def alert_page(detail: Any, lang: str, now: datetime) -> dict[str, Any]:
             transaction_row(tx, lang, now) for tx in sorted(detail.transactions, key=lambda t: t.timestamp)
         ],
         "drawing": drawing,
+        "hidden_text": CATALOGUE.plural(lang, "graph_hidden", drawing.hidden) if drawing else "",
         "explain": word(lang, "typology_means", alert.typology),
         "can_open": not getattr(alert, "case_id", ""),
         "typology_source": _typology_source(alert.typology),
@@ -987,22 +988,34 @@ def _when_ms(ms: int, lang: str, now: datetime) -> dict[str, str]:
 # -- accounts -------------------------------------------------------------------------------------------------
 
 
+def account_row(account: Any) -> dict[str, Any]:
+    """One account in the list: exchange, money in and out, how many transactions."""
+    return {
+        "account": account.account,
+        "link": f"/aml/accounts/{account.account}",
+        "exchange": org_name(account.exchange),
+        "inflow": money(account.inflow),
+        "outflow": money(account.outflow),
+        "count": len(account.transactions),
+    }
+
+
 def accounts_page(found: Iterable[Any], principal: Principal, lang: str, now: datetime) -> dict[str, Any]:
-    """The caller's accounts: each with its inflow, outflow and transactions, newest first."""
-    rows = []
-    for account in found:
-        txs = sorted(account.transactions, key=lambda t: t.timestamp, reverse=True)
-        rows.append(
-            {
-                "account": account.account,
-                "exchange": org_name(account.exchange),
-                "inflow": money(account.inflow),
-                "outflow": money(account.outflow),
-                "count": len(txs),
-                "transactions": [transaction_row(tx, lang, now) for tx in txs[:50]],
-                "more": max(0, len(txs) - 50),
-                "more_text": CATALOGUE.plural(lang, "more_transactions", max(0, len(txs) - 50)),
-            }
-        )
-    rows.sort(key=lambda r: (r["exchange"], r["account"]))
+    """The caller's accounts, one line each (an exchange's own only: the service answers the caller's view)."""
+    rows = sorted((account_row(a) for a in found), key=lambda r: (r["exchange"], r["account"]))
     return {"accounts": rows, "own_org": org_name(principal.org), "exchange_view": roles.is_exchange(principal)}
+
+
+MAX_TRANSACTIONS = 200
+"""Transactions an account's page lists (newest first)."""
+
+
+def account_page(account: Any, lang: str, now: datetime) -> dict[str, Any]:
+    """One account: its totals and its latest transactions, newest first."""
+    txs = sorted(account.transactions, key=lambda t: t.timestamp, reverse=True)
+    more = max(0, len(txs) - MAX_TRANSACTIONS)
+    return {
+        "account": account_row(account),
+        "transactions": [transaction_row(tx, lang, now) for tx in txs[:MAX_TRANSACTIONS]],
+        "more_text": CATALOGUE.plural(lang, "more_transactions", more) if more else "",
+    }

@@ -530,6 +530,30 @@ def test_decisions_and_deadlines_overdue_first(site: Site) -> None:
     assert shown("decision_no_sar") in html
 
 
+def test_the_bsa_officer_files_a_ctr_from_the_deadlines_page(site: Site) -> None:
+    officer = site.client(BSA)
+    html = page(officer, "/aml/decisions")
+    due = re.findall(r'<li data-account="([^"]+)" data-day="([^"]+)" data-filed="no">', html)
+    assert (BLUE_OPS, "2026-11-24") in due and (SUMMIT_OPS, "2026-11-03") in due
+    # Summit's CTR was due on 18 November (15 days after 3 November): overdue, and listed before Blue River's.
+    assert due.index((SUMMIT_OPS, "2026-11-03")) < due.index((BLUE_OPS, "2026-11-24")) and "18 Nov 2026" in html
+    # Only the BSA officer files; the analyst's attempt is refused.
+    form = {"csrf": csrf_of(html), "account": BLUE_OPS, "day": "2026-11-24"}
+    analyst = site.client(ANALYST)
+    r = analyst.post("/aml/ctr", data={**form, "csrf": csrf_of(page(analyst, "/aml/decisions"))}, headers=JSON)
+    assert r.status_code == 403
+    r = officer.post("/aml/ctr", data=form, headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/aml/decisions?notice=ctr"
+    html = page(officer, "/aml/decisions?notice=ctr")
+    assert shown("notice_ctr") in html
+    filed = re.search(rf'<li data-account="{BLUE_OPS}" data-day="2026-11-24" data-filed="yes">(.*?)</li>', html, re.S)
+    assert filed and "Filed on " in filed.group(1) and "SHA-256" in filed.group(1)
+    assert 'class="ctr-file"' not in filed.group(1)
+    # A day with no cash over $10,000 has no CTR: refused, naming why.
+    r = officer.post("/aml/ctr", data={**form, "day": "2026-11-16"}, headers=JSON)
+    assert r.status_code in (400, 409) and r.json()["detail"]
+
+
 def test_countdown_in_new_york_days() -> None:
     today = date(2026, 12, 6)
     assert views.countdown(date(2026, 12, 18), today, "en")["text"] == "due in 12 days"

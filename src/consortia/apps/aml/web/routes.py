@@ -41,7 +41,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -454,8 +454,28 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
         principal, service = await bank_or_examiner(request)
         lang = lang_of(request)
         found = await call(service.cases)
-        context = views.decisions_page(found, lang, datetime.now(UTC))
-        return render(request, principal, "aml_decisions.html", context)
+        now = datetime.now(UTC)
+        context = views.decisions_page(found, lang, now)
+        ctrs = views.ctr_rows(await call(service.ctr_candidates), await call(service.filings), lang, now)
+        notice = views.notice_text(request.query_params.get("notice", ""), lang)
+        return render(request, principal, "aml_decisions.html", {**context, "ctrs": ctrs, "notice": notice})
+
+    @router.post("/aml/ctr")
+    @page
+    async def file_ctr(request: Request) -> Response:
+        principal = await who(request)
+        if not roles.is_bsa_officer(principal):
+            raise Refusal(403, f"{principal.id} is not the BSA officer", "FORBIDDEN", "refused_officer_ctr")
+        form = await checked_form(request, principal)
+        account = str(form.get("account") or "")
+        try:
+            day = date.fromisoformat(str(form.get("day") or ""))
+        except ValueError:
+            raise Refusal(400, "expected the business day as YYYY-MM-DD", "BAD_FORM", "refused_step") from None
+        if not SAFE_ID.fullmatch(account):
+            raise Refusal(404, f"no account {account[:80]!r}", "NOT_FOUND", "not_found_account", account[:24])
+        await call(service_for(principal).ctr, account, day)
+        return RedirectResponse("/aml/decisions?notice=ctr", status_code=303)
 
     # -- the examiner's audit trail ---------------------------------------------------------------------------------
 

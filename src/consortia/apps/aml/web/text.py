@@ -315,6 +315,14 @@ _EN: dict[str, str] = {
     "awaiting_empty": "No case awaits a decision.",
     "decided_title": "Decisions made",
     "decided_empty": "No decisions yet.",
+    "ctr_title": "Currency transaction reports",
+    "ctr_intro": "Each business day an account's cash in, or out, was more than $10,000: a CTR is due within 15 "
+    "calendar days (31 CFR 1010.306).",
+    "ctr_empty": "No CTR is due.",
+    "ctr_filed": "Filed on {day}",
+    "ctr_file": "File the CTR",
+    "notice_ctr": "The CTR is filed and its hash recorded on the ledger.",
+    "refused_officer_ctr": "Only the BSA officer files a CTR.",
     # the audit trail
     "audit_title": "Audit trail",
     "audit_intro": "Every step on the ledger, in order. Verify any of them in this browser: it checks that the "

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from consortia.apps.aml.domain.cases import days_left
-from consortia.apps.aml.domain.filings import codes
+from consortia.apps.aml.domain.filings import codes, ctr_due
 from consortia.apps.aml.domain.monitoring.config import Rules, parse_rules
 from consortia.apps.aml.service.aml import AlertFilters as ServiceFilters
 from consortia.apps.aml.web import graph, roles
@@ -655,6 +655,7 @@ NOTICES = {
     "filed": "notice_filed",
     "noted": "notice_noted",
     "approved": "notice_approved",
+    "ctr": "notice_ctr",
 }
 
 
@@ -830,6 +831,28 @@ def decisions_page(found: Iterable[Any], lang: str, now: datetime) -> dict[str, 
         "awaiting": awaiting,
         "today": format_date(today, ZONE, lang),
     }
+
+
+def ctr_rows(candidates: Iterable[Any], filings: Iterable[Any], lang: str, now: datetime) -> list[dict[str, Any]]:
+    """Every business day whose cash exceeds $10,000, per account: filed (when, hash, record) or due (countdown)."""
+    today = today_in_new_york(now)
+    filed = {f.subject: f for f in filings if f.kind == "CTR"}
+    rows = []
+    for account, day in candidates:
+        filing = filed.get(f"{account}@{day.isoformat()}")
+        row: dict[str, Any] = {
+            "account": account,
+            "day": day.isoformat(),
+            "day_text": format_date(day, ZONE, lang),
+            "filed": filing is not None,
+        }
+        if filing is not None:
+            row.update(filed_on=format_date(filing.filed_on, ZONE, lang), hash=filing.filing_hash, tx_id=filing.tx_id)
+        else:
+            row.update(countdown(ctr_due(day), today, lang))
+        rows.append(row)
+    rows.sort(key=lambda r: (r["filed"], r.get("days", 0), r["day"], r["account"]))
+    return rows
 
 
 # -- the examiner's audit trail -------------------------------------------------------------------------------

@@ -231,6 +231,7 @@ def test_every_page_is_in_english_with_no_key_missing(site: Site) -> None:
             f"/aml/cases/{site.blue_case}",
             f"/aml/cases/{site.summit_case}",
             f"/aml/cases/{site.blue_case}/sar",
+            f"/aml/cases/{site.summit_case}/sar",
             "/aml/decisions",
             "/aml/audit",
             "/aml/accounts",
@@ -489,6 +490,29 @@ def test_opening_a_case_from_an_alert_and_working_it(site: Site) -> None:
     r = analyst.post(f"{case_path}/steps", data={"csrf": token, "event": "evidence", "reference": "x", "sha256": "no"},
                      headers=JSON)  # fmt: skip
     assert r.status_code == 400 and "SHA-256" in r.json()["detail"]
+    # The BSA officer decides from the same page, previews the SAR and files it from the preview.
+    officer = site.client(BSA)
+    case = page(officer, case_path)
+    assert 'id="decide-form"' in case
+    r = officer.post(f"{case_path}/steps", data={"csrf": csrf_of(case), "event": "decide", "decision": "sar",
+                                                "text": "cash split across branches\nno business reason given"},
+                     headers=HTML, follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text[:500]
+    case = page(officer, case_path)
+    assert 'data-decision="sar"' in case and "no business reason given" in case
+    preview = page(officer, f"{case_path}/sar")
+    assert 'id="file-button"' in preview and "$29,450.00" in preview  # 9,900 + 9,850 + 9,700
+    digest = re.search(r'id="sar-hash">([0-9a-f]{64})<', preview)
+    assert digest
+    assert 'id="file-button"' not in page(analyst, f"{case_path}/sar")  # the analyst previews, never files
+    r = analyst.post(f"{case_path}/sar", data={"csrf": token}, headers=JSON)
+    assert r.status_code == 403
+    r = officer.post(f"{case_path}/sar", data={"csrf": csrf_of(preview)}, headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("?notice=filed")
+    case = page(officer, r.headers["location"])
+    assert shown("notice_filed") in case and 'data-status="filed"' in case
+    # What was filed is what was previewed: the same bytes, the same hash on the case's record.
+    assert digest.group(1) in case
 
 
 def test_the_sar_preview_reads_the_xml_for_a_person_and_downloads_it(site: Site) -> None:

@@ -400,7 +400,7 @@ def test_the_queue_lists_alerts_and_violations_and_filters_them(site: Site) -> N
     html = page(client, "/aml/alerts")
     kinds = dict(zip(ids(html, "data-id"), ids(html, "data-kind"), strict=True))
     assert kinds[site.blue_alert] == "alert" and kinds[site.summit_alert] == "alert"
-    assert "violation" in kinds.values()
+    assert "violation" in kinds.values() and "B-EUR" in html
     assert shown("policy_usd_only") in html and shown("typology_structuring") in html
     # By typology: structuring only.
     only = page(client, "/aml/alerts?typology=structuring")
@@ -442,6 +442,8 @@ def test_an_alerts_page_says_why_in_words_and_draws_its_graph(site: Site) -> Non
     assert ticks == list(nice_ticks(0, max(ticks), 5)) and ticks[-1] >= 9800
     assert "Amount (USD)" in timeline.group(0) and "Day (Eastern Time)" in timeline.group(0)
     assert "B-003" in html and "$9,500.00" in html and "Cash deposit" in html
+    # The bank's accounts link to their pages; the teller's drawer is no account.
+    assert f'href="/aml/accounts/{BLUE_OPS}"' in html and 'href="/aml/accounts/CASH"' not in html
 
 
 def test_opening_a_case_from_an_alert_and_working_it(site: Site) -> None:

@@ -78,6 +78,7 @@ _EN: dict[str, str] = {
     "col_type": "Instrument",
     "col_amount": "Amount",
     "col_transaction": "transaction",
+    "col_bank_tx": "Transaction",
     "col_decision": "Decision",
     "col_opened": "Opened",
     "col_assignee": "Assigned to",

@@ -368,6 +368,9 @@ def alert_page(detail: Any, lang: str, now: datetime) -> dict[str, Any]:
         "explain": word(lang, "typology_means", alert.typology),
         "can_open": not getattr(alert, "case_id", ""),
         "typology_source": _typology_source(alert.typology),
+        "known_accounts": sorted(
+            {n.account for n in getattr(detail.graph, "nodes", ()) if getattr(n, "exchange", "")} | set(alert.accounts)
+        ),
     }
 
 

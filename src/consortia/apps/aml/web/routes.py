@@ -136,6 +136,7 @@ def consistency_of(backend: Backend, principal: Principal, start: int, end: int)
     proof = build_consistency(peer_channel.ledger.history, first.header.history_size, last.header.history_size)
 
     def signed(block: Block) -> dict[str, Any]:
+        """A block's header, its bytes, signature and orderer certificate."""
         return {
             "header": header_json(block.header),
             "header_bytes": base64.b64encode(encode(block.header)).decode(),
@@ -151,12 +152,14 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     router = APIRouter(include_in_schema=False)
 
     def csrf_of(request: Request) -> str:
+        """The session's CSRF token (empty for a signed program)."""
         session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
         return session.csrf if session is not None else ""
 
     def render(
         request: Request, principal: Principal | None, template: str, context: dict[str, Any], status: int = 200
     ) -> Response:
+        """A page in the viewer's language, New York time, with the security headers."""
         lang = lang_of(request)
         full = {
             "principal": principal,
@@ -239,12 +242,14 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
             raise Refusal(exc.status, exc.detail, exc.code or "", "refused_bank") from None
 
     def service_for(principal: Principal) -> Any:
+        """The AML service acting for the caller (their own key)."""
         try:
             return service_factory(backend, principal)
         except Problem as exc:  # a program the gateway holds no key for signs its own proposals
             raise Refusal(exc.status, exc.detail, exc.code or "") from None
 
     async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a service call off the event loop; its errors become refusals by their codes."""
         try:
             return await run_in_threadpool(functools.partial(function, *args, **kwargs))
         except Refusal:
@@ -272,6 +277,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
 
         @functools.wraps(handler)
         async def run(request: Request, **kwargs: Any) -> Response:
+            """The handler, its refusals answered as pages or problem details."""
             principal: Principal | None = None
             try:
                 principal = await caller_of(request)
@@ -293,6 +299,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
         return principal, service_for(principal)
 
     async def bank_staff(request: Request) -> tuple[Principal, Any]:
+        """The bank's analysts and BSA officer only."""
         principal = await who(request)
         if not roles.is_bank_staff(principal):
             raise Refusal(403, f"{principal.id} is not the bank's analyst or BSA officer", "FORBIDDEN",
@@ -301,6 +308,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
         return principal, service_for(principal)
 
     def checked_id(value: str, kind: str) -> str:
+        """An id as it may appear in a path, else 'not found' (never echoed whole)."""
         if not SAFE_ID.fullmatch(value):
             raise Refusal(404, f"not a {kind} id: {value[:80]!r}", "NOT_FOUND", f"not_found_{kind}", value[:24])
         return value
@@ -310,6 +318,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml")
     @page
     async def home(request: Request) -> Response:
+        """Each person starts on their own page."""
         principal = await who(request)
         if roles.is_bsa_officer(principal):
             return RedirectResponse("/aml/decisions", status_code=303)
@@ -324,6 +333,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/alerts")
     @page
     async def alerts(request: Request) -> Response:
+        """The alert queue with its filters (alerts and policy violations)."""
         principal, service = await bank_or_examiner(request)
         lang = lang_of(request)
         filters = views.AlertFilters.from_query(request.query_params)
@@ -336,6 +346,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/alerts/{alert_id}")
     @page
     async def alert(request: Request, alert_id: str) -> Response:
+        """One alert: rule hits in words, transactions, the counterparty graph over time."""
         principal, service = await bank_or_examiner(request)
         checked_id(alert_id, "alert")
         lang = lang_of(request)
@@ -355,6 +366,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.post("/aml/cases")
     @page
     async def open_case(request: Request) -> Response:
+        """Open a case from the chosen alerts (the bank's staff)."""
         principal, service = await bank_staff(request)
         form = await checked_form(request, principal)
         alert_ids = tuple(str(v) for v in form.getlist("alert_id") if SAFE_ID.fullmatch(str(v)))
@@ -367,6 +379,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/cases")
     @page
     async def cases(request: Request) -> Response:
+        """Every case, the nearest deadline first."""
         principal, service = await bank_or_examiner(request)
         lang = lang_of(request)
         found = await call(service.cases)
@@ -374,6 +387,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
         return render(request, principal, "aml_cases.html", context)
 
     async def the_case(service: Any, case_id: str) -> Any:
+        """The case, or 'not found' naming it."""
         try:
             found = await call(service.case, case_id)
         except Refusal as refusal:
@@ -387,6 +401,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/cases/{case_id}")
     @page
     async def case(request: Request, case_id: str) -> Response:
+        """A case: alerts, assignment, notes, evidence, deadlines, decision, every step."""
         principal, service = await bank_or_examiner(request)
         checked_id(case_id, "case")
         lang = lang_of(request)
@@ -398,6 +413,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.post("/aml/cases/{case_id}/steps")
     @page
     async def case_step(request: Request, case_id: str) -> Response:
+        """One step of a case from its page's forms (the contract decides who may)."""
         principal, service = await bank_staff(request)
         checked_id(case_id, "case")
         form = await checked_form(request, principal)
@@ -412,6 +428,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/cases/{case_id}/sar")
     @page
     async def sar_preview(request: Request, case_id: str) -> Response:
+        """The SAR as a person reads it, its hash, and the file form for the BSA officer."""
         principal, service = await bank_or_examiner(request)
         checked_id(case_id, "case")
         lang = lang_of(request)
@@ -424,6 +441,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/cases/{case_id}/sar.xml")
     @page
     async def sar_download(request: Request, case_id: str) -> Response:
+        """The SAR's exact XML as a download."""
         _, service = await bank_or_examiner(request)
         checked_id(case_id, "case")
         await the_case(service, case_id)
@@ -436,6 +454,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.post("/aml/cases/{case_id}/sar")
     @page
     async def file_sar(request: Request, case_id: str) -> Response:
+        """File the case's SAR (the BSA officer)."""
         principal = await who(request)
         if not roles.is_bsa_officer(principal):
             raise Refusal(403, f"{principal.id} is not the BSA officer", "FORBIDDEN", "refused_officer")
@@ -451,6 +470,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/decisions")
     @page
     async def decisions(request: Request) -> Response:
+        """The BSA officer's decisions and deadlines, overdue first, and the CTRs due."""
         principal, service = await bank_or_examiner(request)
         lang = lang_of(request)
         found = await call(service.cases)
@@ -463,6 +483,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.post("/aml/ctr")
     @page
     async def file_ctr(request: Request) -> Response:
+        """File the CTR of one account's business day (the BSA officer)."""
         principal = await who(request)
         if not roles.is_bsa_officer(principal):
             raise Refusal(403, f"{principal.id} is not the BSA officer", "FORBIDDEN", "refused_officer_ctr")
@@ -482,6 +503,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/audit")
     @page
     async def audit(request: Request) -> Response:
+        """The audit trail, each step verifiable in the browser, and the examination notes."""
         principal, service = await bank_or_examiner(request)
         lang = lang_of(request)
         trail = await call(service.audit_trail, proofs=False)  # the browser fetches each proof it verifies
@@ -493,6 +515,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.post("/aml/audit/notes")
     @page
     async def examination_note(request: Request) -> Response:
+        """Write an examination note (examiners only)."""
         principal = await who(request)
         if not roles.is_examiner(principal):
             raise Refusal(403, f"{principal.id} is not an examiner: only examiners write examination notes",
@@ -510,6 +533,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/records/{tx_id}/proof")
     @page
     async def proof(request: Request, tx_id: str) -> Response:
+        """The platform's proof of one transaction, for the in-browser verifier."""
         _, service = await bank_or_examiner(request)
         if not TX_ID.fullmatch(tx_id):
             raise Refusal(404, f"not a transaction id: {tx_id[:80]!r}", "NOT_FOUND", "not_found_record", tx_id[:16])
@@ -524,6 +548,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     async def consistency(
         request: Request, start: int = Query(..., alias="from", ge=0), end: int = Query(..., alias="to", ge=0)
     ) -> Response:
+        """A consistency proof between two blocks, for the in-browser verifier."""
         principal, _ = await bank_or_examiner(request)
         document = await run_in_threadpool(consistency_of, backend, principal, start, end)
         return JSONResponse(document, headers={"Cache-Control": "no-store"})
@@ -533,11 +558,13 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/exchanges")
     @page
     async def exchanges(request: Request) -> Response:
+        """The exchanges and their onboarding state."""
         principal, service = await bank_or_examiner(request)
         found = await call(service.exchanges)
         return render(request, principal, "aml_exchanges.html", views.exchanges_page(found, lang_of(request)))
 
     def checked_exchange(exchange: str) -> str:
+        """One of the consortium's exchanges, else 'not found'."""
         if exchange not in roles.EXCHANGES:
             raise Refusal(404, f"no exchange {exchange[:80]!r}", "NOT_FOUND", "not_found_exchange", exchange[:24])
         return exchange
@@ -545,6 +572,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/exchanges/{exchange}")
     @page
     async def onboarding(request: Request, exchange: str) -> Response:
+        """One exchange's due diligence and approvals."""
         principal, service = await bank_or_examiner(request)
         checked_exchange(exchange)
         lang = lang_of(request)
@@ -561,6 +589,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.post("/aml/exchanges/{exchange}/approve")
     @page
     async def approve(request: Request, exchange: str) -> Response:
+        """Approve the shown version of an exchange's record (the bank's staff)."""
         principal = await who(request)
         if not roles.is_bank_staff(principal):
             raise Refusal(403, f"{principal.id} is not the bank's analyst or BSA officer", "FORBIDDEN",
@@ -578,6 +607,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/accounts")
     @page
     async def accounts(request: Request) -> Response:
+        """The caller's accounts (an exchange's own only)."""
         principal = await who(request)
         service = service_for(principal)
         lang = lang_of(request)
@@ -588,6 +618,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     @router.get("/aml/accounts/{account}")
     @page
     async def account(request: Request, account: str) -> Response:
+        """One account and its transactions (another exchange's is not found)."""
         principal = await who(request)
         checked_id(account, "account")
         service = service_for(principal)

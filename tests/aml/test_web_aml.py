@@ -420,6 +420,16 @@ def test_the_queue_lists_alerts_and_violations_and_filters_them(site: Site) -> N
     assert page(client, "/aml/alerts?min_score=abc&since=yesterday&typology=<script>")
 
 
+def test_a_ctr_alert_points_to_the_ctr_due(site: Site) -> None:
+    client = site.client(ANALYST)
+    ctr = ids(page(client, "/aml/alerts?typology=ctr"), "data-id")
+    assert ctr, "no CTR alert for more than $10,000 of cash in a business day"
+    html = page(client, f"/aml/alerts/{ctr[0]}")
+    assert (
+        shown("typology_ctr") in html and 'href="/aml/decisions#ctrs"' in html and shown("rule_ctr_aggregate") in html
+    )
+
+
 def test_an_alerts_page_says_why_in_words_and_draws_its_graph(site: Site) -> None:
     html = page(site.client(ANALYST), f"/aml/alerts/{site.blue_alert}")
     rules = ids(html, "data-rule")

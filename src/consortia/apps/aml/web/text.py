@@ -317,6 +317,7 @@ _EN: dict[str, str] = {
     "decided_title": "Decisions made",
     "decided_empty": "No decisions yet.",
     "ctr_title": "Currency transaction reports",
+    "ctr_alert_note": "A currency transaction report is due for this business day; the BSA officer files it from",
     "ctr_intro": "Each business day an account's cash in, or out, was more than $10,000: a CTR is due within 15 "
     "calendar days (31 CFR 1010.306).",
     "ctr_empty": "No CTR is due.",

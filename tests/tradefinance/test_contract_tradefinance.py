@@ -185,6 +185,7 @@ def test_a_regulator_reads_everything_and_writes_only_flags(network: EmbeddedNet
         lambda: regulator._write("cancel", doc.doc_ref),
         lambda: regulator._write("revoke_kyc", "USCC:" + SELLER),
         lambda: regulator._write("rotate_key", 0),
+        lambda: regulator._write("register", transient={"documents": b"[]"}),
     ):
         with pytest.raises(Refused) as caught:
             attempt()

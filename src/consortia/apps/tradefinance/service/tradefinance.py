@@ -446,8 +446,10 @@ class TradeFinanceService:
     def _write(self, function: str, *args: Any, transient: Mapping[str, bytes] | None = None) -> tuple[Any, str]:
         """Submit and raise :class:`Refused` when the contract refused (the refusal is on the ledger)."""
         result, tx_id = self._submit(function, *args, transient=transient)
-        if isinstance(result, dict) and "refused" in result:
-            raise Refused(result["refused"], result["code"], tx_id)
+        # ``register`` answers a list: its refusal is the list's only entry.
+        answer = result[0] if isinstance(result, list) and len(result) == 1 else result
+        if isinstance(answer, dict) and "refused" in answer:
+            raise Refused(answer["refused"], answer["code"], tx_id)
         return result, tx_id
 
     def _evaluate(self, function: str, *args: Any, org: str | None = None) -> Any:

@@ -693,6 +693,11 @@ class AmlService:
                 raise Refused(str(exc), "FORBIDDEN", tx_id) from None
             raise self._error(exc) from None
 
+    def query(self, function: str, *args: Any) -> Any:
+        """A query of the contract as this caller, answered as the contract records it (for commands that print
+        the ledger's own records); a refusal is logged like any other."""
+        return self._evaluate(function, *args)
+
     def _log_refusal(self, function: str, target: str, reason: str) -> tuple[Any, str]:
         """Log a refusal as the refused caller (what and why as transient data: a block carries neither)."""
         detail = canonical_json({"target": target[:256], "reason": reason[:512]})

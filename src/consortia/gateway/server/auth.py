@@ -21,7 +21,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
+from urllib.parse import urlsplit
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from consortia.client.request_signing import AuthError, verify_request
@@ -166,9 +168,7 @@ _UNSET = object()
 def principal_from_session(session: Session) -> Principal:
     """The principal of a logged-in person."""
     info = session.identity.info
-    return Principal(
-        info.org, info.name, info.kind.value, info.attributes, "session", session.identity, info.cert_hash
-    )
+    return Principal(info.org, info.name, info.kind.value, info.attributes, "session", session.identity, info.cert_hash)
 
 
 def principal_from_certificate(info: CertInfo) -> Principal:
@@ -185,3 +185,41 @@ async def caller_of(request: Request) -> Principal | None:
     resolve = request.app.state.get_principal
     principal: Principal | None = await resolve(request)
     return principal
+
+
+class FormRefused(Exception):
+    """A posted form that did not come from this site with the session's token; the message says which."""
+
+
+def same_origin(request: Request) -> bool:
+    """Whether the request's ``Origin`` (when the browser sent one) is this site."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def session_csrf(request: Request) -> str:
+    """The CSRF token of the request's session (empty without a session)."""
+    sessions: SessionStore = request.app.state.sessions
+    session = sessions.get(request.cookies.get(SESSION_COOKIE))
+    return session.csrf if session is not None else ""
+
+
+async def checked_form(request: Request) -> FormData:
+    """A person's posted form, once shown to come from this site with their session's CSRF token.
+
+    Pages that change the ledger for a logged-in person post forms; a cookie alone would let another site post
+    them (cross-site request forgery), so each form carries the session's token and the browser's ``Origin``
+    must be this site. Raises :class:`FormRefused` saying what was wrong.
+    """
+    form = await request.form()
+    if not same_origin(request):
+        raise FormRefused("the form was sent from another site")
+    expected = session_csrf(request)
+    if not expected:
+        raise FormRefused("the form was sent without a session; log in again")
+    sent = str(form.get("csrf") or "")
+    if not secrets.compare_digest(sent.encode(), expected.encode()):
+        raise FormRefused("the form's CSRF token is not this session's; reload the page and send it again")
+    return form

@@ -38,13 +38,12 @@ import base64
 import functools
 import logging
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -56,7 +55,8 @@ from consortia.apps.aml.service.aml import AmlError, AmlService
 from consortia.apps.aml.web import roles, views
 from consortia.apps.aml.web.text import CATALOGUE, LANGUAGES, SWITCH_LABEL
 from consortia.client.errors import GatewayError
-from consortia.gateway.server.auth import SESSION_COOKIE, Principal, caller_of
+from consortia.gateway.server.auth import FormRefused, Principal, caller_of, session_csrf
+from consortia.gateway.server.auth import checked_form as session_form
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.pages import SECURITY_HEADERS
 from consortia.gateway.server.problems import Problem, problem_for, problem_response, wants_html
@@ -151,11 +151,6 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
     """The ``/aml`` pages, downloads, proofs and forms."""
     router = APIRouter(include_in_schema=False)
 
-    def csrf_of(request: Request) -> str:
-        """The session's CSRF token (empty for a signed program)."""
-        session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
-        return session.csrf if session is not None else ""
-
     def render(
         request: Request, principal: Principal | None, template: str, context: dict[str, Any], status: int = 200
     ) -> Response:
@@ -163,7 +158,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
         lang = lang_of(request)
         full = {
             "principal": principal,
-            "csrf": csrf_of(request),
+            "csrf": session_csrf(request),
             "lang": lang,
             "t": CATALOGUE.table(lang),
             "switcher": [(code, SWITCH_LABEL[code]) for code in LANGUAGES],
@@ -260,17 +255,13 @@ def pages_router(backend: Backend, templates: Jinja2Templates, service_factory: 
             raise service_error(exc) from None
 
     async def checked_form(request: Request, principal: Principal) -> Any:
-        """The posted form, once it is shown to come from this site with the session's CSRF token."""
-        form = await request.form()
-        origin = request.headers.get("origin")
-        same_origin = origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
-        sent = str(form.get("csrf") or "")
-        csrf = csrf_of(request)
-        if principal.via != "session" or not csrf or not same_origin:
-            raise Refusal(403, "form without this site's origin or session", "BAD_FORM", "refused_form")
-        if not secrets.compare_digest(sent.encode(), csrf.encode()):
-            raise Refusal(403, "the form's CSRF token is not this session's", "BAD_FORM", "refused_form")
-        return form
+        """The posted form, once the platform has shown it comes from this site with the session's CSRF token."""
+        if principal.via != "session":
+            raise Refusal(403, "a form needs a logged-in session", "BAD_FORM", "refused_form")
+        try:
+            return await session_form(request)
+        except FormRefused as exc:
+            raise Refusal(403, str(exc), "BAD_FORM", "refused_form") from None
 
     def page(handler: Callable[..., Any]) -> Callable[..., Any]:
         """Answer a handler's Refusal as an error page or problem details."""

@@ -33,12 +33,11 @@ import base64
 import json
 import logging
 import re
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -57,7 +56,8 @@ from consortia.apps.health.service.health import AccessRefused, HealthError, Hea
 from consortia.apps.health.web import text as tx
 from consortia.apps.health.web import views
 from consortia.client.errors import GatewayError
-from consortia.gateway.server.auth import SESSION_COOKIE, Principal, caller_of, principal_from_session
+from consortia.gateway.server.auth import SESSION_COOKIE, FormRefused, Principal, caller_of, principal_from_session
+from consortia.gateway.server.auth import checked_form as session_form
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.pages import SECURITY_HEADERS
@@ -528,14 +528,12 @@ def pages_router(backend: Backend, service: HealthService, templates: Jinja2Temp
         return refused(request, said(lang_of(request)), None, 404, "NOT_FOUND")
 
     async def checked_form(request: Request) -> tuple[Principal, Any] | Response:
-        principal, csrf = session_principal(request)
+        principal, _ = session_principal(request)
         if principal is None:
             return to_login(request)
-        form = await request.form()
-        origin = request.headers.get("origin")
-        same_origin = origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
-        sent = str(form.get("csrf") or "")
-        if not same_origin or not secrets.compare_digest(sent.encode(), csrf.encode()):
+        try:
+            form = await session_form(request)
+        except FormRefused:
             return refused(request, tx.say(lang_of(request), "form_origin"), None)
         return principal, form
 

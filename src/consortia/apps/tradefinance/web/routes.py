@@ -37,13 +37,12 @@ from __future__ import annotations
 import base64
 import functools
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -57,7 +56,8 @@ from consortia.apps.tradefinance.service.tradefinance import Refused, TradeFinan
 from consortia.apps.tradefinance.web import views
 from consortia.apps.tradefinance.web.text import CATALOGUE, LANGUAGES, SWITCH_LABEL
 from consortia.client.errors import GatewayError
-from consortia.gateway.server.auth import SESSION_COOKIE, Principal, caller_of
+from consortia.gateway.server.auth import FormRefused, Principal, caller_of, session_csrf
+from consortia.gateway.server.auth import checked_form as session_form
 from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.pages import SECURITY_HEADERS
 from consortia.gateway.server.problems import Problem, problem_for, problem_response, wants_html
@@ -150,11 +150,6 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
     """The ``/tradefinance`` pages, exports, records and proofs."""
     router = APIRouter(include_in_schema=False)
 
-    def csrf_of(request: Request) -> str:
-        """The session's CSRF token (empty without a session)."""
-        session = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
-        return session.csrf if session is not None else ""
-
     def render(
         request: Request, principal: Principal | None, template: str, context: dict[str, Any], status: int = 200
     ) -> Response:
@@ -163,7 +158,7 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
         zone = zone_of(principal.org) if principal is not None else "Asia/Shanghai"
         full = {
             "principal": principal,
-            "csrf": csrf_of(request),
+            "csrf": session_csrf(request),
             "lang": lang,
             "t": CATALOGUE.table(lang),
             "switcher": [(code, SWITCH_LABEL[code], same_page_in(request, code)) for code in LANGUAGES],
@@ -236,17 +231,13 @@ def pages_router(backend: Backend, templates: Jinja2Templates) -> APIRouter:
             raise service_error(exc) from None
 
     async def checked_form(request: Request, principal: Principal) -> Any:
-        """The posted form, once it is shown to come from this site with the session's CSRF token."""
-        form = await request.form()
-        origin = request.headers.get("origin")
-        same_origin = origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
-        sent = str(form.get("csrf") or "")
-        csrf = csrf_of(request)
-        if principal.via != "session" or not csrf or not same_origin:
-            raise Refusal(403, "form without this site's origin or session", "BAD_FORM", "refused_form")
-        if not secrets.compare_digest(sent.encode(), csrf.encode()):
-            raise Refusal(403, "the form's CSRF token is not this session's", "BAD_FORM", "refused_form")
-        return form
+        """The posted form, once the platform has shown it comes from this site with the session's CSRF token."""
+        if principal.via != "session":
+            raise Refusal(403, "a form needs a logged-in session", "BAD_FORM", "refused_form")
+        try:
+            return await session_form(request)
+        except FormRefused as exc:
+            raise Refusal(403, str(exc), "BAD_FORM", "refused_form") from None
 
     def page(handler: Callable[..., Any]) -> Callable[..., Any]:
         """Answer a handler's Refusal as an error page or problem details."""
@@ -600,4 +591,3 @@ def install(app: FastAPI, backend: Backend) -> None:
     templates.env.globals["quote"] = lambda value: quote(str(value), safe="")
     app.mount("/tradefinance/static", StaticFiles(directory=str(HERE / "static")), name="tradefinance-static")
     app.include_router(pages_router(backend, templates))
-

@@ -396,8 +396,9 @@ class Aml(Contract):
         if call.exchange is not None:
             accounts = ctx.get_private(call.collection(call.exchange), "index:accounts") or []
             info = call.config["exchanges"][call.exchange]
-            return [{"exchange": call.exchange, "name": info.get("name", ""), "approved": True, "submitted": True,
-                     "accounts": len(accounts)}]  # fmt: skip
+            # An exchange cannot read the bank's onboarding records; accounts exist only once it was approved.
+            return [{"exchange": call.exchange, "name": info.get("name", ""), "approved": bool(accounts),
+                     "submitted": bool(accounts), "accounts": len(accounts)}]  # fmt: skip
         call.reader("exchanges' records")
         owners = call.get("accounts") or {}
         for exchange, info in call.config["exchanges"].items():

@@ -162,7 +162,7 @@ def test_an_examiner_verifies_a_steps_proof_in_the_browser(
     no_sideways_scroll(page, width)
     filing.locator("[data-verify-button]").click()
     expect(filing.locator("[data-verify-proof]")).to_have_attribute("data-verify-result", "ok")
-    expect(filing.locator("[data-verify-plain]")).to_have_text(CATALOGUE.text("en", "verify_ok"))
+    expect(filing.locator("[data-verify-summary]")).to_have_text(CATALOGUE.text("en", "verify_ok"))
     # The violation's record verifies too, and the page still fits.
     violation = page.locator(f".aml-step[data-tx-id='{site.violation_tx}']").first
     violation.locator("[data-verify-button]").click()

@@ -156,13 +156,13 @@ def test_a_regulator_follows_a_figure_and_verifies_a_record(
     record.locator("[data-verify-button]").click()
     verify = record.locator("[data-verify-proof]")
     expect(verify).to_have_attribute("data-verify-result", "ok")
-    expect(record.locator("[data-verify-plain]")).to_have_text(CATALOGUE.text("en", "verify_ok"))
+    expect(record.locator("[data-verify-summary]")).to_have_text(CATALOGUE.text("en", "verify_ok"))
     no_sideways_scroll(page, viewport["width"])
     # The record's own page, in simplified Chinese: it verifies there too, and a flag can be added.
     page.goto(f"{base}/tradefinance/records/{site.financed_tx}?lang=zh-Hans")
     page.click("#record [data-verify-button]")
     expect(page.locator("#record [data-verify-proof]")).to_have_attribute("data-verify-result", "ok")
-    expect(page.locator("#record [data-verify-plain]")).to_have_text(CATALOGUE.text("zh-Hans", "verify_ok"))
+    expect(page.locator("#record [data-verify-summary]")).to_have_text(CATALOGUE.text("zh-Hans", "verify_ok"))
     no_sideways_scroll(page, viewport["width"])
     page.screenshot(path=str(tmp_path / f"record-{viewport['width']}.png"), full_page=True)
     assert errors == []

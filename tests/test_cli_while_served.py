@@ -84,3 +84,51 @@ def test_a_folder_nobody_serves_is_not_in_use(tmp_path: Path) -> None:
     EmbeddedNetwork.create(tmp_path / "data", spec).close()
     assert not folder_served(tmp_path / "data")
     assert not folder_served(tmp_path / "nothing-here")
+
+
+def _create(network: EmbeddedNetwork, asset: str) -> int:
+    done = network.gateway("Org1").network("c").contract("asset-transfer").submit("create", asset, "red", 1, 5)
+    network.wait_for_height("c", done.block + 1)
+    return done.block
+
+
+def test_the_audit_sees_blocks_committed_after_it_opened_the_store(served: tuple[EmbeddedNetwork, str]) -> None:
+    """A node commits while ``verify`` runs: the audit compares state and blocks of one moment, not of two."""
+    from consortia.ledger.blockstore import BlockStore
+    from consortia.peer.audit import LedgerReport, _audit
+
+    network, _ = served
+    ledger = network.directory / "peers" / "Org1.peer0" / "c"
+    store = BlockStore(ledger / "blocks", read_only=True)
+    try:
+        opened_at = store.height
+        last = max(_create(network, f"later-{n}") for n in range(3))
+        report = LedgerReport("Org1.peer0", "c", str(ledger))
+        _audit(store, ledger, report, peer=True)
+    finally:
+        store.close()
+    assert report.ok, report.error
+    assert report.blocks >= last + 1 > opened_at
+
+
+def test_verify_while_the_node_keeps_committing(served: tuple[EmbeddedNetwork, str]) -> None:
+    """``consortia verify`` on a folder whose node commits a block in the middle of every audit."""
+    import threading
+
+    network, _ = served
+    stop = threading.Event()
+
+    def traffic() -> None:
+        n = 0
+        while not stop.is_set():
+            _create(network, f"busy-{n}")
+            n += 1
+
+    writer = threading.Thread(target=traffic, daemon=True)
+    writer.start()
+    try:
+        reports = [json.loads(run("verify", "--data", str(network.directory), "--json")) for _ in range(3)]
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    assert all(report["ok"] for report in reports)

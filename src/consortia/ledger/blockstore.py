@@ -198,6 +198,15 @@ class BlockStore:
             with open(self._index_path, "r+b") as handle:
                 handle.truncate(expected)
 
+    def refresh(self) -> None:
+        """Read-only: see the blocks a running writer has appended since this store was opened."""
+        if not self.read_only:
+            return
+        with self._lock:
+            self._load_index()
+            self.index_repairs = []
+            self._recover_tail()
+
     # -- reading ---------------------------------------------------------------------------------------------
 
     @property

@@ -19,6 +19,7 @@ break the audit.
 from __future__ import annotations
 
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,7 +119,15 @@ def _audit(store: BlockStore, directory: Path, report: LedgerReport, *, peer: bo
         rebuilt = StateDB(Path(scratch) / "state.sqlite")
         validator = BlockValidator(rules, rebuilt, None)
         state = StateDB(directory / "state.sqlite", read_only=True) if peer else None
+        # A node serving the folder keeps committing while the audit runs: every read of its state database goes
+        # through one read transaction (one snapshot), so the height, the rows and the private data compared are
+        # those of one moment. The node writes a block to the store before applying it to the state, so the store
+        # read after the snapshot holds every block the snapshot's state was built from.
+        held = state.snapshot() if state is not None else nullcontext()
+        held.__enter__()
         state_height = state.height if state is not None else 0
+        if state_height > store.height:
+            store.refresh()  # the node committed more blocks after the store was opened
         try:
             for number in range(store.height):
                 if number == 0:
@@ -153,6 +162,7 @@ def _audit(store: BlockStore, directory: Path, report: LedgerReport, *, peer: bo
                     )
                 _check_private(state, report)
         finally:
+            held.__exit__(None, None, None)
             rebuilt.close()
             if state is not None:
                 state.close()

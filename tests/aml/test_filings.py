@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -446,6 +447,10 @@ def test_activity_and_a_draft_narrative_from_the_cases_transactions() -> None:
         activity_from(case, (EXCHANGE,), txs[2:], date(2026, 11, 20))
     assert info.value.element == "SuspiciousActivityFromDateText"
     assert draft_narrative(case, ()).startswith("The subject could not be identified.")
+    # Read by FinCEN's analysts: dates written out, typologies and rules in words, never as codes or ISO dates.
+    assert "Between October 5, 2026 and October 19, 2026" in activity.narrative
+    assert not re.search(r"\d{4}-\d\d-\d\d", activity.narrative), activity.narrative
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", activity.narrative), activity.narrative
 
 
 def test_ctr_is_due_15_calendar_days_after_the_transactions() -> None:

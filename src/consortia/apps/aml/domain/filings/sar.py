@@ -310,6 +310,73 @@ def case_transactions(case: Case, transactions: Iterable[Transaction]) -> tuple[
     return tuple(sorted((tx for tx in transactions if tx.tx_id in wanted), key=lambda tx: (tx.timestamp, tx.tx_id)))
 
 
+NARRATIVE_TYPOLOGIES: dict[str, str] = {
+    "structuring": "structuring (cash kept under the $10,000 reporting threshold)",
+    "ctr": "cash over $10,000 in one business day",
+    "fan_in": "fan-in (many new payers into one account)",
+    "fan_out": "fan-out (one account paying many new payees)",
+    "cycle": "a cycle (funds returning to where they started)",
+    "bipartite": "bipartite layering (one group of accounts paying another)",
+    "stack": "stacked layering (funds passed through successive intermediaries)",
+    "scatter_gather": "scatter-gather (funds spread to intermediaries and gathered again)",
+    "gather_scatter": "gather-scatter (funds gathered from many and spread again)",
+    "random": "layering through a group of accounts",
+    "network": "layering through a group of accounts",
+    "high_risk_jurisdiction": "activity with a high-risk jurisdiction",
+    "dormant_reactivation": "a dormant account suddenly reactivated",
+    "violation": "an account-policy violation",
+}
+"""How the narrative, read by FinCEN's analysts, names each typology: in words, never as a code."""
+
+NARRATIVE_RULES: dict[str, str] = {
+    "ctr_aggregate": "cash over $10,000 in one business day",
+    "structuring": "cash deposits kept under $10,000 that together exceed it",
+    "just_under_threshold": "an amount just under a reporting threshold",
+    "split_cash_same_day": "cash split into several transactions on one day",
+    "rapid_movement": "funds moved out soon after they came in",
+    "new_relationship": "payments on a new relationship",
+    "fan_in": "many new payers",
+    "fan_out": "many new payees",
+    "pass_through": "funds passing through the account",
+    "cycle": "funds returning to their origin",
+    "velocity_spike": "activity far above the account's own history",
+    "dormant_reactivation": "a dormant account reactivated",
+    "high_risk_jurisdiction": "a high-risk jurisdiction",
+    "round_amount": "round amounts",
+}
+"""How the narrative names each monitoring rule a hit came from."""
+
+
+def _hit_words(rule: str, detail: str) -> str:
+    measured = detail.split(": ", 1)[1] if detail.startswith(f"{rule}: ") else detail
+    return f"{NARRATIVE_RULES.get(rule, rule.replace('_', ' '))} ({measured})"
+
+
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def narrative_date(day: date) -> str:
+    """A date as a US report writes it: ``October 5, 2026``."""
+    return f"{_MONTHS[day.month - 1]} {day.day}, {day.year}"
+
+
+def _typology_words(code: str) -> str:
+    return NARRATIVE_TYPOLOGIES.get(code, code.replace("_", " "))
+
+
 def draft_narrative(case: Case, subjects: tuple[Subject, ...], transactions: Iterable[Transaction] = ()) -> str:
     """A factual first draft of the narrative (who, what, when, how, why) for the analyst to complete."""
     behind = case_transactions(case, transactions)
@@ -320,21 +387,29 @@ def draft_narrative(case: Case, subjects: tuple[Subject, ...], transactions: Ite
     )
     parts = [
         f"This report concerns {who}." if who else "The subject could not be identified.",
-        f"Transaction monitoring raised {len(case.alerts)} alert(s) of the typologies "
-        f"{', '.join(case.typologies)} on accounts {', '.join(case.accounts)}; initial detection was on "
-        f"{case.detected_on.isoformat()} (case {case.case_id}).",
+        f"Transaction monitoring raised {len(case.alerts)} {'alert' if len(case.alerts) == 1 else 'alerts'} of "
+        f"{'; '.join(_typology_words(t) for t in case.typologies)} on accounts {', '.join(case.accounts)}; "
+        f"initial detection was on {narrative_date(case.detected_on)} (case {case.case_id}).",
     ]
     if behind:
         first, last = bank_date(behind[0].timestamp), bank_date(behind[-1].timestamp)
         total = sum((tx.amount for tx in behind), Decimal(0))
         kinds = ", ".join(sorted({tx.tx_type.replace("_", " ") for tx in behind}))
         parts.append(
-            f"Between {first.isoformat()} and {last.isoformat()}, {len(behind)} transactions ({kinds}) "
-            f"totalling {_money(total)} were involved."
+            (
+                f"On {narrative_date(first)}"
+                if first == last
+                else f"Between {narrative_date(first)} and {narrative_date(last)}"
+            )
+            + (
+                f", 1 transaction ({kinds}) of {_money(total)} was involved."
+                if len(behind) == 1
+                else f", {len(behind)} transactions ({kinds}) totalling {_money(total)} were involved."
+            )
         )
     for alert in case.alerts:
-        hits = "; ".join(hit.detail for hit in alert.rule_hits)
-        parts.append(f"Alert {alert.alert_id} ({alert.typology}, score {alert.score:.2f}): {hits}.")
+        hits = "; ".join(_hit_words(hit.rule, hit.detail) for hit in alert.rule_hits)
+        parts.append(f"Alert {alert.alert_id} ({_typology_words(alert.typology)}, score {alert.score:.2f}): {hits}.")
     if case.decision_reasons:
         parts.append("The BSA officer's reasons for filing: " + "; ".join(case.decision_reasons) + ".")
     return " ".join(parts)

@@ -22,8 +22,9 @@ from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.contracts.registry import ContractPackage, ContractRegistry, load_contract
 from consortia.identity import SigningIdentity
+from consortia.identity.wallet import Wallet
 from consortia.ledger.rwset import PrivateWrites
-from consortia.network.bootstrap import create_network, genesis_path, orderer_dir, peer_dir, user_dir
+from consortia.network.bootstrap import create_network, genesis_path, orderer_dir, peer_dir, user_dir, wallet_dir
 from consortia.network.spec import Deployment, NetworkSpec, load_spec, save_spec
 from consortia.ordering.base import OrderingService
 from consortia.ordering.solo import SoloOrderer
@@ -110,6 +111,10 @@ class EmbeddedNetwork:
                 identity = SigningIdentity.load(user_dir(self.directory, org, user))
                 self._identities[key] = identity
             return identity
+
+    def person(self, org: str, user: str, password: str) -> SigningIdentity:
+        """A person's signing identity: their wallet entry, opened with their password (``WalletError`` if wrong)."""
+        return Wallet(wallet_dir(self.directory)).login(f"{org}/{user}", password)[1]
 
     def gateway(self, org: str, user: str = "client") -> Gateway:
         """A gateway acting as ``user`` of ``org``."""

@@ -179,11 +179,10 @@ class HealthService:
     def identity(self, org: str, user: str, password: str | None = None) -> SigningIdentity:
         """A user's identity: a program's key file, or a person's wallet entry opened with their password."""
         if password is not None:
-            from consortia.identity.wallet import Wallet, WalletError
-            from consortia.network.bootstrap import wallet_dir
+            from consortia.identity.wallet import WalletError
 
             try:
-                return Wallet(wallet_dir(self.network.directory)).login(f"{org}/{user}", password)[1]
+                return self.network.person(org, user, password)
             except WalletError as exc:
                 raise HealthError(f"cannot log in as {org}/{user}: {exc}") from None
         try:

@@ -377,11 +377,10 @@ class TradeFinanceService:
                 return cls(network, network.identity(org, user))
             except (OSError, ValueError) as exc:
                 raise TradeFinanceError(f"{org}/{user} has no key file here: {exc}", "UNAUTHENTICATED") from None
-        from consortia.identity.wallet import Wallet, WalletError
-        from consortia.network.bootstrap import wallet_dir
+        from consortia.identity.wallet import WalletError
 
         try:
-            return cls(network, Wallet(wallet_dir(network.directory)).login(f"{org}/{user}", password)[1])
+            return cls(network, network.person(org, user, password))
         except WalletError as exc:
             raise TradeFinanceError(f"cannot log in as {org}/{user}: {exc}", "UNAUTHENTICATED") from None
 

@@ -262,11 +262,27 @@ def event_hash_id(event: Mapping[str, Any], prefixes: Mapping[str, str] | None =
     return f"{HASH_PREFIX}{digest}{HASH_SUFFIX}"
 
 
+def document_events(document: Mapping[str, Any]) -> list[Any]:
+    """The events of an ``EPCISDocument`` or an ``EPCISQueryDocument``, in document order (raw, unchecked).
+
+    A capture document holds them under ``epcisBody.eventList`` (or one under ``epcisBody.event``); a query
+    document, the answer to a query, under ``epcisBody.queryResults.resultsBody.eventList``.
+    """
+    body = document.get("epcisBody")
+    if not isinstance(body, Mapping):
+        return []
+    results = body.get("queryResults")
+    if document.get("type") == "EPCISQueryDocument" or isinstance(results, Mapping):
+        results_body = results.get("resultsBody") if isinstance(results, Mapping) else None
+        events = results_body.get("eventList") if isinstance(results_body, Mapping) else None
+    else:
+        events = body.get("eventList")
+        if events is None and isinstance(body.get("event"), Mapping):
+            events = [body["event"]]
+    return list(events) if isinstance(events, list) else []
+
+
 def document_hash_ids(document: Mapping[str, Any]) -> list[str]:
     """The event hash ID of every event of an EPCIS document, in document order."""
     prefixes = context_prefixes(document.get("@context"))
-    body = document.get("epcisBody") or {}
-    events = body.get("eventList")
-    if events is None and isinstance(body.get("event"), Mapping):
-        events = [body["event"]]
-    return [event_hash_id(event, prefixes) for event in events or []]
+    return [event_hash_id(event, prefixes) for event in document_events(document)]

@@ -58,8 +58,14 @@ def lifecycle_policy(config: ChannelConfig) -> Policy:
 def rules_from_config(config: ChannelConfig) -> ChannelRules:
     """Build the validation rules of a channel configuration."""
     try:
-        members = Membership({org.msp_id: org.ca_certificate for org in config.organisations})
-        orderers = Membership({org.msp_id: org.ca_certificate for org in config.orderer.organisations})
+        members = Membership(
+            {org.msp_id: org.ca_certificates for org in config.organisations},
+            revocation_lists={org.msp_id: org.revocation_lists for org in config.organisations},
+        )
+        orderers = Membership(
+            {org.msp_id: org.ca_certificates for org in config.orderer.organisations},
+            revocation_lists={org.msp_id: org.revocation_lists for org in config.orderer.organisations},
+        )
         policy = lifecycle_policy(config)
         scope = read_scope(config.readers, config.org_ids())
     except ValueError as exc:

@@ -31,7 +31,7 @@ from consortia.identity.certificate import (
     timestamp_ms,
 )
 from consortia.identity.kinds import Kind, parse_kind
-from consortia.identity.membership import Membership, MembershipError
+from consortia.identity.membership import Membership, MembershipError, Revocation
 from consortia.identity.signing import SIGNATURE_SIZE, SigningIdentity, verify_signature
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Kind",
     "Membership",
     "MembershipError",
+    "Revocation",
     "SigningIdentity",
     "format_timestamp_ms",
     "parse_certificate",

@@ -117,6 +117,8 @@ class CertInfo:
     not_before_ms: int
     not_after_ms: int
     cert_hash: bytes
+    serial: int = 0
+    """The certificate's serial number: what its CA's revocation list names."""
 
     def __post_init__(self) -> None:
         # Coerce, so that a CertInfo built by hand is as immutable and hashable as a parsed one.
@@ -216,6 +218,7 @@ def certificate_info(certificate: x509.Certificate, der: bytes) -> CertInfo:
         not_before_ms=timestamp_ms(certificate.not_valid_before_utc),
         not_after_ms=timestamp_ms(certificate.not_valid_after_utc),
         cert_hash=hashlib.sha256(der).digest(),
+        serial=certificate.serial_number,
     )
 
 

@@ -10,32 +10,41 @@ Introduction
 ------------
 
 A channel is shared by a set of organisations, and its configuration lists
-each one's CA certificate. Those certificates are the channel's *trust
-anchors*: a certificate identifies a member of the channel when
+each one's CA certificates (usually one; two while a CA is being rotated).
+Those certificates are the channel's *trust anchors*: a certificate identifies
+a member of the channel when
 
 1. it names, in its subject ``O``, an organisation of the channel;
-2. its issuer is that organisation's CA, and the CA's signature over it
-   verifies with the CA's key: so an organisation can only certify its own
+2. its issuer is one of that organisation's CAs, and the CA's signature over
+   it verifies with the CA's key: so an organisation can only certify its own
    participants, never another's;
 3. it is an end-entity certificate (``CA:FALSE``), not a CA;
-4. the moment of use lies within its validity period;
-5. it is of a kind the caller accepts (a peer to endorse, an orderer to cut
+4. its serial number is not on a revocation list (an X.509 CRL) that one of
+   the organisation's CAs signed and the configuration carries
+   (``REVOKED_CERTIFICATE``) — as Fabric's MSP CRLs;
+5. the moment of use lies within its validity period;
+6. it is of a kind the caller accepts (a peer to endorse, an orderer to cut
    blocks, ...), when the caller says.
+
+A membership belongs to one version of the channel configuration: a
+certificate revoked by version *n* is refused in blocks judged under version
+*n* and later, and stays valid in the history judged before.
 
 As in RFC 5280, trust anchors themselves are not subject to a validity check:
 they are trusted because the channel configuration lists them, and replacing
 one is a configuration update.
 
-Checks 1–3 never change for a given certificate and are costly (parsing X.509,
-verifying a signature), while the same few certificates sign transaction after
-transaction. So a certificate that passes them is remembered, by the SHA-256 of
-its DER encoding, and later calls cost a hash and a dictionary look-up; checks
-4 and 5 depend on the call and are made every time.
+Checks 1–4 never change for a given certificate and membership and are costly
+(parsing X.509, verifying a signature), while the same few certificates sign
+transaction after transaction. So a certificate that passes them is
+remembered, by the SHA-256 of its DER encoding, and later calls cost a hash and
+a dictionary look-up; checks 5 and 6 depend on the call and are made every
+time.
 """
 
 import hashlib
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -64,6 +73,7 @@ class MembershipError(Exception):
 
     NOT_A_MEMBER: Final = "NOT_A_MEMBER"
     BAD_CERTIFICATE: Final = "BAD_CERTIFICATE"
+    REVOKED_CERTIFICATE: Final = "REVOKED_CERTIFICATE"
 
     code: str
     message: str
@@ -88,17 +98,42 @@ class _TrustAnchor:
     certificate_der: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A certificate an organisation's CA revoked: its serial number and when, as the CRL says."""
+
+    org: str
+    serial: int
+    revoked_ms: int
+
+
 class Membership:
-    """The organisations of a channel: their CA certificates. Validates identities against them."""
+    """The organisations of a channel: their CA certificates and revocations. Validates identities against them."""
 
-    __slots__ = ("_anchors", "_cache_size", "_lock", "_orgs", "_verified")
+    __slots__ = ("_anchors", "_cache_size", "_lock", "_orgs", "_revoked", "_verified")
 
-    def __init__(self, ca_certificates: Mapping[str, bytes], *, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        ca_certificates: Mapping[str, bytes | Sequence[bytes]],
+        *,
+        revocation_lists: Mapping[str, Sequence[bytes]] | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
         if cache_size < 1:
             raise ValueError(f"cache_size must be positive, not {cache_size}")
-        self._anchors: dict[str, _TrustAnchor] = {
-            org: _trust_anchor(org, certificate) for org, certificate in ca_certificates.items()
-        }
+        self._anchors: dict[str, tuple[_TrustAnchor, ...]] = {}
+        for org, certificates in ca_certificates.items():
+            listed = (certificates,) if isinstance(certificates, bytes | bytearray) else tuple(certificates)
+            if not listed:
+                raise CertificateError(f"organisation {org} lists no CA certificate")
+            self._anchors[org] = tuple(_trust_anchor(org, bytes(certificate)) for certificate in listed)
+        self._revoked: dict[tuple[str, int], Revocation] = {}
+        for org, lists in (revocation_lists or {}).items():
+            if org not in self._anchors:
+                raise CertificateError(f"a revocation list is given for {org}, which is not an organisation here")
+            for crl in lists:
+                for revocation in read_revocation_list(org, crl, self._anchors[org]):
+                    self._revoked.setdefault((org, revocation.serial), revocation)
         self._orgs = tuple(sorted(self._anchors))
         self._cache_size = cache_size
         self._verified: dict[bytes, CertInfo] = {}
@@ -113,8 +148,21 @@ class Membership:
         return org in self._anchors
 
     def ca_certificate(self, org: str) -> bytes:
-        """Return the DER CA certificate of member `org`."""
-        return self._anchors[org].certificate_der
+        """Return the (first) DER CA certificate of member `org`."""
+        return self._anchors[org][0].certificate_der
+
+    def ca_certificates(self, org: str) -> tuple[bytes, ...]:
+        """Return every DER CA certificate of member `org`."""
+        return tuple(anchor.certificate_der for anchor in self._anchors[org])
+
+    @property
+    def revocations(self) -> tuple[Revocation, ...]:
+        """Every certificate revoked by a member's CA, by organisation and serial number."""
+        return tuple(self._revoked[key] for key in sorted(self._revoked))
+
+    def is_revoked(self, org: str, serial: int) -> bool:
+        """Whether `org`'s CA has revoked the certificate with this serial number."""
+        return (org, serial) in self._revoked
 
     def validate(self, certificate_der: bytes, *, at_ms: int, kinds: Collection[Kind] | None = None) -> CertInfo:
         """Return what `certificate_der` says if it identifies a member at `at_ms`; else `MembershipError`."""
@@ -130,6 +178,13 @@ class Membership:
         if info is None:
             info = self._remember(key, self._verify(certificate_der))
 
+        if self._revoked and (info.org, info.serial) in self._revoked:
+            revoked = self._revoked[(info.org, info.serial)]
+            raise MembershipError(
+                MembershipError.REVOKED_CERTIFICATE,
+                f"{info.describe()} (serial {info.serial:x}) was revoked by the CA of {info.org} "
+                f"on {format_timestamp_ms(revoked.revoked_ms)}",
+            )
         if at_ms > info.not_after_ms:
             raise MembershipError(
                 MembershipError.NOT_A_MEMBER,
@@ -157,15 +212,20 @@ class Membership:
         except CertificateError as error:
             raise MembershipError(MembershipError.BAD_CERTIFICATE, f"unreadable certificate: {error}") from None
 
-        anchor = self._anchors.get(info.org)
-        if anchor is None:
+        anchors = self._anchors.get(info.org)
+        if anchors is None:
             raise _not_a_member(info, f"{info.org} is not a member of this channel")
-        if x509_certificate.issuer != anchor.subject:
+        issuers = [anchor for anchor in anchors if anchor.subject == x509_certificate.issuer]
+        if not issuers:
             issuer = x509_certificate.issuer.rfc4514_string()
             raise _not_a_member(info, f"issued by {issuer!r}, not by the CA of {info.org}")
         if x509_certificate.signature_algorithm_oid != SignatureAlgorithmOID.ED25519:
             raise _not_a_member(info, "not signed with Ed25519, the only algorithm CAs use")
-        if not verify_signature(anchor.public_key, x509_certificate.tbs_certificate_bytes, x509_certificate.signature):
+        # Two CAs of one organisation may share a subject (a rotated key): any of them may have signed.
+        if not any(
+            verify_signature(anchor.public_key, x509_certificate.tbs_certificate_bytes, x509_certificate.signature)
+            for anchor in issuers
+        ):
             raise _not_a_member(info, f"the signature of the CA of {info.org} on it does not verify")
         if is_ca:
             raise _not_a_member(info, "it is a CA certificate, not an identity")
@@ -190,6 +250,37 @@ class Membership:
 def _not_a_member(info: CertInfo, reason: str) -> MembershipError:
     """Return the error for a readable certificate that does not identify a member."""
     return MembershipError(MembershipError.NOT_A_MEMBER, f"{info.describe()}: {reason}")
+
+
+def read_revocation_list(org: str, crl: bytes, anchors: Sequence[_TrustAnchor]) -> list[Revocation]:
+    """The revocations of a DER (or PEM) X.509 CRL signed by one of `org`'s CAs; `CertificateError` if it is not."""
+    try:
+        data = bytes(crl)
+        if data.lstrip().startswith(b"-----BEGIN"):
+            revocation_list = x509.load_pem_x509_crl(data)
+        else:
+            revocation_list = x509.load_der_x509_crl(data)
+    except (TypeError, ValueError) as error:
+        raise CertificateError(f"revocation list of {org}: not an X.509 CRL: {error}") from None
+    signer = next(
+        (
+            anchor
+            for anchor in anchors
+            if anchor.subject == revocation_list.issuer
+            and revocation_list.signature_algorithm_oid == SignatureAlgorithmOID.ED25519
+            and verify_signature(anchor.public_key, revocation_list.tbs_certlist_bytes, revocation_list.signature)
+        ),
+        None,
+    )
+    if signer is None:
+        raise CertificateError(
+            f"revocation list of {org}: issued by {revocation_list.issuer.rfc4514_string()!r} and not signed by "
+            f"a CA of {org}"
+        )
+    return [
+        Revocation(org, entry.serial_number, int(entry.revocation_date_utc.timestamp() * 1000))
+        for entry in revocation_list
+    ]
 
 
 def _trust_anchor(org: str, ca_certificate: bytes) -> _TrustAnchor:

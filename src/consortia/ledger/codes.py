@@ -28,6 +28,8 @@ class Code(IntEnum):
     CONFIG_REJECTED = 13
     CONTRACT_VERSION_MISMATCH = 14
     EXPIRED_TIMESTAMP = 15
+    REVOKED_CERTIFICATE = 16
+    CONFIG_POLICY_FAILURE = 17
 
 
 def code_name(value: int) -> str:

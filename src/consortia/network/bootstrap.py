@@ -78,10 +78,10 @@ def make_genesis(
     channel = spec.channel(channel_name)
     config = ChannelConfig(
         name=channel.name,
-        organisations=tuple(OrganisationConfig(org, cas[org].certificate_pem) for org in channel.orgs),
+        organisations=tuple(OrganisationConfig(org, (cas[org].certificate_pem,)) for org in channel.orgs),
         orderer=OrdererConfig(
             kind=spec.ordering,
-            organisations=(OrganisationConfig(spec.orderer_org, cas[spec.orderer_org].certificate_pem),),
+            organisations=(OrganisationConfig(spec.orderer_org, (cas[spec.orderer_org].certificate_pem,)),),
             batch=channel.batch,
         ),
         lifecycle_policy=channel.lifecycle_policy,

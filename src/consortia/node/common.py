@@ -13,10 +13,10 @@ from consortia.node.transport import HttpError, Request
 
 def node_membership(configs: Mapping[str, ChannelConfig]) -> Membership:
     """Every organisation a node's channels name — members and ordering organisations — by their CAs."""
-    cas: dict[str, bytes] = {}
+    cas: dict[str, tuple[bytes, ...]] = {}
     for config in configs.values():
         for org in (*config.organisations, *config.orderer.organisations):
-            cas.setdefault(org.msp_id, org.ca_certificate)
+            cas.setdefault(org.msp_id, org.ca_certificates)
     return Membership(cas)
 
 

@@ -45,6 +45,7 @@ ORDER = (
     "gateway",
     "node",
     "cluster",
+    "bench",  # open-loop and at-scale benchmarks: measure the network, the ledger and the audit
     "cli",
     "__main__",
 )

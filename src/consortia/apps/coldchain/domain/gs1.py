@@ -109,6 +109,17 @@ def _digits(*values: str) -> bool:
     return all(v.isascii() and v.isdigit() for v in values)
 
 
+def _key_body(company: str, reference: str, length: int) -> str | None:
+    """Company prefix + reference as one digit string of ``length``, or None.
+
+    The reference may be empty when the company prefix takes all the digits (a 12-digit prefix in a GLN, GDTI
+    or GCN: ``urn:epc:id:pgln:999999999999.``).
+    """
+    if not _digits(company) or not (reference == "" or _digits(reference)) or not 6 <= len(company) <= 12:
+        return None
+    return company + reference if len(company) + len(reference) == length else None
+
+
 def _gtin_from(company: str, item: str) -> str | None:
     """GTIN-14 from an EPC company prefix and item reference (whose first digit is the indicator)."""
     if not _digits(company, item) or len(company) + len(item) != 13 or not 6 <= len(company) <= 12:
@@ -129,20 +140,22 @@ def _epc_id(scheme: str, value: str) -> str | None:
         return None
     if scheme == "sgln":
         parts = _split(value, 3)
-        if parts and _digits(parts[0], parts[1]) and len(parts[0]) + len(parts[1]) == 12 and parts[2]:
-            gln = with_check_digit(parts[0] + parts[1])
+        body = parts and _key_body(parts[0], parts[1], 12)
+        if parts and body and parts[2]:
+            gln = with_check_digit(body)
             return f"{CANONICAL_DOMAIN}/414/{gln}" + ("" if parts[2] == "0" else f"/254/{_dl_escape(parts[2])}")
         return None
     if scheme == "pgln":
         parts = _split(value, 2)
-        if parts and _digits(*parts) and len(parts[0]) + len(parts[1]) == 12:
-            return f"{CANONICAL_DOMAIN}/417/{with_check_digit(parts[0] + parts[1])}"
+        body = parts and _key_body(parts[0], parts[1], 12)
+        return f"{CANONICAL_DOMAIN}/417/{with_check_digit(body)}" if body else None
         return None
     if scheme == "grai":
         parts = _split(value, 3)
-        if parts and _digits(parts[0], parts[1]) and len(parts[0]) + len(parts[1]) == 12:
-            return f"{CANONICAL_DOMAIN}/8003/{with_check_digit('0' + parts[0] + parts[1])}{_dl_escape(parts[2])}"
-        return None
+        # The reference generator accepts a 12-digit company prefix only as "cp...serial" (three dots), which
+        # TDS does not allow; we accept the TDS form "cp..serial" (empty asset type).
+        body = parts and _key_body(parts[0], parts[1], 12)
+        return f"{CANONICAL_DOMAIN}/8003/{with_check_digit('0' + body)}{_dl_escape(parts[2])}" if body else None
     if scheme == "giai":
         parts = _split(value, 2)
         if parts and _digits(parts[0]) and parts[1]:
@@ -156,10 +169,9 @@ def _epc_id(scheme: str, value: str) -> str | None:
         return None
     if scheme in ("gdti", "sgcn"):
         parts = _split(value, 3)
-        if parts and _digits(parts[0], parts[1]) and len(parts[0]) + len(parts[1]) == 12:
-            ai = "253" if scheme == "gdti" else "255"
-            return f"{CANONICAL_DOMAIN}/{ai}/{with_check_digit(parts[0] + parts[1])}{_dl_escape(parts[2])}"
-        return None
+        body = parts and _key_body(parts[0], parts[1], 12)
+        ai = "253" if scheme == "gdti" else "255"
+        return f"{CANONICAL_DOMAIN}/{ai}/{with_check_digit(body)}{_dl_escape(parts[2])}" if body else None
     if scheme == "ginc":
         parts = _split(value, 2)
         return f"{CANONICAL_DOMAIN}/401/{parts[0]}{_dl_escape(parts[1])}" if parts and _digits(parts[0]) else None
@@ -204,6 +216,21 @@ def _epc_pattern(scheme: str, value: str) -> str | None:
         parts = _split(value, 5)
         gtin = parts and parts[4] == "*" and _gtin_from(parts[0], parts[1])
         return f"{CANONICAL_DOMAIN}/8006/{gtin}{parts[2]}{parts[3]}" if gtin and parts else None
+    if scheme in ("grai", "gdti", "sgcn"):
+        # All assets, documents or coupons of one type: the key without its serial.
+        parts = _split(value, 3)
+        body = parts and parts[2] == "*" and _key_body(parts[0], parts[1], 12)
+        if not body:
+            return None
+        if scheme == "grai":
+            return f"{CANONICAL_DOMAIN}/8003/{with_check_digit('0' + body)}"
+        return f"{CANONICAL_DOMAIN}/{'253' if scheme == 'gdti' else '255'}/{with_check_digit(body)}"
+    if scheme == "cpi":
+        company, _, rest = value.partition(".")
+        reference, _, star = rest.rpartition(".")
+        if _digits(company) and reference and star == "*":
+            return f"{CANONICAL_DOMAIN}/8010/{_dl_escape(company + reference)}"
+        return None
     return None
 
 

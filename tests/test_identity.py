@@ -32,6 +32,7 @@ from consortia.identity import (
     timestamp_ms,
     verify_signature,
 )
+from consortia.identity.revocation import describe_revocation_list
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 NOW_MS = timestamp_ms(NOW)
@@ -695,3 +696,114 @@ def test_timestamps() -> None:
     assert format_timestamp_ms(1_798_761_600_250) == "2027-01-01T00:00:00.250Z"
     with pytest.raises(ValueError, match="time zone"):
         timestamp_ms(datetime(2027, 1, 1))
+
+
+# Revocation lists
+
+
+def test_revocation_list_is_accepted_and_revokes(org1: CertificateAuthority) -> None:
+    stolen = org1.issue("stolen", Kind.CLIENT)
+    honest = org1.issue("honest", Kind.CLIENT)
+    crl = org1.revocation_list([stolen.certificate_der], now=NOW)
+    membership = Membership({"Org1": org1.certificate_pem}, revocation_lists={"Org1": [crl]})
+    message = expect_rejection(membership, stolen.certificate_der, MembershipError.REVOKED_CERTIFICATE, "stolen")
+    assert f"{stolen_serial(stolen):x}" in message
+    assert membership.validate(honest.certificate_der, at_ms=NOW_MS).name == "honest"
+    assert membership.is_revoked("Org1", stolen_serial(stolen))
+    # The list is a DER CRL that openssl-compatible tooling reads: issuer, number, signature.
+    parsed = x509.load_der_x509_crl(crl)
+    assert parsed.issuer == org1.certificate.subject
+    assert parsed.is_signature_valid(org1.certificate.public_key())
+    assert parsed.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 1
+
+
+def stolen_serial(identity: object) -> int:
+    return parse_certificate(identity.certificate_der).serial  # type: ignore[attr-defined]
+
+
+def test_revocation_list_accumulates_and_numbers_up(org1: CertificateAuthority) -> None:
+    first, second = org1.issue("first", Kind.CLIENT), org1.issue("second", Kind.PEER)
+    earlier = NOW - timedelta(days=2)
+    crl1 = org1.revocation_list([stolen_serial(first)], now=earlier)
+    crl2 = org1.revocation_list([second.certificate_der, stolen_serial(first)], previous=crl1, now=NOW)
+    info = describe_revocation_list(crl2)
+    assert info.number == 2
+    assert info.serials == {stolen_serial(first), stolen_serial(second)}
+    # Revoking again does not move the date a certificate stopped being trusted.
+    dates = {entry.serial: entry.revoked_at for entry in info.entries}
+    assert dates[stolen_serial(first)] == earlier
+    assert dates[stolen_serial(second)] == NOW
+    membership = Membership({"Org1": org1.certificate_pem}, revocation_lists={"Org1": [crl2]})
+    for identity in (first, second):
+        expect_rejection(membership, identity.certificate_der, MembershipError.REVOKED_CERTIFICATE)
+
+
+def test_revocation_list_of_another_org_is_refused(org1: CertificateAuthority, org2: CertificateAuthority) -> None:
+    victim = org1.issue("victim", Kind.CLIENT)
+    # Org2's CA cannot revoke Org1's members: neither by certificate nor by carrying a list for Org1.
+    with pytest.raises(CertificateError, match="not Org2's"):
+        org2.revocation_list([victim.certificate_der])
+    forged = org2.revocation_list([stolen_serial(victim)])
+    with pytest.raises(CertificateError, match="not signed by a CA of Org1"):
+        Membership({"Org1": org1.certificate_pem, "Org2": org2.certificate_pem}, revocation_lists={"Org1": [forged]})
+    # Nor can a list of Org2's be continued by Org1's CA.
+    with pytest.raises(CertificateError, match="not signed by this CA of Org1"):
+        org1.revocation_list([], previous=forged)
+
+
+def test_tampered_revocation_list_is_refused(org1: CertificateAuthority) -> None:
+    victim = org1.issue("victim", Kind.CLIENT)
+    crl = bytearray(org1.revocation_list([victim.certificate_der]))
+    serial_bytes = stolen_serial(victim).to_bytes(20, "big").lstrip(b"\0")
+    at = bytes(crl).index(serial_bytes)
+    crl[at + len(serial_bytes) - 1] ^= 0x01  # revoke somebody else instead
+    with pytest.raises(CertificateError, match="not signed by a CA of Org1"):
+        Membership({"Org1": org1.certificate_pem}, revocation_lists={"Org1": [bytes(crl)]})
+    with pytest.raises(CertificateError, match=r"not an X\.509"):
+        Membership({"Org1": org1.certificate_pem}, revocation_lists={"Org1": [b"garbage"]})
+
+
+@pytest.mark.parametrize(
+    ("revoked", "complaint"),
+    [
+        ([0], "positive"),
+        ([True], "not True"),
+        ([1.5], "not float"),
+        (b"\x30\x00", "single value"),
+        ([b"junk"], "not an X.509"),
+    ],
+)
+def test_revocation_list_refuses_bad_input(org1: CertificateAuthority, revoked: object, complaint: str) -> None:
+    with pytest.raises(CertificateError, match=complaint):
+        org1.revocation_list(revoked)  # type: ignore[arg-type]
+    with pytest.raises(CertificateError, match=r"not an X\.509 revocation list"):
+        org1.revocation_list([], previous=b"not a list")
+
+
+def test_revocation_list_readable_by_openssl(org1: CertificateAuthority, tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    victim = org1.issue("victim", Kind.CLIENT)
+    (tmp_path / "crl.der").write_bytes(org1.revocation_list([victim.certificate_der]))
+    (tmp_path / "ca.pem").write_bytes(org1.certificate_pem)
+    result = subprocess.run(
+        [
+            openssl,
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "crl.der"),
+            "-CAfile",
+            str(tmp_path / "ca.pem"),
+            "-noout",
+            "-text",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "verify OK" in result.stderr + result.stdout
+    assert f"{stolen_serial(victim):X}"[-8:] in result.stdout.replace(":", "").upper()

@@ -22,9 +22,14 @@ as "a peer of Org1" exactly when Org1's CA signed a certificate saying so.
 Issuing creates a fresh Ed25519 key pair and an X.509 v3 certificate with a
 random serial number, subject ``O=<org>, OU=<kind>, CN=<name>``, and, when the
 identity has application attributes, the non-critical attribute extension.
+
+The CA also signs its organisation's certificate revocation lists
+(:meth:`CertificateAuthority.revocation_list`, see
+:mod:`consortia.identity.revocation`): cumulative, numbered, and carried in the
+channel configuration.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +41,7 @@ from cryptography.x509.oid import NameOID
 from consortia.identity.certificate import (
     ATTRIBUTES_OID,
     Attributes,
+    CertificateError,
     encode_attributes,
     is_ca_certificate,
     load_certificate,
@@ -47,6 +53,7 @@ from consortia.identity.keystore import (
     write_public_file,
 )
 from consortia.identity.kinds import Kind, parse_kind
+from consortia.identity.revocation import RevocationTarget, crl_number, load_revocation_list, serials_of
 from consortia.identity.signing import SigningIdentity
 
 CA_CERTIFICATE_FILE = "ca.pem"
@@ -168,6 +175,54 @@ class CertificateAuthority:
             builder = builder.add_extension(attribute_extension, critical=False)
         certificate = builder.sign(self._private_key, algorithm=None)
         return SigningIdentity(certificate.public_bytes(Encoding.DER), private_key.private_bytes_raw())
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The CA certificate, parsed."""
+        return self._certificate
+
+    def revocation_list(
+        self,
+        revoked: Sequence[RevocationTarget],
+        previous: bytes | None = None,
+        *,
+        now: datetime | None = None,
+        valid_days: int = 3650,
+    ) -> bytes:
+        """A DER CRL signed by this CA: the revocations of `previous` (one of ours) and `revoked`, numbered one up."""
+        moment = _validity_start(now if now is not None else datetime.now(UTC))
+        earlier: dict[int, datetime] = {}
+        number = 1
+        if previous is not None:
+            previous_list = load_revocation_list(previous)
+            if previous_list.issuer != self._certificate.subject or not previous_list.is_signature_valid(
+                self._private_key.public_key()
+            ):
+                issuer = previous_list.issuer.rfc4514_string()
+                raise CertificateError(
+                    f"the previous revocation list was issued by {issuer!r}, not signed by this CA of {self.org}"
+                )
+            # Only our own lists: re-signing another CA's list would vouch for revocations we never checked.
+            number = crl_number(previous_list) + 1
+            earlier = {entry.serial_number: entry.revocation_date_utc for entry in previous_list}
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self._certificate.subject)
+            .last_update(moment)
+            .next_update(moment + _validity_length(valid_days))
+            .add_extension(x509.CRLNumber(number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._private_key.public_key()),
+                critical=False,
+            )
+        )
+        # An earlier revocation keeps its date: revoking again does not move when the key stopped being trusted.
+        for serial in serials_of(self.org, revoked):
+            earlier.setdefault(serial, moment)
+        for serial in sorted(earlier):
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(earlier[serial]).build()
+            builder = builder.add_revoked_certificate(entry)
+        return builder.sign(self._private_key, algorithm=None).public_bytes(Encoding.DER)
 
     def save(self, directory: Path, password: bytes | None = None) -> None:
         """Write ``ca.pem`` and ``ca.key`` (mode 0600, encrypted when `password` is given)."""

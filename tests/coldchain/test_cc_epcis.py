@@ -79,8 +79,13 @@ def test_every_shared_document_imports_with_its_event_count(cc_folder: Path) -> 
     # the examples that carry an eventID are stored under it
     given = [e["eventID"] for p in epcis_documents() for e in load(p)["epcisBody"]["eventList"] if "eventID" in e]
     assert set(given) <= set(summary["event_ids"])
+    # capturing a document again is an idempotent success, reported per event (issue 17, item 3)
     again = runner.invoke(cli, ["import-epcis", str(documents[0]), "--data", str(cc_folder), "--json"])
-    assert again.exit_code == 1 and "already captured" in json.loads(again.output)["error"]
+    assert again.exit_code == 0, again.output
+    repeated = json.loads(again.output)
+    assert repeated["events"] == 0 and repeated["event_ids"] == []
+    first_ids = [e["eventID"] for e in load(documents[0])["epcisBody"]["eventList"]]
+    assert [a["event_id"] for a in repeated["already_captured"]] == first_ids
 
 
 def _events(network, **params) -> list[dict]:
@@ -154,11 +159,14 @@ def test_a_document_is_captured_whole_or_not_at_all(cc_network) -> None:
     first = capturer.capture(read_document(single))
     other = load(EVENT_HASH / "ReferenceEventHashAlgorithm.jsonld")
     combined = dict(other)
-    combined["epcisBody"] = {"eventList": other["epcisBody"]["eventList"] + single["epcisBody"]["eventList"]}
+    # event 1 reuses the eventID of the captured event with other content: the whole document is refused
+    # (re-capturing the *same* event is an idempotent success since issue 17: test_cc_capture_idempotent)
+    changed = {**single["epcisBody"]["eventList"][0], "eventID": first.event_ids[0], "disposition": "damaged"}
+    combined["epcisBody"] = {"eventList": [*other["epcisBody"]["eventList"], changed]}
     with pytest.raises(DocumentRejected) as caught:
         capturer.capture(read_document(combined))
     rejection = caught.value.rejections[0]
-    assert rejection.event_index == 1 and "already captured" in rejection.message
+    assert rejection.event_index == 1 and "names a different event" in rejection.message
     stored = {e["eventID"] for e in _events(cc_network)}
     assert stored == set(first.event_ids)  # the new event 0 of the refused document was not stored
 

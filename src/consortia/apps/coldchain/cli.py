@@ -144,7 +144,12 @@ def import_epcis(
     server: str | None = typer.Option(None, "--server", help=SERVER_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Validate every document (schema, GS1 keys, units), then capture each one whole; nothing if any is invalid."""
+    """Validate every document (schema, GS1 keys, units), then capture each one whole; nothing if any is invalid.
+
+    A document is an EPCISDocument or an EPCISQueryDocument (a query's answer). Events the ledger already holds
+    with the same event hash are reported as already captured, not captured again (exit 0); an eventID the ledger
+    holds with other content refuses the document, naming both event hashes (exit 1).
+    """
     from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
     from consortia.apps.coldchain.domain.schema import SchemaUnavailable
     from consortia.apps.coldchain.service.capture import Capturer, contract_of
@@ -164,47 +169,66 @@ def import_epcis(
             fail(str(exc), as_json=as_json)
     url = server_option(ctx, server)
     if url:
-        event_ids = _capture_remote(url, data, org, user, files, as_json)
-        _print_captured(len(documents), event_ids, sum(d.sensor_reports for d in documents), as_json)
+        outcome = _capture_remote(url, data, org, user, files, as_json)
+        _print_captured(len(documents), outcome, sum(d.sensor_reports for d in documents), as_json)
         return
+    outcome = _Imported([], [])
     with _network(data, as_json, command="consortia coldchain import-epcis …", via_server=True) as network:
         try:
             capturer = Capturer(contract_of(network.gateway(org, user)))
         except Exception as exc:
             fail(f"cannot act as {org}/{user}: {exc}", 2, as_json=as_json)
-        event_ids: list[str] = []
         for document in documents:
             try:
                 result = capturer.capture(document)
             except DocumentRejected as exc:
-                fail(str(exc), as_json=as_json, extra={**exc.as_dict(), "captured_before": event_ids})
+                fail(str(exc), as_json=as_json, extra={**exc.as_dict(), **outcome.before()})
             except GatewayError as exc:
-                fail(f"{document.source}: {exc}", as_json=as_json, extra={"captured_before": event_ids})
-            event_ids.extend(result.event_ids)
-    _print_captured(len(documents), event_ids, sum(d.sensor_reports for d in documents), as_json)
+                fail(f"{document.source}: {exc}", as_json=as_json, extra=outcome.before())
+            outcome.event_ids.extend(result.captured_ids)
+            outcome.already_captured.extend(
+                {"source": document.source, "event_id": a.event_id, "tx_id": a.tx_id} for a in result.already_captured
+            )
+    _print_captured(len(documents), outcome, sum(d.sensor_reports for d in documents), as_json)
 
 
-def _print_captured(documents: int, event_ids: list[str], sensor_reports: int, as_json: bool) -> None:
+@dataclass(frozen=True)
+class _Imported:
+    """What an import did so far: the events it captured, and those the ledger already held (per event)."""
+
+    event_ids: list[str]
+    already_captured: list[dict[str, str | None]]
+
+    def before(self) -> dict[str, Any]:
+        """What was done before a failure (JSON, beside the error)."""
+        return {"captured_before": self.event_ids, "already_captured": self.already_captured}
+
+
+def _print_captured(documents: int, outcome: _Imported, sensor_reports: int, as_json: bool) -> None:
     summary = {
         "documents": documents,
-        "events": len(event_ids),
+        "events": len(outcome.event_ids),
         "sensor_reports": sensor_reports,
-        "event_ids": event_ids,
+        "event_ids": outcome.event_ids,
+        "already_captured": outcome.already_captured,
     }
     if as_json:
         print_json(summary)
-    else:
-        typer.echo(f"Captured {summary['events']} events from {summary['documents']} documents.")
+        return
+    text = f"Captured {summary['events']} events from {summary['documents']} documents"
+    if outcome.already_captured:
+        text += f"; {len(outcome.already_captured)} were already on the ledger with the same event hash"
+    typer.echo(text + ".")
 
 
-def _capture_remote(url: str, data: Path | None, org: str, user: str, files: list[Path], as_json: bool) -> list[str]:
+def _capture_remote(url: str, data: Path | None, org: str, user: str, files: list[Path], as_json: bool) -> _Imported:
     """Capture each document through the node's EPCIS capture interface; wait for each job to finish."""
     import time
 
     from consortia.client.remote import RemoteError
     from consortia.ledger.encoding import parse_json
 
-    event_ids: list[str] = []
+    outcome = _Imported([], [])
     with _remote(url, data, org, user, as_json) as client:
         for path in files:
             try:
@@ -214,12 +238,16 @@ def _capture_remote(url: str, data: Path | None, org: str, user: str, files: lis
                     time.sleep(0.2)
                     job = client.get(f"/epcis/capture/{job['captureID']}")
             except RemoteError as exc:
-                fail(f"{path}: {exc.message}", as_json=as_json, extra={"captured_before": event_ids})
+                fail(f"{path}: {exc.message}", as_json=as_json, extra=outcome.before())
             if not job.get("success"):
                 errors = job.get("errors") or [{"message": "the capture did not finish"}]
-                fail(f"{path}: {errors[0].get('message')}", as_json=as_json, extra={"captured_before": event_ids})
-            event_ids.extend(job.get("eventIDs") or [])
-    return event_ids
+                fail(f"{path}: {errors[0].get('message')}", as_json=as_json, extra=outcome.before())
+            outcome.event_ids.extend(job.get("eventIDs") or [])
+            outcome.already_captured.extend(
+                {"source": str(path), "event_id": a.get("eventID"), "tx_id": a.get("txID")}
+                for a in job.get("already_captured") or []
+            )
+    return outcome
 
 
 @app.command("event-hash")
@@ -228,7 +256,7 @@ def event_hash(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
     prehash: bool = typer.Option(False, "--prehash", help="Print the canonical pre-hash strings instead."),
 ) -> None:
-    """The CBV 2.0 event hash ID of each event of a document, in document order."""
+    """The CBV 2.0 event hash ID of each event of a document (EPCISDocument or EPCISQueryDocument), in order."""
     from consortia.apps.coldchain.domain import eventhash
     from consortia.apps.coldchain.domain.document import DocumentRejected, parse_json
 
@@ -238,10 +266,15 @@ def event_hash(
         fail(f"cannot read {file}: {exc.strerror or exc}", as_json=as_json)
     except DocumentRejected as exc:
         fail(f"{file}: {exc}", as_json=as_json)
-    body = document.get("epcisBody") if isinstance(document, dict) else None
-    events = body.get("eventList") if isinstance(body, dict) else None
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        fail(f"{file}: no epcisBody.eventList of event objects", as_json=as_json)
+    if not isinstance(document, dict):
+        fail(f"{file}: an EPCIS document is a JSON object, got {type(document).__name__}", as_json=as_json)
+    events = eventhash.document_events(document)
+    if not events or not all(isinstance(e, dict) for e in events):
+        fail(
+            f"{file}: no events: an EPCISDocument holds them in epcisBody.eventList, an EPCISQueryDocument in "
+            f"epcisBody.queryResults.resultsBody.eventList (type here: {document.get('type')!r})",
+            as_json=as_json,
+        )
     prefixes = eventhash.context_prefixes(document.get("@context"))
     if prehash:
         values = [eventhash.prehash(event, prefixes) for event in events]

@@ -358,7 +358,19 @@ class ColdChain(Contract):
                     ctx.put_private(COLLECTION, event_key(event_ref), existing)
                     event_ids.append(event_id)
                     continue
-                raise ContractError(f"{where}: already captured (transaction {existing['txID']})", code="CONFLICT")
+                stored_hash, new_hash = recorded_hash(existing), event_hash_id(event, prefixes)
+                if stored_hash == new_hash:
+                    # The capturer drops such events before it submits (``captured``); one arriving here raced
+                    # another capture of it, and the commitment already covers it: refuse, the capturer retries.
+                    raise ContractError(
+                        f"{where}: already captured (transaction {existing['txID']}, event hash {stored_hash})",
+                        code="CONFLICT",
+                    )
+                raise ContractError(
+                    f"{where}: eventID already names a different event (transaction {existing['txID']}): the "
+                    f"stored event's hash is {stored_hash}, this event's is {new_hash}",
+                    code="CONFLICT",
+                )
             declares_nc = NONCONFORMANT in (facts.disposition, *facts.persistent_set)
             if declares_nc and not inspector:
                 raise ContractError(
@@ -770,6 +782,35 @@ class ColdChain(Contract):
         return out
 
     # -- reading events ------------------------------------------------------------------------------------
+
+    @evaluate
+    def captured(self, ctx: Context, event_ids: list) -> dict:
+        """Which of these eventIDs the ledger holds: each one's event hash, transaction, capture, error declaration.
+
+        A capturer asks before it submits, so that re-capturing an event already on the ledger (the same event
+        hash) is reported as done rather than refused, and an eventID naming different content is refused naming
+        both hashes. The hash is recomputed from the event as committed, so it is the one the capturer computes.
+        """
+        if not isinstance(event_ids, list) or not all(isinstance(e, str) for e in event_ids):
+            raise ContractError(f"captured takes a list of eventIDs, got {str(event_ids)[:60]!r}", code="INVALID")
+        if len(event_ids) > MAX_EVENTS:
+            raise ContractError(f"at most {MAX_EVENTS} eventIDs per call, got {len(event_ids)}", code="INVALID")
+        refs = _Refs(ctx)
+        found: dict[str, dict] = {}
+        for event_id in dict.fromkeys(event_ids):
+            event_ref = refs("ev", event_id)
+            if not ctx.get_state(_key("hd", event_ref)):
+                continue  # every record has its public header: asking for it is cheaper than the private read
+            record = ctx.get_private(COLLECTION, event_key(event_ref))
+            if record is None:
+                continue
+            found[event_id] = {
+                "eventHash": recorded_hash(record),
+                "txID": record["txID"],
+                "captureID": record.get("captureID"),
+                "errorDeclaration": record.get("errorDeclaration"),
+            }
+        return {"events": found}
 
     @evaluate
     def get_event(self, ctx: Context, event_id: str) -> dict:
@@ -1264,6 +1305,11 @@ def leaf_texts(record: dict) -> list[str]:
         0,
     )
     return [leaf.data.decode() for leaf in leaves]
+
+
+def recorded_hash(record: dict) -> str:
+    """The CBV 2.0 event hash ID of an event as committed (its document's prefixes as recorded with it)."""
+    return event_hash_id(record["event"], context_prefixes([record.get("prefixes") or {}]))
 
 
 def as_declared(record: dict) -> dict:

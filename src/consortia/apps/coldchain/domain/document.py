@@ -1,7 +1,9 @@
 """Reading an EPCIS 2.0 document for capture: parse, validate every event, name each one — or reject it whole.
 
 Capture is all or nothing. Before anything reaches the ledger a document must be JSON, an ``EPCISDocument``
-valid against GS1's JSON Schema, and every event must make sense beyond the schema: a time with an offset, GS1
+(events under ``epcisBody.eventList``) or an ``EPCISQueryDocument`` (the answer to a query, events under
+``epcisBody.queryResults.resultsBody.eventList`` — what one repository's ``GET /events`` gives another to
+capture) valid against GS1's JSON Schema, and every event must make sense beyond the schema: a time with an offset, GS1
 keys whose check digits are right (a Digital Link's GTIN, SSCC or GLN), temperatures in a temperature unit, event
 IDs that do not repeat. The first problems found are reported as :class:`Rejection` values naming the event (its
 index and ID) and the field (``epcList[1]``, ``sensorElementList[0].sensorReport[2].uom``), and nothing is stored.
@@ -19,13 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consortia.apps.coldchain.domain import gs1, schema, timestamps
-from consortia.apps.coldchain.domain.eventhash import context_prefixes, event_hash_id
+from consortia.apps.coldchain.domain.eventhash import context_prefixes, document_events, event_hash_id
 from consortia.apps.coldchain.domain.facts import event_facts
 from consortia.ledger import encoding
 
 MAX_EVENTS = 5000
 TEMPERATURE_UNITS = ("CEL", "FAH", "KEL")
 _FIXED_KEYS = {"00": 18, "414": 13, "417": 13, "402": 17, "8017": 18, "8018": 18}
+DOCUMENT_TYPES = ("EPCISDocument", "EPCISQueryDocument")
+_EVENT_LISTS = {
+    "EPCISDocument": ("epcisBody", "eventList"),
+    "EPCISQueryDocument": ("epcisBody", "queryResults", "resultsBody", "eventList"),
+}
 _REQUIRED = re.compile(r"^['\"](?P<name>[^'\"]+)['\"] is a required property")
 
 
@@ -109,6 +116,15 @@ def _event_ref(events: list[Any], index: int) -> str | None:
     return None
 
 
+def _event_path(path: list[str | int]) -> tuple[int, list[str | int]] | None:
+    """(event index, path within the event) when a JSON path points into either form's event list."""
+    for prefix in _EVENT_LISTS.values():
+        size = len(prefix)
+        if len(path) > size and tuple(path[:size]) == prefix and isinstance(path[size], int):
+            return path[size], path[size + 1 :]
+    return None
+
+
 def _schema_rejections(document: Any, events: list[Any]) -> list[Rejection]:
     out = []
     for violation in schema.violations(document):
@@ -116,9 +132,10 @@ def _schema_rejections(document: Any, events: list[Any]) -> list[Rejection]:
         match = _REQUIRED.match(violation.message)
         if match:
             path.append(match.group("name"))
-        if len(path) >= 3 and path[0] == "epcisBody" and path[1] == "eventList" and isinstance(path[2], int):
-            index = path[2]
-            out.append(Rejection(violation.message, index, _event_ref(events, index), _path_text(path[3:]) or None))
+        event_path = _event_path(path)
+        if event_path is not None:
+            index, rest = event_path
+            out.append(Rejection(violation.message, index, _event_ref(events, index), _path_text(rest) or None))
         else:
             out.append(Rejection(violation.message, None, None, _path_text(path) or None))
     return out
@@ -235,21 +252,38 @@ def read_document(raw: bytes | str | Mapping[str, Any], source: str | None = Non
         raise
 
 
+def _event_list(document: Mapping[str, Any], kind: str) -> list[Any] | None:
+    """The document's event list where its type keeps it, or None when that place holds no list."""
+    node: Any = document
+    for name in _EVENT_LISTS[kind]:
+        node = node.get(name) if isinstance(node, Mapping) else None
+    if not isinstance(node, list):
+        return None
+    events = document_events(document)  # how both forms are read is eventhash's, and the hash must agree
+    if events != node:
+        other = ".".join(_EVENT_LISTS["EPCISQueryDocument" if kind == "EPCISDocument" else "EPCISDocument"])
+        raise DocumentRejected(
+            [Rejection(f"an {kind} holds its events in {'.'.join(_EVENT_LISTS[kind])}, not {other}", field="type")]
+        )
+    return events
+
+
 def _read(document: Any, source: str | None, limit: int) -> Document:
     if not isinstance(document, Mapping):
         raise DocumentRejected([Rejection(f"an EPCIS document is a JSON object, got {type(document).__name__}")])
-    if document.get("type") != "EPCISDocument":
-        raise DocumentRejected([Rejection(f"type must be 'EPCISDocument', got {document.get('type')!r}", field="type")])
-    body = document.get("epcisBody")
-    events = body.get("eventList") if isinstance(body, Mapping) else None
-    if not isinstance(events, list):
-        raise DocumentRejected([Rejection("the document has no epcisBody.eventList", field="epcisBody.eventList")])
-    if not events:
-        raise DocumentRejected([Rejection("epcisBody.eventList is empty", field="epcisBody.eventList")])
-    if len(events) > MAX_EVENTS:
+    kind = document.get("type")
+    if kind not in DOCUMENT_TYPES:
         raise DocumentRejected(
-            [Rejection(f"at most {MAX_EVENTS} events per document, got {len(events)}", field="epcisBody.eventList")]
+            [Rejection(f"type must be 'EPCISDocument' or 'EPCISQueryDocument', got {kind!r}", field="type")]
         )
+    where = ".".join(_EVENT_LISTS[kind])
+    events = _event_list(document, kind)
+    if events is None:
+        raise DocumentRejected([Rejection(f"an {kind} holds its events in {where}: it has none", field=where)])
+    if not events:
+        raise DocumentRejected([Rejection(f"{where} is empty", field=where)])
+    if len(events) > MAX_EVENTS:
+        raise DocumentRejected([Rejection(f"at most {MAX_EVENTS} events per document, got {len(events)}", field=where)])
     rejections = _schema_rejections(document, events)
     if rejections:
         raise DocumentRejected(rejections[:limit])

@@ -13,6 +13,13 @@ ledger needs only proof that they existed unchanged. This SQLite database (WAL, 
 * ``rejects`` — messages that were not readings, with the reason, so nothing disappears silently;
 * ``latest`` — each device's newest reading, for live views;
 * ``counters`` — the ingester's counters, saved when it stops.
+
+Beside it, :class:`JobStore` keeps the capture jobs of the EPCIS REST binding (``POST /epcis/capture``) in their
+own SQLite file, so that a job's status outlives the server that accepted it: each job is written before its
+``202 Accepted`` answer and again whenever it changes, with the process that runs it and the event IDs it sent to
+the ledger. A job still ``running`` under another process was interrupted (the server stopped or crashed); the
+ledger alone says how it ended (see :mod:`consortia.apps.coldchain.service.capture`). The readings database is
+not used for this: its presence is what tells the consumer pages that a folder has sensor readings.
 """
 
 from __future__ import annotations
@@ -331,3 +338,98 @@ class ReadingStore:
         """The counters saved when the ingester last stopped."""
         with self._lock:
             return dict(self._conn.execute("SELECT name, value FROM counters").fetchall())
+
+
+JOBS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS capture_jobs (
+    capture_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, running INTEGER NOT NULL, owner TEXT NOT NULL,
+    job TEXT NOT NULL, pending TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS capture_jobs_created ON capture_jobs (created_ms);
+"""
+
+
+def jobs_path(data: Path | str) -> Path:
+    """Where the capture jobs of a data folder's server are kept."""
+    return Path(data) / "coldchain" / "capture-jobs.sqlite"
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """A capture job as stored: its JSON form, whether it runs, which process runs it, what it sent."""
+
+    capture_id: str
+    created_ms: int
+    running: bool
+    owner: str
+    job: dict[str, Any]
+    """The job's JSON form (``CaptureJob.as_dict``)."""
+    pending: tuple[str, ...]
+    """The event IDs its transaction carries (the ledger is asked about them if the job was interrupted)."""
+
+
+def _stored_job(row: tuple) -> StoredJob:
+    capture_id, created_ms, running, owner, job, pending = row
+    return StoredJob(capture_id, created_ms, bool(running), owner, json.loads(job), tuple(json.loads(pending)))
+
+
+class JobStore:
+    """Capture jobs in SQLite (thread-safe; one connection guarded by a lock). ``:memory:`` keeps them in memory."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(path)
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(JOBS_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
+
+    def save(self, stored: StoredJob) -> None:
+        """Record a job (a new one, or its new state); durable when this returns."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO capture_jobs VALUES (?,?,?,?,?,?)",
+                (
+                    stored.capture_id,
+                    stored.created_ms,
+                    int(stored.running),
+                    stored.owner,
+                    json.dumps(stored.job, separators=(",", ":")),
+                    json.dumps(list(stored.pending)),
+                ),
+            )
+
+    def get(self, capture_id: str) -> StoredJob | None:
+        """A job by id."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT capture_id, created_ms, running, owner, job, pending FROM capture_jobs WHERE capture_id=?",
+                (capture_id,),
+            ).fetchone()
+        return _stored_job(row) if row else None
+
+    def newest(self, limit: int) -> list[StoredJob]:
+        """The newest jobs, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT capture_id, created_ms, running, owner, job, pending FROM capture_jobs "
+                "ORDER BY created_ms DESC, rowid DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_stored_job(r) for r in rows]
+
+    def prune(self, keep: int) -> None:
+        """Forget all but the newest ``keep`` finished jobs (a running job is never forgotten)."""
+        with self._lock:
+            self._conn.execute(
+                "DELETE FROM capture_jobs WHERE running=0 AND capture_id NOT IN "
+                "(SELECT capture_id FROM capture_jobs ORDER BY created_ms DESC, rowid DESC LIMIT ?)",
+                (keep,),
+            )

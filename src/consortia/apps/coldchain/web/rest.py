@@ -6,12 +6,18 @@ is stored; a body nested deeper or holding longer numbers than the platform's JS
 a capture the contract refuses for want of authority — a recall by someone else's lot, say — is ``403``) and
 answers ``202 Accepted`` with a capture job whose ``Location`` is ``/epcis/capture/{id}``; the job reports success
 once the transaction committing to every event has committed (the events themselves go to the members' private
-collection, see :mod:`consortia.apps.coldchain.service.capture`). ``GET /epcis/events`` answers the common
-query parameters (``EQ_bizStep``, ``MATCH_epc``, ``MATCH_anyEPC``, ``GE_eventTime``, ``LT_eventTime``,
-``EQ_bizLocation``, ``EQ_disposition`` and friends) with an ``EPCISQueryDocument``; a further page is announced by
-a ``Link: <…&nextPageToken=…>; rel="next"`` header; ``perPage`` takes ASCII digits only. All routes need a member
-of the ``coldchain`` channel; reads are answered by a member's peer, from the private collection. Errors are problem
-details for programs, and a page (with a log-in link on a 401) for a browser that opened a link.
+collection, see :mod:`consortia.apps.coldchain.service.capture`). Events the ledger already holds with the same
+event hash are not captured twice: the job succeeds and lists them in ``already_captured``; an eventID already
+naming other content is a ``409`` naming both hashes. Jobs are kept in the data folder
+(:class:`~consortia.apps.coldchain.service.store.JobStore`), so ``GET /epcis/capture/{id}`` answers after the
+server restarts; a job the previous server left running is settled then, by what the ledger holds.
+``GET /epcis/events`` answers the common query parameters (``EQ_bizStep``, ``MATCH_epc``, ``MATCH_anyEPC``,
+``GE_eventTime``, ``LT_eventTime``, ``EQ_bizLocation``, ``EQ_disposition`` and friends) with an
+``EPCISQueryDocument`` (valid against GS1's schema, and one ``POST /epcis/capture`` or ``consortia coldchain
+import-epcis`` takes back); a further page is announced by a ``Link: <…&nextPageToken=…>; rel="next"`` header;
+``perPage`` takes ASCII digits only. All routes need a member of the ``coldchain`` channel; reads are answered by
+a member's peer, from the private collection. Errors are problem details for programs, and a page (with a log-in
+link on a 401) for a browser that opened a link.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from consortia.apps.coldchain.domain import timestamps
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.domain.eventhash import STANDARD_PREFIXES
 from consortia.apps.coldchain.domain.schema import SchemaUnavailable
-from consortia.apps.coldchain.service.capture import CaptureJobs, Capturer, contract_of
+from consortia.apps.coldchain.service.capture import CaptureJob, CaptureJobs, Capturer, contract_of
+from consortia.apps.coldchain.service.store import JobStore, jobs_path
 from consortia.apps.coldchain.web.access import reader, signer
 from consortia.apps.coldchain.web.errors import PageErrors
 from consortia.client.errors import GatewayError
@@ -68,6 +75,14 @@ def query_document(records: list[dict[str, Any]]) -> dict[str, Any]:
 def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
     """The /epcis routes."""
     router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"], route_class=PageErrors)
+    if jobs.store.path == ":memory:":
+        # the jobs outlive this server: kept in its data folder (the platform builds CaptureJobs without one)
+        jobs.persist(JobStore(jobs_path(backend.directory)))
+
+    def _settled(job: CaptureJob) -> CaptureJob:
+        if not jobs.interrupted(job):
+            return job
+        return jobs.settle(job, contract_of(backend.gateway(reader(backend, CHANNEL))))
 
     @router.post("/capture", status_code=202, summary="Capture an EPCIS document (whole or nothing)")
     async def capture(request: Request) -> JSONResponse:
@@ -97,15 +112,16 @@ def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
     @router.get("/capture", summary="Capture jobs, newest first")
     async def list_jobs(request: Request) -> dict[str, Any]:
         backend.require_read(await caller_of(request), CHANNEL)
-        return {"captureJobs": [job.as_dict() for job in jobs.all()[:100]]}
+        listed = await run_in_threadpool(lambda: [_settled(job).as_dict() for job in jobs.all(100)])
+        return {"captureJobs": listed}
 
     @router.get("/capture/{capture_id}", summary="A capture job's status")
     async def get_job(capture_id: str, request: Request) -> dict[str, Any]:
         backend.require_read(await caller_of(request), CHANNEL)
-        job = jobs.get(capture_id)
+        job = await run_in_threadpool(jobs.get, capture_id)
         if job is None:
             raise Problem(404, f"there is no capture job {capture_id!r}", code="UNKNOWN_CAPTURE")
-        return job.as_dict()
+        return (await run_in_threadpool(_settled, job)).as_dict()
 
     def _evaluate(function: str, *args: Any) -> Any:
         contract = contract_of(backend.gateway(reader(backend, CHANNEL)))

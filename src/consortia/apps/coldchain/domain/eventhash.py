@@ -308,7 +308,8 @@ class _Reader:
         name = _clark(key, self.prefixes)
         if name in _COMMENTS:
             return []
-        items = value if isinstance(value, list) else [value]
+        # JSON null has no XML spelling; the reference would hash Python's "None", we leave it out.
+        items = [item for item in value if item is not None] if isinstance(value, list) else [value]
         if parent == "" and name in _PAIR_LISTS:
             pairs = tuple(self.pair(item, name) for item in items)
             return [Element(name, "", pairs)] if pairs else []

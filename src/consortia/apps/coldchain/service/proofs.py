@@ -24,6 +24,15 @@ A *reading proof* chains:
 
 Other loggers' batches anchored in the same transaction appear in either proof only as sibling hashes.
 
+Browsers verify reading proofs too (``readingproof.js`` with the gateway's ``verifier.js``, step for step as
+:func:`verify_reading_proof`, whose step names it shares). What a browser gets is :func:`browser_reading_proof`:
+no ``sealed`` part (the full event names every lot the logger watched, and the salt is the members'), and the
+anchoring event's leaf for the lot the page is about, never another lot's. A consumer's proof is chosen by the
+instant of a reading the page already shows (:func:`public_reading_proof`): the logger is the one that spoke for
+the lot then, so nobody can ask for a reading of a logger that never watched the lot. The reading's leaf commits to
+the logger's id and its sequence number, and the anchoring leaf names the logger: both are in the document, and
+the page shows them beside the reading.
+
 Proofs are built from a member peer's channel: the open :class:`~consortia.peer.channel.PeerChannel` of a running
 network, or a :class:`LedgerView` — the same peer's ledger opened read-only beside the node that serves the folder
 (no lock, no repair), which is how ``consortia coldchain reading-proof`` works while ``consortia demo`` serves.
@@ -127,8 +136,19 @@ def _private(peer_channel: Channel, key: str) -> Any:
     return None if found is None else parse_json(found.value)
 
 
-def event_commitment(peer_channel: Channel, event_id: str) -> dict[str, Any]:
-    """An event's first leaf, its path to its capture's root, and (for members) the full event and its salt."""
+def _leaf_for(texts: list[str], lot: str | None) -> int:
+    """Which of an event's leaves to prove: the one about ``lot`` (else the lot-less one); the first when no lot."""
+    if lot is None:
+        return 0
+    lots = [parse_json(text).get("lot") for text in texts]
+    for wanted in (lot, None):
+        if wanted in lots:
+            return lots.index(wanted)
+    raise ProofError(f"the anchoring event has no leaf about lot {lot}")
+
+
+def event_commitment(peer_channel: Channel, event_id: str, lot: str | None = None) -> dict[str, Any]:
+    """An event's leaf (about ``lot``, else its first), its path to its capture's root, and the full event and salt."""
     secret = _private(peer_channel, SECRET_KEY)
     key = event_key(reference(bytes.fromhex(secret["secret"]), "ev", event_id)) if secret else None
     record = _private(peer_channel, key) if key else None
@@ -139,12 +159,14 @@ def event_commitment(peer_channel: Channel, event_id: str) -> dict[str, Any]:
     committed = record["commitment"]
     capture = _private(peer_channel, f"cap{SEP}{committed['txID']}") or {"leaves": []}
     leaves = [bytes.fromhex(h) for h in capture["leaves"]]
-    index = committed["first"]
+    texts = leaf_texts(record)
+    offset = _leaf_for(texts, lot)
+    index = committed["first"] + offset
     if index >= len(leaves):
         raise ProofError(f"the capture record of transaction {committed['txID']} lacks leaf {index}")
     return {
         "tx_id": committed["txID"],
-        "leaf": leaf_texts(record)[0],
+        "leaf": texts[offset],
         "index": index,
         "count": len(leaves),
         "path": [h.hex() for h in merkle.inclusion_proof(leaves, index)],
@@ -152,8 +174,10 @@ def event_commitment(peer_channel: Channel, event_id: str) -> dict[str, Any]:
     }
 
 
-def reading_proof(store: ReadingStore, peer_channel: Channel, device: str, seq: int) -> dict[str, Any]:
-    """The proof document of one stored reading."""
+def reading_proof(
+    store: ReadingStore, peer_channel: Channel, device: str, seq: int, *, lot: str | None = None, tamper: bool = False
+) -> dict[str, Any]:
+    """The proof document of one stored reading (through the anchoring leaf about ``lot``, when given)."""
     found = store.reading(device, seq)
     if found is None:
         raise ProofError(f"no reading {seq} of device {device!r} is stored")
@@ -165,7 +189,7 @@ def reading_proof(store: ReadingStore, peer_channel: Channel, device: str, seq: 
     order = sorted(rows, key=lambda r: (r[1], r[0]))
     index = next(i for i, row in enumerate(order) if row[0] == seq)
     leaves = [merkle.leaf_hash(leaf_bytes(device, s, t, c)) for s, t, c in order]
-    event = event_commitment(peer_channel, batch.event_id)
+    event = event_commitment(peer_channel, batch.event_id, lot)
     sealed = event.pop("sealed")
     return {
         "format": READING_PROOF_FORMAT,
@@ -185,8 +209,52 @@ def reading_proof(store: ReadingStore, peer_channel: Channel, device: str, seq: 
         },
         "event": event,
         "sealed": sealed,
-        "transaction_proof": transaction_proof(peer_channel, batch.tx_id),
+        "transaction_proof": transaction_proof(peer_channel, batch.tx_id, tamper=tamper),
     }
+
+
+def browser_reading_proof(
+    store: ReadingStore, peer_channel: Channel, device: str, seq: int, *, lot: str | None = None, tamper: bool = False
+) -> dict[str, Any]:
+    """A reading proof as a browser gets it: without the members' ``sealed`` part (see the module docstring)."""
+    document = reading_proof(store, peer_channel, device, seq, lot=lot, tamper=tamper)
+    del document["sealed"]
+    return document
+
+
+def reading_at(store: ReadingStore, device: str, ts_ms: int) -> int | None:
+    """The sequence number of a logger's reading taken at ``ts_ms``, if one is in a sealed batch."""
+    for batch in store.batches():
+        if batch.device != device or not batch.start_ms <= ts_ms < batch.end_ms:
+            continue
+        for seq, ts, _ in store.batch_readings(device, batch.window, batch.part):
+            if ts == ts_ms:
+                return seq
+    return None
+
+
+def public_reading_proof(
+    store: ReadingStore, peer_channel: Channel, recorded: Mapping[str, Any], ts_ms: int, *, tamper: bool = False
+) -> dict[str, Any]:
+    """The browser proof of the reading a lot's page shows at ``ts_ms`` (``recorded``: its lot_journey + lot_sensors).
+
+    The logger is the one that spoke for the lot (or a lot it was made from) at that instant, and the anchoring
+    leaf is the one about that lot: a consumer learns nothing about a lot that is not on the journey.
+    """
+    from consortia.apps.coldchain.service.history import device_token, segments
+
+    journey_lots = {recorded.get("lot"), *(recorded.get("upstream") or [])}
+    for part in segments(recorded.get("device_intervals") or []):
+        if part.start_ms <= ts_ms and (part.end_ms is None or ts_ms < part.end_ms):
+            device = device_token(part.device)
+            if device is None:
+                break
+            seq = reading_at(store, device, ts_ms)
+            if seq is None:
+                break
+            lot = part.lot if part.lot in journey_lots else recorded.get("lot")
+            return browser_reading_proof(store, peer_channel, device, seq, lot=lot, tamper=tamper)
+    raise ProofError(f"no reading of lot {recorded.get('lot')} was taken at {ts_ms} (or it is not sealed yet)")
 
 
 def _envelope(tx_doc: Mapping[str, Any]) -> bytes:
@@ -218,6 +286,32 @@ def _commitment_steps(
     return steps
 
 
+MAX_SAFE_INTEGER = (1 << 53) - 1
+"""Largest integer a browser reads exactly from JSON: a reading's seq and time must be below it for both verifiers."""
+
+
+def _whole(value: Any, what: str) -> int:
+    """An integer field of a reading (2.0 counts as 2, as it does for a browser); TypeError otherwise."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_SAFE_INTEGER:
+        raise TypeError(f"{what} must be an integer, found {value!r:.40}")
+    return value
+
+
+def _reading_leaf(reading: Mapping[str, Any]) -> bytes:
+    """The leaf hash of a proof's reading; TypeError or KeyError when a field is missing or of the wrong type."""
+    device, celsius = reading["device"], reading["celsius"]
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string, found {device!r:.40}")
+    if isinstance(celsius, bool) or not isinstance(celsius, int | float):
+        raise TypeError(f"celsius must be a number, found {celsius!r:.40}")
+    # The leaf format writes celsius as a float (readings are parsed with float()); JSON may have lost the ".0".
+    return merkle.leaf_hash(
+        leaf_bytes(device, _whole(reading["seq"], "seq"), _whole(reading["ts_ms"], "ts_ms"), float(celsius))
+    )
+
+
 def verify_reading_proof(doc: Any) -> list[Step]:
     """Check a reading proof link by link; every step must hold (never raises for bad input)."""
     steps: list[Step] = []
@@ -228,12 +322,15 @@ def verify_reading_proof(doc: Any) -> list[Step]:
 
     try:
         reading, batch, event = doc["reading"], doc["batch"], doc["event"]
-        leaf = merkle.leaf_hash(leaf_bytes(reading["device"], reading["seq"], reading["ts_ms"], reading["celsius"]))
+        leaf = _reading_leaf(reading)
         root = bytes.fromhex(batch["root"])
         path = [bytes.fromhex(h) for h in batch["path"]]
+        index, count = batch["index"], batch["count"]
         tx_doc = doc["transaction_proof"]
         anchored = parse_json(event["leaf"])
         sensor = anchored["sensor"] or {}
+        if not isinstance(sensor, Mapping):
+            raise TypeError("the anchoring leaf's sensor must be an object")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         step("proof document is readable", False, str(exc))
         return steps
@@ -242,14 +339,14 @@ def verify_reading_proof(doc: Any) -> list[Step]:
         return steps
     step(
         "reading is in its batch (RFC 9162 inclusion up to the batch root)",
-        merkle.verify_inclusion(leaf, batch["index"], batch["count"], path, root),
-        f"leaf {batch['index']} of {batch['count']}",
+        merkle.verify_inclusion(leaf, index, count, path, root),
+        f"leaf {index} of {count}",
     )
     step(
         "the anchoring event's leaf names this logger and this batch root",
         sensor.get("merkleRoot") == batch["root"]
         and sensor.get("device") == batch.get("device_uri")
-        and sensor.get("count") == batch["count"]
+        and sensor.get("count") == count
         and anchored.get("eventID") == batch.get("event_id"),
         batch["root"][:16] + "…",
     )
@@ -270,7 +367,7 @@ def verify_reading_proof(doc: Any) -> list[Step]:
         steps.extend(
             _commitment_steps(event["leaf"], event["index"], event["count"], event["path"], tx_doc, batch["tx_id"])
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         step("the capture transaction carries a Merkle root", False, str(exc))
     return steps
 

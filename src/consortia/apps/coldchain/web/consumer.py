@@ -11,8 +11,14 @@ temperature chart and freshness gauge, and verifies each step before showing "Ve
 capture's Merkle tree, that tree's root is the capture transaction's argument, and the transaction is under its
 orderer-signed block header (the gateway's ``verifier.js``).
 
-``app.state.settings.tamper_proofs`` (a test switch) corrupts the proofs in transit, so the failure path of
-the badge can be tested too.
+``GET /api/coldchain/public/reading-proof?lot=…&ts=…`` is the proof of one reading the page shows (its instant
+in milliseconds): the reading's leaf in its logger's anchored batch, the anchoring event's leaf about this lot, and
+the capture transaction's proof (:func:`consortia.apps.coldchain.service.proofs.public_reading_proof`). The page
+offers the warmest and the latest reading of its chart (``display.readings``) and checks the proof in the browser
+(``readingproof.js``), step by step, against the reading it shows.
+
+``app.state.settings.tamper_proofs`` (a test switch) corrupts the transaction proofs in transit, so the failure
+path of the badge can be tested too.
 
 ``GET /coldchain/qr/01/{gtin}/10/{lot}`` is a lot's QR label page: its QR code, product and safety state — the
 same state as the consumer page, the dashboard and the API (:func:`consortia.apps.coldchain.service.journey.assess`).
@@ -33,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 
 from consortia.apps.coldchain.consortium import CHANNEL
 from consortia.apps.coldchain.domain import gs1, safety, species
-from consortia.apps.coldchain.service import journey
+from consortia.apps.coldchain.service import journey, proofs
 from consortia.apps.coldchain.service.capture import contract_of
 from consortia.apps.coldchain.service.ingest import store_path
 from consortia.apps.coldchain.service.store import ReadingStore
@@ -147,6 +153,35 @@ def build_router(backend: Backend, resources: Resources) -> APIRouter:
         )
         document["display"] = present.journey_display(document, language_of(request), now_ms)
         return document
+
+    @router.get("/api/coldchain/public/reading-proof", summary="The proof of one reading a lot's page shows (public)")
+    async def public_reading_proof(
+        request: Request,
+        lot: str = Query(..., max_length=300),
+        ts: int = Query(..., ge=0, le=proofs.MAX_SAFE_INTEGER, description="the reading's instant, ms since 1970"),
+    ) -> dict[str, Any]:
+        try:
+            lot_id = gs1.LotId.parse(lot)
+        except gs1.GS1Error as exc:
+            raise Problem(400, str(exc), code="BAD_LOT") from None
+        recorded = await run_in_threadpool(resources.recorded, lot_id.key)
+        if recorded is None:
+            raise Problem(404, f"lot {clip(lot_id.key)} is not on the ledger", code="NOT_FOUND")
+        store = resources.store()
+        if store is None:
+            raise Problem(404, "this server keeps no readings", code="NO_READINGS")
+        settings = getattr(request.app.state, "settings", None)
+        try:
+            return await run_in_threadpool(
+                proofs.public_reading_proof,
+                store,
+                backend.peer_channel(CHANNEL),
+                recorded,
+                ts,
+                tamper=bool(getattr(settings, "tamper_proofs", False)),
+            )
+        except proofs.ProofError as exc:
+            raise Problem(404, clip(str(exc)), code="NO_PROOF") from None
 
     @router.get("/api/coldchain/public/qr.svg", summary="QR code of a lot's Digital Link (public)")
     def public_qr(request: Request, lot: str = Query(..., max_length=300)) -> Response:

@@ -8,6 +8,8 @@ with the GLN only in a tooltip, and chart axes on round ticks (:mod:`consortia.u
 
 :func:`journey_display` adds to a lot's public journey the text its consumer page shows in one language, so the
 page's script only places text and never formats it; :func:`lot_row_display` does the same for a dashboard row.
+Among it are the readings the page offers to prove one by one (:func:`offered_readings`): the warmest and the
+latest of the chart, when the chart is of single readings (not of anchored batch means, which have no leaf).
 """
 
 from __future__ import annotations
@@ -81,6 +83,31 @@ def axis_ticks(values: Sequence[float], limits: Sequence[float]) -> list[float]:
     low = min([-2.0, *values])
     high = max([8.0, *values, *limits])
     return list(ticks.nice_ticks(low, high))
+
+
+def celsius_text(celsius: float) -> str:
+    """A reading's temperature as written on a page: its value as recorded, with the unit (``1.83 °C``)."""
+    return f"{celsius:g} °C"
+
+
+def offered_readings(series: Sequence[Sequence[float]], source: str | None, lang: str) -> list[dict[str, Any]]:
+    """The chart's readings a page offers to prove: the warmest and the latest (one, when they are the same)."""
+    if source != "readings" or not series:
+        return []
+    warmest = max(series, key=lambda point: (point[1], -point[0]))  # the first time it was that warm
+    chosen = [("warmest", warmest)]
+    if series[-1][0] != warmest[0]:
+        chosen.append(("latest", series[-1]))
+    return [
+        {
+            "kind": kind,
+            "ts_ms": int(point[0]),
+            "celsius": point[1],
+            "label": CATALOGUE.text(lang, f"rp.{kind}"),
+            "text": CATALOGUE.text(lang, "rp.reading", celsius=celsius_text(point[1]), when=when(int(point[0]), lang)),
+        }
+        for kind, point in chosen
+    ]
 
 
 def journey_display(journey: Mapping[str, Any], lang: str, now_ms: int) -> dict[str, Any]:
@@ -182,6 +209,7 @@ def journey_display(journey: Mapping[str, Any], lang: str, now_ms: int) -> dict[
         "origin": origin_text,
         "inspections": inspections,
         "chart": chart,
+        "readings": offered_readings(series, temperature.get("source"), lang),
         "freshness": None
         if not freshness
         else {

@@ -289,6 +289,46 @@ function drawInspections(j) {
   if (list.childElementCount === 0) list.append(el('li', { class: 'note' }, t('none_inspected')));
 }
 
+// -- one reading's proof ----------------------------------------------------------------------------------------
+
+// The chart's warmest and latest readings, each with a button that fetches its proof and checks it here
+// (readingproof.js): the reading shown is the reading proven, its leaf is in its logger's anchored batch, and the
+// batch is anchored in the ledger. The reading is what the page shows; the check is against it.
+function drawReadings(j) {
+  const list = $('[data-readings]');
+  list.replaceChildren();
+  const offered = j.display.readings || [];
+  if (offered.length === 0) {
+    list.append(el('li', { class: 'note' }, t('rp.none')));
+    return;
+  }
+  for (const reading of offered) {
+    const button = el('button', { type: 'button', class: 'button secondary', 'data-reading-check': String(reading.ts_ms) }, t('rp.check'));
+    button.addEventListener('click', () => checkOneReading(j, reading, button));
+    list.append(el('li', { 'data-reading': reading.kind }, el('strong', {}, reading.label), ` · ${reading.text} `, button));
+  }
+}
+
+async function checkOneReading(j, reading, button) {
+  const box = $('[data-reading-result]');
+  box.dataset.readingVerified = 'pending';
+  box.replaceChildren(el('p', { class: 'note' }, t('rp.checking')));
+  button.disabled = true;
+  try {
+    const verifier = await import('/static/verifier.js');
+    const proof = await import('/coldchain/static/readingproof.js');
+    const url = `/api/coldchain/public/reading-proof?lot=${encodeURIComponent(j.lot)}&ts=${reading.ts_ms}`;
+    const result = await proof.checkReading(url, { ts_ms: reading.ts_ms, celsius: reading.celsius }, verifier);
+    proof.renderReading(box, result, t, verifier);
+  } catch (error) {
+    box.dataset.readingVerified = 'false';
+    box.replaceChildren(el('p', { class: 'alert' }, t('unavailable')));
+    console.error(error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // -- verification -----------------------------------------------------------------------------------------------
 
 async function verify(j) {
@@ -382,6 +422,7 @@ async function main() {
   drawMap(journey);
   drawChart(journey);
   drawInspections(journey);
+  drawReadings(journey);
   root.dataset.loaded = 'true';
   await verify(journey);
 }

@@ -7,6 +7,10 @@ opening the store rescans the tail of the last segment, re-indexes complete reco
 one. Nothing before the last indexed record is ever rewritten, so corruption there is reported, never "repaired".
 
 Segments roll over at 64 MiB so that no file grows without bound and old segments can be archived whole.
+
+A peer that joined its channel from a snapshot at height ``h`` holds no block before ``h``: its store starts at
+block ``h`` (the number is kept in the file ``base``, written by :func:`start_at` before any block), and reading
+an earlier block raises :class:`BlockStoreError` saying so.
 """
 
 from __future__ import annotations
@@ -36,6 +40,38 @@ def _segment_name(number: int) -> str:
     return f"segment-{number:06d}.blk"
 
 
+BASE_FILE = "base"
+
+
+def start_at(directory: Path, base: int) -> None:
+    """Prepare an empty block store in ``directory`` whose first block will be number ``base`` (a snapshot's height)."""
+    directory = Path(directory)
+    if type(base) is not int or base < 0:
+        raise ValueError(f"a block store starts at a block number >= 0, not {base!r}")
+    if directory.exists() and any(directory.iterdir()):
+        raise BlockStoreError(f"cannot start a block store at block {base} in {directory}: it is not empty")
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / BASE_FILE, "w") as handle:
+        handle.write(f"{base}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_base(directory: Path) -> int:
+    path = directory / BASE_FILE
+    if not path.exists():
+        return 0
+    text = path.read_text().strip()
+    if not text.isdigit():
+        raise BlockStoreError(f"{path} should hold the number of the store's first block, found {text[:40]!r}")
+    return int(text)
+
+
 class BlockStore:
     """Append-only storage of block records, numbered from 0."""
 
@@ -50,6 +86,8 @@ class BlockStore:
             self.directory.mkdir(parents=True, exist_ok=True)
         elif not self.directory.is_dir():
             raise BlockStoreError(f"no block store at {self.directory}")
+        self.base = _read_base(self.directory)
+        """Number of the first block held: 0, or the height of the snapshot this peer joined from."""
         self._index_path = self.directory / "index"
         self._load_index()
         self.index_repairs: list[str] = []
@@ -102,12 +140,14 @@ class BlockStore:
                 if stored is None:
                     # Record and entry disagree and the record is damaged: change nothing (no acknowledged block is
                     # ever cut off); reading that block reports the damage.
-                    self.index_repairs.append(f"block {len(self._entries) - 1}: record is damaged")
+                    self.index_repairs.append(f"block {self.base + len(self._entries) - 1}: record is damaged")
                     return
                 # The record is whole, so the entry's length is what was damaged: take the record's own.
                 self._entries[-1] = (segment, offset, stored)
                 position = offset + RECORD_HEADER.size + stored
-                self.index_repairs.append(f"block {len(self._entries) - 1}: index length corrected from its record")
+                self.index_repairs.append(
+                    f"block {self.base + len(self._entries) - 1}: index length corrected from its record"
+                )
                 if not self.read_only:
                     with open(self._index_path, "r+b") as handle:
                         handle.seek((len(self._entries) - 1) * INDEX_ENTRY.size)
@@ -144,7 +184,7 @@ class BlockStore:
                         (self.directory / _segment_name(later)).unlink()
                 break
         if added:
-            self.reindexed = range(len(self._entries), len(self._entries) + len(added))
+            self.reindexed = range(self.base + len(self._entries), self.base + len(self._entries) + len(added))
             self._entries.extend(added)
             self.index_repairs.append(f"{len(added)} complete block record(s) beyond the index were re-indexed")
         if added and not self.read_only:
@@ -211,8 +251,8 @@ class BlockStore:
 
     @property
     def height(self) -> int:
-        """Number of blocks stored (the next block number)."""
-        return len(self._entries)
+        """The next block number: blocks stored, plus the snapshot height the store started at."""
+        return self.base + len(self._entries)
 
     def _fd(self, segment: int) -> int:
         fd = self._fds.get(segment)
@@ -227,9 +267,11 @@ class BlockStore:
 
     def location(self, number: int) -> tuple[int, int, int]:
         """(segment, offset, payload length) of block ``number``."""
-        if not 0 <= number < len(self._entries):
-            raise BlockStoreError(f"block {number} is not in the store (height {len(self._entries)})", number)
-        return self._entries[number]
+        if 0 <= number < self.base:
+            raise BlockStoreError(f"block {number} is before this peer's snapshot at height {self.base}", number)
+        if not 0 <= number < self.height:
+            raise BlockStoreError(f"block {number} is not in the store (height {self.height})", number)
+        return self._entries[number - self.base]
 
     def read(self, number: int) -> bytes:
         """The payload of block ``number``, checked against its record header and checksum."""
@@ -249,16 +291,16 @@ class BlockStore:
             raise BlockStoreError(f"block {number}: record checksum mismatch (the bytes were altered)", number)
         return payload
 
-    def iter(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
-        """Yield (number, payload) for blocks in [start, end)."""
+    def iter(self, start: int | None = None, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """Yield (number, payload) for blocks in [start, end) (default: from the first block held)."""
         stop = self.height if end is None else min(end, self.height)
-        for number in range(start, stop):
+        for number in range(self.base if start is None else start, stop):
             yield number, self.read(number)
 
     def check_index(self) -> None:
         """Cross-check the index against a sequential scan of the segments; raise naming the first bad block."""
         expected_segment, expected_offset = 0, 0
-        for number, (segment, offset, length) in enumerate(self._entries):
+        for number, (segment, offset, length) in enumerate(self._entries, start=self.base):
             if segment == expected_segment + 1 and offset == 0:
                 expected_segment, expected_offset = segment, 0
             if (segment, offset) != (expected_segment, expected_offset):
@@ -293,14 +335,14 @@ class BlockStore:
             entry = (segment, position, len(payload))
             os.write(self._index_fd, INDEX_ENTRY.pack(*entry))
             self._entries.append(entry)
-            return len(self._entries) - 1
+            return self.base + len(self._entries) - 1
 
     def drop_reindexed(self) -> None:
         """Take back the index entries of records found beyond the index (their adoption was refused)."""
         if not self.reindexed:
             return
         with self._lock:
-            del self._entries[self.reindexed.start :]
+            del self._entries[self.reindexed.start - self.base :]
             if not self.read_only:
                 os.ftruncate(self._index_fd, len(self._entries) * INDEX_ENTRY.size)
             self.reindexed = range(0)

@@ -43,6 +43,23 @@ so on opening, a torn trailing record is dropped, upper levels that a crash
 left behind are recomputed and upper levels that ran ahead are cut back.
 The block store remains the source of truth: after a crash the peer
 ``truncate``s the tree to the transactions of its last stored block.
+
+Starting from a snapshot
+------------------------
+
+A peer that joins a channel from a snapshot (``consortia.ledger.snapshot``)
+never sees the first ``S`` leaves: it starts from the tree's *frontier* at
+size ``S``, its compact range, one subtree hash per set bit of ``S``
+(:func:`seed_from_frontier`). At level ``k`` such a tree lacks every record
+below index ``2 * (S >> (k + 1))``; the first record it holds there is the
+frontier's subtree of height ``k`` when bit ``k`` of ``S`` is set. That is
+all appends need (a carry only ever reads the last record of a level, which
+is a frontier subtree or a later one), and all any root, inclusion proof of
+a leaf at or after ``S``, or consistency proof from a size at or after ``S``
+needs: every node such a proof names either lies after ``S`` or is made of
+whole frontier subtrees. Asking for anything before ``S`` raises
+:class:`BeforeSnapshotError`. The frontier is kept beside the level files in
+``frontier.bin`` so that reopening knows where the tree begins.
 """
 
 import fcntl
@@ -65,6 +82,8 @@ from .merkle import (
 )
 
 _LEVEL_FILE = re.compile(r"level-(\d{2})\.hashes")
+FRONTIER_FILE = "frontier.bin"
+"""The compact range a tree started from a snapshot begins with (absent for a tree that starts at leaf 0)."""
 _NODE_PREFIX = b"\x01"
 _sha256 = hashlib.sha256
 
@@ -95,6 +114,51 @@ def open_elsewhere(directory: Path) -> bool:
     return False
 
 
+class BeforeSnapshotError(ValueError):
+    """A leaf or subtree from before the snapshot a tree was started from: this tree never held it."""
+
+
+def seed_from_frontier(directory: Path, frontier: CompactRange) -> None:
+    """Create a history tree in the empty ``directory`` that starts at ``frontier`` (a snapshot's compact range).
+
+    Each frontier hash becomes the first record of its level; the frontier itself is written to
+    ``frontier.bin``. Everything is fsynced before returning.
+    """
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()):
+        raise ValueError(f"cannot seed a history tree in {directory}: the directory is not empty")
+    directory.mkdir(parents=True, exist_ok=True)
+    size = frontier.size
+    hashes = list(frontier.hashes)  # largest (highest level) first
+    for level in range(max(1, size.bit_length()) - 1, -1, -1):
+        data = hashes.pop(0) if (size >> level) & 1 else b""
+        _write_synced(directory / f"level-{level:02d}.hashes", data)
+    _write_synced(directory / FRONTIER_FILE, frontier.to_bytes())
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_frontier(directory: Path) -> CompactRange | None:
+    """The frontier a tree in ``directory`` was started from, or None for a tree that starts at leaf 0."""
+    path = Path(directory) / FRONTIER_FILE
+    if not path.exists():
+        return None
+    try:
+        return CompactRange.from_bytes(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"history tree {directory}: {FRONTIER_FILE} is damaged: {exc}") from None
+
+
 class HistoryTree:
     """An append-only Merkle tree of leaf hashes, stored level by level on disk."""
 
@@ -110,6 +174,9 @@ class HistoryTree:
         self._directory_unsynced = False
         self._size = 0
         self._closed = False
+        frontier = read_frontier(self._directory)
+        self.start = frontier.size if frontier is not None else 0
+        """The first leaf this tree holds: the snapshot size it was started from, else 0."""
         if read_only:
             self._open_read_only()
             return
@@ -123,6 +190,8 @@ class HistoryTree:
             except BlockingIOError:
                 raise RuntimeError(f"history tree {self._directory} is open elsewhere") from None
             self._recover()
+            if frontier is not None and self.compact_range(self.start) != frontier:
+                raise OSError(f"history tree {self._directory}: the level files disagree with {FRONTIER_FILE}")
         except BaseException:
             self._close_files()
             raise
@@ -138,7 +207,7 @@ class HistoryTree:
         while (path := self._directory / f"level-{level:02d}.hashes").exists():
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             self._fds.append(fd)
-            self._stored.append(os.fstat(fd).st_size // HASH_SIZE)
+            self._stored.append(self._base(level) + os.fstat(fd).st_size // HASH_SIZE)
             self._pending.append(bytearray())
             level += 1
         if not self._fds:
@@ -235,13 +304,17 @@ class HistoryTree:
         """Drop every leaf at or beyond ``size``; the cut is made durable at once."""
         with self._lock:
             self._check_writable()
-            if type(size) is not int or not 0 <= size <= self._size:
+            if type(size) is not int or not self.start <= size <= self._size:
+                if type(size) is int and 0 <= size < self.start:
+                    raise BeforeSnapshotError(
+                        f"cannot truncate a tree started from a snapshot at size {self.start} to {size}"
+                    )
                 raise ValueError(f"cannot truncate a tree of size {self._size} to {size!r}")
             cut = []
             for level, fd in enumerate(self._fds):
                 keep = size >> level
                 if keep < self._stored[level]:
-                    os.ftruncate(fd, keep * HASH_SIZE)
+                    os.ftruncate(fd, (keep - self._base(level)) * HASH_SIZE)
                     self._stored[level] = keep
                     self._pending[level] = bytearray()
                     cut.append(level)
@@ -284,35 +357,42 @@ class HistoryTree:
         """Derive the size from level 0 and bring the upper levels in line with it."""
         fd0 = self._fds[0]
         length = os.fstat(fd0).st_size
-        size = length // HASH_SIZE
+        size = self._base(0) + length // HASH_SIZE
         repaired = set()
-        if length != size * HASH_SIZE:
+        if length != (size - self._base(0)) * HASH_SIZE:
             # A torn append: the partial record was never acknowledged.
-            os.ftruncate(fd0, size * HASH_SIZE)
+            os.ftruncate(fd0, (size - self._base(0)) * HASH_SIZE)
             repaired.add(0)
+        if size < self.start:
+            raise OSError(f"history tree {self._directory}: level 0 is shorter than its snapshot frontier")
         self._stored[0] = size
         self._size = size
 
         # Records at or beyond this leaf index must be recomputed at every
-        # level still to be visited.
+        # level still to be visited (the snapshot's frontier records never
+        # are: nothing below them is held).
         rebuild_from = size
         for level in range(1, size.bit_length()):
             self._open_level(level)
             fd = self._fds[level]
             expected = size >> level
+            held = self.start >> level  # records up to the frontier's, which no level below can rebuild
+            base = self._base(level)
             length = os.fstat(fd).st_size
-            count = min(length // HASH_SIZE, expected, rebuild_from >> level)
-            if length != count * HASH_SIZE:
-                os.ftruncate(fd, count * HASH_SIZE)
+            count = min(base + length // HASH_SIZE, expected, max(held, rebuild_from >> level))
+            if count < held:
+                raise OSError(f"history tree {self._directory}: level {level} lost its snapshot frontier record")
+            if length != (count - base) * HASH_SIZE:
+                os.ftruncate(fd, (count - base) * HASH_SIZE)
                 repaired.add(level)
             self._stored[level] = count
-            if count > 0 and self._read(level, count - 1) != self._children_hash(level, count - 1):
+            if count > held and self._read(level, count - 1) != self._children_hash(level, count - 1):
                 # The tail disagrees with the level below (say, a cut that
                 # never reached the disk), so no record of this level or
                 # those above can be trusted.
-                os.ftruncate(fd, 0)
-                self._stored[level] = count = 0
-                rebuild_from = 0
+                os.ftruncate(fd, (held - base) * HASH_SIZE)
+                self._stored[level] = count = held
+                rebuild_from = self.start
                 repaired.add(level)
             if count < expected:
                 self._rebuild_level(level, count, expected)
@@ -331,15 +411,20 @@ class HistoryTree:
     def _rebuild_level(self, level: int, start: int, stop: int) -> None:
         """Recompute records ``[start, stop)`` of ``level`` from the level below."""
         child_fd = self._fds[level - 1]
+        child_base = self._base(level - 1)
         pair_size = 2 * HASH_SIZE
         for first in range(start, stop, REBUILD_CHUNK):
             last = min(stop, first + REBUILD_CHUNK)
-            children = self._pread(child_fd, (last - first) * pair_size, first * pair_size)
+            children = self._pread(child_fd, (last - first) * pair_size, (2 * first - child_base) * HASH_SIZE)
             parents = b"".join(
                 _sha256(_NODE_PREFIX + children[i : i + pair_size]).digest() for i in range(0, len(children), pair_size)
             )
             self._write_all(level, parents)
             self._stored[level] = last
+
+    def _base(self, level: int) -> int:
+        """Index of the first record of ``level`` this tree holds (0 unless it started from a snapshot)."""
+        return (self.start >> (level + 1)) << 1
 
     def _children_hash(self, level: int, index: int) -> bytes:
         return node_hash(self._read(level - 1, 2 * index), self._read(level - 1, 2 * index + 1))
@@ -355,15 +440,21 @@ class HistoryTree:
 
     def _read(self, level: int, index: int) -> bytes:
         """Return record ``index`` of ``level``, from disk or from the write buffer."""
+        base = self._base(level)
+        if index < base:
+            raise BeforeSnapshotError(
+                f"history tree {self._directory}: leaves [{index << level}, {(index + 1) << level}) are before "
+                f"this tree's snapshot at size {self.start}"
+            )
         if self.read_only:
             if level < len(self._stored) and index < self._stored[level]:
-                return self._pread(self._fds[level], HASH_SIZE, index * HASH_SIZE)
+                return self._pread(self._fds[level], HASH_SIZE, (index - base) * HASH_SIZE)
             if level == 0:
                 raise ValueError(f"leaf {index} is beyond the {self._size} leaves on disk")
             return self._children_hash(level, index)  # not written yet by the node that owns the tree
         stored = self._stored[level]
         if index < stored:
-            return self._pread(self._fds[level], HASH_SIZE, index * HASH_SIZE)
+            return self._pread(self._fds[level], HASH_SIZE, (index - base) * HASH_SIZE)
         offset = (index - stored) * HASH_SIZE
         return bytes(self._pending[level][offset : offset + HASH_SIZE])
 
@@ -397,7 +488,7 @@ class HistoryTree:
                 view = view[os.write(fd, view) :]
         except BaseException:
             # Leave whole records only, so later appends stay aligned.
-            os.ftruncate(fd, self._stored[level] * HASH_SIZE)
+            os.ftruncate(fd, (self._stored[level] - self._base(level)) * HASH_SIZE)
             raise
         self._unsynced.add(level)
 

@@ -11,6 +11,12 @@ The receiver (:func:`verify_request`) checks the certificate against the CAs of 
 certificate and nonce within that window, so a request captured on the wire cannot be sent again. The sender
 keeps its key: nothing in the header lets anyone sign on its behalf.
 
+The receiver judges the certificate with whatever answers "is this a member now?" (:class:`MemberJudge`: a
+channel's :class:`~consortia.identity.Membership`, or the gateway's view over every channel's configuration in
+force). A *revoked* certificate is told apart from every other failure (:attr:`AuthError.code` is
+``REVOKED_CERTIFICATE``), but only once the request's signature shows the sender holds its key, so that a
+revocation is reported to its holder and not to anyone replaying a certificate seen on the wire.
+
 The gateway service (programs calling its REST API) and the nodes of a cluster (peers, orderers and their
 clients) use this one scheme; the client library signs with :func:`authorization_header`.
 """
@@ -25,8 +31,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection
+from typing import Protocol
 
-from consortia.identity import CertInfo, Kind, Membership, MembershipError, SigningIdentity
+from consortia.identity import CertificateError, CertInfo, Kind, MembershipError, SigningIdentity, parse_certificate
 from consortia.identity.signing import verify_signature
 
 SCHEME = "Consortia-Ed25519"
@@ -36,12 +43,30 @@ MAX_NONCES = 1_000_000
 _PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
-class AuthError(Exception):
-    """Authentication failed (an HTTP server answers 401); the message says why."""
+BAD_REQUEST_SIGNATURE = "BAD_REQUEST_SIGNATURE"
 
-    def __init__(self, message: str) -> None:
+
+class AuthError(Exception):
+    """Authentication failed (an HTTP server answers 401, or 403 for a revoked certificate); the message says why."""
+
+    def __init__(self, message: str, code: str = BAD_REQUEST_SIGNATURE) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
+        """``BAD_REQUEST_SIGNATURE``, or ``REVOKED_CERTIFICATE`` when the signer's own certificate is revoked."""
+
+    @property
+    def revoked(self) -> bool:
+        """Whether the sender proved to hold a certificate its CA has revoked."""
+        return self.code == MembershipError.REVOKED_CERTIFICATE
+
+
+class MemberJudge(Protocol):
+    """What decides whether a certificate identifies a member at a moment (a :class:`Membership` does)."""
+
+    def validate(self, certificate_der: bytes, *, at_ms: int, kinds: Collection[Kind] | None = None) -> CertInfo:
+        """Return what the certificate says if it identifies a member at `at_ms`; else `MembershipError`."""
+        ...
 
 
 def request_signing_bytes(method: str, target: str, timestamp_ms: int, nonce: str, body: bytes) -> bytes:
@@ -104,7 +129,7 @@ def verify_request(
     method: str,
     target: str,
     body: bytes,
-    members: Membership,
+    members: MemberJudge,
     now_ms: int | None = None,
     *,
     kinds: Collection[Kind] = (Kind.CLIENT, Kind.ADMIN),
@@ -124,9 +149,7 @@ def verify_request(
         nonce = params["nonce"]
         signature = base64.b64decode(params["sig"], validate=True)
     except (KeyError, ValueError):
-        raise AuthError(
-            'authorization needs cert="<base64 DER>", ts="<ms>", nonce="<hex>", sig="<base64>"'
-        ) from None
+        raise AuthError('authorization needs cert="<base64 DER>", ts="<ms>", nonce="<hex>", sig="<base64>"') from None
     if not (16 <= len(nonce) <= 64 and all(c in "0123456789abcdef" for c in nonce)):
         raise AuthError("nonce must be 16–64 lowercase hex digits")
     now = int(time.time() * 1000) if now_ms is None else now_ms
@@ -135,9 +158,22 @@ def verify_request(
     try:
         info = members.validate(cert, at_ms=now, kinds=kinds)
     except MembershipError as exc:
+        if exc.code == MembershipError.REVOKED_CERTIFICATE and _signed_by_holder(
+            cert, request_signing_bytes(method, target, timestamp, nonce, body), signature
+        ):
+            raise AuthError(exc.message, MembershipError.REVOKED_CERTIFICATE) from None
         raise AuthError(exc.message) from None
     if not verify_signature(info.public_key, request_signing_bytes(method, target, timestamp, nonce, body), signature):
         raise AuthError("request signature does not verify")
     if nonces is not None:
         nonces.check_and_remember(hashlib.sha256(cert).digest(), nonce, timestamp, now)
     return info
+
+
+def _signed_by_holder(certificate: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` over `message` verifies with the key of `certificate` (whoever issued it)."""
+    try:
+        public_key = parse_certificate(certificate).public_key
+    except CertificateError:
+        return False
+    return verify_signature(public_key, message, signature)

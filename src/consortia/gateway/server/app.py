@@ -25,6 +25,7 @@ from consortia.gateway.server.api import build_router
 from consortia.gateway.server.auth import (
     SESSION_COOKIE,
     Principal,
+    SessionEnded,
     SessionStore,
     client_address,
     cookies_secure,
@@ -38,6 +39,7 @@ from consortia.gateway.server.pages import install_pages
 from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers, problem_response
 from consortia.gateway.server.streams import StreamSlots
 from consortia.gateway.server.throttle import LoginThrottle
+from consortia.identity import MembershipError
 from consortia.identity.wallet import WalletError
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.plugins import discover
@@ -144,8 +146,12 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
     async def get_principal(request: Request) -> Principal | None:
         try:
             principal = await principal_of(request, backend.members, sessions)
+        except SessionEnded as exc:
+            raise Problem(401, exc.message, code=exc.code, reason=exc.reason) from None
         except AuthError as exc:
-            raise Problem(401, exc.message, code="BAD_REQUEST_SIGNATURE") from None
+            if exc.revoked:
+                raise Problem(403, exc.message, code=exc.code) from None
+            raise Problem(401, exc.message, code=exc.code) from None
         if principal is not None and principal.via == "session":
             # Cookie-authenticated writes must be JSON: a cross-site form cannot send that without CORS.
             is_json = request.headers.get("content-type", "").startswith("application/json")
@@ -205,6 +211,11 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
             app.state.throttle.failed(credentials.username, address)
             raise Problem(401, str(exc), code="LOGIN_FAILED") from None
         app.state.throttle.succeeded(credentials.username)
+        try:
+            backend.members.judge_now(identity.certificate_der)
+        except MembershipError as exc:
+            status = 403 if exc.code == MembershipError.REVOKED_CERTIFICATE else 401
+            raise Problem(status, f"{credentials.username} may not log in: {exc.message}", code=exc.code) from None
         token = sessions.create(user, identity)
         response.set_cookie(
             SESSION_COOKIE,

@@ -6,7 +6,12 @@ by a :class:`NonceCache`). The server holds no key for them: a program's transac
 signed by the program (see the ``endorse`` route).
 
 *People* log in with a password (:mod:`consortia.identity.wallet`); the session cookie is a random token bound
-on the server to that user's decrypted identity, which signs their submissions.
+on the server to that user's decrypted identity, which signs their submissions. A session lasts only while that
+identity's certificate identifies a member: on the first request after a configuration block revokes it (or
+removes its organisation from every channel, or it expires) the session ends (:class:`SessionEnded`, a 401).
+
+Both are judged with the membership *in force now* (:class:`~consortia.gateway.server.backend.MembersNow`), so a
+revocation takes effect at the gateway with the block that carries it.
 
 *Authorisation*: a channel's configuration names who may read its blocks through the gateway (its read
 scope, pairs of organisation and role, see :mod:`consortia.channel.scope`); it is writable by member
@@ -26,8 +31,8 @@ from urllib.parse import urlsplit
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from consortia.client.request_signing import AuthError, verify_request
-from consortia.identity import CertInfo, Membership, SigningIdentity
+from consortia.client.request_signing import AuthError, MemberJudge, verify_request
+from consortia.identity import CertInfo, MembershipError, SigningIdentity
 from consortia.identity.wallet import WalletUser
 
 SESSION_COOKIE = "consortia_session"
@@ -102,6 +107,28 @@ class SessionStore:
                 self._sessions.pop(token, None)
 
 
+class SessionEnded(AuthError):
+    """A logged-in person whose certificate no longer identifies a member: the session is over (401)."""
+
+    SESSION_ENDED = "SESSION_ENDED"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, self.SESSION_ENDED)
+        self.reason = reason
+        """The membership code that ended it, e.g. ``REVOKED_CERTIFICATE``."""
+
+
+def check_session(session: Session, token: str, sessions: SessionStore, members: MemberJudge) -> None:
+    """End `session` and raise :class:`SessionEnded` unless its identity is still a member now."""
+    try:
+        members.validate(session.identity.certificate_der, at_ms=int(time.time() * 1000))
+    except MembershipError as exc:
+        sessions.end(token)
+        raise SessionEnded(
+            f"your session has ended ({exc.code}): {exc.message}; log in again with a valid certificate", exc.code
+        ) from None
+
+
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
@@ -131,7 +158,7 @@ def request_target(request: Request) -> str:
     return raw_path + (f"?{raw_query}" if raw_query else "")
 
 
-async def principal_of(request: Request, members: Membership, sessions: SessionStore | None) -> Principal | None:
+async def principal_of(request: Request, members: MemberJudge, sessions: SessionStore | None) -> Principal | None:
     """The caller: a program that signed its request, a logged-in person, or None; AuthError if a signature fails.
 
     The answer is kept on the request, so a route and the dependencies it uses see one check of the signature
@@ -152,7 +179,10 @@ async def principal_of(request: Request, members: Membership, sessions: SessionS
                 verify_request(header, request.method, request_target(request), body, members, nonces=nonces)
             )
         else:
-            session = sessions.get(request.cookies.get(SESSION_COOKIE)) if sessions is not None else None
+            token = request.cookies.get(SESSION_COOKIE)
+            session = sessions.get(token) if sessions is not None else None
+            if session is not None and sessions is not None and token:
+                check_session(session, token, sessions, members)
             principal = principal_from_session(session) if session is not None else None
     except AuthError as exc:
         request.scope[_PRINCIPAL_KEY] = exc

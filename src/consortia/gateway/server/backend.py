@@ -4,11 +4,16 @@ The service runs beside an embedded network (or, in a cluster, beside one organi
 and state from a peer, endorses through peers, orders through the ordering service. :class:`Backend` gathers
 those handles and answers the authorisation questions — may this principal read or write this channel, may
 anyone evaluate this function — in one place, so every route asks the same way.
+
+Who may authenticate at all is decided by :class:`MembersNow`, with the channels' configurations *in force now*
+(a configuration block that adds an organisation, removes one, rotates a CA or revokes a certificate counts for
+the very next request), not with a membership built when the service started.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +22,15 @@ from consortia.client.sdk import Gateway
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.gateway.server.auth import Principal
 from consortia.gateway.server.problems import Problem
-from consortia.identity import Membership, SigningIdentity
+from consortia.identity import (
+    CertificateError,
+    CertInfo,
+    Kind,
+    Membership,
+    MembershipError,
+    SigningIdentity,
+    parse_certificate,
+)
 from consortia.identity.wallet import Wallet
 from consortia.network.bootstrap import wallet_dir
 from consortia.network.embedded import EmbeddedNetwork
@@ -36,21 +49,94 @@ class ChannelAccess:
     scope: tuple[ScopeEntry, ...] = ()
 
 
+_NOT_HERE = "is not a member of this channel"
+"""How :class:`Membership` says that a certificate's organisation is not one of the channel's."""
+
+
+class MembersNow:
+    """Whether a certificate identifies a member now, judged by every channel's configuration in force.
+
+    A certificate is accepted when one channel's membership in force accepts it, and refused with
+    ``REVOKED_CERTIFICATE`` when any channel's configuration carries a revocation of it (an organisation's CA
+    revokes for the whole organisation, whichever channel the list was published on). Organisations of the network
+    that no channel lists (readers named by a channel's read scope, for instance) are judged by their CA on disk, as
+    read when the service started — unless a channel listed them once: an organisation removed from every channel
+    is no longer anyone's member.
+    """
+
+    def __init__(self, network: EmbeddedNetwork, directory: Path) -> None:
+        self._network = network
+        self._ever_members: set[str] = {org for channel in network.spec.channels for org in channel.orgs}
+        for membership in self.memberships():
+            self._ever_members.update(membership.orgs)
+        outsiders = {
+            org.name: (directory / "crypto" / org.name / "ca" / "ca.pem").read_bytes()
+            for org in network.spec.orgs
+            if org.name not in self._ever_members
+        }
+        self._outsiders = Membership(outsiders) if outsiders else None
+
+    def memberships(self) -> list[Membership]:
+        """Each channel's membership in force: that of the peer furthest along it (a removed member's peer stops)."""
+        newest: dict[str, PeerChannel] = {}
+        for peer in list(self._network.peers.values()):
+            for name, peer_channel in list(peer.channels.items()):
+                known = newest.get(name)
+                if known is None or peer_channel.height > known.height:
+                    newest[name] = peer_channel
+        return [newest[name].rules.members for name in sorted(newest)]
+
+    def validate(self, certificate_der: bytes, *, at_ms: int, kinds: Collection[Kind] | None = None) -> CertInfo:
+        """What the certificate says if some channel (or the network, for non-members) accepts it now."""
+        memberships = self.memberships()
+        accepted: CertInfo | None = None
+        refusals: list[MembershipError] = []
+        for membership in memberships:
+            self._ever_members.update(membership.orgs)
+            try:
+                info = membership.validate(certificate_der, at_ms=at_ms, kinds=kinds)
+            except MembershipError as error:
+                if error.code == MembershipError.REVOKED_CERTIFICATE:
+                    raise
+                refusals.append(error)
+                continue
+            accepted = accepted or info
+        if accepted is not None:
+            return accepted
+        if self._outsiders is not None:
+            try:
+                info = self._outsiders.validate(certificate_der, at_ms=at_ms, kinds=kinds)
+            except MembershipError as error:
+                refusals.append(error)
+            else:
+                if info.org not in self._ever_members:
+                    return info
+        # The telling refusal comes from where the certificate's organisation is known (expired, wrong CA, kind).
+        telling = [error for error in refusals if _NOT_HERE not in error.message]
+        if telling:
+            raise telling[0]
+        current = ", ".join(sorted({org for membership in memberships for org in membership.orgs})) or "none"
+        try:
+            who = parse_certificate(certificate_der)
+        except CertificateError as error:
+            raise MembershipError(MembershipError.BAD_CERTIFICATE, f"unreadable certificate: {error}") from None
+        raise MembershipError(
+            MembershipError.NOT_A_MEMBER,
+            f"{who.describe()}: {who.org} is a member of no channel of this gateway now (members: {current})",
+        )
+
+    def judge_now(self, certificate_der: bytes) -> CertInfo:
+        """:meth:`validate` at this moment, for any kind."""
+        return self.validate(certificate_der, at_ms=int(time.time() * 1000))
+
+
 class Backend:
     """The network behind the gateway service."""
 
     def __init__(self, network: EmbeddedNetwork, directory: Path | None = None) -> None:
         self.network = network
         self.directory = Path(directory or network.directory)
-        cas = {}
-        for org in network.spec.orgs:
-            peer_channels = network.peers[org.name].channels
-            any_channel = next(iter(peer_channels.values()), None)
-            if any_channel is not None and org.name in any_channel.rules.members:
-                cas[org.name] = any_channel.rules.members.ca_certificate(org.name)
-            else:
-                cas[org.name] = (self.directory / "crypto" / org.name / "ca" / "ca.pem").read_bytes()
-        self.members = Membership(cas)
+        self.members = MembersNow(network, self.directory)
         self.wallet = Wallet(wallet_dir(self.directory))
 
     # -- channels --------------------------------------------------------------------------------------------

@@ -238,3 +238,23 @@ def test_digital_link_spellings_to_canonical(spelling: str, canonical: str) -> N
 def test_what_is_not_a_gs1_key_is_left_alone(text: str) -> None:
     assert gs1.canonical_id(text) is None
     assert gs1.normalise_id(text) == text
+
+
+@pytest.mark.parametrize(
+    ("urn", "digital_link"),
+    [(u, d) for u, d in EPC_TO_DIGITAL_LINK.items() if not u.startswith("urn:epc:idpat:upui:")],
+)
+def test_canonical_digital_link_back_to_epc_urn(urn: str, digital_link: str) -> None:
+    company = urn.split(":")[4].split(".")[0]
+    assert gs1.epc_uri(digital_link, len(company)) == urn
+    assert gs1.epc_uri(urn, len(company)) == urn
+
+
+def test_epc_urn_of_a_digital_link_needs_a_key_and_a_company_prefix_length() -> None:
+    # A pattern of all UPUIs of a GTIN has the same Digital Link as the pattern of all its SGTINs.
+    assert gs1.epc_uri("urn:epc:idpat:upui:4012345.012345.*", 7) == "urn:epc:idpat:sgtin:4012345.012345.*"
+    assert gs1.epc_uri("https://example.com/gtin/4012345123456/ser/A(1)", 7) == ("urn:epc:id:sgtin:4012345.012345.A(1)")
+    with pytest.raises(gs1.GS1Error, match="not a GS1 key"):
+        gs1.epc_uri("https://example.com/abc", 7)
+    with pytest.raises(gs1.GS1Error, match="6 to 12 digits, got 13"):
+        gs1.epc_uri("https://id.gs1.org/01/04012345123456", 13)

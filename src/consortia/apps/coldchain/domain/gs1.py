@@ -324,6 +324,76 @@ def normalise_id(value: str) -> str:
     return canonical_id(value) or value
 
 
+# -- canonical Digital Link back to EPC URIs -----------------------------------------------------------------------
+
+# Characters an EPC URI component may carry unescaped (TDS, section 5: the GS1 AI encodable character set 82 minus
+# those reserved in URIs); every other character is percent-escaped.
+_EPC_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!'()*+,-.:;=_")
+_CPI_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def _epc_escape(segment: str, safe: frozenset[str] = _EPC_SAFE) -> str:
+    """A Digital Link path segment as an EPC URI component (its own percent-escapes undone first)."""
+    return "".join(c if c in safe else "".join(f"%{b:02X}" for b in c.encode()) for c in unquote(segment))
+
+
+def epc_uri(value: str, company_prefix_length: int) -> str:
+    """The EPC URI of a GS1 key given as Digital Link or EPC URI; the company prefix length splits the key.
+
+    A Digital Link does not say where the GS1 company prefix ends (only GS1's prefix tables do), so the caller
+    gives its length. Keys without a serial become the class-level forms: a GTIN with a lot an LGTIN class URI,
+    a bare GTIN, ITIP, GRAI, GDTI, GCN or CPI an ``idpat`` pattern of all serials.
+    """
+    canonical = canonical_id(value)
+    if canonical is None:
+        raise GS1Error(f"{value!r} is not a GS1 key (expected a GS1 Digital Link or an EPC URI)")
+    n = company_prefix_length
+    if not isinstance(n, int) or not 6 <= n <= 12:
+        raise GS1Error(f"a GS1 company prefix has 6 to 12 digits, got {company_prefix_length!r}")
+    segments = canonical[len(CANONICAL_DOMAIN) + 1 :].split("/")
+    key, body = segments[0], segments[1]
+    qualifiers = dict(zip(segments[2::2], segments[3::2], strict=True))
+    if key in ("01", "8006"):
+        gtin = body[:14]
+        if not _digits(gtin[1 : 1 + n]):
+            raise GS1Error(f"GTIN {gtin} has no {n}-digit company prefix")
+        company, item = gtin[1 : 1 + n], gtin[0] + gtin[1 + n : 13]
+        if key == "8006":
+            piece = f"{company}.{item}.{body[14:16]}.{body[16:18]}"
+            serial = qualifiers.get("21")
+            return f"urn:epc:id:itip:{piece}.{_epc_escape(serial)}" if serial else f"urn:epc:idpat:itip:{piece}.*"
+        if "21" in qualifiers:
+            return f"urn:epc:id:sgtin:{company}.{item}.{_epc_escape(qualifiers['21'])}"
+        if "235" in qualifiers:
+            return f"urn:epc:id:upui:{company}.{item}.{_epc_escape(qualifiers['235'])}"
+        if "10" in qualifiers:
+            return f"urn:epc:class:lgtin:{company}.{item}.{_epc_escape(qualifiers['10'])}"
+        return f"urn:epc:idpat:sgtin:{company}.{item}.*"
+    if key == "00":
+        return f"urn:epc:id:sscc:{body[1 : 1 + n]}.{body[0]}{body[1 + n : 17]}"
+    if key in ("414", "417"):
+        if key == "417":
+            return f"urn:epc:id:pgln:{body[:n]}.{body[n:12]}"
+        return f"urn:epc:id:sgln:{body[:n]}.{body[n:12]}.{_epc_escape(qualifiers.get('254', '0'))}"
+    if key in ("8017", "8018"):
+        return f"urn:epc:id:{'gsrnp' if key == '8017' else 'gsrn'}:{body[:n]}.{body[n:17]}"
+    if key == "402":
+        return f"urn:epc:id:gsin:{body[:n]}.{body[n:16]}"
+    if key in ("8004", "401"):
+        return f"urn:epc:id:{'giai' if key == '8004' else 'ginc'}:{body[:n]}.{_epc_escape(body[n:])}"
+    if key in ("8003", "253", "255"):
+        start = 1 if key == "8003" else 0  # a GRAI starts with a zero that is no part of the company prefix
+        scheme = {"8003": "grai", "253": "gdti", "255": "sgcn"}[key]
+        head = f"{body[start : start + n]}.{body[start + n : start + 12]}"
+        serial = body[start + 13 :]
+        return f"urn:epc:id:{scheme}:{head}.{_epc_escape(serial)}" if serial else f"urn:epc:idpat:{scheme}:{head}.*"
+    if key == "8010":
+        head = f"{body[:n]}.{_epc_escape(body[n:], _CPI_SAFE)}"
+        serial = qualifiers.get("8011")
+        return f"urn:epc:id:cpi:{head}.{serial}" if serial else f"urn:epc:idpat:cpi:{head}.*"
+    raise GS1Error(f"{canonical} has no EPC URI form")  # pragma: no cover - canonical_id yields only the keys above
+
+
 # -- traceability lots -------------------------------------------------------------------------------------------
 
 

@@ -19,12 +19,13 @@ the document's ``@context``). Then the pre-hash string is built in two passes:
    repeats (``epc`` in an ``epcList``), the strings of the repeats are sorted (by code point), so the order of
    a JSON array does not matter. Every element this pass writes is *consumed*.
 2. Everything not consumed — the event's user extensions, ``bizTransactionList``, ``sourceList`` and
-   ``destinationList`` (the reference never matches them in the ordered pass), ``certificationInfo``'s
-   neighbours the standard does not know, and the unknown remains of structured fields — follows as
-   ``name=value`` strings with their children, all sorted. ``recordTime``, ``eventID``, ``errorDeclaration`` and
+   ``destinationList`` (the reference never matches them in the ordered pass), fields the standard does not
+   know, and the unknown remains of structured fields — follows as ``name=value`` strings with their children,
+   all sorted. ``recordTime``, ``eventID``, ``errorDeclaration`` and
    the event's ``type`` are left out (the first two are assigned by whoever stores the event; an event later
    declared in error keeps its ID), and so are comments (``rdfs:comment``) and the fields a document lists under
-   ``<prefix>:ignoreFields`` (fields a repository adds, such as its own copy of the hash).
+   ``<prefix>:ignoreFields`` (fields a repository adds, such as its own copy of the hash; see
+   :func:`ignored_fields`, and pass them as ``ignore`` when hashing one event of such a document).
 
 Values are normalised: timestamps to UTC with milliseconds (``2020-03-04T10:00:30.000Z``), numbers without
 leading/trailing zeros (``26.0`` → ``26``), CBV bare words and URNs to web URIs (``shipping`` →

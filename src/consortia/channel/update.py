@@ -41,6 +41,7 @@ from consortia.ledger.block import Block
 from consortia.ledger.codes import Code
 from consortia.ledger.config import ChannelConfig, ConfigSignature, ConfigTransaction, config_signing_bytes
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
+from consortia.ledger.statedb import StateDB
 from consortia.ledger.transaction import ENVELOPE_CONFIG, Envelope
 from consortia.policy import Policy, Signer, format_policy, majority_policy, parse_policy, satisfied
 from consortia.policy.tree import OutOf, signed_by
@@ -59,8 +60,8 @@ class ConfigRefused(Exception):
         self.message = message
 
 
-class ConfigRecord(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
-    """The configuration in force as the state keeps it: which version, set by which block, signed by whom."""
+class ConfigRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The configuration in force as the state keeps it (a JSON document): version, setting block, signers."""
 
     version: int
     block: int
@@ -242,7 +243,15 @@ def record_of(update: AcceptedUpdate, block: int, timestamp_ms: int) -> ConfigRe
 
 def read_record(value: bytes) -> ConfigRecord:
     """Decode a configuration record from the state (MalformedError if it is not one)."""
-    return decode_canonical(value, ConfigRecord)
+    try:
+        return msgspec.json.decode(value, type=ConfigRecord)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise MalformedError(f"configuration record: {exc}") from None
+
+
+def encode_record(record: ConfigRecord) -> bytes:
+    """The JSON document the state keeps for a configuration record."""
+    return msgspec.json.encode(record)
 
 
 def record_config(record: ConfigRecord) -> ChannelConfig:
@@ -303,3 +312,15 @@ def with_signatures(transaction: ConfigTransaction, signatures: Sequence[ConfigS
     for signature in signatures:
         merged = add_signature(merged, signature.signer, signature.signature)
     return merged
+
+
+def config_in_force(state: StateDB) -> ConfigRecord | None:
+    """The configuration record a state database holds (None for a ledger that predates configuration records)."""
+    found = state.get(CONFIG_NAMESPACE, CONFIG_KEY)
+    return read_record(found.value) if found is not None and found.value is not None else None
+
+
+def config_history(state: StateDB) -> list[ConfigRecord]:
+    """Every configuration version of the channel, oldest first, from the key history of the configuration record."""
+    records = [read_record(entry.value) for entry in state.history(CONFIG_NAMESPACE, CONFIG_KEY) if entry.value]
+    return sorted(records, key=lambda record: record.version)

@@ -6,9 +6,12 @@ orderer's — and re-derives everything a peer derived when it committed:
 1. every block record is intact (record marker, length, checksum) and the index points where it should;
 2. the genesis block's configuration is signed by an admin of every member organisation;
 3. each header chains to the previous one, its Merkle root matches its transactions, its history-tree root and
-   size match the ledger-wide tree, and the orderer's signature verifies against the channel's ordering CAs;
+   size match the ledger-wide tree, and the orderer's signature verifies against the ordering CAs of the
+   configuration in force at its height;
 4. every transaction is validated again, from scratch, against a state rebuilt from the blocks — client and
-   endorser signatures, membership, endorsement policies, MVCC — and the codes must equal the stored ones;
+   endorser signatures, membership, revocations, endorsement policies, MVCC — under the configuration in force
+   at its height (a configuration block is judged as an update, and a valid one changes the rules from the next
+   block on), and the codes must equal the stored ones;
 5. the rebuilt state must equal the peer's state database, row for row;
 6. every private value a peer holds must hash to the salted hash the ledger committed to.
 
@@ -32,8 +35,7 @@ from consortia.ledger.codes import Code, code_name
 from consortia.ledger.encoding import MalformedError, decode_canonical
 from consortia.ledger.merkle import CompactRange
 from consortia.ledger.statedb import StateDB
-from consortia.ledger.updates import UpdateBatch
-from consortia.peer.validator import BlockValidator
+from consortia.peer.validator import BlockValidator, genesis_batch
 
 
 @dataclass
@@ -50,6 +52,8 @@ class LedgerReport:
     bad_block: int | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    config_blocks: list[int] = field(default_factory=list)
+    """Blocks that put a new configuration version in force."""
 
     def fail(self, block: int | None, error: str) -> None:
         """Record the first failure."""
@@ -142,7 +146,7 @@ def _audit(store: BlockStore, directory: Path, report: LedgerReport, *, peer: bo
                 report.blocks += 1
                 report.transactions += len(block.transactions)
                 if number == 0:
-                    rebuilt.apply(UpdateBatch(height=1))
+                    rebuilt.apply(genesis_batch(block))
                     report.valid += 1
                 else:
                     verdict = validator.validate(block)
@@ -151,6 +155,10 @@ def _audit(store: BlockStore, directory: Path, report: LedgerReport, *, peer: bo
                     rebuilt.apply(verdict.batch)
                     validator.invalidate_definitions()
                     report.valid += sum(1 for o in verdict.outcomes if o.code == Code.VALID)
+                    if verdict.config is not None:
+                        rules = rules_from_config(verdict.config)
+                        validator.use_rules(rules)
+                        report.config_blocks.append(number)
                 if state is not None and number + 1 == state_height:
                     _compare_state(number, rebuilt, state)
             if state is not None:
@@ -237,7 +245,24 @@ def find_ledgers(data: Path) -> list[tuple[str, str, Path, bool]]:
 
 
 def audit_network(data: Path) -> AuditReport:
-    """Audit every ledger copy under ``data``."""
-    return AuditReport(
-        str(data), [audit_ledger(path, node, channel, peer=peer) for node, channel, path, peer in find_ledgers(data)]
-    )
+    """Audit every ledger copy under ``data``, and every genesis file a new node would bootstrap from."""
+    ledgers = [audit_ledger(path, node, channel, peer=peer) for node, channel, path, peer in find_ledgers(data)]
+    for report in ledgers:
+        _check_genesis_file(Path(data) / "genesis" / f"{report.channel}.block", Path(report.path), report)
+    return AuditReport(str(data), ledgers)
+
+
+def _check_genesis_file(genesis_file: Path, ledger: Path, report: LedgerReport) -> None:
+    """A genesis file must be byte for byte the ledger's block 0, or a node bootstrapping from it forks."""
+    if not report.ok or not genesis_file.is_file():
+        return
+    store = BlockStore(ledger / "blocks", read_only=True)
+    try:
+        first, _, _ = _read_block(store, 0, peer=report.node != "orderer")
+    except _Failed as exc:
+        report.fail(0, exc.reason)
+        return
+    finally:
+        store.close()
+    if genesis_file.read_bytes() != first:
+        report.fail(0, f"{genesis_file} is not byte for byte block 0 of this ledger (a node started from it forks)")

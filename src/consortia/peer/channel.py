@@ -1,9 +1,12 @@
 """A peer's membership of one channel: its ledger, its validator, the proposals it endorses, the blocks it commits.
 
-Joining a channel means storing its genesis block, whose configuration fixes the rules. After that the peer
-receives blocks (from the ordering service or another peer) one at a time; each block's chain is checked
-(:mod:`consortia.ledger.chain`), its transactions validated (:mod:`consortia.peer.validator`), and the block,
-its codes and its state updates committed; then waiting clients and subscribers are told.
+Joining a channel means storing its genesis block, whose configuration sets the first rules; a configuration
+block later puts the next version in force from the block after it (:mod:`consortia.channel.update`), and the
+configuration in force is kept in the state, so a peer reopening — or starting from a snapshot — finds it there.
+After joining, the peer receives blocks (from the ordering service or another peer) one at a time; each
+block's chain is checked (:mod:`consortia.ledger.chain`), its transactions validated
+(:mod:`consortia.peer.validator`), and the block, its codes and its state updates committed; then waiting
+clients and subscribers are told.
 
 A :class:`PeerChannel` is also what clients talk to: it implements the peer-channel interface of
 :mod:`consortia.client.peer_channel` (height, committed definitions, endorse, evaluate, wait for a height, commit
@@ -24,21 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from consortia.channel.rules import ChannelRules, ConfigError, check_config_signatures, read_genesis, rules_from_config
+from consortia.channel.update import config_in_force, is_config_block, record_config
 from consortia.contracts.lifecycle import LIFECYCLE, ContractDefinition
 from consortia.contracts.registry import ContractRegistry
 from consortia.identity import SigningIdentity
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.chain import ChainError, check_block
 from consortia.ledger.codes import Code
+from consortia.ledger.config import ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
 from consortia.ledger.ledger import ChannelLedger, LedgerError
 from consortia.ledger.rwset import PrivateWrites
 from consortia.ledger.transaction import Endorsement, ProposalResponse, open_envelope
-from consortia.ledger.updates import UpdateBatch
 from consortia.peer.endorser import EndorsementError, simulate
 from consortia.peer.events import BlockEvent, CommitStatus, EventHub
 from consortia.peer.outcome import TxOutcome
-from consortia.peer.validator import BlockValidator
+from consortia.peer.validator import BlockValidator, genesis_batch
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +91,25 @@ class PeerChannel:
             if genesis is None:
                 raise ConfigError(f"peer has not joined channel {name!r} and no genesis block was given")
             self._join(genesis)
-        self.genesis = self.ledger.block(0)
-        config, _ = read_genesis(self.genesis)
-        self.rules: ChannelRules = rules_from_config(config)
+        self.rules: ChannelRules = rules_from_config(self._config_in_state())
         self.validator = BlockValidator(self.rules, self.ledger.state, self.org, self.ledger.state.get_transient)
         self._check_reindexed()
         self._history = self.ledger.history_range()
         self._recover()
+
+    def _config_in_state(self) -> ChannelConfig:
+        """The configuration in force at the state's height (the genesis one for a ledger without a record)."""
+        record = config_in_force(self.ledger.state) if self.ledger.state.height > 0 else None
+        if record is not None:
+            return record_config(record)
+        config, _ = read_genesis(self.ledger.block(0))
+        return config
+
+    def _use_config(self, config: ChannelConfig) -> None:
+        """Judge the following blocks under ``config``."""
+        self.rules = rules_from_config(config)
+        self.validator.use_rules(self.rules)
+        log.info("channel %s: configuration version %d in force", self.name, config.version)
 
     # -- joining and recovery --------------------------------------------------------------------------------
 
@@ -111,7 +127,7 @@ class PeerChannel:
             check_block(block, None, self.ledger.history_range(), rules.orderers, self.name)
         except ChainError as exc:
             raise ConfigError(str(exc)) from None
-        self.ledger.append(genesis_bytes, block, bytes([Code.VALID]), UpdateBatch(height=1))
+        self.ledger.append(genesis_bytes, block, bytes([Code.VALID]), genesis_batch(block))
 
     def _check_reindexed(self) -> None:
         """Blocks found beyond the index after a crash are adopted only if they chain and the orderer signed them."""
@@ -139,11 +155,15 @@ class PeerChannel:
     def _recover(self) -> None:
         state = self.ledger.state
         if state.height == 0 and self.ledger.stored_height >= 1:
-            self.ledger.apply_replayed(UpdateBatch(height=1))
+            self.ledger.apply_replayed(genesis_batch(self.ledger.block(0)))
         for number in range(max(state.height, 1), self.ledger.stored_height):
             committed = self.ledger.committed_block(number)
+            before = config_in_force(state)
             self.ledger.apply_replayed(self.validator.replay(committed.block, committed.codes))
             self.validator.invalidate_definitions()
+            after = config_in_force(state)
+            if after is not None and after != before:
+                self._use_config(record_config(after))
             log.info("channel %s: replayed block %d into the state database", self.name, number)
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -241,6 +261,8 @@ class PeerChannel:
             self._history = history
             if verdict.batch.touches(LIFECYCLE):
                 self.validator.invalidate_definitions()
+            if verdict.config is not None:
+                self._use_config(verdict.config)
         with self._height_changed:
             self._height_changed.notify_all()
         event = BlockEvent(
@@ -297,6 +319,9 @@ class PeerChannel:
         block = decode_canonical(record.block, Block)
         if number == 0:
             outcomes: tuple[TxOutcome, ...] = (genesis_outcome(),)
+        elif is_config_block(block):
+            code = Code(record.codes[0]) if record.codes else Code.BAD_PAYLOAD
+            outcomes = (TxOutcome(index=0, tx_id="", code=code, detail="channel configuration", function="config"),)
         else:
             outcomes = tuple(self._describe(block, record.codes))
         return BlockEvent(self.name, number, header_hash(block.header), block.header.timestamp_ms, outcomes)

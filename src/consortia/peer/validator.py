@@ -15,6 +15,12 @@ transaction of a block, in order, a peer checks that:
    (``MVCC_READ_CONFLICT``), and every range scanned still returns exactly the same keys
    (``PHANTOM_READ_CONFLICT``).
 
+A block holding one configuration transaction alone (after the genesis block) is judged instead by
+:func:`consortia.channel.update.judge_update` under the configuration in force (``CONFIG_REJECTED``,
+``CONFIG_POLICY_FAILURE``); when valid, its :class:`~consortia.channel.update.ConfigRecord` is written to the
+state and :attr:`ValidatedBlock.config` tells the peer to judge the next block under the new rules. A creator or
+endorser whose certificate its CA has revoked is ``REVOKED_CERTIFICATE`` (an endorsement by one does not count).
+
 Signature checks are independent of each other, so they are collected first and verified in parallel; the
 order-dependent checks (duplicates, policies that may change within the block, MVCC) run sequentially after.
 Valid transactions are applied to an in-memory :class:`~consortia.ledger.updates.UpdateBatch` that later
@@ -37,7 +43,19 @@ from functools import lru_cache
 
 import msgspec
 
-from consortia.channel.rules import ChannelRules
+from consortia.channel.rules import ChannelRules, read_genesis
+from consortia.channel.update import (
+    CONFIG_KEY,
+    CONFIG_NAMESPACE,
+    AcceptedUpdate,
+    ConfigRecord,
+    ConfigRefused,
+    encode_record,
+    genesis_record,
+    is_config_block,
+    judge_envelope,
+    record_of,
+)
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.context import key_hash, salted_value_hash
 from consortia.contracts.lifecycle import LIFECYCLE, ContractDefinition, definition_from_json, definition_key
@@ -45,6 +63,7 @@ from consortia.identity import CertInfo, Kind, MembershipError
 from consortia.identity.batch import SignatureJob, verify_many
 from consortia.ledger.block import Block
 from consortia.ledger.codes import Code
+from consortia.ledger.config import ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode, parse_json, sha256
 from consortia.ledger.rwset import NamespaceRWSet, PrivateWrites, RangeRead, Version
 from consortia.ledger.statedb import StateDB
@@ -96,6 +115,8 @@ class ValidatedBlock:
     codes: bytes
     batch: UpdateBatch
     outcomes: tuple[TxOutcome, ...]
+    config: ChannelConfig | None = None
+    """The configuration this block put in force (a valid configuration block), else None."""
 
 
 @dataclass
@@ -141,13 +162,17 @@ class BlockValidator:
     def __init__(
         self, rules: ChannelRules, state: StateDB, peer_org: str | None, transient: TransientSource | None = None
     ) -> None:
-        self.rules = rules
         self.state = state
         self.peer_org = peer_org
         self.transient = transient or (lambda tx_id: [])
-        self._definitions: dict[str, ContractDefinition | None] = {}
         self._prefetched: dict[tuple[str, str], Version] = {}
         self._prefetch_complete = False
+        self.use_rules(rules)
+
+    def use_rules(self, rules: ChannelRules) -> None:
+        """Judge the following blocks under ``rules`` (a configuration block changed them)."""
+        self.rules = rules
+        self._definitions: dict[str, ContractDefinition | None] = {}
         self._lifecycle_definition = ContractDefinition(LIFECYCLE, "1", 1, "", rules.lifecycle_policy_text, ())
 
     # -- decoding and signatures (order-independent) ----------------------------------------------------------
@@ -158,7 +183,7 @@ class BlockValidator:
             opened = open_envelope(tx.envelope_bytes)
             payload = opened.payload
         except NotATransaction:
-            tx.fail(Code.CONFIG_REJECTED, "configuration updates are only accepted in the genesis block")
+            tx.fail(Code.CONFIG_REJECTED, "a configuration transaction must be alone in its block")
             return
         except MalformedError as exc:
             tx.fail(Code.BAD_PAYLOAD, str(exc))
@@ -175,7 +200,8 @@ class BlockValidator:
         try:
             tx.creator = self.rules.members.validate(proposal.creator, at_ms=at_ms, kinds=_CLIENT_KINDS)
         except MembershipError as exc:
-            tx.fail(Code.NOT_A_MEMBER, f"creator: {exc.message}")
+            revoked = exc.code == MembershipError.REVOKED_CERTIFICATE
+            tx.fail(Code.REVOKED_CERTIFICATE if revoked else Code.NOT_A_MEMBER, f"creator: {exc.message}")
             return
         if payload.proposal_hash != sha256(transaction.proposal):
             tx.fail(Code.BAD_RESPONSE, "endorsed response does not belong to this proposal")
@@ -480,9 +506,26 @@ class BlockValidator:
             events=tx.payload.events if (tx.payload and tx.code == Code.VALID) else (),
         )
 
+    def _config_block(self, block: Block, update: AcceptedUpdate | None, code: Code, detail: str) -> ValidatedBlock:
+        """The verdict on a configuration block: its record written to the state when the update is valid."""
+        number = block.header.number
+        batch = UpdateBatch(height=number + 1)
+        self._expire_private(batch, number)
+        if update is not None:
+            write_config_record(batch, record_of(update, number, block.header.timestamp_ms))
+            detail = f"channel configuration version {update.config.version}, signed by {', '.join(update.signers)}"
+        outcome = TxOutcome(index=0, tx_id="", code=code, detail=detail, function="config")
+        return ValidatedBlock(bytes([int(code)]), batch, (outcome,), update.config if update else None)
+
     def validate(self, block: Block) -> ValidatedBlock:
         """Judge every transaction of a block in order; return its codes, state updates and outcomes."""
         number = block.header.number
+        if is_config_block(block):
+            try:
+                update = judge_envelope(self.rules, block.transactions[0], block.header.timestamp_ms)
+            except ConfigRefused as refused:
+                return self._config_block(block, None, refused.code, refused.message)
+            return self._config_block(block, update, Code.VALID, "")
         txs, jobs = self._open_block(block)
         self._authenticate(txs, jobs)
         seen = self.state.tx_seen(tx.proposal.tx_id for tx in txs if tx.authenticated and tx.proposal)
@@ -501,6 +544,10 @@ class BlockValidator:
     def replay(self, block: Block, codes: bytes) -> UpdateBatch:
         """The state updates of a block validated before, from its stored codes (crash recovery; no checks)."""
         number = block.header.number
+        if is_config_block(block):
+            # A configuration block is rare and small: judge it again to rebuild its record (the stored code says
+            # it was valid under the rules in force, which the peer restores before replaying the next block).
+            return self.validate(block).batch
         txs, _ = self._open_block(block)
         if len(codes) != len(txs):
             raise ValueError(f"block {number}: {len(codes)} stored codes for {len(txs)} transactions")
@@ -513,3 +560,19 @@ class BlockValidator:
                 definition = self.definition(batch, tx.proposal.contract)
             self._record(tx, batch, number, definition)
         return batch
+
+
+def write_config_record(batch: UpdateBatch, record: ConfigRecord) -> None:
+    """Put a configuration record in the state (and its key history) as part of ``batch``."""
+    value = encode_record(record)
+    version = Version(record.block, 0)
+    batch.state[(CONFIG_NAMESPACE, CONFIG_KEY)] = KeyWrite(value, version)
+    batch.history.append(HistoryRecord(CONFIG_NAMESPACE, CONFIG_KEY, record.block, 0, "", value, record.timestamp_ms))
+
+
+def genesis_batch(genesis: Block) -> UpdateBatch:
+    """The state updates of the genesis block: the record of configuration version 0."""
+    config, transaction = read_genesis(genesis)
+    batch = UpdateBatch(height=1)
+    write_config_record(batch, genesis_record(config, transaction, genesis.header.timestamp_ms))
+    return batch

@@ -14,6 +14,7 @@ from consortia.cli.cluster_cmd import app as cluster_app
 from consortia.cli.cluster_cmd import node
 from consortia.cli.common import err_console
 from consortia.cli.demo_cmd import demo
+from consortia.cli.identity_cmd import app as identity_app
 from consortia.cli.proof_cmd import proof
 from consortia.cli.serve_cmd import serve
 from consortia.cli.verify_cmd import verify
@@ -48,6 +49,7 @@ app.command()(blocks)
 app.command()(tx)
 app.command()(node)
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(identity_app, name="identity")
 
 for _application in discover():
     if _application.cli is not None:

@@ -45,6 +45,7 @@ from consortia.identity.certificate import (
     encode_attributes,
     is_ca_certificate,
     load_certificate,
+    parse_certificate,
 )
 from consortia.identity.keystore import (
     encode_private_key,
@@ -175,6 +176,18 @@ class CertificateAuthority:
             builder = builder.add_extension(attribute_extension, critical=False)
         certificate = builder.sign(self._private_key, algorithm=None)
         return SigningIdentity(certificate.public_bytes(Encoding.DER), private_key.private_bytes_raw())
+
+    def renew(
+        self, certificate: bytes, *, valid_days: int = 825, not_before: datetime | None = None
+    ) -> SigningIdentity:
+        """Certify a new key for the holder of `certificate` (one of ours): same name, kind and attributes."""
+        held = parse_certificate(certificate)
+        if held.org != self.org:
+            raise CertificateError(f"{held.describe()} is not {self.org}'s: the CA of {held.org} renews it")
+        x509_certificate, _ = load_certificate(certificate)
+        if is_ca_certificate(x509_certificate):
+            raise CertificateError(f"{held.describe()} is a CA certificate: rotate a CA instead of renewing it")
+        return self.issue(held.name, held.kind, dict(held.attributes), valid_days=valid_days, not_before=not_before)
 
     @property
     def certificate(self) -> x509.Certificate:

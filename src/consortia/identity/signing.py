@@ -20,15 +20,31 @@ a client signature and one signature per endorsement, and every peer checks
 them all), so they go through PyNaCl (libsodium), which does Ed25519 in about
 half the time OpenSSL takes through ``cryptography``. ``cryptography`` is used
 for what is not hot: building, parsing and storing certificates and keys.
+
+An identity lives in a folder (``cert.pem``, ``key.pem``). Renewing it
+(:func:`replace_identity`) keeps the certificate it replaces next to it as
+``previous-cert.pem``, still good until it expires; a running node follows the
+folder with an :class:`IdentityWatch`, which notices the new files and hands
+the new identity over without a restart.
 """
 
+import logging
+import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from consortia.identity.certificate import PUBLIC_KEY_SIZE, CertInfo, certificate_info, load_certificate
+from consortia.identity.certificate import (
+    PUBLIC_KEY_SIZE,
+    CertInfo,
+    certificate_info,
+    format_timestamp_ms,
+    load_certificate,
+)
 from consortia.identity.keystore import (
     encode_private_key,
     read_private_key,
@@ -45,6 +61,10 @@ SEED_SIZE = 32
 
 CERTIFICATE_FILE = "cert.pem"
 PRIVATE_KEY_FILE = "key.pem"
+PREVIOUS_CERTIFICATE_FILE = "previous-cert.pem"
+"""The certificate a renewal replaced: kept readable, it is still valid until it expires or is revoked."""
+
+log = logging.getLogger(__name__)
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
@@ -140,3 +160,112 @@ class SigningIdentity:
     def __repr__(self) -> str:
         # Never show key material.
         return f"SigningIdentity(org={self.org!r}, name={self.name!r}, kind={self.kind.value!r})"
+
+
+def replace_identity(directory: Path, identity: SigningIdentity, password: bytes | None = None) -> bytes | None:
+    """Write `identity` into `directory`, keeping the certificate it replaces as ``previous-cert.pem``.
+
+    Returns the previous certificate (PEM), or None when the folder held none. The key is written before the
+    certificate, so a watcher that sees the certificate change finds its key already there.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    current = directory / CERTIFICATE_FILE
+    previous = current.read_bytes() if current.exists() else None
+    if previous is not None:
+        write_public_file(directory / PREVIOUS_CERTIFICATE_FILE, previous)
+    write_private_file(directory / PRIVATE_KEY_FILE, encode_private_key(identity._private_key(), password))
+    write_public_file(current, identity.certificate_pem)
+    return previous
+
+
+class IdentityWatch:
+    """Follow an identity folder: when its files change and hold a renewed identity of the same holder, swap it in.
+
+    Every `interval` seconds the watch compares the files' inode, size and modification time with what it saw
+    last; on a change it loads the identity and, when it is the same organisation, name and kind with another
+    certificate, calls `swap` with it. Files caught half-written simply fail to load and are read again on the
+    next tick. A watch never stops its node: a failure is logged and the current identity kept.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        current: SigningIdentity,
+        swap: Callable[[SigningIdentity], None],
+        *,
+        interval: float = 1.0,
+        password: bytes | None = None,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError(f"a watch interval is a positive number of seconds, not {interval!r}")
+        self.directory = Path(directory)
+        self.current = current
+        self.interval = interval
+        self._swap = swap
+        self._password = password
+        self._seen = self._stamp()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _stamp(self) -> tuple[tuple[int, int, int], ...] | None:
+        try:
+            stats = [os.stat(self.directory / name) for name in (CERTIFICATE_FILE, PRIVATE_KEY_FILE)]
+        except OSError:
+            return None
+        return tuple((stat.st_ino, stat.st_size, stat.st_mtime_ns) for stat in stats)
+
+    def poll(self) -> SigningIdentity | None:
+        """Look once; return the identity swapped in, or None when nothing (usable) changed."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return None
+        try:
+            renewed = SigningIdentity.load(self.directory, self._password)
+        except (OSError, ValueError) as error:
+            log.info("identity in %s not readable yet (%s); trying again", self.directory, error)
+            return None
+        self._seen = stamp
+        if renewed.certificate_der == self.current.certificate_der:
+            return None
+        held, found = self.current.info, renewed.info
+        if (found.org, found.name, found.kind) != (held.org, held.name, held.kind):
+            log.error(
+                "identity in %s is now %s, a %s; keeping %s, a %s (a renewal keeps who the holder is)",
+                self.directory,
+                found.describe(),
+                found.kind.value,
+                held.describe(),
+                held.kind.value,
+            )
+            return None
+        self._swap(renewed)
+        self.current = renewed
+        log.warning(
+            "identity %s renewed: serial %x in use (was %x), valid until %s",
+            found.describe(),
+            found.serial,
+            held.serial,
+            format_timestamp_ms(found.not_after_ms),
+        )
+        return renewed
+
+    def start(self) -> "IdentityWatch":
+        """Poll in a daemon thread until :meth:`stop`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"identity-watch-{self.current.name}", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # a swap that failed must not end the watch
+                log.exception("identity watch of %s failed; the current identity stays", self.directory)
+
+    def stop(self) -> None:
+        """Stop polling (and wait for the thread)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

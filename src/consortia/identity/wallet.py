@@ -4,6 +4,9 @@ Programs hold their own keys and sign their own requests. People log in with a p
 signs on their behalf — but it never holds their keys in the clear at rest: each key is stored as PKCS #8,
 encrypted under the user's password (``cryptography``'s best available scheme), next to an Argon2id hash of the
 password for fast refusal of wrong ones. The key is decrypted at login and lives only in that session's memory.
+
+A person's certificate is renewed in place (:meth:`Wallet.replace`): the new key is encrypted under the same
+password (which the person must give), and the certificate it replaces stays readable as ``previous-cert.pem``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import Argon2Error, InvalidHashError
 
-from consortia.identity.signing import SigningIdentity
+from consortia.identity.signing import SigningIdentity, replace_identity
 
 _HASHER = PasswordHasher()
 USERS_FILE = "users.json"
@@ -92,3 +95,21 @@ class Wallet:
         except (OSError, ValueError) as exc:
             raise WalletError(f"the wallet entry of {username} cannot be opened: {exc}") from None
         return user, identity
+
+    def replace(self, identity: SigningIdentity, password: str) -> bytes | None:
+        """Put a renewed identity in a person's entry, under their password; return the certificate it replaced.
+
+        WalletError if the person has no entry or the password is not theirs: a renewal never changes a password.
+        """
+        username = f"{identity.org}/{identity.name}"
+        user = self.users().get(username)
+        if user is None:
+            raise WalletError(f"{username} has no wallet entry to renew")
+        try:
+            _HASHER.verify(user.password_hash, password)
+        except (Argon2Error, InvalidHashError):
+            raise WalletError(f"the password given is not {username}'s") from None
+        if identity.kind.value != user.kind:
+            raise WalletError(f"{username} is a {user.kind}; the renewed certificate says {identity.kind.value}")
+        with self._lock:
+            return replace_identity(self.directory / user.org / user.name, identity, password=password.encode())

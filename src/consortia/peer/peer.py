@@ -7,6 +7,10 @@ sign the result, disseminating private writes to the peers of the collection's m
 block). The peer routes requests to its channels by name.
 
 Delivery threads pull blocks from the ordering service and hand them to ``receive_block``.
+
+A renewed certificate is taken in while running (:meth:`Peer.use_identity`, fed by an
+:class:`~consortia.identity.signing.IdentityWatch` on the peer's identity folder): endorsements are signed with the
+new one from then on, and those already signed with the old one still validate while it is valid.
 """
 
 from __future__ import annotations
@@ -53,6 +57,19 @@ class Peer:
         )
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._identity_lock = threading.Lock()
+
+    def use_identity(self, identity: SigningIdentity) -> None:
+        """Sign with a renewed identity of this same peer from now on (its channels too)."""
+        if (identity.org, identity.name, identity.kind) != (self.org, self.name, self.identity.kind):
+            raise ValueError(
+                f"{identity.info.describe()} ({identity.kind.value}) cannot replace {self.identity.info.describe()} "
+                f"({self.identity.kind.value}): a renewal keeps who the peer is"
+            )
+        with self._identity_lock:
+            self.identity = identity
+            for peer_channel in list(self.channels.values()):
+                peer_channel.identity = identity
 
     def channel(self, name: str) -> PeerChannel:
         """The joined channel ``name``; EndorsementError if this peer is not on it."""
@@ -64,9 +81,11 @@ class Peer:
     def join(self, genesis_bytes: bytes, name: str) -> PeerChannel:
         """Join a channel from its genesis block."""
         if name not in self.channels:
+            with self._identity_lock:
+                identity = self.identity
             self.channels[name] = PeerChannel(
                 name,
-                self.identity,
+                identity,
                 self.directory / name,
                 self.registry,
                 genesis_bytes,

@@ -59,6 +59,8 @@ class ServerSettings:
     """Bearer token ``/metrics`` requires; without one, only loopback clients may read the metrics."""
     max_streams_per_caller: int = 8
     tamper_proofs: bool = False
+    watch_identities: bool = True
+    """Follow the nodes' identity folders while served (``consortia identity renew`` then needs no restart)."""
     """Test-only: corrupt proofs in transit so the browser verifier's failure path can be tested."""
 
 
@@ -121,8 +123,14 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        metrics.close()
+        # While served, renewed node certificates are picked up from the data folder without a restart.
+        watches = backend.watch_identities() if settings.watch_identities else []
+        try:
+            yield
+        finally:
+            for watch in watches:
+                watch.stop()
+            metrics.close()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -31,8 +31,9 @@ from consortia.identity import (
     SigningIdentity,
     parse_certificate,
 )
+from consortia.identity.signing import IdentityWatch
 from consortia.identity.wallet import Wallet
-from consortia.network.bootstrap import wallet_dir
+from consortia.network.bootstrap import orderer_dir, peer_dir, wallet_dir
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec
 from consortia.peer.channel import PeerChannel
@@ -138,6 +139,25 @@ class Backend:
         self.directory = Path(directory or network.directory)
         self.members = MembersNow(network, self.directory)
         self.wallet = Wallet(wallet_dir(self.directory))
+
+    def watch_identities(self, interval: float = 1.0) -> list[IdentityWatch]:
+        """Start following the peers' and the orderer's identity folders, so a renewal needs no restart."""
+        watches = []
+        for org, peer in self.network.peers.items():
+            watches.append(
+                IdentityWatch(peer_dir(self.directory, org), peer.identity, peer.use_identity, interval=interval)
+            )
+        orderer = self.network.orderer
+        current = getattr(orderer, "identity", None)
+        if isinstance(current, SigningIdentity):
+
+            def swap_orderer(identity: SigningIdentity) -> None:
+                # The orderer reads its identity once per block it cuts, so a plain swap is enough.
+                orderer.identity = identity  # type: ignore[attr-defined]
+
+            folder = orderer_dir(self.directory, self.network.spec.orderer_org)
+            watches.append(IdentityWatch(folder, current, swap_orderer, interval=interval))
+        return [watch.start() for watch in watches]
 
     # -- channels --------------------------------------------------------------------------------------------
 

@@ -9,7 +9,10 @@ older than :data:`.present.STALE_AFTER_MS` is marked stale with its age. Its scr
 what a recall needs — and can recall a lot with everything made from it in one EPCIS event (``POST
 /api/coldchain/recall``: the owner of every lot, or an inspector of the inspection agency, with the owners' and the
 agency's peers endorsing), and listens to ``/api/coldchain/live``, a server-sent event stream of the loggers' latest
-readings and of the contract's alarm and capture events as blocks commit.
+readings and of the contract's alarm and capture events as blocks commit. Beside each logger, "verify" checks its
+last anchored reading in the browser (``readingproof.js``): ``/api/coldchain/devices`` names that reading and
+``/api/coldchain/reading-proof?device=…&seq=…`` serves its proof (without the members' ``sealed`` part, which the
+``consortia coldchain reading-proof`` command checks).
 
 :func:`start_services` starts, with the server, what the data folder's ``coldchain/services.json`` asks for
 (written by the demo): an MQTT broker, the ingestion service, and live loggers that keep publishing.
@@ -38,7 +41,9 @@ from consortia.apps.coldchain.consortium import CHANNEL, CONTRACT
 from consortia.apps.coldchain.domain import gs1, timestamps
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.domain.facts import CONTEXT, PREFIX
+from consortia.apps.coldchain.service import proofs
 from consortia.apps.coldchain.service.capture import Capturer, contract_of
+from consortia.apps.coldchain.service.store import ReadingStore
 from consortia.apps.coldchain.web import present
 from consortia.apps.coldchain.web.access import reader, signer
 from consortia.apps.coldchain.web.catalogue import CATALOGUE, named, page_strings
@@ -93,6 +98,26 @@ def _site(sites: Mapping[str, Mapping[str, Any]], site: str, lang: str) -> dict[
     """A logger's site as shown: its name in ``lang`` and its GLN, or the site id itself."""
     known = sites.get(site) or {}
     return {"name": known.get(lang) or known.get("en") or site, "gln": known.get("gln"), "known": bool(known)}
+
+
+def anchored_readings(readings: ReadingStore, lang: str) -> dict[str, dict[str, Any]]:
+    """Each logger's last reading in an anchored batch (the one the dashboard offers to verify), by device."""
+    last: dict[str, Any] = {}
+    for batch in readings.batches("anchored"):
+        known = last.get(batch.device)
+        if known is None or (batch.end_ms, batch.part) > (known.end_ms, known.part):
+            last[batch.device] = batch
+    out: dict[str, dict[str, Any]] = {}
+    for device, batch in last.items():
+        rows = readings.batch_readings(device, batch.window, batch.part)
+        if not rows:
+            continue
+        seq, ts_ms, celsius = rows[-1]
+        text = CATALOGUE.text(
+            lang, "dash.anchored_reading", celsius=present.celsius_text(celsius), when=present.when(ts_ms, lang)
+        )
+        out[device] = {"seq": seq, "ts_ms": ts_ms, "celsius": celsius, "text": text}
+    return out
 
 
 def build_router(backend: Backend, resources: Resources) -> APIRouter:
@@ -228,15 +253,46 @@ def build_router(backend: Backend, resources: Resources) -> APIRouter:
             for d, s, ts, c in (readings.latest() if readings is not None else [])
         ]
 
+    def device_rows_with_proofs(lang: str) -> list[dict[str, Any]]:
+        rows = device_rows(lang)
+        readings = store()
+        anchored = anchored_readings(readings, lang) if readings is not None else {}
+        for row in rows:
+            row["anchored"] = anchored.get(row["device"])
+        return rows
+
     @router.get("/api/coldchain/devices", summary="Loggers: latest reading (stale ones marked) and associations")
     async def devices(request: Request) -> dict[str, Any]:
         backend.require_read(await caller_of(request), CHANNEL)
         readings = store()
         return {
-            "devices": await run_in_threadpool(device_rows, language_of(request)),
+            "devices": await run_in_threadpool(device_rows_with_proofs, language_of(request)),
             "counters": readings.saved_counters() if readings is not None else {},
             "stale_after_ms": present.STALE_AFTER_MS,
         }
+
+    @router.get("/api/coldchain/reading-proof", summary="The proof of one stored reading, for the browser (members)")
+    async def reading_proof(
+        request: Request,
+        device: str = Query(..., min_length=1, max_length=64),
+        seq: int = Query(..., ge=0, le=proofs.MAX_SAFE_INTEGER),
+    ) -> dict[str, Any]:
+        backend.require_read(await caller_of(request), CHANNEL)
+        readings = store()
+        if readings is None:
+            raise Problem(404, "this server keeps no readings", code="NO_READINGS")
+        settings = getattr(request.app.state, "settings", None)
+        try:
+            return await run_in_threadpool(
+                proofs.browser_reading_proof,
+                readings,
+                backend.peer_channel(CHANNEL),
+                device,
+                seq,
+                tamper=bool(getattr(settings, "tamper_proofs", False)),
+            )
+        except proofs.ProofError as exc:
+            raise Problem(404, str(exc)[:300], code="NO_PROOF") from None
 
     @router.get("/api/coldchain/live", summary="Server-sent events: latest readings, alarms, captures")
     async def live(request: Request) -> Response:

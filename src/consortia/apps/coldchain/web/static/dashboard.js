@@ -1,5 +1,7 @@
 // Operators' dashboard: lots (safety state, in transit, alarms, inspection, recall), one click to everything
 // downstream of a lot, open alarms, recalls, and live logger temperatures from the server-sent event stream.
+// Beside each logger, "verify" checks its last anchored reading in this browser (readingproof.js with the gateway's
+// verifier.js): the reading shown is the one proven, it is in its batch, and the batch is anchored in the ledger.
 //
 // Every string comes from the server's catalogue (#strings); times, places and codes arrive already written for
 // the page's language in each row's "display" part, so this script never formats a date or names a code.
@@ -125,14 +127,51 @@ async function loadAlarms() {
   if (!alarms.length) list.append(el('li', { class: 'note' }, t('dash.no_alarms')));
 }
 
+async function verifyAnchored(device, anchored, button) {
+  const panel = root.querySelector('[data-reading-proof-panel]');
+  const box = panel.querySelector('[data-reading-result]');
+  panel.querySelector('[data-reading-shown]').replaceChildren(
+    el('span', { translate: 'no' }, device), ` · ${t('rp.seq', { seq: anchored.seq })} · ${anchored.text}`);
+  box.dataset.readingVerified = 'pending';
+  box.replaceChildren(el('p', { class: 'note' }, t('rp.checking')));
+  button.disabled = true;
+  try {
+    const verifier = await import('/static/verifier.js');
+    const proof = await import('/coldchain/static/readingproof.js');
+    const url = `/api/coldchain/reading-proof?device=${encodeURIComponent(device)}&seq=${anchored.seq}`;
+    const shown = { device, seq: anchored.seq, ts_ms: anchored.ts_ms, celsius: anchored.celsius };
+    proof.renderReading(box, await proof.checkReading(url, shown, verifier), t, verifier);
+  } catch (error) {
+    box.dataset.readingVerified = 'false';
+    box.replaceChildren(el('p', { class: 'alarm' }, t('dash.failed', { detail: error.message })));
+  } finally {
+    button.disabled = false;
+  }
+  panel.scrollIntoView({ block: 'nearest' });
+}
+
+function proofCell(device, anchored) {
+  if (!anchored) return [el('span', { class: 'note' }, t('dash.not_anchored'))];
+  const button = el('button', { type: 'button', class: 'verify', 'data-verify-reading': device,
+    title: t('dash.verify_reading_of', { device }) }, t('dash.verify_reading'));
+  button.addEventListener('click', (event) => {
+    event.stopPropagation();
+    verifyAnchored(device, anchored, button).catch((e) => console.error(e));
+  });
+  return [button];
+}
+
 function showReading(rows, table, data) {
   let row = rows.get(data.device);
   if (!row) {
     row = el('tr', { 'data-device': data.device },
-      cell(t('dash.logger'), el('span', { translate: 'no' }, data.device)), cell(t('dash.site')), cell(t('dash.celsius')), cell(t('dash.at')));
+      cell(t('dash.logger'), el('span', { translate: 'no' }, data.device)), cell(t('dash.site')), cell(t('dash.celsius')), cell(t('dash.at')),
+      cell(t('dash.proof')));
     rows.set(data.device, row);
     table.append(row);
   }
+  // The stream's rows carry no anchored reading: only the devices list does, so a stream update keeps the button.
+  if (data.anchored !== undefined) row.children[4].replaceChildren(...proofCell(data.device, data.anchored));
   const site = data.display.site;
   row.children[1].replaceChildren(el('span', site.known ? { title: site.gln ? `GLN ${site.gln}` : '' } : { translate: 'no' }, site.name));
   row.children[2].textContent = data.celsius.toFixed(1);

@@ -17,6 +17,7 @@ from consortia.cli.demo_cmd import demo
 from consortia.cli.identity_cmd import app as identity_app
 from consortia.cli.proof_cmd import proof
 from consortia.cli.serve_cmd import serve
+from consortia.cli.snapshot_cmd import app as snapshot_app
 from consortia.cli.verify_cmd import verify
 from consortia.plugins import discover
 
@@ -49,6 +50,7 @@ app.command()(blocks)
 app.command()(tx)
 app.command()(node)
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(snapshot_app, name="snapshot")
 app.add_typer(identity_app, name="identity")
 
 for _application in discover():

@@ -62,6 +62,18 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) 
 
 NULL_VERSION_BLOCK = -1
 
+SNAPSHOT_TABLES: dict[str, tuple[int, str]] = {
+    "state": (5, "ns, key"),
+    "key_policy": (3, "ns, key"),
+    "history": (8, "ns, key, block, tx"),
+    "hashed": (6, "ns, coll, key_hash"),
+    "txids": (4, "tx_id"),
+}
+"""Tables a snapshot carries, with their column counts and row order: everything a replay of the blocks would
+write except private plaintext (``private``, ``purged``, ``transient``), which only member peers keep. ``txids``
+is whole — a duplicate check must know every transaction id ever used, not only recent ones — and so is
+``history``, the key history that history queries and the state digest read."""
+
 
 @dataclass(frozen=True)
 class StateValue:
@@ -470,6 +482,60 @@ class StateDB:
             )
         if batch.transient_done:
             conn.executemany("DELETE FROM transient WHERE tx_id = ?", [(t,) for t in batch.transient_done])
+
+    # -- snapshots -------------------------------------------------------------------------------------------
+
+    def export_rows(self) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:
+        """The height and every row of the tables a snapshot carries (:data:`SNAPSHOT_TABLES`), read at once."""
+        with self._reader() as conn:
+            began = not conn.in_transaction
+            if began:
+                conn.execute("BEGIN")
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE name = 'height'").fetchone()
+                tables = {
+                    table: [tuple(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY {order}")]
+                    for table, (_, order) in SNAPSHOT_TABLES.items()
+                }
+            finally:
+                if began:
+                    conn.execute("COMMIT")
+        return (row[0] if row else 0), tables
+
+    def import_rows(self, height: int, tables: dict[str, list[tuple[Any, ...]]]) -> None:
+        """Fill an empty database with a snapshot's rows and set its height, in one transaction.
+
+        Raises ValueError naming the table and row when a row does not fit (nothing is written then).
+        """
+        if self.read_only:
+            raise RuntimeError("state database is open read-only")
+        unknown = sorted(set(tables) - set(SNAPSHOT_TABLES))
+        if unknown:
+            raise ValueError(f"a snapshot carries the tables {', '.join(SNAPSHOT_TABLES)}, not {', '.join(unknown)}")
+        with self._write_lock:
+            conn = self._writer
+            if conn.execute("SELECT 1 FROM meta WHERE name = 'height'").fetchone() is not None:
+                raise ValueError(f"state database {self.path} is not empty: a snapshot goes into a new one")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table, (columns, _) in SNAPSHOT_TABLES.items():
+                    rows = tables.get(table, [])
+                    for number, row in enumerate(rows):
+                        if len(row) != columns:
+                            raise ValueError(f"{table} row {number} has {len(row)} columns, expected {columns}")
+                    marks = ", ".join("?" for _ in range(columns))
+                    try:
+                        conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+                    except sqlite3.Error as exc:
+                        raise ValueError(f"{table} rows do not fit the table: {exc}") from None
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('height', ?)", (height,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._generation += 1
+            self._policy_namespaces = {row[0] for row in conn.execute("SELECT DISTINCT ns FROM key_policy")}
+        self._refresh_idle()
 
     # -- comparing -------------------------------------------------------------------------------------------
 

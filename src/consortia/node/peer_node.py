@@ -75,7 +75,7 @@ def state_digest(channel: PeerChannel) -> dict[str, Any]:
         height = state.height
         for table, row in state.digest_rows():
             digest.update(_ROW_ENCODER.encode([table, list(row)]))
-    last = channel.ledger.block(height - 1).header if height else None
+    last = channel.ledger.header(height - 1) if height else None
     return {
         "height": height,
         "last_header_hash": header_hash(last).hex() if last else "",
@@ -201,7 +201,7 @@ class PeerNode:
         channels = {}
         for name, channel in self.peer.channels.items():
             height = channel.height
-            last = channel.ledger.block(height - 1).header if height else None
+            last = channel.ledger.header(height - 1) if height else None
             channels[name] = {"height": height, "last_header_hash": header_hash(last).hex() if last else ""}
         status["channels"] = channels
         return json_reply(status)

@@ -22,7 +22,7 @@ import pytest
 import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.service.proofs import verify_reading_proof
-from consortia.gateway.server.app import create_app
+from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.ledger import merkle
 from consortia.ledger.encoding import canonical_json
 from consortia.ledger.proof import corrupt_in_transit
@@ -41,7 +41,7 @@ needs_chromium = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def server(demo_network) -> Iterator[ServerThread]:
     settle(demo_network)
-    with ServerThread(create_app(demo_network)) as running:
+    with ServerThread(create_app(demo_network, ServerSettings(secure_cookies=False))) as running:
         yield running
 
 
@@ -113,6 +113,34 @@ def test_bad_reading_proof_requests_get_clear_errors(demo_network, server, good)
     assert negative.status_code == 422
     again = _proof(server, lot, good["reading"]["ts_ms"])  # and nothing was lost: the good one still answers
     assert again.status_code == 200 and again.json()["leaf_hash"] == good["leaf_hash"]
+
+
+def test_the_dashboards_reading_proofs_are_for_members_and_refuse_bad_input(server) -> None:
+    url = f"{server.base}/api/coldchain/reading-proof"
+    anonymous = httpx.get(url, params={"device": "LG-001", "seq": 1}, headers={"Accept": "application/json"})
+    assert anonymous.status_code == 401
+    with httpx.Client(base_url=server.base, timeout=60, headers={"Accept": "application/json"}) as member:
+        login = member.post(
+            "/api/login", json={"username": f"{consortium.RETAILER}/yuna", "password": consortium.DEMO_PASSWORD}
+        )
+        assert login.status_code < 400, login.text
+        devices = member.get("/api/coldchain/devices").json()["devices"]
+        offered = [row for row in devices if row["anchored"]]
+        assert offered, devices
+        row = offered[0]
+        proof = member.get(url, params={"device": row["device"], "seq": row["anchored"]["seq"]})
+        assert proof.status_code == 200, proof.text
+        document = proof.json()
+        assert "sealed" not in document
+        assert document["reading"]["ts_ms"] == row["anchored"]["ts_ms"]
+        assert document["reading"]["celsius"] == row["anchored"]["celsius"]
+        assert all(s.ok for s in verify_reading_proof(document))
+        unknown = member.get(url, params={"device": row["device"], "seq": 999_999_999})
+        assert unknown.status_code == 404 and unknown.json()["code"] == "NO_PROOF"
+        assert "no reading" in unknown.json()["detail"]
+        assert member.get(url, params={"device": row["device"], "seq": "x"}).status_code == 422
+        assert member.get(url, params={"device": "", "seq": 1}).status_code == 422
+        assert member.get(url, params={"device": "L" * 65, "seq": 1}).status_code == 422
 
 
 # -- tampered copies ------------------------------------------------------------------------------------------

@@ -191,6 +191,7 @@ _EN: dict[str, str] = {
     "rp.step.tx.header": "The block header says what was signed",
     "rp.step.tx.certificate": "The block was signed by a trusted ordering service",
     "rp.step.tx.signature": "The ordering service's signature holds",
+    "rp.step.binding": "The transaction's identity is its own (hash of its nonce and signer)",
     "rp.step.other": "Another check",
     # errors
     "error.title": "{status} · {title}",
@@ -364,6 +365,7 @@ _KO: dict[str, str] = {
     "rp.step.tx.header": "블록 헤더가 서명된 내용과 같음",
     "rp.step.tx.certificate": "신뢰하는 주문 서비스가 블록에 서명함",
     "rp.step.tx.signature": "주문 서비스의 서명이 맞음",
+    "rp.step.binding": "거래 식별자가 그 거래 자체의 것임 (논스와 서명자의 해시)",
     "rp.step.other": "기타 확인",
     "error.title": "{status} · {title}",
     "error.401": "로그인이 필요합니다",

@@ -14,8 +14,10 @@
 //      envelope is the transaction named, and the transaction proof holds (the gateway's verifier.js).
 //
 // A page adds one step before these: the proof is about the reading the page shows (the same time and value), so a
-// server cannot show one temperature and prove another. The members' "sealed" part of a proof (the full event and
-// its salt) is never sent to a browser; the CLI checks it.
+// server cannot show one temperature and prove another; and one after them, as the explorer's widget does: the
+// envelope's transaction id is the hash of its nonce and creator, on the channel the orderer signed
+// (verifier.checkTransaction). The members' "sealed" part of a proof (the full event and its salt) is never sent to
+// a browser; the CLI checks it.
 //
 // Canonical JSON here is what the server's msgspec encoder writes: sorted keys, no spaces, and a float always as a
 // float ("2.0", "1e-7", "1.5e16"), which JSON.stringify does not do.
@@ -82,6 +84,7 @@ const messageOf = (error) => (error instanceof Error ? error.message : String(er
 export function stepKey(name, verifier) {
   if (name === SHOWN_STEP) return 'shown';
   if (name === FETCH_STEP) return 'fetch';
+  if (name === verifier.TRANSACTION_STEP) return 'binding';
   const own = Object.entries(STEPS).find(([, text]) => text === name);
   if (own) return own[0];
   if (name.startsWith(TRANSACTION)) {
@@ -96,7 +99,13 @@ export function stepKey(name, verifier) {
  * must hold). `verifier` is the gateway's verifier.js module. Never throws for a bad document.
  */
 export async function verifyReadingProof(doc, verifier, options = {}) {
+  return (await readingSteps(doc, verifier, options)).steps;
+}
+
+/** verifyReadingProof's steps, and the block header its transaction proof verified (null when it did not get that far). */
+async function readingSteps(doc, verifier, options) {
   const steps = [];
+  const result = { steps, header: null };
   const add = (name, ok, detail = '') => {
     steps.push({ name, ok: Boolean(ok), detail: String(detail) });
     return Boolean(ok);
@@ -123,11 +132,11 @@ export async function verifyReadingProof(doc, verifier, options = {}) {
     if (typeof sensor !== 'object' || Array.isArray(sensor)) throw new TypeError("the anchoring leaf's sensor must be an object");
   } catch (error) {
     add(STEPS.readable, false, messageOf(error));
-    return steps;
+    return result;
   }
   add(STEPS.readable, true);
   const leafHex = verifier.bytesToHex(leaf);
-  if (!add(STEPS.leaf, leafHex === get(doc, 'leaf_hash'), leafHex)) return steps;
+  if (!add(STEPS.leaf, leafHex === get(doc, 'leaf_hash'), leafHex)) return result;
   add(STEPS.batch, await verifier.verifyInclusion(leaf, index, count, path, root, options), `leaf ${index} of ${count}`);
   add(
     STEPS.anchor,
@@ -146,7 +155,7 @@ export async function verifyReadingProof(doc, verifier, options = {}) {
     committed = committedRoot(verifier.base64ToBytes(field(txDoc, 'envelope')), verifier.hexToBytes);
   } catch (error) {
     add(STEPS.root, false, messageOf(error));
-    return steps;
+    return result;
   }
   let holds = false;
   try {
@@ -158,8 +167,10 @@ export async function verifyReadingProof(doc, verifier, options = {}) {
   }
   add(STEPS.capture, holds, `leaf ${capture.index} of ${capture.count}, root ${verifier.bytesToHex(committed.root).slice(0, 16)}…`);
   add(STEPS.named, committed.txId === txId.toLowerCase(), committed.txId);
-  for (const inner of (await verifier.checkProof(txDoc, options)).steps) add(`${TRANSACTION}${inner.name}`, inner.ok, inner.detail);
-  return steps;
+  const proof = await verifier.checkProof(txDoc, options);
+  for (const inner of proof.steps) add(`${TRANSACTION}${inner.name}`, inner.ok, inner.detail);
+  result.header = proof.header;
+  return result;
 }
 
 /** The page's own step: the document proves the reading the page shows (time and value; logger and number if shown). */
@@ -190,7 +201,11 @@ export async function checkReading(url, shown, verifier, options = {}) {
     return { steps: [{ name: FETCH_STEP, ok: false, detail: messageOf(error) }], doc };
   }
   try {
-    return { steps: [checkShown(shown, doc), ...(await verifyReadingProof(doc, verifier, options))], doc };
+    const { steps, header } = await readingSteps(doc, verifier, options);
+    // As the explorer's widget does: the envelope is the transaction named, its id the hash of its nonce and
+    // creator, on the channel the orderer signed — the binding verify_reading_proof checks only by name.
+    const binding = header ? [await verifier.checkTransaction(doc.transaction_proof, header, { txId: doc.batch.tx_id }, options)] : [];
+    return { steps: [checkShown(shown, doc), ...steps, ...binding], doc };
   } catch (error) {
     return { steps: [{ name: STEPS.readable, ok: false, detail: messageOf(error) }], doc };
   }

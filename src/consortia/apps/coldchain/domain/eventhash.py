@@ -284,6 +284,9 @@ class _Reader:
             text = _scalar_text(value["#text"]) if "#text" in value else ""
             children = tuple(c for key, item in value.items() for c in self.members(key, item, name))
             return Element(name, text, children)
+        if isinstance(value, list):
+            # A list inside a list: the reference writes its entries as nameless children ("name=a=b", sorted).
+            return Element(name, "", tuple(self.element("", item, name) for item in value if item is not None))
         text = _expand_value(_scalar_text(value), self.prefixes)
         vocabulary = _VOCABULARY.get((parent, name))
         if vocabulary:

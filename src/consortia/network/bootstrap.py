@@ -19,6 +19,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import msgspec
+
 from consortia.identity import CertificateAuthority, Kind, SigningIdentity
 from consortia.identity.wallet import Wallet
 from consortia.ledger.config import (
@@ -32,7 +34,7 @@ from consortia.ledger.config import (
 from consortia.ledger.encoding import encode
 from consortia.ledger.merkle import CompactRange
 from consortia.ledger.transaction import ENVELOPE_CONFIG, Envelope
-from consortia.network.spec import NetworkSpec, check_spec, save_spec
+from consortia.network.spec import SPEC_FILE, NetworkSpec, OrgSpec, SpecError, check_spec, load_spec, save_spec
 from consortia.ordering.solo import make_block
 
 
@@ -135,3 +137,32 @@ def create_network(directory: Path, spec: NetworkSpec) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(make_genesis(spec, channel.name, cas, admins, orderer, now_ms))
     save_spec(directory, spec)
+
+
+def create_organisation(directory: Path, name: str, *, display_name: str = "") -> OrgSpec:
+    """Create a new organisation's CA, admin, client and peer identities in ``directory`` (a data folder).
+
+    This is the first step of joining an existing consortium: the organisation's CA certificate
+    (``crypto/<name>/ca/ca.pem``) is what the members then add to a channel by a configuration update. If the
+    folder holds a network (``network.json``), the organisation is added to its specification, in no channel yet.
+    """
+    directory = Path(directory)
+    org = OrgSpec(name, display_name)
+    spec = load_spec(directory) if (directory / SPEC_FILE).is_file() else None
+    if spec is not None:
+        if name in {o.name for o in spec.orgs} or name == spec.orderer_org:
+            raise SpecError(f"organisation {name!r} already exists in {directory}")
+        check_spec(msgspec.structs.replace(spec, orgs=(*spec.orgs, org)))
+    elif not name.replace("-", "_").isidentifier():
+        raise SpecError(f"organisation name {name!r}: use letters, digits, '-' and '_'")
+    if (crypto_dir(directory, name) / "ca").exists():
+        raise SpecError(f"{crypto_dir(directory, name) / 'ca'} already exists: organisation {name!r} has a CA")
+    ca = CertificateAuthority.create(name)
+    ca.save(crypto_dir(directory, name) / "ca")
+    ca.issue("admin", Kind.ADMIN).save(user_dir(directory, name, "admin"))
+    ca.issue("client", Kind.CLIENT).save(user_dir(directory, name, "client"))
+    ca.issue("public", Kind.CLIENT, {"role": "public"}).save(user_dir(directory, name, "public"))
+    ca.issue("peer0", Kind.PEER).save(peer_dir(directory, name))
+    if spec is not None:
+        save_spec(directory, msgspec.structs.replace(spec, orgs=(*spec.orgs, org)))
+    return org

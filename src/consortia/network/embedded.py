@@ -17,15 +17,17 @@ from typing import Any
 
 import msgspec
 
+from consortia.channel.update import config_envelope, propose, sign_update
 from consortia.client.sdk import Gateway
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.contracts.registry import ContractPackage, ContractRegistry, load_contract
 from consortia.identity import SigningIdentity
 from consortia.identity.wallet import Wallet
+from consortia.ledger.config import ChannelConfig, ConfigTransaction
 from consortia.ledger.rwset import PrivateWrites
 from consortia.network.bootstrap import create_network, genesis_path, orderer_dir, peer_dir, user_dir, wallet_dir
-from consortia.network.spec import Deployment, NetworkSpec, load_spec, save_spec
+from consortia.network.spec import Deployment, NetworkSpec, OrgSpec, load_spec, save_spec
 from consortia.ordering.base import OrderingService
 from consortia.ordering.solo import SoloOrderer
 from consortia.peer.channel import PeerChannel
@@ -39,6 +41,7 @@ class EmbeddedNetwork:
 
     def __init__(self, directory: Path, *, sync: bool = True) -> None:
         self.directory = Path(directory)
+        self._sync = sync
         self.spec: NetworkSpec = load_spec(self.directory)
         self._identities: dict[tuple[str, str], SigningIdentity] = {}
         self._lock = threading.Lock()
@@ -82,8 +85,8 @@ class EmbeddedNetwork:
         return self.peers[org].channel(channel)
 
     def channel_orgs(self, channel: str) -> Sequence[str]:
-        """Member organisations of ``channel``."""
-        return self.spec.channel(channel).orgs
+        """Member organisations of ``channel`` in the configuration in force."""
+        return self._orderer.config(channel).org_ids()
 
     def broadcast(self, channel: str, envelope: bytes) -> None:
         """Hand a signed envelope to the solo orderer (OrderingError if it refuses)."""
@@ -167,10 +170,85 @@ class EmbeddedNetwork:
             save_spec(self.directory, self.spec)
         return result.result
 
+    # -- governance ------------------------------------------------------------------------------------------
+
+    def channel_config(self, channel: str) -> ChannelConfig:
+        """The configuration in force on ``channel``."""
+        return self._orderer.config(channel)
+
+    def submit_config(self, channel: str, transaction: ConfigTransaction) -> int:
+        """Order a signed configuration update and wait for the members' peers; return its block number.
+
+        Raises OrderingError (its ``reason`` a code such as ``CONFIG_POLICY_FAILURE``) when the update is refused;
+        nothing changes then.
+        """
+        number = self._orderer.order_config(channel, config_envelope(transaction))
+        config = self._orderer.config(channel)
+        self._follow_spec(channel, config)
+        self.wait_for_height(channel, number + 1)
+        return number
+
+    def update_config(self, channel: str, config: ChannelConfig, signers: Sequence[str]) -> int:
+        """Propose ``config`` as the next version, signed by the admin of each organisation in ``signers``."""
+        transaction = propose(config)
+        for org in signers:
+            admin = self.identity(org, "admin")
+            transaction = sign_update(transaction, admin.certificate_der, admin.sign)
+        return self.submit_config(channel, transaction)
+
+    def _follow_spec(self, channel: str, config: ChannelConfig) -> None:
+        """Keep ``network.json``'s channel membership equal to the configuration in force."""
+        spec_channel = self.spec.channel(channel)
+        if tuple(spec_channel.orgs) == config.org_ids():
+            return
+        known = {org.name for org in self.spec.orgs}
+        missing = [org for org in config.org_ids() if org not in known]
+        if missing:
+            # An organisation created elsewhere (its own folder): the specification learns its name.
+            self.spec = msgspec.structs.replace(self.spec, orgs=(*self.spec.orgs, *(OrgSpec(org) for org in missing)))
+        channels = tuple(
+            msgspec.structs.replace(c, orgs=config.org_ids()) if c.name == channel else c for c in self.spec.channels
+        )
+        self.spec = msgspec.structs.replace(self.spec, channels=channels)
+        save_spec(self.directory, self.spec)
+
+    def join(self, org: str, channel: str, *, snapshot: Path | None = None) -> PeerChannel:
+        """Start ``org``'s peer on ``channel`` (a member in the configuration in force): from block 0, or a snapshot."""
+        if org not in self.channel_orgs(channel):
+            raise ValueError(f"{org} is not a member of channel {channel!r}: add it by a configuration update first")
+        genesis = genesis_path(self.directory, channel).read_bytes()
+        peer = self.peers.get(org)
+        if peer is not None and channel in peer.channels:
+            return peer.channels[channel]
+        directory = self.directory / "peers" / f"{org}.peer0"
+        if snapshot is not None:
+            from consortia.peer.snapshot_join import join_from_snapshot
+
+            join_from_snapshot(snapshot, directory / channel, lambda number: self._orderer.block(channel, number))
+        if peer is None:
+            peer = Peer(
+                SigningIdentity.load(peer_dir(self.directory, org)),
+                directory,
+                registry=ContractRegistry(),
+                genesis={channel: genesis},
+                disseminate=self._disseminate,
+                sync=self._sync,
+            )
+            for deployment in self.spec.deployments:
+                if deployment.channel == channel:
+                    peer.registry.add(load_contract(deployment.reference))
+            self.peers[org] = peer
+        else:
+            peer.join(genesis, channel)  # after a snapshot the ledger is not empty, and the genesis block unused
+        peer.start_delivery(self._orderer, only=channel)
+        return peer.channel(channel)
+
     def wait_for_height(self, channel: str, height: int, timeout: float = 30.0) -> None:
-        """Wait until every peer of the channel has committed ``height`` blocks."""
+        """Wait until every member's peer of the channel has committed ``height`` blocks."""
         deadline = time.monotonic() + timeout
-        for org in self.spec.channel(channel).orgs:
+        for org in self.channel_orgs(channel):
+            if org not in self.peers or channel not in self.peers[org].channels:
+                continue  # a member whose peer has not joined yet
             peer_channel = self.peers[org].channel(channel)
             while peer_channel.height < height:
                 if time.monotonic() > deadline:

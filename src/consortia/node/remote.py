@@ -148,7 +148,7 @@ class RemoteOrderer(OrderingService):
             if ack.status == 200:
                 return
             if ack.status in _FINAL:
-                raise OrderingError(ack.status, ack.message)
+                raise OrderingError.answered(ack.status, ack.message)
             if time.monotonic() >= deadline or self._stopped.is_set():
                 raise OrderingError(503, f"not acknowledged after {self.resend_for:g} s: {ack.message}")
             log.info("resending an envelope on %s: %s", channel, ack.message)
@@ -157,8 +157,12 @@ class RemoteOrderer(OrderingService):
 
     # -- delivery --------------------------------------------------------------------------------------------
 
-    def deliver(self, channel: str, start: int, stop: threading.Event | None = None) -> Iterator[bytes]:
+    def deliver(
+        self, channel: str, start: int, stop: threading.Event | None = None, reader: str | None = None
+    ) -> Iterator[bytes]:
         """Pull blocks from ``start`` from the orderers (then other sources), long-polling for new ones.
+
+        ``reader`` is implied: the orderer judges the organisation of the certificate the request is signed with.
 
         If the consumer abandons the stream (it refused a block), the next stream starts at the next source.
         """

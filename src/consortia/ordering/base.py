@@ -14,12 +14,24 @@ from collections.abc import Iterator
 
 
 class OrderingError(Exception):
-    """The ordering service refused an envelope or a request; ``status`` is an HTTP-like status code."""
+    """The ordering service refused an envelope or a request; ``status`` is an HTTP-like status code.
 
-    def __init__(self, status: int, message: str) -> None:
+    ``reason`` is a validation code's name when there is one (a refused configuration update says
+    ``CONFIG_POLICY_FAILURE`` or ``CONFIG_REJECTED``), else empty.
+    """
+
+    def __init__(self, status: int, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason
+
+    @classmethod
+    def answered(cls, status: int, message: str) -> OrderingError:
+        """The error for a refusal received as text; a leading ``CODE:`` (``CONFIG_REJECTED: …``) is its reason."""
+        head, sep, _ = message.partition(":")
+        reason = head if sep and head.isupper() and head.replace("_", "").isalpha() else ""
+        return cls(status, message, reason)
 
 
 class OrderingService(ABC):
@@ -30,8 +42,13 @@ class OrderingService(ABC):
         """Accept an envelope for ordering on ``channel`` (raises OrderingError)."""
 
     @abstractmethod
-    def deliver(self, channel: str, start: int, stop: threading.Event | None = None) -> Iterator[bytes]:
-        """Yield the channel's blocks (canonical bytes) from number ``start`` on, waiting for new ones."""
+    def deliver(
+        self, channel: str, start: int, stop: threading.Event | None = None, reader: str | None = None
+    ) -> Iterator[bytes]:
+        """Yield the channel's blocks (canonical bytes) from number ``start`` on, waiting for new ones.
+
+        With ``reader`` (an organisation), delivery stops (OrderingError 403) once it is no longer a member.
+        """
 
     @abstractmethod
     def height(self, channel: str) -> int:

@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from consortia.channel.rules import ChannelRules, read_genesis, rules_from_config
+from consortia.channel.rules import ChannelRules, read_genesis
+from consortia.channel.update import ConfigRefused, is_config_envelope
 from consortia.identity import Kind, SigningIdentity
 from consortia.ledger.block import Block, BlockHeader, data_hash, header_hash, header_signing_bytes, transaction_leaves
 from consortia.ledger.blockstore import BlockStore
@@ -24,6 +25,7 @@ from consortia.ledger.encoding import MalformedError, decode, decode_canonical, 
 from consortia.ledger.merkle import CompactRange
 from consortia.ordering.admission import admit_envelope
 from consortia.ordering.base import OrderingError, OrderingService
+from consortia.ordering.config_track import ConfigTracker, refusal_message
 from consortia.ordering.cutter import BlockCutter
 from consortia.ordering.edge import load_edge, replay_edge, save_edge
 
@@ -70,13 +72,12 @@ class _ChannelChain:
             self.store.append(genesis)
         genesis_block = decode(self.store.read(0), Block)
         config, _ = read_genesis(genesis_block)
-        self.config: ChannelConfig = config
-        self.rules: ChannelRules = rules_from_config(config)
         self.name = config.name
+        self.tracker = ConfigTracker(directory, self.store)
         self._check_reindexed()
         self.last: BlockHeader = decode(self.store.read(self.store.height - 1), Block).header
         self.history = load_edge(self.frontier_path, self.store, self.last)
-        self.cutter = BlockCutter(config.orderer.batch)
+        self.cutter = BlockCutter(self.config.orderer.batch)
         self.condition = threading.Condition()
         self.blocks_condition = threading.Condition()
         self.thread = threading.Thread(target=self._run, name=f"orderer-{self.name}", daemon=True)
@@ -103,6 +104,32 @@ class _ChannelChain:
                 ) from None
             previous = block.header
 
+    @property
+    def config(self) -> ChannelConfig:
+        """The channel configuration in force at this orderer's tip."""
+        return self.tracker.config
+
+    @property
+    def rules(self) -> ChannelRules:
+        """The rules of the configuration in force."""
+        return self.tracker.rules
+
+    def submit_config(self, envelope: bytes) -> int:
+        """Order a configuration update in a block of its own, after the pending batch; return its block number."""
+        with self.condition:
+            batch = self.cutter.cut()
+            if batch:
+                self._write(batch)
+            timestamp = max(int(time.time() * 1000), self.last.timestamp_ms)
+            try:
+                self.tracker.judge(envelope, timestamp)
+            except ConfigRefused as refused:
+                raise OrderingError(403, refusal_message(refused), refused.code.name) from None
+            number = self.store.height
+            self._write([envelope], timestamp)
+            self.cutter = BlockCutter(self.config.orderer.batch)
+            return number
+
     def submit(self, envelope: bytes) -> None:
         with self.condition:
             was_idle = not self.cutter.pending
@@ -128,14 +155,16 @@ class _ChannelChain:
                 if batch:
                     self._write(batch)
 
-    def _write(self, batch: list[bytes]) -> None:
-        timestamp = max(int(time.time() * 1000), self.last.timestamp_ms)
+    def _write(self, batch: list[bytes], timestamp: int | None = None) -> None:
+        if timestamp is None:
+            timestamp = max(int(time.time() * 1000), self.last.timestamp_ms)
         block, history = make_block(
             self.name, self.store.height, self.last, self.history, batch, self.service.identity, timestamp
         )
         self.store.append(encode(block))
         self.last, self.history = block.header, history
         save_edge(self.frontier_path, history)
+        self.tracker.observe(block)
         with self.blocks_condition:
             self.blocks_condition.notify_all()
 
@@ -187,21 +216,38 @@ class SoloOrderer(OrderingService):
         if self.stopped.is_set():
             raise OrderingError(503, "the ordering service is shutting down")
         chain = self._chain(channel)
+        if is_config_envelope(envelope):
+            chain.submit_config(envelope)
+            return
         admit_envelope(chain.rules, channel, envelope, chain.config.orderer.batch.max_bytes)
         chain.submit(envelope)
 
-    def deliver(self, channel: str, start: int, stop: threading.Event | None = None) -> Iterator[bytes]:
-        """Yield stored blocks from ``start``, then new ones as they are cut."""
+    def deliver(
+        self, channel: str, start: int, stop: threading.Event | None = None, reader: str | None = None
+    ) -> Iterator[bytes]:
+        """Yield stored blocks from ``start``, then new ones as they are cut (to members only, given ``reader``)."""
         chain = self._chain(channel)
         number = start
         while not self.stopped.is_set() and not (stop is not None and stop.is_set()):
             if number < chain.store.height:
+                if reader is not None and number > 0 and not chain.tracker.may_read(reader):
+                    raise OrderingError(403, f"{reader} is no longer a member of channel {channel!r}")
                 yield chain.store.read(number)
                 number += 1
                 continue
             with chain.blocks_condition:
                 if number >= chain.store.height:
                     chain.blocks_condition.wait(0.5)
+
+    def config(self, channel: str) -> ChannelConfig:
+        """The configuration in force on ``channel`` at the last block cut."""
+        return self._chain(channel).config
+
+    def order_config(self, channel: str, envelope: bytes) -> int:
+        """Order a configuration update in a block of its own; return the block's number (OrderingError if refused)."""
+        if self.stopped.is_set():
+            raise OrderingError(503, "the ordering service is shutting down")
+        return self._chain(channel).submit_config(envelope)
 
     def height(self, channel: str) -> int:
         """Number of blocks cut on ``channel``."""

@@ -107,9 +107,12 @@ class PeerChannel:
 
     def _use_config(self, config: ChannelConfig) -> None:
         """Judge the following blocks under ``config``."""
-        self.rules = rules_from_config(config)
-        self.validator.use_rules(self.rules)
-        log.info("channel %s: configuration version %d in force", self.name, config.version)
+        self._use_rules(rules_from_config(config))
+
+    def _use_rules(self, rules: ChannelRules) -> None:
+        self.rules = rules
+        self.validator.use_rules(rules)
+        log.info("channel %s: configuration version %d in force", self.name, rules.config.version)
 
     # -- joining and recovery --------------------------------------------------------------------------------
 
@@ -254,15 +257,18 @@ class PeerChannel:
                     f"{type(exc).__name__}: {exc}",
                     block.header.number,
                 ) from None
+            # The next rules are built before the block is stored, so that they are in force (one assignment
+            # later) by the time anyone sees the new height.
+            next_rules = rules_from_config(verdict.config) if verdict.config is not None else None
             try:
                 self.ledger.append(block_bytes, block, verdict.codes, verdict.batch)
             except LedgerError as exc:
                 raise BlockRejected(f"channel {self.name}: {exc}", block.header.number) from None
+            if next_rules is not None:
+                self._use_rules(next_rules)
             self._history = history
             if verdict.batch.touches(LIFECYCLE):
                 self.validator.invalidate_definitions()
-            if verdict.config is not None:
-                self._use_config(verdict.config)
         with self._height_changed:
             self._height_changed.notify_all()
         event = BlockEvent(

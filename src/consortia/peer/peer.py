@@ -25,7 +25,7 @@ from consortia.contracts.registry import ContractPackage, ContractRegistry
 from consortia.identity import SigningIdentity
 from consortia.ledger.rwset import PrivateWrites
 from consortia.ledger.transaction import ProposalResponse
-from consortia.ordering.base import OrderingService
+from consortia.ordering.base import OrderingError, OrderingService
 from consortia.peer.channel import BlockRejected, Disseminate, PeerChannel, open_channels
 from consortia.peer.endorser import EndorsementError
 
@@ -116,9 +116,11 @@ class Peer:
 
     # -- delivery --------------------------------------------------------------------------------------------
 
-    def start_delivery(self, orderer: OrderingService) -> None:
-        """Start one thread per channel that pulls blocks from the ordering service and commits them."""
+    def start_delivery(self, orderer: OrderingService, only: str | None = None) -> None:
+        """Start a thread per channel (or for channel ``only``) pulling blocks from the orderer and committing them."""
         for name, peer_channel in self.channels.items():
+            if only is not None and name != only:
+                continue
             thread = threading.Thread(
                 target=self._deliver, args=(orderer, peer_channel), name=f"deliver-{self.org}-{name}", daemon=True
             )
@@ -128,7 +130,7 @@ class Peer:
     def _deliver(self, orderer: OrderingService, peer_channel: PeerChannel) -> None:
         while not self._stop.is_set():
             try:
-                for block_bytes in orderer.deliver(peer_channel.name, peer_channel.height, self._stop):
+                for block_bytes in orderer.deliver(peer_channel.name, peer_channel.height, self._stop, reader=self.org):
                     try:
                         peer_channel.receive_block(block_bytes)
                     except BlockRejected as exc:
@@ -137,6 +139,14 @@ class Peer:
                         break
                 else:
                     self._stop.wait(0.1)  # the service stopped delivering (shutting down): do not spin
+            except OrderingError as exc:
+                if exc.status != 403:
+                    log.warning("peer %s: delivery of %s: %s; retrying", self.name, peer_channel.name, exc.message)
+                    self._stop.wait(0.5)
+                    continue
+                # The organisation left the channel: the ordering service sends it nothing more.
+                log.warning("peer %s: delivery of %s ended: %s", self.name, peer_channel.name, exc.message)
+                return
             except Exception:
                 if self._stop.is_set():
                     return

@@ -47,17 +47,19 @@ from pathlib import Path
 
 import msgspec
 
-from consortia.channel.rules import ChannelRules, read_genesis, rules_from_config
+from consortia.channel.rules import ChannelRules, read_genesis
+from consortia.channel.update import ConfigRefused, is_config_envelope
 from consortia.identity import Kind, SigningIdentity
 from consortia.ledger.block import Block, BlockHeader, header_hash
 from consortia.ledger.blockstore import BlockStore
 from consortia.ledger.chain import ChainError, check_block
 from consortia.ledger.config import BatchConfig, ChannelConfig
-from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode
+from consortia.ledger.encoding import MalformedError, decode, decode_canonical, encode, sha256
 from consortia.ledger.merkle import CompactRange
-from consortia.ledger.transaction import open_envelope
+from consortia.ledger.transaction import NotATransaction, open_envelope
 from consortia.ordering.admission import admit_envelope
 from consortia.ordering.base import OrderingError, OrderingService
+from consortia.ordering.config_track import ConfigTracker, refusal_message
 from consortia.ordering.cutter import BlockCutter
 from consortia.ordering.edge import load_edge, save_edge
 from consortia.ordering.etcd.client import (
@@ -103,10 +105,15 @@ class Ack(msgspec.Struct, array_like=True, frozen=True):
     message: str = ""
 
 
+CONFIG_ID_PREFIX = "config:"
+
+
 def envelope_tx_id(envelope: bytes) -> str | None:
-    """The transaction id inside an envelope (None for anything that is not a readable transaction)."""
+    """The transaction id inside an envelope (``config:<sha256>`` for a configuration update; None if unreadable)."""
     try:
         return open_envelope(envelope).tx_id
+    except NotATransaction:
+        return CONFIG_ID_PREFIX + sha256(envelope).hex() if is_config_envelope(envelope) else None
     except MalformedError:
         return None
 
@@ -151,15 +158,10 @@ class _Chain:
             raise OrderingError(
                 400, f"channel {config.name!r} is ordered by {config.orderer.kind!r}, not {ORDERING_KIND!r}"
             )
-        self.config: ChannelConfig = config
-        self.rules: ChannelRules = rules_from_config(config)
         self.name = config.name
+        self.tracker = ConfigTracker(directory, self.store)
         self.genesis_hash = header_hash(genesis_block.header)
-        self.batch = BatchConfig(
-            config.orderer.batch.max_transactions,
-            min(config.orderer.batch.max_bytes, MAX_BLOCK_BYTES),
-            config.orderer.batch.timeout_ms,
-        )
+        self.batch = _batch_settings(self.config)
         self.keys = service.keys
         self.lock = threading.Condition()  # guards the copy: store, last, history, seen
         self.last: BlockHeader = decode(self.store.read(self.store.height - 1), Block).header
@@ -182,6 +184,27 @@ class _Chain:
             threading.Thread(target=self._mirror, name=f"mirror-{self.name}", daemon=True),
             threading.Thread(target=self._write_loop, name=f"writer-{self.name}", daemon=True),
         ]
+
+    @property
+    def config(self) -> ChannelConfig:
+        """The channel configuration in force at this orderer's tip."""
+        return self.tracker.config
+
+    @property
+    def rules(self) -> ChannelRules:
+        """The rules of the configuration in force."""
+        return self.tracker.rules
+
+    def _follow_config(self) -> None:
+        """A configuration block was stored: cut later blocks with its batch settings."""
+        self.batch = _batch_settings(self.config)
+        with self.pending:
+            waiting, self.tickets = list(self.tickets), collections.deque()
+            self.cutter = BlockCutter(self.batch)
+            for ticket in waiting:
+                self.tickets.append(ticket)
+                for batch in self.cutter.add(ticket.envelope):
+                    self.ready.append([self.tickets.popleft() for _ in batch])
 
     def start(self) -> None:
         """Start mirroring etcd and (when leading) cutting blocks."""
@@ -226,6 +249,8 @@ class _Chain:
             self.last, self.history = block.header, after
             save_edge(self.edge_path, after)
             self._remember(number, block.transactions, tx_ids)
+            if self.tracker.observe(block):
+                self._follow_config()
             self.lock.notify_all()
             return True
 
@@ -382,6 +407,12 @@ class _Chain:
         with self.lock:
             number = self.height
             timestamp = max(int(time.time() * 1000), self.last.timestamp_ms)
+            if len(batch) == 1 and batch[0].tx_id.startswith(CONFIG_ID_PREFIX):
+                try:  # judged when submitted, but an earlier update may have changed what is in force since
+                    self.tracker.judge(batch[0].envelope, timestamp)
+                except ConfigRefused as refused:
+                    self._resolve(batch, Ack(403, -1, refusal_message(refused)))
+                    return
             block, after = make_block(
                 self.name,
                 number,
@@ -471,9 +502,16 @@ class _Chain:
                 if ticket is None or ticket.future.done():
                     ticket = _Ticket(envelope, tx_id)
                     self.waiting[tx_id] = ticket
-                    self.tickets.append(ticket)
-                    for batch in self.cutter.add(envelope):
-                        self.ready.append([self.tickets.popleft() for _ in batch])
+                    if tx_id.startswith(CONFIG_ID_PREFIX):
+                        # A configuration update is cut into a block of its own, after what is pending.
+                        if self.cutter.cut():
+                            self.ready.append(list(self.tickets))
+                            self.tickets.clear()
+                        self.ready.append([ticket])
+                    else:
+                        self.tickets.append(ticket)
+                        for batch in self.cutter.add(envelope):
+                            self.ready.append([self.tickets.popleft() for _ in batch])
                 waits.append((index, ticket.future))
             self.pending.notify_all()
         return waits
@@ -585,7 +623,7 @@ class EtcdOrderer(OrderingService):
         """Order one envelope; return once its block is durably written (raises OrderingError)."""
         ack = self.broadcast_many(channel, [envelope])[0]
         if ack.status != 200:
-            raise OrderingError(ack.status, ack.message)
+            raise OrderingError.answered(ack.status, ack.message)
 
     def broadcast_many(self, channel: str, envelopes: Sequence[bytes], *, checked: bool = False) -> list[Ack]:
         """Order envelopes; answer each once its block is written, refused, or known not to be ordered.
@@ -603,6 +641,12 @@ class EtcdOrderer(OrderingService):
             if checked:
                 tx_id = envelope_tx_id(envelope)
                 refusal = None if tx_id else Ack(400, -1, "malformed envelope")
+            elif is_config_envelope(envelope):
+                tx_id, refusal = envelope_tx_id(envelope), None
+                try:
+                    chain.tracker.judge(envelope, int(time.time() * 1000))
+                except ConfigRefused as refused:
+                    tx_id, refusal = None, Ack(403, -1, refusal_message(refused))
             else:
                 tx_id, refusal = check_envelope(chain.rules, channel, envelope, chain.batch.max_bytes)
             if refusal is not None or tx_id is None:
@@ -649,12 +693,16 @@ class EtcdOrderer(OrderingService):
 
     # -- delivering ------------------------------------------------------------------------------------------
 
-    def deliver(self, channel: str, start: int, stop: threading.Event | None = None) -> Iterator[bytes]:
+    def deliver(
+        self, channel: str, start: int, stop: threading.Event | None = None, reader: str | None = None
+    ) -> Iterator[bytes]:
         """Yield this orderer's copy of the channel from ``start``, then new blocks as they arrive."""
         chain = self._chain(channel)
         number = start
         while not self.stopped.is_set() and not (stop is not None and stop.is_set()):
             for data in chain.read_blocks(number, 64, 8 << 20, 0.5):
+                if reader is not None and number > 0 and not chain.tracker.may_read(reader):
+                    raise OrderingError(403, f"{reader} is no longer a member of channel {channel!r}")
                 yield data
                 number += 1
 
@@ -734,3 +782,9 @@ class EtcdOrderer(OrderingService):
         if self._housekeeper.is_alive():
             self._housekeeper.join(timeout=2)
         self.session.close()
+
+
+def _batch_settings(config: ChannelConfig) -> BatchConfig:
+    """The channel's batch settings, with blocks capped at what one etcd request can carry."""
+    batch = config.orderer.batch
+    return BatchConfig(batch.max_transactions, min(batch.max_bytes, MAX_BLOCK_BYTES), batch.timeout_ms)

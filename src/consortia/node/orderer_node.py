@@ -3,7 +3,8 @@
 The node wraps an :class:`~consortia.ordering.etcd.EtcdOrderer` and gives it a network around it: clients
 broadcast envelopes to any orderer (a follower forwards them to the leader, signing the forwarded request as
 an orderer, so the leader need not check the envelopes again); peers and fellow orderers pull blocks from its
-copy of each chain; ``/status`` says whether it leads.
+copy of each chain; ``/status`` says whether it leads. The node follows its identity folder, so a renewed
+orderer certificate signs the next block without a restart.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
-from consortia.identity import Kind
+from consortia.identity import Kind, SigningIdentity
+from consortia.identity.signing import IdentityWatch
 from consortia.ledger.block import header_hash
 from consortia.node.common import base_status, node_membership, require_reader
 from consortia.node.config import LoadedConfig
@@ -45,6 +48,7 @@ class OrdererNode:
         self.loaded = loaded
         self.name = config.name
         self.identity = loaded.identity
+        self.identity_watch: IdentityWatch | None = None
         self.started = time.monotonic()
         self.configs = loaded.channel_configs
         self.fellows = {
@@ -81,6 +85,11 @@ class OrdererNode:
         """Serve requests and join the ordering service."""
         self.server.start()
         self.orderer.start()
+        folder = Path(self.loaded.config.identity).expanduser()
+        if not folder.is_absolute():
+            folder = self.loaded.path.resolve().parent / folder
+        # A certificate renewed in the identity folder (consortia identity renew) is used without a restart.
+        self.identity_watch = IdentityWatch(folder, self.identity, self._use_identity).start()
         threading.Thread(target=self._check_fellows, name="fellows", daemon=True).start()
 
     def _check_fellows(self) -> None:
@@ -101,8 +110,18 @@ class OrdererNode:
                     self.orderer.halt(message)
                     return
 
+    def _use_identity(self, identity: SigningIdentity) -> None:
+        """Sign blocks and requests to fellow orderers with a renewed certificate from now on."""
+        self.identity = identity
+        self.orderer.identity = identity  # read once per block the orderer cuts
+        with self._lock:
+            for client in self.fellows.values():
+                client.identity = identity
+
     def close(self) -> None:
         """Resign if leading, stop serving, close the stores."""
+        if self.identity_watch is not None:
+            self.identity_watch.stop()
         self.orderer.close()
         self.server.close()
         self.etcd.close()

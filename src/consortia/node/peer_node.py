@@ -11,7 +11,10 @@ embedded network — and gives it a network around it:
 * **requests**: endorse (batched), evaluate, private data from other organisations' endorsers, block events for
   clients waiting for their commits, blocks for other peers, a block pushed by an orderer or a peer;
 * **comparison**: the header hash and a hash of the whole state at the current height, so that copies can be
-  compared across organisations (``consortia cluster compare``).
+  compared across organisations (``consortia cluster compare``);
+* **renewal**: the node follows its identity folder (an :class:`~consortia.identity.signing.IdentityWatch`); a
+  certificate renewed there (``consortia identity renew``) signs endorsements and requests from the next second on,
+  without a restart.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import hashlib
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from consortia.contracts.registry import ContractRegistry
-from consortia.identity import Kind
+from consortia.identity import Kind, SigningIdentity
+from consortia.identity.signing import IdentityWatch
 from consortia.ledger.block import header_hash
 from consortia.ledger.encoding import MalformedError, canonical_json, decode_canonical, encode
 from consortia.ledger.rwset import PrivateWrites
@@ -126,6 +131,7 @@ class PeerNode:
         self.loaded = loaded
         self.name = config.name
         self.identity = loaded.identity
+        self.identity_watch: IdentityWatch | None = None
         self.started = time.monotonic()
         self.stop = threading.Event()
         registry = ContractRegistry()
@@ -167,10 +173,28 @@ class PeerNode:
         """Serve requests and start pulling blocks."""
         self.server.start()
         self.peer.start_delivery(self.orderer)
+        folder = Path(self.loaded.config.identity).expanduser()
+        if not folder.is_absolute():
+            folder = self.loaded.path.resolve().parent / folder
+        self.identity_watch = IdentityWatch(folder, self.identity, self._use_identity).start()
+
+    def _use_identity(self, identity: SigningIdentity) -> None:
+        """Sign with a renewed certificate from now on: endorsements, and requests to orderers and peers."""
+        self.peer.use_identity(identity)
+        self.identity = identity
+        self.orderer.identity = identity
+        # NodeClient reads its identity once per request, so replacing it is enough.
+        clients = [client for _, client in self.others]
+        for attribute in ("_clients", "_source_clients"):
+            clients.extend(getattr(self.orderer, attribute, {}).values())
+        for client in clients:
+            client.identity = identity
 
     def close(self) -> None:
         """Stop delivery and serving; close the ledgers."""
         self.stop.set()
+        if self.identity_watch is not None:
+            self.identity_watch.stop()
         self.orderer.close()
         self.server.close()
         self.peer.close()

@@ -52,6 +52,7 @@ from consortia.apps.coldchain.domain import commitment, gs1
 from consortia.apps.coldchain.domain.batches import leaf_bytes
 from consortia.apps.coldchain.domain.eventhash import context_prefixes, event_hash_id
 from consortia.apps.coldchain.domain.facts import DEVICE_PREFIX
+from consortia.apps.coldchain.service.history import device_token, segments
 from consortia.apps.coldchain.service.ingest import store_path as _store_path
 from consortia.apps.coldchain.service.store import ReadingStore
 from consortia.ledger import merkle
@@ -241,8 +242,6 @@ def public_reading_proof(
     The logger is the one that spoke for the lot (or a lot it was made from) at that instant, and the anchoring
     leaf is the one about that lot: a consumer learns nothing about a lot that is not on the journey.
     """
-    from consortia.apps.coldchain.service.history import device_token, segments
-
     journey_lots = {recorded.get("lot"), *(recorded.get("upstream") or [])}
     for part in segments(recorded.get("device_intervals") or []):
         if part.start_ms <= ts_ms and (part.end_ms is None or ts_ms < part.end_ms):

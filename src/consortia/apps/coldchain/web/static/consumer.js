@@ -10,6 +10,9 @@
 // leaf says (commitment.js); the leaf is in the tree whose root the transaction's envelope carries (commitment.js,
 // RFC 9162); the envelope is the transaction named, in a block whose header the ordering service signed
 // (verifier.js, the gateway's). Only when every link of every step holds does the badge turn green.
+// Below, the chart's warmest and latest readings can each be proven on their own (readingproof.js): the reading
+// shown is the one in its logger's anchored batch, and that batch is in the ledger; each step is listed in the
+// page's language, a failed one in red.
 
 // Every string comes from the server's catalogue (the page's JSON data block #strings), and every time, place
 // and code arrives already written for the page's language in the journey's "display" part: this script places

@@ -37,6 +37,7 @@ genesis block of another channel, a peer whose organisation is not a member of a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,8 @@ class LoadedConfig:
     port: int
     genesis: dict[str, bytes]
     channel_configs: dict[str, ChannelConfig]
+    join_snapshot: Path | None = None
+    """A snapshot file the peer joins its channel from on first start (``consortia node --join-snapshot``)."""
 
     @property
     def endpoint(self) -> str:
@@ -266,6 +269,15 @@ def load_config(path: Path) -> LoadedConfig:
         genesis=genesis,
         channel_configs=configs,
     )
+
+
+def with_join_snapshot(loaded: LoadedConfig, snapshot: Path) -> LoadedConfig:
+    """The configuration of a peer that joins its channel from ``snapshot`` (ConfigError if that cannot be)."""
+    if loaded.config.role != "peer":
+        raise ConfigError("--join-snapshot", f"only a peer joins from a snapshot; {loaded.path} configures an orderer")
+    if not Path(snapshot).is_file():
+        raise ConfigError("--join-snapshot", f"{snapshot} is not a file")
+    return dataclasses.replace(loaded, join_snapshot=Path(snapshot))
 
 
 def write_config(path: Path, config: NodeConfig) -> None:

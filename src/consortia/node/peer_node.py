@@ -34,6 +34,7 @@ from consortia.identity.signing import IdentityWatch
 from consortia.ledger.block import header_hash
 from consortia.ledger.encoding import MalformedError, canonical_json, decode_canonical, encode
 from consortia.ledger.rwset import PrivateWrites
+from consortia.ledger.snapshot import SnapshotError, read_snapshot
 from consortia.node.common import base_status, node_membership, require_reader
 from consortia.node.config import ConfigError, LoadedConfig
 from consortia.node.messages import (
@@ -64,10 +65,13 @@ from consortia.peer.channel import BlockRejected, PeerChannel
 from consortia.peer.endorser import EndorsementError
 from consortia.peer.events import BlockEvent, iterate
 from consortia.peer.peer import Peer
+from consortia.peer.snapshot_join import join_from_snapshot
 
 log = logging.getLogger(__name__)
 
 _ROW_ENCODER = msgspec.msgpack.Encoder()
+SNAPSHOT_BLOCK_WAIT = 30.0
+"""Seconds a peer joining from a snapshot waits for the orderers to serve the snapshot's last block."""
 MAX_ENDORSE_WAIT = 30.0
 """Seconds an endorsement request may ask the peer to wait for the height it names."""
 
@@ -141,6 +145,11 @@ class PeerNode:
             except Exception as exc:
                 raise ConfigError(f"contracts[{index}]", f"cannot install {reference!r}: {exc}") from None
         self.configs = loaded.channel_configs
+        self.orderer = RemoteOrderer(
+            [ref.endpoint for ref in config.orderers], loaded.identity, sources=[ref.endpoint for ref in config.peers]
+        )
+        if loaded.join_snapshot is not None:
+            self._join_from_snapshot(loaded.join_snapshot)
         self.peer = Peer(
             loaded.identity,
             loaded.data / "peers" / config.name,
@@ -148,9 +157,6 @@ class PeerNode:
             genesis=loaded.genesis,
             disseminate=self._disseminate,
             sync=config.sync,
-        )
-        self.orderer = RemoteOrderer(
-            [ref.endpoint for ref in config.orderers], loaded.identity, sources=[ref.endpoint for ref in config.peers]
         )
         self.others = [(ref.org, NodeClient(ref.endpoint, loaded.identity, timeout=5)) for ref in config.peers]
         self.event_logs = {name: _EventLog(channel) for name, channel in self.peer.channels.items()}
@@ -168,6 +174,46 @@ class PeerNode:
             Route("POST", "/private", self._private, frozenset({Kind.PEER})),
         ]
         self.server = NodeServer(loaded.host, loaded.port, routes, node_membership(self.configs))
+
+    def _join_from_snapshot(self, file: Path) -> None:
+        """Lay out the snapshot's channel before the peer opens its channels (``--join-snapshot``; once only)."""
+        try:
+            channel = read_snapshot(file).contents.channel
+        except SnapshotError as exc:
+            raise ConfigError("--join-snapshot", str(exc)) from None
+        if channel not in self.configs:
+            raise ConfigError(
+                "--join-snapshot",
+                f"{file} is a snapshot of channel {channel!r}, which {self.loaded.path} does not list under channels",
+            )
+        directory = self.loaded.data / "peers" / self.name / channel
+        if (directory / "state.sqlite").exists():
+            log.info("peer %s already holds channel %s; not joining from %s again", self.name, channel, file)
+            return
+        try:
+            info = join_from_snapshot(file, directory, lambda number: self._orderer_block(channel, number))
+        except SnapshotError as exc:
+            raise ConfigError("--join-snapshot", str(exc)) from None
+        log.info(
+            "peer %s joined %s from %s at height %d (signed by %s); pulling blocks from there",
+            self.name,
+            channel,
+            file,
+            info.height,
+            info.signer,
+        )
+
+    def _orderer_block(self, channel: str, number: int) -> bytes:
+        """Block ``number`` of ``channel`` from the orderers (TimeoutError if none serves it in time)."""
+        stop = threading.Event()
+        timer = threading.Timer(SNAPSHOT_BLOCK_WAIT, stop.set)
+        timer.start()
+        try:
+            for data in self.orderer.deliver(channel, number, stop):
+                return data
+        finally:
+            timer.cancel()
+        raise TimeoutError(f"no orderer served block {number} of {channel} within {SNAPSHOT_BLOCK_WAIT:.0f} s")
 
     def start(self) -> None:
         """Serve requests and start pulling blocks."""

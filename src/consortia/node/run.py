@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from consortia.node.config import ConfigError, LoadedConfig, load_config
+from consortia.node.config import ConfigError, LoadedConfig, load_config, with_join_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,22 @@ def open_node(loaded: LoadedConfig):
         raise
 
 
-def run_node(path: Path, *, ready: threading.Event | None = None, stop: threading.Event | None = None) -> int:
-    """Run the node configured in ``path`` until SIGTERM/SIGINT (or ``stop``); return the exit status."""
+def run_node(
+    path: Path,
+    *,
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
+    join_snapshot: Path | None = None,
+) -> int:
+    """Run the node configured in ``path`` until SIGTERM/SIGINT (or ``stop``); return the exit status.
+
+    ``join_snapshot`` (a peer only): on first start, join the snapshot's channel from it instead of from block 0
+    (:mod:`consortia.peer.snapshot_join`); a refused snapshot exits 2 naming the file and what is wrong.
+    """
     try:
         loaded = load_config(path)
+        if join_snapshot is not None:
+            loaded = with_join_snapshot(loaded, join_snapshot)
     except ConfigError as exc:
         sys.stderr.write(f"error: config {path}: {exc}\n")
         return EXIT_CONFIG

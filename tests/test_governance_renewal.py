@@ -13,6 +13,8 @@ refusals (nothing changed), ``consortia identity rotate-ca``'s layout, and the i
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +29,8 @@ from consortia.cli.identity_cmd import renew_identity, rotate_ca
 from consortia.cli.main import app
 from consortia.client.errors import GatewayError
 from consortia.client.sdk import Gateway
+from consortia.cluster import Cluster
+from consortia.cluster.processes import etcd_binary
 from consortia.gateway.server.backend import Backend
 from consortia.identity import (
     CertificateAuthority,
@@ -38,10 +42,15 @@ from consortia.identity import (
 )
 from consortia.identity.signing import IdentityWatch
 from consortia.identity.wallet import Wallet, WalletError
+from consortia.ledger.block import Block
 from consortia.ledger.config import BatchConfig, ChannelConfig, OrganisationConfig
+from consortia.ledger.encoding import MalformedError, decode
+from consortia.ledger.transaction import NotATransaction, open_envelope
 from consortia.network.bootstrap import crypto_dir, peer_dir, user_dir, wallet_dir
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
+from consortia.node.messages import BlocksReply
+from consortia.node.transport import NodeClient
 from consortia.peer.audit import audit_network
 
 ASSET = "consortia.samples.asset_transfer:AssetTransfer"
@@ -350,3 +359,101 @@ def test_renewal_and_ca_rotation_under_a_workload(network: EmbeddedNetwork) -> N
 
     report = audit_network(directory)
     assert report.ok, report.first_failure
+
+
+# -- the same on a cluster: node processes, real etcd ----------------------------------------------------------
+
+
+def consortia_command(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the real ``consortia`` command (the nodes it starts are processes of their own)."""
+    source = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])))
+    return subprocess.run(
+        [sys.executable, "-m", "consortia", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def signers_in_blocks(cluster: Cluster, channel: str) -> tuple[set[bytes], set[bytes]]:
+    """The orderer certificates that signed a peer's blocks, and the peer certificates in their endorsements."""
+    client = NodeClient(cluster.layout.node("Org2.peer0").endpoint, cluster.identity("Org2", "admin"), timeout=30)
+    orderers: set[bytes] = set()
+    endorsers: set[bytes] = set()
+    number = 0
+    while True:
+        reply = client.call("GET", f"/channels/{channel}/blocks?from={number}&limit=256", reply=BlocksReply)
+        if not reply.blocks:
+            return orderers, endorsers
+        for data in reply.blocks:
+            block = decode(data, Block)
+            orderers.add(block.orderer)
+            for envelope in block.transactions if block.header.number > 0 else ():
+                try:
+                    opened = open_envelope(envelope)
+                except (NotATransaction, MalformedError):
+                    continue
+                endorsers.update(endorsement.endorser for endorsement in opened.transaction.endorsements)
+        number += len(reply.blocks)
+
+
+@pytest.mark.skipif(
+    etcd_binary() is None and os.environ.get("CI") != "true",
+    reason="etcd is not installed (apt-get install etcd-server)",
+)
+def test_cluster_nodes_renewed_under_a_workload(tmp_path: Path) -> None:
+    folder = tmp_path / "cluster"
+    made = consortia_command("cluster", "up", "--orgs", "2", "--orderers", "2", "--etcd", "1", "--data", str(folder))
+    if made.returncode != 0:
+        if (folder / "cluster.json").exists():
+            Cluster.open(folder).down()  # whatever did start must not outlive the test
+        pytest.fail(made.stdout + made.stderr)
+    cluster = Cluster.open(folder)
+    stop = threading.Event()
+    outcomes: list[str] = []
+    try:
+        channel = next(iter(cluster.layout.channels))
+        connection = cluster.connection("Org1")
+
+        def submit_continuously() -> None:
+            contract = Gateway(connection.identity, connection).network(channel).contract("asset-transfer")
+            number = 0
+            while not stop.is_set():
+                number += 1
+                try:
+                    outcomes.append(contract.submit("create", f"c-{number}", "blue", 1, number).code)
+                except GatewayError as error:
+                    outcomes.append(f"{error.code}: {error}")
+
+        def more(count: int) -> None:
+            target = len(outcomes) + count
+            wait_for(lambda: len(outcomes) >= target, f"{count} more transactions", timeout=60)
+
+        worker = threading.Thread(target=submit_continuously, daemon=True)
+        worker.start()
+        try:
+            more(3)
+            peer = renew_identity(folder, "Org1", peer=True)
+            assert peer.new.serial != peer.old.serial
+            orderers = [
+                renew_identity(folder, cluster.layout.orderers[0].org, orderer=True, node=node.name)
+                for node in cluster.layout.orderers
+            ]
+            new_orderers = {renewal.new.serial for renewal in orderers}
+
+            def renewed_certificates_sign() -> bool:
+                signed_by, endorsed_by = signers_in_blocks(cluster, channel)
+                serials = {parse_certificate(certificate).serial for certificate in signed_by}
+                endorsers = {parse_certificate(certificate).serial for certificate in endorsed_by}
+                return bool(serials & new_orderers) and peer.new.serial in endorsers
+
+            wait_for(renewed_certificates_sign, "blocks signed and endorsed with the renewed certificates", 60)
+            more(3)
+        finally:
+            stop.set()
+            worker.join(timeout=60)
+            connection.close()
+        assert len(outcomes) >= 6
+        assert set(outcomes) == {"VALID"}, [o for o in outcomes if o != "VALID"][:3]
+        comparison = cluster.compare(wait=30)
+        assert comparison["ok"], comparison
+    finally:
+        cluster.down()

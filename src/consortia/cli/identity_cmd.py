@@ -6,7 +6,8 @@ Renewal
 (``crypto/<org>/ca/``) certify a new key for the same holder (name, kind and attributes kept) and writes it where
 the identity lives:
 
-- a peer: ``crypto/<org>/peers/peer0/``; an orderer: ``crypto/<org>/orderers/orderer0/``;
+- a peer: ``crypto/<org>/peers/peer0/``; an orderer: ``crypto/<org>/orderers/orderer0/`` (``--name`` picks
+  another node of a cluster, e.g. ``--orderer --name orderer2``);
 - a program: ``crypto/<org>/users/<name>/``;
 - a person: their wallet entry ``wallet/<org>/<name>/``, the new key encrypted under their own password (given with
   ``--password-file`` or ``$CONSORTIA_PASSWORD``, else asked for).
@@ -138,17 +139,25 @@ class Rotation:
         return self.previous_folder / CA_CERTIFICATE_FILE
 
 
-def identity_folder(data: Path, org: str, *, peer: bool, orderer: bool, user: str | None) -> tuple[Path, bool]:
+def identity_folder(
+    data: Path, org: str, *, peer: bool, orderer: bool, user: str | None, node: str | None = None
+) -> tuple[Path, bool]:
     """Where the chosen identity lives, and whether it is a person's wallet entry; RenewalError if nowhere."""
     chosen = [flag for flag, given in (("--peer", peer), ("--orderer", orderer), ("--user", user is not None)) if given]
     if len(chosen) != 1:
         found = ", ".join(chosen) or "none"
         raise RenewalError(f"name exactly one identity to renew: --peer, --orderer or --user NAME (given: {found})")
+    if node is not None and (user is not None or Path(node).name != node or node in (".", "..")):
+        raise RenewalError(
+            f"--name names a peer or orderer node folder (e.g. orderer2), with --peer or --orderer; got {node!r}"
+        )
     if not crypto_dir(data, org).is_dir():
         known = sorted(path.name for path in (data / "crypto").iterdir()) if (data / "crypto").is_dir() else []
         raise RenewalError(f"{data} has no organisation {org!r} (crypto/{org}/ is missing; known: {', '.join(known)})")
     if peer or orderer:
         folder = peer_dir(data, org) if peer else orderer_dir(data, org)
+        if node is not None:
+            folder = folder.parent / node  # a cluster's other nodes: peers/peer1, orderers/orderer2
         if not (folder / CERTIFICATE_FILE).is_file():
             what = "peer" if peer else "orderer"
             raise RenewalError(f"{org} has no {what} identity in {folder} (no {CERTIFICATE_FILE})")
@@ -170,11 +179,12 @@ def renew_identity(
     peer: bool = False,
     orderer: bool = False,
     user: str | None = None,
+    node: str | None = None,
     password: str | None = None,
     valid_days: int = 825,
 ) -> Renewal:
     """Have `org`'s current CA certify a new key for one of its identities, and write it where that identity lives."""
-    folder, person = identity_folder(data, org, peer=peer, orderer=orderer, user=user)
+    folder, person = identity_folder(data, org, peer=peer, orderer=orderer, user=user, node=node)
     ca_folder = crypto_dir(data, org) / CA_FOLDER
     try:
         ca = CertificateAuthority.load(ca_folder)
@@ -257,6 +267,9 @@ def renew(
     peer: bool = typer.Option(False, "--peer", help="Renew the organisation's peer (peers/peer0)."),
     orderer: bool = typer.Option(False, "--orderer", help="Renew the organisation's orderer (orderers/orderer0)."),
     user: str | None = typer.Option(None, "--user", help="Renew a user: a program (users/NAME) or a person (wallet)."),
+    node: str | None = typer.Option(
+        None, "--name", help="With --peer or --orderer: which node (default peer0 / orderer0), e.g. orderer2."
+    ),
     password_file: Path | None = typer.Option(
         None, "--password-file", help=f"A person's password (else ${PASSWORD_VARIABLE}, else asked)."
     ),
@@ -276,6 +289,7 @@ def renew(
             peer=peer,
             orderer=orderer,
             user=user,
+            node=node,
             password=_password(password_file, person),
             valid_days=valid_days,
         )

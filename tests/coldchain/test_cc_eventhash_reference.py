@@ -233,6 +233,11 @@ def test_digital_link_spellings_to_canonical(spelling: str, canonical: str) -> N
         "urn:epc:id:unknown:4012345.1",
         "42",
         "Hello World!",
+        "urn:epc:id:sgtin:4012345.011111.98 7",  # a space is no character of an EPC URI
+        "urn:epc:id:sgcn:4012345.67890.A4711",  # a coupon serial is numeric
+        "urn:epc:id:cpi:0614141.123abc.1",  # a CPI reference has capital letters only
+        "https://example.com/01/04012345111118/21/1.7!",  # "!" must be escaped in a Digital Link
+        "https://id.gs1.org/8006/04012345111118",  # an ITIP has 18 digits
     ],
 )
 def test_what_is_not_a_gs1_key_is_left_alone(text: str) -> None:
@@ -253,7 +258,8 @@ def test_canonical_digital_link_back_to_epc_urn(urn: str, digital_link: str) -> 
 def test_epc_urn_of_a_digital_link_needs_a_key_and_a_company_prefix_length() -> None:
     # A pattern of all UPUIs of a GTIN has the same Digital Link as the pattern of all its SGTINs.
     assert gs1.epc_uri("urn:epc:idpat:upui:4012345.012345.*", 7) == "urn:epc:idpat:sgtin:4012345.012345.*"
-    assert gs1.epc_uri("https://example.com/gtin/4012345123456/ser/A(1)", 7) == ("urn:epc:id:sgtin:4012345.012345.A(1)")
+    escaped = "https://example.com/gtin/4012345123456/ser/A%281%29%2F2"
+    assert gs1.epc_uri(escaped, 7) == "urn:epc:id:sgtin:4012345.012345.A(1)%2F2"
     with pytest.raises(gs1.GS1Error, match="not a GS1 key"):
         gs1.epc_uri("https://example.com/abc", 7)
     with pytest.raises(gs1.GS1Error, match="6 to 12 digits, got 13"):

@@ -127,111 +127,139 @@ def _gtin_from(company: str, item: str) -> str | None:
     return with_check_digit(item[0] + company + item[1:])
 
 
+# The EPC URI grammar of GS1's Tag Data Standard (TDS 2.x, section 6 and its EBNF): a component of the GS1 AI
+# character set 82 where characters reserved in URIs are percent-escaped, and CPI's narrower set (digits, capital
+# letters, "-", and "#" and "/" escaped). An EPC URI outside this grammar is no GS1 key: it stays as written.
+_CHAR = r"(?:%(?:2[125-9A-Fa-f]|3[0-9A-Fa-f]|4[1-9A-Fa-f]|5[0-9AaFf]|6[1-9A-Fa-f]|7[0-9Aa])|[!'()*+,\-.:;=A-Za-z0-9_])"
+_CPI_CHAR = r"(?:%(?:2[3dfDF]|3[0-9]|4[1-9A-Fa-f]|5[0-9Aa])|[0-9A-Z\-])"
+_PREFIXED = r"(\d{6,12})\.(\d*)"  # GS1 company prefix . the key's reference (their total length is fixed)
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    """The EPC URI body of one scheme: its pattern, the digits company prefix + reference make, and the AI."""
+
+    pattern: re.Pattern[str]
+    digits: int
+
+
+def _scheme(tail: str, digits: int) -> _Scheme:
+    return _Scheme(re.compile(_PREFIXED + tail), digits)
+
+
+_EPC_IDS = {
+    "sgtin": _scheme(rf"\.({_CHAR}{{1,20}})", 13),
+    "sscc": _scheme("", 17),
+    "sgln": _scheme(rf"\.({_CHAR}{{1,20}})", 12),
+    "grai": _scheme(rf"\.({_CHAR}{{1,16}})", 12),
+    "giai": _Scheme(re.compile(rf"(\d{{6,12}})\.()({_CHAR}{{1,24}})"), 0),
+    "gsrn": _scheme("", 17),
+    "gsrnp": _scheme("", 17),
+    "gdti": _scheme(rf"\.({_CHAR}{{1,17}})", 12),
+    "cpi": _Scheme(re.compile(rf"(\d{{6,12}})\.()({_CPI_CHAR}{{1,24}})\.(\d{{1,12}})"), 0),
+    "sgcn": _scheme(r"\.(\d{1,12})", 12),
+    "ginc": _Scheme(re.compile(rf"(\d{{6,12}})\.()({_CHAR}{{1,24}})"), 0),
+    "gsin": _scheme("", 16),
+    "itip": _scheme(rf"\.(\d{{2}})\.(\d{{2}})\.({_CHAR}{{1,20}})", 13),
+    "upui": _scheme(rf"\.({_CHAR}{{1,28}})", 13),
+    "pgln": _scheme("", 12),
+}
+_EPC_CLASSES = {"lgtin": _scheme(rf"\.({_CHAR}{{1,20}})", 13)}
+_EPC_PATTERNS = {
+    "sgtin": _scheme(r"\.\*", 13),
+    "upui": _scheme(r"\.\*", 13),
+    "itip": _scheme(r"\.(\d{2})\.(\d{2})\.\*", 13),
+    # TDS writes a 12-digit company prefix with an empty type as "cp..*"; the reference generator expects
+    # "cp...*" and leaves "cp..*" unconverted. We follow TDS (no published answer has such a pattern).
+    "grai": _scheme(r"\.\*", 12),
+    "gdti": _scheme(r"\.\*", 12),
+    "sgcn": _scheme(r"\.\*", 12),
+    "cpi": _Scheme(re.compile(rf"(\d{{6,12}})\.()({_CPI_CHAR}{{1,24}})\.\*"), 0),
+}
+# A GIAI, GINC or CPI reference fills the key up to 30 characters together with the company prefix.
+_VARIABLE_LENGTH = 30
+
+
+def _match(schemes: dict[str, _Scheme], scheme: str, value: str) -> tuple[str, ...] | None:
+    """The parts of an EPC URI body (company prefix, reference, then the scheme's own parts), or None."""
+    grammar = schemes.get(scheme)
+    match = grammar.pattern.fullmatch(value) if grammar else None
+    if grammar is None or match is None:
+        return None
+    parts = match.groups()
+    company, reference = parts[0], parts[1]
+    if grammar.digits and len(company) + len(reference) != grammar.digits:
+        return None
+    if grammar.digits == 13 and reference == "":  # a GTIN's item reference includes the indicator digit
+        return None
+    if not grammar.digits and len(company) + len(re.sub("%..", "_", parts[2])) > _VARIABLE_LENGTH:
+        return None
+    return parts
+
+
+def _gtin(company: str, item: str) -> str:
+    """GTIN-14 from an EPC company prefix and item reference (whose first digit is the indicator)."""
+    return with_check_digit(item[0] + company + item[1:])
+
+
 def _epc_id(scheme: str, value: str) -> str | None:
-    """The canonical Digital Link of an ``urn:epc:id:<scheme>:<value>`` URI, or None if malformed."""
+    """The canonical Digital Link of an ``urn:epc:id:<scheme>:<value>`` URI, or None if it breaks the grammar."""
+    parts = _match(_EPC_IDS, scheme, value)
+    if parts is None:
+        return None
+    company, reference, *rest = parts
+    root = CANONICAL_DOMAIN
     if scheme == "sgtin":
-        parts = _split(value, 3)
-        gtin = parts and _gtin_from(parts[0], parts[1])
-        return f"{CANONICAL_DOMAIN}/01/{gtin}/21/{_dl_escape(parts[2])}" if gtin and parts and parts[2] else None
-    if scheme == "sscc":
-        parts = _split(value, 2)
-        if parts and _digits(*parts) and len(parts[0]) + len(parts[1]) == 17:
-            return f"{CANONICAL_DOMAIN}/00/{with_check_digit(parts[1][0] + parts[0] + parts[1][1:])}"
-        return None
-    if scheme == "sgln":
-        parts = _split(value, 3)
-        body = parts and _key_body(parts[0], parts[1], 12)
-        if parts and body and parts[2]:
-            gln = with_check_digit(body)
-            return f"{CANONICAL_DOMAIN}/414/{gln}" + ("" if parts[2] == "0" else f"/254/{_dl_escape(parts[2])}")
-        return None
-    if scheme == "pgln":
-        parts = _split(value, 2)
-        body = parts and _key_body(parts[0], parts[1], 12)
-        return f"{CANONICAL_DOMAIN}/417/{with_check_digit(body)}" if body else None
-        return None
-    if scheme == "grai":
-        parts = _split(value, 3)
-        # The reference generator accepts a 12-digit company prefix only as "cp...serial" (three dots), which
-        # TDS does not allow; we accept the TDS form "cp..serial" (empty asset type).
-        body = parts and _key_body(parts[0], parts[1], 12)
-        return f"{CANONICAL_DOMAIN}/8003/{with_check_digit('0' + body)}{_dl_escape(parts[2])}" if body else None
-    if scheme == "giai":
-        parts = _split(value, 2)
-        if parts and _digits(parts[0]) and parts[1]:
-            return f"{CANONICAL_DOMAIN}/8004/{parts[0]}{_dl_escape(parts[1])}"
-        return None
-    if scheme in ("gsrn", "gsrnp"):
-        parts = _split(value, 2)
-        if parts and _digits(*parts) and len(parts[0]) + len(parts[1]) == 17:
-            ai = "8018" if scheme == "gsrn" else "8017"
-            return f"{CANONICAL_DOMAIN}/{ai}/{with_check_digit(parts[0] + parts[1])}"
-        return None
-    if scheme in ("gdti", "sgcn"):
-        parts = _split(value, 3)
-        body = parts and _key_body(parts[0], parts[1], 12)
-        ai = "253" if scheme == "gdti" else "255"
-        return f"{CANONICAL_DOMAIN}/{ai}/{with_check_digit(body)}{_dl_escape(parts[2])}" if body else None
-    if scheme == "ginc":
-        parts = _split(value, 2)
-        return f"{CANONICAL_DOMAIN}/401/{parts[0]}{_dl_escape(parts[1])}" if parts and _digits(parts[0]) else None
-    if scheme == "gsin":
-        parts = _split(value, 2)
-        if parts and _digits(*parts) and len(parts[0]) + len(parts[1]) == 16:
-            return f"{CANONICAL_DOMAIN}/402/{with_check_digit(parts[0] + parts[1])}"
-        return None
-    if scheme == "cpi":
-        company, _, rest = value.partition(".")
-        reference, _, serial = rest.rpartition(".")
-        if _digits(company, serial) and reference:
-            return f"{CANONICAL_DOMAIN}/8010/{_dl_escape(company + reference)}/8011/{serial}"
-        return None
-    if scheme == "itip":
-        parts = _split(value, 5)
-        gtin = parts and _gtin_from(parts[0], parts[1])
-        if gtin and parts and _digits(parts[2], parts[3]):
-            return f"{CANONICAL_DOMAIN}/8006/{gtin}{parts[2]}{parts[3]}/21/{_dl_escape(parts[4])}"
-        return None
+        return f"{root}/01/{_gtin(company, reference)}/21/{_dl_escape(rest[0])}"
     if scheme == "upui":
-        parts = _split(value, 3)
-        gtin = parts and _gtin_from(parts[0], parts[1])
-        return f"{CANONICAL_DOMAIN}/01/{gtin}/235/{_dl_escape(parts[2])}" if gtin and parts else None
-    return None
+        return f"{root}/01/{_gtin(company, reference)}/235/{_dl_escape(rest[0])}"
+    if scheme == "itip":
+        return f"{root}/8006/{_gtin(company, reference)}{rest[0]}{rest[1]}/21/{_dl_escape(rest[2])}"
+    if scheme == "sscc":
+        return f"{root}/00/{with_check_digit(reference[0] + company + reference[1:])}"
+    if scheme == "sgln":
+        gln = with_check_digit(company + reference)
+        return f"{root}/414/{gln}" + ("" if rest[0] == "0" else f"/254/{_dl_escape(rest[0])}")
+    if scheme == "pgln":
+        return f"{root}/417/{with_check_digit(company + reference)}"
+    if scheme == "grai":
+        return f"{root}/8003/{with_check_digit('0' + company + reference)}{_dl_escape(rest[0])}"
+    if scheme in ("gdti", "sgcn"):
+        ai = "253" if scheme == "gdti" else "255"
+        return f"{root}/{ai}/{with_check_digit(company + reference)}{_dl_escape(rest[0])}"
+    if scheme in ("gsrn", "gsrnp", "gsin"):
+        ai = {"gsrn": "8018", "gsrnp": "8017", "gsin": "402"}[scheme]
+        return f"{root}/{ai}/{with_check_digit(company + reference)}"
+    if scheme in ("giai", "ginc"):
+        return f"{root}/{'8004' if scheme == 'giai' else '401'}/{company}{_dl_escape(rest[0])}"
+    # cpi: component/part reference, then the serial as AI 8011
+    return f"{root}/8010/{_dl_escape(company + rest[0])}/8011/{rest[1]}"
 
 
 def _epc_class(scheme: str, value: str) -> str | None:
-    if scheme == "lgtin":
-        parts = _split(value, 3)
-        gtin = parts and _gtin_from(parts[0], parts[1])
-        return f"{CANONICAL_DOMAIN}/01/{gtin}/10/{_dl_escape(parts[2])}" if gtin and parts and parts[2] else None
-    return None
+    """The canonical Digital Link of an ``urn:epc:class:lgtin:`` URI (a lot of a GTIN), or None."""
+    parts = _match(_EPC_CLASSES, scheme, value)
+    if parts is None:
+        return None
+    return f"{CANONICAL_DOMAIN}/01/{_gtin(parts[0], parts[1])}/10/{_dl_escape(parts[2])}"
 
 
 def _epc_pattern(scheme: str, value: str) -> str | None:
-    if scheme in ("sgtin", "upui"):
-        parts = _split(value, 3)
-        gtin = parts and parts[2] == "*" and _gtin_from(parts[0], parts[1])
-        return f"{CANONICAL_DOMAIN}/01/{gtin}" if gtin else None
-    if scheme == "itip":
-        parts = _split(value, 5)
-        gtin = parts and parts[4] == "*" and _gtin_from(parts[0], parts[1])
-        return f"{CANONICAL_DOMAIN}/8006/{gtin}{parts[2]}{parts[3]}" if gtin and parts else None
-    if scheme in ("grai", "gdti", "sgcn"):
-        # All assets, documents or coupons of one type: the key without its serial.
-        parts = _split(value, 3)
-        body = parts and parts[2] == "*" and _key_body(parts[0], parts[1], 12)
-        if not body:
-            return None
-        if scheme == "grai":
-            return f"{CANONICAL_DOMAIN}/8003/{with_check_digit('0' + body)}"
-        return f"{CANONICAL_DOMAIN}/{'253' if scheme == 'gdti' else '255'}/{with_check_digit(body)}"
-    if scheme == "cpi":
-        company, _, rest = value.partition(".")
-        reference, _, star = rest.rpartition(".")
-        if _digits(company) and reference and star == "*":
-            return f"{CANONICAL_DOMAIN}/8010/{_dl_escape(company + reference)}"
+    """The Digital Link of the key shared by every serial an ``urn:epc:idpat:`` URI matches, or None."""
+    parts = _match(_EPC_PATTERNS, scheme, value)
+    if parts is None:
         return None
-    return None
+    company, reference, *rest = parts
+    root = CANONICAL_DOMAIN
+    if scheme in ("sgtin", "upui"):
+        return f"{root}/01/{_gtin(company, reference)}"
+    if scheme == "itip":
+        return f"{root}/8006/{_gtin(company, reference)}{rest[0]}{rest[1]}"
+    if scheme == "grai":
+        return f"{root}/8003/{with_check_digit('0' + company + reference)}"
+    if scheme in ("gdti", "sgcn"):
+        return f"{root}/{'253' if scheme == 'gdti' else '255'}/{with_check_digit(company + reference)}"
+    return f"{root}/8010/{_dl_escape(company + rest[0])}"  # cpi
 
 
 # Short names some Digital Links use for application identifiers (GS1 Digital Link 1.1, section 6).
@@ -257,6 +285,21 @@ _SHORT_NAMES = {
 _PRIMARY_KEYS = ("01", "8006", "8010", "414", "417", "8017", "8018", "255", "00", "253", "401", "402", "8003", "8004")
 _QUALIFIERS = {"01": ("22", "10", "21", "235"), "8006": ("22", "10", "21"), "414": ("254",), "8010": ("8011",)}
 _FIXED_LENGTH = {"00": 18, "414": 13, "417": 13, "8017": 18, "8018": 18, "402": 17}
+# A value in a Digital Link path: characters of set 82 that need no escaping there, or percent-escapes. Any other
+# character ("!", "(", "*", "+", ",", ":" written raw) means the URI is no canonical-able Digital Link, and it
+# stays as written; the reference generator draws the same line (it also refuses escapes, which we accept so that
+# a canonical Digital Link stays canonical).
+_DL_VALUE = re.compile(r"(?:%[0-9A-Fa-f]{2}|[\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A])+")
+# Keys of variable length (escapes counted as one character): GS1 General Specifications, section 3.
+_KEY_SHAPES = {
+    "253": re.compile(r"\d{13}.{0,17}"),
+    "255": re.compile(r"\d{13}\d{0,12}"),
+    "8003": re.compile(r"\d{14}.{0,16}"),
+    "8004": re.compile(r".{1,30}"),
+    "401": re.compile(r".{1,30}"),
+    "8010": re.compile(r".{1,30}"),
+    "8006": re.compile(r"\d{18}"),
+}
 
 
 def _digital_link(uri: str) -> str | None:
@@ -286,6 +329,10 @@ def _digital_link(uri: str) -> str | None:
         return None
     allowed = _QUALIFIERS.get(key, ())
     if any(q not in allowed for q in qualifiers):
+        return None
+    if not _DL_VALUE.fullmatch(value) or not all(_DL_VALUE.fullmatch(v) for v in qualifiers.values()):
+        return None
+    if key in _KEY_SHAPES and not _KEY_SHAPES[key].fullmatch(re.sub("%..", "_", value)):
         return None
     qualifiers.pop("22", None)  # consumer product variant is not part of the identity
     if "21" in qualifiers:

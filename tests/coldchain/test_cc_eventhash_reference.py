@@ -264,3 +264,23 @@ def test_epc_urn_of_a_digital_link_needs_a_key_and_a_company_prefix_length() -> 
         gs1.epc_uri("https://example.com/abc", 7)
     with pytest.raises(gs1.GS1Error, match="6 to 12 digits, got 13"):
         gs1.epc_uri("https://id.gs1.org/01/04012345123456", 13)
+
+
+def test_where_the_reference_depends_on_spelling_the_hash_does_not() -> None:
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2020-01-01T00:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "bizTransactionList": [{"type": "po", "bizTransaction": "urn:x:1"}],
+        "sensorElementList": [{"sensorReport": [{"type": "gs1:Temperature", "value": 5}]}],
+        "ex:step": "shipping",
+    }
+    prefixes = eventhash.context_prefixes([{"ex": "https://ns.example.com/x/"}])
+    text = eventhash.prehash(event, prefixes)
+    assert "bizStep=https://ref.gs1.org/cbv/BizStep-shipping" in text
+    assert text.endswith("{https://ns.example.com/x/}step=shipping")  # a user's word is not a CBV word
+    assert "type=https://gs1.org/voc/Temperature" in text
+    swapped = dict(event, bizTransactionList=[{"bizTransaction": "urn:x:1", "type": "po"}], nothing=None)
+    assert eventhash.prehash(swapped, prefixes) == text

@@ -33,6 +33,19 @@ leading/trailing zeros (``26.0`` → ``26``), CBV bare words and URNs to web URI
 (``urn:epc:id:sgln:4012345.00005.0`` → ``https://id.gs1.org/414/4012345000054``, see :mod:`gs1`).
 
 The strings are concatenated without separators and hashed with SHA-256.
+
+Where the reference's behaviour makes the hash depend on how an event is written rather than on the event, and
+no published answer depends on it, we deliberately differ (each place says so in a comment):
+
+- bare words: the reference guesses them document-wide (any value equal to the last word of a CBV URI found
+  anywhere in the document, even in a user extension or another event, is replaced by that URI), so an event's
+  hash could depend on its neighbours; we expand bare words in the CBV fields only;
+- ``cbv:``/``gs1:`` compact values are expanded even when the document does not redeclare the prefixes (the
+  standard EPCIS context declares them); the reference leaves them as written unless redeclared;
+- a business transaction, source or destination hashes type first whatever the JSON key order (the reference
+  follows the key order); JSON ``null`` is left out (the reference hashes Python's ``None``);
+- a timestamp rounding into the next second, or a number too large for a float, is hashed (the reference fails
+  on the event); ``<prefix>:ignoreFields`` is honoured under any prefix, for extension fields only.
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ EPCIS 2.0 prefers GS1 Digital Link URIs — ordinary web addresses that a phone 
 
 :func:`canonical_id` turns either spelling into the *canonical* Digital Link (domain ``id.gs1.org``, numeric
 application identifiers, GTINs padded to 14 digits, no query string, only the finest level of identification),
-which is what the CBV 2.0 event hash and this application's indexes compare. :class:`LotId` is a traceability
+which is what the CBV 2.0 event hash and this application's indexes compare; an EPC URI that breaks the Tag Data
+Standard's grammar is no key and stays as written. :func:`epc_uri` goes back from a Digital Link to the EPC URI,
+given the length of the GS1 company prefix (which only GS1's prefix tables know). :class:`LotId` is a traceability
 lot: GTIN (check digit verified) and lot number, with its Digital Link for the consumer QR code.
 """
 

@@ -18,11 +18,13 @@ that recorded it) and left out of the new transaction; an eventID already naming
 the document, naming both hashes. The contract keeps refusing any event already on the ledger, so two captures
 racing with the same event cannot both record it; the capturer that loses asks again and captures the rest.
 
-**Capture jobs outlive the server.** :class:`CaptureJobs` writes every job to a :class:`~consortia.apps.
-coldchain.service.store.JobStore` before answering, and again when it ends, with the event IDs its transaction
-carries. A job found ``running`` under a process that is gone was interrupted; it is settled by asking the
-ledger: if its events are there under its capture ID it completed (with that transaction), otherwise it failed,
-and the error says so and that sending the document again is safe.
+**Capture jobs outlive the server.** :class:`CaptureJobs` writes every job to a
+:class:`~consortia.apps.coldchain.service.store.JobStore` before answering, and again when it ends, with the
+event IDs its transaction carries. One server process at a time holds a data folder, so a job recorded as
+``running`` by another process was interrupted (that server stopped or crashed). It is settled when it is next
+looked at, by asking the ledger: if its events are there under its capture ID it completed (with that
+transaction), otherwise it failed — the error says so, and that sending the document again is safe, since the
+events that did reach the ledger are then reported as already captured.
 """
 
 from __future__ import annotations

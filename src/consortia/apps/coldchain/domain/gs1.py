@@ -111,24 +111,6 @@ def _digits(*values: str) -> bool:
     return all(v.isascii() and v.isdigit() for v in values)
 
 
-def _key_body(company: str, reference: str, length: int) -> str | None:
-    """Company prefix + reference as one digit string of ``length``, or None.
-
-    The reference may be empty when the company prefix takes all the digits (a 12-digit prefix in a GLN, GDTI
-    or GCN: ``urn:epc:id:pgln:999999999999.``).
-    """
-    if not _digits(company) or not (reference == "" or _digits(reference)) or not 6 <= len(company) <= 12:
-        return None
-    return company + reference if len(company) + len(reference) == length else None
-
-
-def _gtin_from(company: str, item: str) -> str | None:
-    """GTIN-14 from an EPC company prefix and item reference (whose first digit is the indicator)."""
-    if not _digits(company, item) or len(company) + len(item) != 13 or not 6 <= len(company) <= 12:
-        return None
-    return with_check_digit(item[0] + company + item[1:])
-
-
 # The EPC URI grammar of GS1's Tag Data Standard (TDS 2.x, section 6 and its EBNF): a component of the GS1 AI
 # character set 82 where characters reserved in URIs are percent-escaped, and CPI's narrower set (digits, capital
 # letters, "-", and "#" and "/" escaped). An EPC URI outside this grammar is no GS1 key: it stays as written.
@@ -139,7 +121,7 @@ _PREFIXED = r"(\d{6,12})\.(\d*)"  # GS1 company prefix . the key's reference (th
 
 @dataclass(frozen=True)
 class _Scheme:
-    """The EPC URI body of one scheme: its pattern, the digits company prefix + reference make, and the AI."""
+    """The EPC URI body of one scheme: its pattern and the digits company prefix + reference make (0: any)."""
 
     pattern: re.Pattern[str]
     digits: int

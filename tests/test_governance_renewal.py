@@ -22,6 +22,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from consortia.channel.update import config_envelope, propose, sign_update
@@ -31,6 +32,7 @@ from consortia.client.errors import GatewayError
 from consortia.client.sdk import Gateway
 from consortia.cluster import Cluster
 from consortia.cluster.processes import etcd_binary
+from consortia.gateway.server.app import create_app
 from consortia.gateway.server.backend import Backend
 from consortia.identity import (
     CertificateAuthority,
@@ -457,3 +459,22 @@ def test_cluster_nodes_renewed_under_a_workload(tmp_path: Path) -> None:
         assert comparison["ok"], comparison
     finally:
         cluster.down()
+
+
+def test_a_served_folder_takes_renewed_node_certificates_without_a_restart(network: EmbeddedNetwork) -> None:
+    peer, orderer = network.peers["Org2"], network.orderer
+    with TestClient(create_app(network)) as client:  # the lifespan a served gateway runs
+        renewal = renew_identity(network.directory, "Org2", peer=True)
+        orderer_renewal = renew_identity(network.directory, network.spec.orderer_org, orderer=True)
+        wait_for(lambda: peer.identity.info.serial == renewal.new.serial, "the served peer's renewal")
+        wait_for(lambda: orderer.identity.info.serial == orderer_renewal.new.serial, "the orderer's renewal")
+        contract = Gateway(network.identity("Org1"), network).network(CHANNEL).contract("asset-transfer")
+        done = contract.submit("create", "after-renewal", "red", 1, 10)
+        assert done.code == "VALID"
+        block = network.peers["Org1"].channel(CHANNEL).ledger.block(done.block)
+        assert parse_certificate(block.orderer).serial == orderer_renewal.new.serial
+        endorsers = {
+            parse_certificate(e.endorser).serial for e in open_envelope(block.transactions[0]).transaction.endorsements
+        }
+        assert renewal.new.serial in endorsers
+        assert client.get("/healthz").status_code == 200

@@ -197,7 +197,7 @@ def test_rotate_ca_layout(folder: Path) -> None:
     assert (organisation / "ca-previous" / "ca.pem").read_bytes() == old_ca
     new_ca = CertificateAuthority.load(organisation / "ca")
     assert new_ca.certificate_pem != old_ca and new_ca.org == "Org1"
-    assert "--add-ca-cert Org1" in output and "--remove-ca-cert Org1" in output
+    assert "--add-ca-cert Org1=" in output and "--remove-ca-cert Org1=" in output
     # Renewals are now issued by the new CA.
     renewal = renew_identity(folder, "Org1", peer=True)
     peer = SigningIdentity.load(peer_dir(folder, "Org1"))

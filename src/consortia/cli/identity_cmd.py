@@ -30,11 +30,12 @@ then delete or archive ``ca-previous``). Both CAs have the subject ``O=<org>, CN
 apart by their keys. The rotation itself changes no channel. The operator then:
 
 1. adds the new CA certificate next to the old one in each channel's configuration (a configuration update:
-   ``consortia channel update CH --add-ca-cert ORG crypto/ORG/ca/ca.pem``, signed and submitted);
+   ``consortia channel update CH --add-ca-cert ORG=crypto/ORG/ca/ca.pem --out U``, then ``consortia channel sign
+   U --org …`` by enough admins and ``consortia channel submit U``);
 2. renews every identity of the organisation (peer, orderer, admins, programs, people), now under the new CA —
    old certificates keep working meanwhile, since both CAs are trusted;
-3. removes the old CA (``consortia channel update CH --remove-ca-cert ORG crypto/ORG/ca-previous/ca.pem``): from
-   that block on, a certificate of the old CA is ``NOT_A_MEMBER``.
+3. removes the old CA (``consortia channel update CH --remove-ca-cert ORG=crypto/ORG/ca-previous/ca.pem --out U``,
+   signed and submitted the same way): from that block on, a certificate of the old CA is ``NOT_A_MEMBER``.
 
 No node is stopped at any step.
 """
@@ -299,11 +300,11 @@ def renew(
         print_json({"ok": True, **renewal.as_json()})
         return
     old, new = renewal.old.as_json(), renewal.new.as_json()
-    console.print(f"renewed {renewal.name} of {renewal.org} ({renewal.kind}) in {renewal.folder}")
-    console.print(f"  old serial {old['serial']}, valid {old['not_before']} to {old['not_after']}")
-    console.print(f"      kept as {PREVIOUS_CERTIFICATE_FILE}: valid until it expires or is revoked")
-    console.print(f"  new serial {new['serial']}, valid {new['not_before']} to {new['not_after']}")
-    console.print("  a running node picks the new certificate up from the folder without a restart")
+    console.print(f"renewed {renewal.name} of {renewal.org} ({renewal.kind}) in {renewal.folder}", soft_wrap=True)
+    console.print(f"  old serial {old['serial']}, valid {old['not_before']} to {old['not_after']}", soft_wrap=True)
+    console.print(f"      kept as {PREVIOUS_CERTIFICATE_FILE}: valid until it expires or is revoked", soft_wrap=True)
+    console.print(f"  new serial {new['serial']}, valid {new['not_before']} to {new['not_after']}", soft_wrap=True)
+    console.print("  a running node picks the new certificate up from the folder without a restart", soft_wrap=True)
 
 
 @app.command("rotate-ca")
@@ -330,12 +331,22 @@ def rotate_ca_command(
             }
         )
         return
-    console.print(f"new CA of {org}: {rotation.new_ca_pem} (the old one is now {rotation.previous_ca_pem})")
-    console.print("next, with no node stopped:")
     console.print(
-        f"  1. add it to each channel:  consortia channel update CH --add-ca-cert {org} {rotation.new_ca_pem}"
+        f"new CA of {org}: {rotation.new_ca_pem} (the old one is now {rotation.previous_ca_pem})", soft_wrap=True
     )
-    console.print(f"  2. renew every identity:    consortia identity renew --org {org} --peer | --user NAME …")
     console.print(
-        f"  3. remove the old CA:       consortia channel update CH --remove-ca-cert {org} {rotation.previous_ca_pem}"
+        "next, with no node stopped (in each channel; sign each update by enough admins, then submit):", soft_wrap=True
+    )
+    console.print(
+        f"  1. add it:              consortia channel update CH --add-ca-cert {org}={rotation.new_ca_pem} "
+        "--out add.update",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  2. renew every identity: consortia identity renew --org {org} --peer | --user NAME …", soft_wrap=True
+    )
+    console.print(
+        f"  3. remove the old CA:   consortia channel update CH --remove-ca-cert {org}={rotation.previous_ca_pem} "
+        "--out remove.update",
+        soft_wrap=True,
     )

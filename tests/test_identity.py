@@ -807,3 +807,26 @@ def test_revocation_list_readable_by_openssl(org1: CertificateAuthority, tmp_pat
     assert result.returncode == 0, result.stderr
     assert "verify OK" in result.stderr + result.stdout
     assert f"{stolen_serial(victim):X}"[-8:] in result.stdout.replace(":", "").upper()
+
+
+def test_revocation_list_carries_on_across_a_ca_rotation(
+    org1: CertificateAuthority, org2: CertificateAuthority
+) -> None:
+    old_holder = org1.issue("old-holder", Kind.CLIENT)
+    first = org1.revocation_list([old_holder.certificate_der], now=NOW)
+    rotated = CertificateAuthority.create("Org1")
+    new_holder = rotated.issue("new-holder", Kind.CLIENT)
+    # Without saying who signed the previous list, the new CA refuses to carry it on.
+    with pytest.raises(CertificateError, match="not signed by this CA of Org1"):
+        rotated.revocation_list([new_holder.certificate_der], first)
+    carried = rotated.revocation_list([new_holder.certificate_der], first, previous_signer=org1.certificate_pem)
+    info = describe_revocation_list(carried)
+    assert info.number == 2 and info.serials == {stolen_serial(old_holder), stolen_serial(new_holder)}
+    both = Membership({"Org1": (org1.certificate_pem, rotated.certificate_pem)}, revocation_lists={"Org1": [carried]})
+    for holder in (old_holder, new_holder):
+        expect_rejection(both, holder.certificate_der, MembershipError.REVOKED_CERTIFICATE)
+    # Another organisation's CA is no signer of Org1's lists.
+    with pytest.raises(CertificateError, match="CA certificate of Org1"):
+        rotated.revocation_list([], first, previous_signer=org2.certificate_pem)
+    with pytest.raises(CertificateError, match="not signed by the given previous signer"):
+        rotated.revocation_list([], first, previous_signer=CertificateAuthority.create("Org1").certificate_pem)

@@ -199,23 +199,39 @@ class CertificateAuthority:
         revoked: Sequence[RevocationTarget],
         previous: bytes | None = None,
         *,
+        previous_signer: bytes | None = None,
         now: datetime | None = None,
         valid_days: int = 3650,
     ) -> bytes:
-        """A DER CRL signed by this CA: the revocations of `previous` (one of ours) and `revoked`, numbered one up."""
+        """A DER CRL signed by this CA: the revocations of `previous` and `revoked`, numbered one up.
+
+        `previous` is a list this CA signed, or — during a CA rotation — one signed by `previous_signer`, another
+        CA certificate of this same organisation (the list then carries on under the new CA).
+        """
         moment = _validity_start(now if now is not None else datetime.now(UTC))
         earlier: dict[int, datetime] = {}
         number = 1
         if previous is not None:
             previous_list = load_revocation_list(previous)
-            if previous_list.issuer != self._certificate.subject or not previous_list.is_signature_valid(
-                self._private_key.public_key()
+            signer = self._certificate
+            if previous_signer is not None:
+                signer, _ = load_certificate(previous_signer)
+                named = [a.value for a in signer.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+                if named != [self.org] or not is_ca_certificate(signer):
+                    raise CertificateError(
+                        f"the previous list's signer must be a CA certificate of {self.org}, "
+                        f"not {signer.subject.rfc4514_string()!r}"
+                    )
+            # Only lists of this organisation's CAs, checked: carrying on a list vouches for what it revokes.
+            signer_key = signer.public_key()
+            if (
+                previous_list.issuer != signer.subject
+                or not isinstance(signer_key, Ed25519PublicKey)
+                or not previous_list.is_signature_valid(signer_key)
             ):
                 issuer = previous_list.issuer.rfc4514_string()
-                raise CertificateError(
-                    f"the previous revocation list was issued by {issuer!r}, not signed by this CA of {self.org}"
-                )
-            # Only our own lists: re-signing another CA's list would vouch for revocations we never checked.
+                whose = "the given previous signer" if previous_signer is not None else f"this CA of {self.org}"
+                raise CertificateError(f"the previous revocation list was issued by {issuer!r}, not signed by {whose}")
             number = crl_number(previous_list) + 1
             earlier = {entry.serial_number: entry.revocation_date_utc for entry in previous_list}
         builder = (

@@ -291,6 +291,9 @@ class PeerNode:
         start = request.arg("from", 0)
         limit = max(1, min(request.arg("limit", 32), 256))
         wait = min(max(request.arg("wait", 0), 0), 30)
+        first = channel.ledger.first_block
+        if start < first:  # joined from a snapshot: the asker must fetch these from another source
+            raise HttpError(404, f"block {start} is before this peer's snapshot at height {first}")
         channel.wait_for_height(start + 1, wait)
         blocks, size = [], 0
         for number in range(start, min(channel.height, start + limit)):

@@ -275,11 +275,8 @@ def event_hash(
             f"epcisBody.queryResults.resultsBody.eventList (type here: {document.get('type')!r})",
             as_json=as_json,
         )
-    prefixes = eventhash.context_prefixes(document.get("@context"))
-    if prehash:
-        values = [eventhash.prehash(event, prefixes) for event in events]
-    else:
-        values = [eventhash.event_hash_id(event, prefixes) for event in events]
+    # the document's own reading (its prefixes and ignoreFields), so an event hashes as GS1's generator hashes it
+    values = eventhash.document_prehashes(document) if prehash else eventhash.document_hash_ids(document)
     if as_json:
         print_json(values)
     else:

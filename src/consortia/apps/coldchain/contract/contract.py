@@ -63,6 +63,7 @@ ALARM_TRANSIENT = "alarm"
 NOTE_TRANSIENT = "note"
 SHARDS = 16
 MAX_EVENTS = 5000
+MAX_IGNORED = 100
 MAX_PAGE = 1000
 TRACE_LIMIT = 500
 REF_HEX = 32
@@ -185,6 +186,27 @@ def _transient_json(ctx: Context, name: str, what: str) -> Any:
         raise ContractError(f"transient {name!r}: {exc}", code="INVALID") from None
 
 
+def _ignore_fields(value: Any) -> frozenset[str]:
+    """The extension fields a capture's document leaves out of its events' hashes (its ``ignoreFields``).
+
+    Only extension fields (``prefix:name``) may be left out, as :func:`eventhash.ignored_fields` reads them: a
+    standard field left out would let two different events share a hash.
+    """
+    if value is None:
+        return frozenset()
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_IGNORED
+        or not all(isinstance(v, str) and 0 < v.find(":") < len(v) - 1 and len(v) <= 512 for v in value)
+    ):
+        raise ContractError(
+            f"ignoreFields must be a list of at most {MAX_IGNORED} extension field names (prefix:name), "
+            f"got {str(value)[:80]!r}",
+            code="INVALID",
+        )
+    return frozenset(value)
+
+
 def reference(secret: bytes, kind: str, value: str) -> str:
     """The opaque reference of an identifier of some kind (``lot``, ``id``, ``ev``…) under the consortium secret."""
     return hmac.new(secret, f"{kind}{SEP}{value}".encode(), hashlib.sha256).hexdigest()[:REF_HEX]
@@ -302,6 +324,7 @@ class ColdChain(Contract):
                 f"a capture needs one salt per event: {len(events)} events, got {salts!r:.40}", code="INVALID"
             )
         prefixes = context_prefixes(payload.get("context"))
+        ignore = _ignore_fields(payload.get("ignoreFields"))
         # what the document adds to (or changes in) the standard prefixes: enough to rebuild ``prefixes``
         document_prefixes = {k: v for k, v in prefixes.items() if STANDARD_PREFIXES.get(k) != v}
         given_id = payload.get("captureID")  # echoed in the block: a job id (a UUID), never free text
@@ -321,7 +344,7 @@ class ColdChain(Contract):
                 raise ContractError(
                     f"event {index}: eventID must be a non-empty string of at most 512 characters", code="INVALID"
                 )
-            event_id = given.strip() if isinstance(given, str) else event_hash_id(event, prefixes)
+            event_id = given.strip() if isinstance(given, str) else event_hash_id(event, prefixes, ignore)
             where = f"event {index} ({event_id})"
             if event_id in seen:
                 raise ContractError(f"{where}: eventID appears twice in the document", code="INVALID")
@@ -358,7 +381,7 @@ class ColdChain(Contract):
                     ctx.put_private(COLLECTION, event_key(event_ref), existing)
                     event_ids.append(event_id)
                     continue
-                stored_hash, new_hash = recorded_hash(existing), event_hash_id(event, prefixes)
+                stored_hash, new_hash = recorded_hash(existing), event_hash_id(event, prefixes, ignore)
                 if stored_hash == new_hash:
                     # The capturer drops such events before it submits (``captured``); one arriving here raced
                     # another capture of it, and the commitment already covers it: refuse, the capturer retries.
@@ -411,6 +434,7 @@ class ColdChain(Contract):
                 "capturedBy": ctx.caller.id,
                 "txID": ctx.tx_id,
                 "prefixes": document_prefixes,
+                **({"ignoreFields": sorted(ignore)} if ignore else {}),  # so its hash can be recomputed
                 "event": stored,
                 "commitment": {
                     "txID": ctx.tx_id,
@@ -1308,8 +1332,9 @@ def leaf_texts(record: dict) -> list[str]:
 
 
 def recorded_hash(record: dict) -> str:
-    """The CBV 2.0 event hash ID of an event as committed (its document's prefixes as recorded with it)."""
-    return event_hash_id(record["event"], context_prefixes([record.get("prefixes") or {}]))
+    """The CBV 2.0 event hash ID of an event as committed (its document's prefixes and ignoreFields as recorded)."""
+    prefixes = context_prefixes([record.get("prefixes") or {}])
+    return event_hash_id(record["event"], prefixes, record.get("ignoreFields") or ())
 
 
 def as_declared(record: dict) -> dict:

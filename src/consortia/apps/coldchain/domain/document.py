@@ -10,7 +10,9 @@ index and ID) and the field (``epcList[1]``, ``sensorElementList[0].sensorReport
 
 A document that passes becomes a :class:`Document`: its events as given, the ``eventID`` of each (the CBV 2.0
 event hash ID when the document gave none — the contract computes the same), the namespace prefixes of its
-``@context`` (the contract needs them to hash user extensions), its master data, and counts.
+``@context`` (the contract needs them to hash user extensions), the extension fields its ``ignoreFields`` asks
+hashers to leave out (a repository's own additions, such as its copy of the hash: the contract needs them too), its
+master data, and counts.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consortia.apps.coldchain.domain import gs1, schema, timestamps
-from consortia.apps.coldchain.domain.eventhash import context_prefixes, document_events, event_hash_id
+from consortia.apps.coldchain.domain.eventhash import context_prefixes, document_events, event_hash_id, ignored_fields
 from consortia.apps.coldchain.domain.facts import event_facts
 from consortia.ledger import encoding
 
@@ -100,6 +102,8 @@ class Document:
     sensor_reports: int
     source: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    ignore: frozenset[str] = frozenset()
+    """Extension fields the document's ``ignoreFields`` leaves out of every event's hash (a repository's own)."""
 
 
 def _path_text(parts: tuple[str | int, ...] | list[str | int]) -> str:
@@ -288,6 +292,7 @@ def _read(document: Any, source: str | None, limit: int) -> Document:
     if rejections:
         raise DocumentRejected(rejections[:limit])
     prefixes = context_prefixes(document.get("@context"))
+    ignore = ignored_fields(document)
     ids: list[str] = []
     hashed: list[bool] = []
     seen: dict[str, int] = {}
@@ -295,7 +300,7 @@ def _read(document: Any, source: str | None, limit: int) -> Document:
     for index, event in enumerate(events):
         rejections.extend(_semantic_rejections(index, event))
         given = event.get("eventID")
-        event_id = given.strip() if isinstance(given, str) and given.strip() else event_hash_id(event, prefixes)
+        event_id = given.strip() if isinstance(given, str) and given.strip() else event_hash_id(event, prefixes, ignore)
         if event_id in seen:
             rejections.append(
                 Rejection(f"eventID repeats event {seen[event_id]}", index, event_id, "eventID"),
@@ -320,4 +325,5 @@ def _read(document: Any, source: str | None, limit: int) -> Document:
         hashed=tuple(hashed),
         sensor_reports=reports,
         source=source,
+        ignore=ignore,
     )

@@ -126,6 +126,8 @@ def submission(document: Document, capture_id: str) -> Submission:
         "captureID": capture_id,
         "salts": [salt.hex() for salt in salts],
     }
+    if document.ignore:  # the contract hashes an event without an eventID as the document asks
+        payload["ignoreFields"] = sorted(document.ignore)
     if document.master_data:
         payload["masterData"] = document.master_data
     return Submission(commitment.commit(leaves), {"capture": canonical_json(payload)})
@@ -210,7 +212,7 @@ class Capturer:
                 else:
                     keep.append(index)
             else:
-                new_hash = event_hash_id(event, document.prefixes)
+                new_hash = event_hash_id(event, document.prefixes, document.ignore)
                 if stored["eventHash"] == new_hash:
                     already.append(AlreadyCaptured(event_id, stored["txID"]))
                 else:

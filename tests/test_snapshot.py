@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import ASSET_TRANSFER, IN_CI, three_org_spec
+from consortia.channel.rules import rules_from_config
 from consortia.cli.main import app
 from consortia.client import Gateway
 from consortia.cluster import Cluster
@@ -35,11 +36,14 @@ from consortia.identity import CertificateAuthority, Kind, SigningIdentity
 from consortia.ledger import merkle
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.blockstore import BlockStoreError
-from consortia.ledger.config import BatchConfig
-from consortia.ledger.encoding import decode
+from consortia.ledger.chain import check_block
+from consortia.ledger.config import BatchConfig, ChannelConfig
+from consortia.ledger.encoding import decode, decode_canonical
 from consortia.ledger.history import BeforeSnapshotError, HistoryTree, seed_from_frontier
+from consortia.ledger.ledger import ChannelLedger
 from consortia.ledger.proof import build_consistency, build_transaction_proof, check_proof, proof_holds
-from consortia.ledger.snapshot import MAGIC, PART_NAMES, SnapshotError, read_snapshot
+from consortia.ledger.snapshot import MAGIC, PART_NAMES, SnapshotError, joined_snapshot, read_snapshot
+from consortia.ledger.statedb import StateDB
 from consortia.network.bootstrap import crypto_dir, genesis_path, peer_dir, user_dir
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.workload import run_workload
@@ -49,6 +53,7 @@ from consortia.node.peer_node import state_digest
 from consortia.node.transport import NodeClient, NodeError
 from consortia.peer.channel import PeerChannel
 from consortia.peer.snapshot_join import create_snapshot, join_from_snapshot
+from consortia.peer.validator import BlockValidator
 
 TIMEOUT = 30.0
 
@@ -230,6 +235,49 @@ def test_a_peer_joined_from_a_snapshot_reopens_and_keeps_going(network: Embedded
     create_snapshot(directory, _peer_identity(network, "Org3"), second)
     info = join_from_snapshot(second, tmp_path / "third" / "ch1", _orderer_block(network))
     assert info.signer == "Org3/peer0"
+
+
+def test_an_audit_can_start_from_the_snapshot_the_peer_joined_from(network: EmbeddedNetwork, tmp_path: Path) -> None:
+    """What consortia verify needs for such a ledger: a replay from the kept snapshot reproduces codes and state."""
+    snapshot = _snapshot(network, tmp_path)
+    directory = tmp_path / "audited" / "ch1"
+    join_from_snapshot(snapshot, directory, _orderer_block(network))
+    channel = PeerChannel("ch1", _peer_identity(network, "Org3"), directory, _registry())
+    try:
+        _load(network, 30, "v")
+        _catch_up(network, channel)
+    finally:
+        channel.close()
+    assert joined_snapshot(_ledger_dir(network, "Org3")) is None  # a ledger from block 0 has none
+    kept = joined_snapshot(directory)
+    assert kept is not None and kept.contents == read_snapshot(snapshot).contents
+    rebuilt = StateDB(tmp_path / "scratch.sqlite")
+    ledger = ChannelLedger(directory, read_only=True)
+    try:
+        rebuilt.import_rows(kept.contents.height, kept.contents.tables)
+        rules = rules_from_config(decode_canonical(kept.contents.config, ChannelConfig))
+        validator = BlockValidator(rules, rebuilt, None)
+        history, previous = kept.contents.frontier.copy(), kept.contents.header
+        assert ledger.first_block == kept.contents.height < ledger.blocks.height
+        for number in range(ledger.first_block, ledger.blocks.height):
+            committed = ledger.committed_block(number)
+            history = check_block(committed.block, previous, history, rules.orderers, "ch1")
+            verdict = validator.validate(committed.block)
+            assert verdict.codes == committed.codes, number
+            rebuilt.apply(verdict.batch)
+            validator.invalidate_definitions()
+            previous = committed.block.header
+        assert list(rebuilt.digest_rows()) == list(ledger.state.digest_rows())
+    finally:
+        ledger.close()
+        rebuilt.close()
+    # The kept copy is checked like any snapshot: a changed byte is refused, naming it.
+    kept_file = directory / "snapshot.bin"
+    start, length = _part_offsets(kept_file.read_bytes())["txids"]
+    _flipped(kept_file, kept_file, start + length // 2)
+    with pytest.raises(SnapshotError, match="part 'txids' has SHA-256") as refused:
+        joined_snapshot(directory)
+    assert str(kept_file) in str(refused.value)
 
 
 # -- refusals ----------------------------------------------------------------------------------------------------

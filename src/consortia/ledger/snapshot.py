@@ -43,7 +43,7 @@ from consortia.identity.batch import verify_one
 from consortia.ledger.block import BlockHeader, header_hash
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
 from consortia.ledger.history import HistoryTree
-from consortia.ledger.ledger import ChannelLedger, LedgerError
+from consortia.ledger.ledger import ChannelLedger, LedgerError, read_snapshot_header
 from consortia.ledger.merkle import CompactRange
 from consortia.ledger.statedb import SNAPSHOT_TABLES
 
@@ -304,6 +304,32 @@ def read_snapshot(path: Path) -> Snapshot:
         )
     contents = SnapshotContents(manifest.channel, manifest.height, header, frontier, parts["config"], tables)
     return Snapshot(path, manifest, contents, signer)
+
+
+JOINED_SNAPSHOT_FILE = "snapshot.bin"
+"""The snapshot a peer joined from, kept in its channel directory so that an audit can start where the peer did."""
+
+
+def joined_snapshot(directory: Path) -> Snapshot | None:
+    """The snapshot the ledger in ``directory`` was started from, checked again; None for a ledger from block 0.
+
+    An audit of such a ledger starts from it: its state rows at ``contents.height`` (load them into a scratch
+    database with ``StateDB.import_rows``), its configuration, its ``header`` (what block ``contents.height``
+    must chain to) and its ``frontier`` (the history tree before that block). Raises SnapshotError if the file
+    is missing, damaged, or not the snapshot whose header the ledger continues from.
+    """
+    directory = Path(directory)
+    started = read_snapshot_header(directory)
+    if started is None:
+        return None
+    snapshot = read_snapshot(directory / JOINED_SNAPSHOT_FILE)
+    if snapshot.contents.header != started:
+        raise SnapshotError(
+            snapshot.path,
+            f"ends at block {snapshot.contents.header.number} ({snapshot.manifest.last_header_hash}), but the ledger "
+            f"in {directory} continues from block {started.number} ({header_hash(started).hex()})",
+        )
+    return snapshot
 
 
 def describe(snapshot: Snapshot) -> dict[str, Any]:

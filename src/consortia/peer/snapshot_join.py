@@ -40,6 +40,7 @@ from consortia.ledger.config import ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode_canonical
 from consortia.ledger.ledger import LedgerError, prepare_from_snapshot
 from consortia.ledger.snapshot import (
+    JOINED_SNAPSHOT_FILE,
     Manifest,
     Snapshot,
     SnapshotContents,
@@ -194,6 +195,8 @@ def join_from_snapshot(snapshot_file: Path, channel_dir: Path, orderer_block: Or
         shutil.rmtree(staging)  # left by a join that was interrupted: nothing in it was ever opened
     try:
         prepare_from_snapshot(staging, contents.header, contents.frontier)
+        # Kept so that an audit (consortia verify) can start where this peer did (ledger.snapshot.joined_snapshot).
+        shutil.copyfile(snapshot.path, staging / JOINED_SNAPSHOT_FILE)
         state = StateDB(staging / "state.sqlite")
         try:
             state.import_rows(contents.height, contents.tables)

@@ -31,6 +31,7 @@ from consortia.apps.coldchain.service.capture import (
 from consortia.apps.coldchain.service.store import JobStore, StoredJob, jobs_path
 from consortia.client.errors import GatewayError
 from consortia.client.remote import RemoteClient
+from consortia.gateway.server.app import create_app
 from consortia.identity import SigningIdentity
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
@@ -61,6 +62,14 @@ def test_jobs_are_read_back_from_their_store_by_another_instance(cc_network, tmp
     assert again is not None and again.as_dict() == finished.as_dict()
     assert [j.capture_id for j in later.all()] == [started.capture_id]
     assert later.get("no-such-job") is None
+
+
+def test_the_gateway_service_keeps_its_jobs_in_the_data_folder(cc_network) -> None:
+    """The service is built with the folder's job store (not an in-memory one switched later)."""
+    app = create_app(cc_network)
+    jobs: CaptureJobs = app.state.coldchain_jobs
+    assert Path(jobs.store.path) == jobs_path(cc_network.directory)
+    assert jobs_path(cc_network.directory).is_file()
 
 
 def test_an_interrupted_job_whose_transaction_committed_is_completed(cc_network, tmp_path: Path) -> None:

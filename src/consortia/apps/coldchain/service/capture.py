@@ -392,14 +392,6 @@ class CaptureJobs:
         self._live: dict[str, CaptureJob] = {}  # this process's running jobs
         self._lock = threading.Lock()
 
-    def persist(self, store: JobStore) -> None:
-        """Record jobs in ``store`` from now on (a server's, in its data folder) instead of in memory."""
-        with self._lock:
-            if self._live:
-                raise RuntimeError("capture jobs are running: their store cannot change now")
-            self.store.close()
-            self.store = store
-
     def _save(self, job: CaptureJob) -> None:
         self.store.save(StoredJob(job.capture_id, job.created_ms, job.running, PROCESS, job.as_dict(), job.pending))
 

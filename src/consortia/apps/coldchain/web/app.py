@@ -8,6 +8,8 @@
   verifies in the browser;
 * the operators' dashboard (:mod:`consortia.apps.coldchain.web.dashboard`) and its live feed;
 * the static files of those pages under ``/coldchain/static``;
+* capture jobs recorded in the data folder (``coldchain/capture-jobs.sqlite``), so a restarted server still
+  answers for them;
 * their OpenAPI description at ``/coldchain/openapi.json`` (and ``/coldchain/docs``), apart from the
   gateway's own document.
 
@@ -27,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from consortia.apps.coldchain.service.capture import CaptureJobs
+from consortia.apps.coldchain.service.store import JobStore, jobs_path
 from consortia.apps.coldchain.web import consumer, dashboard, rest
 from consortia.gateway.server.backend import Backend
 
@@ -37,7 +40,7 @@ STATIC = Path(__file__).parent / "static"
 
 def install(app: FastAPI, backend: Backend) -> None:
     """Add the cold chain's routes, pages and static files to a gateway service."""
-    jobs = CaptureJobs()
+    jobs = CaptureJobs(store=JobStore(jobs_path(backend.directory)))  # in the data folder: they outlive the server
     app.state.coldchain_jobs = jobs
     resources = consumer.Resources(backend)
     routers = [

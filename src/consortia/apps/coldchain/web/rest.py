@@ -37,7 +37,6 @@ from consortia.apps.coldchain.domain.document import DocumentRejected, read_docu
 from consortia.apps.coldchain.domain.eventhash import STANDARD_PREFIXES
 from consortia.apps.coldchain.domain.schema import SchemaUnavailable
 from consortia.apps.coldchain.service.capture import CaptureJob, CaptureJobs, Capturer, contract_of
-from consortia.apps.coldchain.service.store import JobStore, jobs_path
 from consortia.apps.coldchain.web.access import reader, signer
 from consortia.apps.coldchain.web.errors import PageErrors
 from consortia.client.errors import GatewayError
@@ -75,9 +74,6 @@ def query_document(records: list[dict[str, Any]]) -> dict[str, Any]:
 def build_router(backend: Backend, jobs: CaptureJobs) -> APIRouter:
     """The /epcis routes."""
     router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"], route_class=PageErrors)
-    if jobs.store.path == ":memory:":
-        # the jobs outlive this server: kept in its data folder (the platform builds CaptureJobs without one)
-        jobs.persist(JobStore(jobs_path(backend.directory)))
 
     def _settled(job: CaptureJob) -> CaptureJob:
         if not jobs.interrupted(job):

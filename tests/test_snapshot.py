@@ -280,6 +280,38 @@ def test_an_audit_can_start_from_the_snapshot_the_peer_joined_from(network: Embe
     assert str(kept_file) in str(refused.value)
 
 
+@pytest.mark.parametrize("damage", ["lost tail", "altered leaf"])
+def test_a_snapshot_started_history_tree_is_brought_back_in_line_with_its_blocks(
+    network: EmbeddedNetwork, tmp_path: Path, damage: str
+) -> None:
+    snapshot = _snapshot(network, tmp_path)
+    directory = tmp_path / "crashed" / "ch1"
+    join_from_snapshot(snapshot, directory, _orderer_block(network))
+    channel = PeerChannel("ch1", _peer_identity(network, "Org3"), directory, _registry())
+    try:
+        _load(network, 20, f"x{damage[0]}")
+        _catch_up(network, channel)
+        expected = channel.ledger.history_range()
+    finally:
+        channel.close()
+    level0 = directory / "history" / "level-00.hashes"
+    data = bytearray(level0.read_bytes())
+    if damage == "lost tail":  # a crash after the block was stored, before its leaves reached the disk
+        del data[-3 * 32 :]
+    else:  # a leaf after the snapshot no longer matches its block: the tree is rebuilt from the frontier
+        data[-1] ^= 0xFF
+    level0.write_bytes(bytes(data))
+    channel = PeerChannel("ch1", _peer_identity(network, "Org3"), directory, _registry())
+    try:
+        assert channel.ledger.history_range() == expected
+        assert channel.ledger.history is not None
+        assert channel.ledger.history.start == read_snapshot(snapshot).contents.frontier.size
+        _catch_up(network, channel)
+        assert state_digest(channel) == state_digest(network.peer("Org3").channel("ch1"))
+    finally:
+        channel.close()
+
+
 # -- refusals ----------------------------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec
 from consortia.node.peer_node import state_digest
 from consortia.ordering.base import OrderingError
 from consortia.peer.audit import audit_network
+from consortia.peer.snapshot_join import create_snapshot
 
 CHANNEL = "ch1"
 ASSETS = "consortia.samples.asset_transfer:AssetTransfer"
@@ -137,6 +138,29 @@ def test_an_organisation_joins_endorses_and_leaves(net: EmbeddedNetwork) -> None
     assert report.ok, report.first_failure
     org1 = next(r for r in report.ledgers if r.node == "Org1.peer0" and r.channel == CHANNEL)
     assert org1.config_blocks == [block, left_at]
+
+
+def test_a_new_organisation_joins_from_a_snapshot(net: EmbeddedNetwork, tmp_path: Path) -> None:
+    for index in range(20):
+        _assets(net).submit("create", f"s{index}", "red", 1, index)
+    org4 = _with_org4(net)
+    current = net.channel_config(CHANNEL)
+    net.update_config(CHANNEL, _next(net, organisations=(*current.organisations, org4)), ["Org1", "Org3"])
+    org1 = net.peer_channel("Org1", CHANNEL)
+    snapshot = tmp_path / "ch1.snapshot"
+    create_snapshot(org1.directory, net.peer("Org1").identity, snapshot)
+    height = org1.height
+    _assets(net).submit("create", "after-snapshot", "blue", 2, 99)
+
+    joined = net.join("Org4", CHANNEL, snapshot=snapshot)
+    net.wait_for_height(CHANNEL, org1.height)
+    assert joined.ledger.stored_height == org1.height
+    assert joined.rules.config.version == 1  # the configuration in force came with the snapshot's state
+    assert state_digest(joined) == state_digest(org1)
+    # It pulled only the blocks after the snapshot, and proves a later transaction.
+    after = _assets(net, "Org4").evaluate("read", "after-snapshot")
+    assert after["value"] == 99
+    assert height < joined.height
 
 
 def test_an_update_in_force_changes_batch_settings_and_read_scope(net: EmbeddedNetwork) -> None:

@@ -9,6 +9,8 @@ import sys
 import typer
 
 from consortia.cli.bench_cmd import bench
+from consortia.cli.channel_cmd import app as channel_app
+from consortia.cli.channel_cmd import org_app
 from consortia.cli.client_cmds import blocks, evaluate, submit, tx
 from consortia.cli.cluster_cmd import app as cluster_app
 from consortia.cli.cluster_cmd import node
@@ -50,6 +52,8 @@ app.command()(blocks)
 app.command()(tx)
 app.command()(node)
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(channel_app, name="channel")
+app.add_typer(org_app, name="org")
 app.add_typer(snapshot_app, name="snapshot")
 app.add_typer(identity_app, name="identity")
 

@@ -32,6 +32,7 @@ from consortia.ordering.base import OrderingService
 from consortia.ordering.solo import SoloOrderer
 from consortia.peer.channel import PeerChannel
 from consortia.peer.peer import Peer
+from consortia.peer.snapshot_join import join_from_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,6 @@ class EmbeddedNetwork:
             return peer.channels[channel]
         directory = self.directory / "peers" / f"{org}.peer0"
         if snapshot is not None:
-            from consortia.peer.snapshot_join import join_from_snapshot
-
             join_from_snapshot(snapshot, directory / channel, lambda number: self._orderer.block(channel, number))
         if peer is None:
             peer = Peer(

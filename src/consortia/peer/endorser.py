@@ -92,7 +92,10 @@ def check_proposal(channel: PeerChannel, signed: bytes, transient: Mapping[str, 
     try:
         creator = channel.rules.members.validate(proposal.creator, at_ms=proposal.timestamp_ms, kinds=_CLIENT_KINDS)
     except MembershipError as exc:
-        raise EndorsementError("NOT_A_MEMBER", exc.message) from None
+        # A revoked certificate is named as such, so its holder (and their admin) know what happened.
+        raise EndorsementError(
+            exc.code if exc.code == exc.REVOKED_CERTIFICATE else "NOT_A_MEMBER", exc.message
+        ) from None
     if not verify_one(creator.public_key, envelope.proposal, envelope.signature):
         raise EndorsementError("BAD_SIGNATURE", "the creator's signature over the proposal does not verify")
     if transient_hash(dict(transient or {})) != proposal.transient_hash:

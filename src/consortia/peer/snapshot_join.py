@@ -15,8 +15,9 @@ It trusts nothing in the file on its word:
 4. the history frontier's root is that header's ``history_root``.
 
 Only then is the channel's directory laid out — block store starting at ``h``, history tree seeded from the
-frontier, state database filled with the snapshot's rows at height ``h`` — in a temporary directory renamed into
-place, so a refused or interrupted join leaves nothing behind. :class:`~consortia.peer.channel.PeerChannel` then
+frontier, state database filled with the snapshot's rows at height ``h``, and a copy of the snapshot itself for
+later audits (:func:`~consortia.ledger.snapshot.joined_snapshot`) — in a temporary directory renamed into place,
+so a refused or interrupted join leaves nothing behind. :class:`~consortia.peer.channel.PeerChannel` then
 opens the directory like any other and receives block ``h`` next; blocks before ``h`` are absent on this peer and
 reading one says so. The state rows themselves are vouched for by the signing member peer (as in Hyperledger
 Fabric, where a snapshot is trusted by the peers of the organisations that produced it); the new peer's state
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consortia.channel.rules import ChannelRules, ConfigError, rules_from_config
-from consortia.channel.update import CONFIG_KEY, CONFIG_NAMESPACE, now_ms, read_record
+from consortia.channel.update import CONFIG_KEY, CONFIG_NAMESPACE, ConfigRecord, now_ms, read_record
 from consortia.identity import Kind, MembershipError, SigningIdentity
 from consortia.identity.batch import verify_one
 from consortia.ledger.block import Block, BlockHeader, header_hash, header_signing_bytes
@@ -69,12 +70,11 @@ class SnapshotInfo:
     config_version: int
 
 
-def _config_row(contents: SnapshotContents) -> tuple[int, bytes] | None:
-    """The (block, config bytes) of the configuration record in the snapshot's state, or None."""
+def _config_record(contents: SnapshotContents) -> ConfigRecord | None:
+    """The configuration record in the snapshot's state rows (MalformedError if unreadable), or None."""
     for row in contents.tables["state"]:
         if row[0] == CONFIG_NAMESPACE and row[1] == CONFIG_KEY:
-            record = read_record(row[2].encode() if isinstance(row[2], str) else row[2])
-            return record.block, record.config
+            return read_record(row[2].encode() if isinstance(row[2], str) else row[2])
     return None
 
 
@@ -93,12 +93,12 @@ def create_snapshot(channel_dir: Path, identity: SigningIdentity, out: Path) -> 
         tables=exported.tables,
     )
     try:
-        found = _config_row(contents)
+        record = _config_record(contents)
     except MalformedError as exc:
         raise LedgerError(f"{channel_dir}: {exc}") from None
-    if found is None:
+    if record is None:
         raise LedgerError(f"{channel_dir}: the state holds no configuration record ({CONFIG_NAMESPACE}/{CONFIG_KEY})")
-    contents = dataclasses.replace(contents, config=found[1])
+    contents = dataclasses.replace(contents, config=record.config)
     try:
         return write_snapshot(Path(out), contents, identity, now_ms())
     except OSError as exc:
@@ -159,10 +159,10 @@ def check_snapshot(snapshot_file: Path, channel: str, orderer_block: OrdererBloc
         raise SnapshotError(path, f"is a snapshot of channel {contents.channel!r}, not {channel!r}")
     try:
         config = decode_canonical(contents.config, ChannelConfig)
-        found = _config_row(contents)
+        record = _config_record(contents)
     except MalformedError as exc:
         raise SnapshotError(path, f"the channel configuration is unreadable: {exc}") from None
-    if found is None or found[1] != contents.config:
+    if record is None or record.config != contents.config:
         raise SnapshotError(path, "the configuration part is not the configuration in the snapshot's state")
     if config.name != channel:
         raise SnapshotError(path, f"its configuration is of channel {config.name!r}, not {channel!r}")
@@ -170,7 +170,7 @@ def check_snapshot(snapshot_file: Path, channel: str, orderer_block: OrdererBloc
         rules = rules_from_config(config)
         manifest = snapshot.manifest
         rules.members.validate(manifest.signer_certificate, at_ms=manifest.created_ms, kinds={Kind.PEER})
-        block_rules = _rules_at(snapshot, config, found[0], contents.header.number)
+        block_rules = _rules_at(snapshot, config, record.block, contents.header.number)
     except MembershipError as exc:
         raise SnapshotError(
             path, f"signed by {snapshot.signer.describe()}, not a peer of a member of {channel!r}: {exc.message}"

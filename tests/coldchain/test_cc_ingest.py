@@ -13,7 +13,9 @@ from consortia.apps.coldchain.domain.document import read_document
 from consortia.apps.coldchain.domain.facts import CONTEXT, DEVICE_PREFIX
 from consortia.apps.coldchain.domain.readings import Reading, Rejected
 from consortia.apps.coldchain.service import proofs
+from consortia.apps.coldchain.service.anchoring import Anchorer
 from consortia.apps.coldchain.service.capture import Capturer, contract_of
+from consortia.apps.coldchain.service.devices import DeviceRegistry
 from consortia.apps.coldchain.service.ingest import IngestService
 from consortia.apps.coldchain.service.store import ReadingStore
 
@@ -195,3 +197,36 @@ def test_a_restarted_ingester_seals_and_anchors_what_it_had_stored(small) -> Non
     finally:
         store.close()
     assert json.dumps(second.counters())
+
+
+def test_a_batch_anchored_twice_stays_provable_under_its_first_transaction(small) -> None:
+    """Anchoring a batch again (the same event, so already on the ledger) keeps its transaction, not none."""
+    network, plan = small
+    service = IngestService.for_network(network, window_seconds=300)
+    chosen = [r for r in plan.readings if r.device == plan.readings[0].device][:12]
+    for r in chosen:
+        service.handle(*payload(r.device, r.seq, r.ts_ms, r.celsius), received_ms=NOW)
+    service.close()
+    settle(network)
+    store = ReadingStore(proofs.store_path(network.directory))
+    contract = contract_of(network.gateway(consortium.LOGISTICS))
+    registry = DeviceRegistry(lambda: contract.evaluate("device_associations", ""))
+    registry.refresh(force=True)
+    anchorer = Anchorer(Capturer(contract), store, registry, window_ms=W)
+    try:
+        first = {b.key: (b.event_id, b.tx_id, b.block) for b in store.batches()}
+        assert first and all(tx is not None and block is not None for _, tx, block in first.values())
+        for batch in store.batches():
+            anchorer.submit(batch)
+        assert anchorer.wait()
+        assert anchorer.counters["batches_anchored"] == len(first) and anchorer.counters["anchor_failures"] == 0
+        assert anchorer.counters["anchor_transactions"] == 0  # nothing new went to the ledger
+        again = {b.key: (b.event_id, b.tx_id, b.block) for b in store.batches()}
+        assert again == first and {b.status for b in store.batches()} == {"anchored"}
+        channel = network.peers[consortium.PROCESSOR].channel(consortium.CHANNEL)
+        for r in (chosen[0], chosen[-1]):
+            proof = proofs.reading_proof(store, channel, r.device, r.seq)
+            assert all(s.ok for s in proofs.verify_reading_proof(proof))
+    finally:
+        anchorer.close()
+        store.close()

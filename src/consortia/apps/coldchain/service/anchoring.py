@@ -24,7 +24,7 @@ from typing import Any
 from consortia.apps.coldchain.domain.batches import anchor_event
 from consortia.apps.coldchain.domain.document import read_document
 from consortia.apps.coldchain.domain.facts import CONTEXT
-from consortia.apps.coldchain.service.capture import Capturer, CaptureResult
+from consortia.apps.coldchain.service.capture import Capturer, CaptureResult, block_of
 from consortia.apps.coldchain.service.devices import DeviceRegistry
 from consortia.apps.coldchain.service.store import BatchRow, ReadingStore
 
@@ -129,12 +129,12 @@ class Anchorer:
             try:
                 result = f.result()
                 self.store.mark_anchored(
-                    [(b.key, eid, result.tx_id, result.block) for b, eid in zip(group, result.event_ids, strict=True)],
+                    [(b.key, eid, *self._where(result, eid)) for b, eid in zip(group, result.event_ids, strict=True)],
                     int(time.time() * 1000),
                 )
                 self.counters["batches_anchored"] += len(group)
                 self.counters["readings_anchored"] += sum(b.count for b in group)
-                self.counters["anchor_transactions"] += 1
+                self.counters["anchor_transactions"] += result.tx_id is not None  # none: all anchored before
                 if self.on_anchored is not None:
                     self.on_anchored(group)
             except Exception as exc:
@@ -145,6 +145,20 @@ class Anchorer:
                 self._done(len(group))
 
         future.add_done_callback(done)
+
+    def _where(self, result: CaptureResult, event_id: str) -> tuple[str, int | None]:
+        """The transaction (and block) that holds an anchoring event: this capture's, or an earlier one's.
+
+        A batch anchored again (an ingester restarted before it recorded the first anchoring, say) is the same
+        event with the same hash: the ledger reports it already captured, under the transaction that recorded it,
+        and the reading proofs must point there.
+        """
+        for already in result.already_captured:
+            if already.event_id == event_id:
+                return already.tx_id, block_of(self.capturer.contract, already.tx_id)
+        if result.tx_id is None:
+            raise ValueError(f"no transaction holds anchoring event {event_id}: the capture reported none")
+        return result.tx_id, result.block
 
     def _failed(self, group: list[BatchRow], release: bool = True) -> None:
         self.store.mark_failed([b.key for b in group])

@@ -103,6 +103,16 @@ class Recapture:
     already_captured: tuple[AlreadyCaptured, ...]
 
 
+def block_of(contract: Contract, tx_id: str) -> int | None:
+    """The block holding a committed transaction, as the contract's peer sees it (None when it cannot say)."""
+    try:
+        status = contract.network.peer_channel().commit_status(tx_id)
+    except Exception as exc:  # the block number is a courtesy: the transaction id is the record
+        log.warning("no commit status for %s: %s", tx_id, exc)
+        return None
+    return status.block if status is not None else None
+
+
 def contract_of(gateway: Gateway) -> Contract:
     """The cold-chain contract as seen through a gateway."""
     return gateway.network(CHANNEL).contract(CONTRACT)
@@ -499,7 +509,7 @@ class CaptureJobs:
             job.success = True
             job.event_ids = pending
             job.tx_id = mine[0]["txID"]
-            job.block = self._block_of(contract, job.tx_id)
+            job.block = block_of(contract, job.tx_id)
         else:
             job.success = False
             job.code = INTERRUPTED
@@ -521,15 +531,6 @@ class CaptureJobs:
         with self._lock:
             self._save(job)
         return job
-
-    @staticmethod
-    def _block_of(contract: Contract, tx_id: str) -> int | None:
-        try:
-            status = contract.network.peer_channel().commit_status(tx_id)
-        except Exception as exc:  # the block number is a courtesy: the transaction id is the record
-            log.warning("no commit status for %s: %s", tx_id, exc)
-            return None
-        return status.block if status is not None else None
 
     def wait(self, capture_id: str, timeout: float = 30.0) -> CaptureJob | None:
         """Wait until a job finishes (tests and the CLI)."""

@@ -8,8 +8,10 @@ older than :data:`.present.STALE_AFTER_MS` is marked stale with its age. Its scr
 ``/api/coldchain/alarms`` and ``/api/coldchain/trace`` — one click on a lot lists everything made from it, which is
 what a recall needs — and can recall a lot with everything made from it in one EPCIS event (``POST
 /api/coldchain/recall``: the owner of every lot, or an inspector of the inspection agency, with the owners' and the
-agency's peers endorsing), and listens to ``/api/coldchain/live``, a server-sent event stream of the loggers' latest
-readings and of the contract's alarm and capture events as blocks commit. Beside each logger, "verify" checks its
+agency's peers endorsing; the answer names the transaction holding the recall event, an earlier one when the same
+event was already on the ledger, listed under ``already_captured``), and listens to ``/api/coldchain/live``, a
+server-sent event stream of the loggers' latest readings and of the contract's alarm and capture events as blocks
+commit. Beside each logger, "verify" checks its
 last anchored reading in the browser (``readingproof.js``): ``/api/coldchain/devices`` names that reading and
 ``/api/coldchain/reading-proof?device=…&seq=…`` serves its proof (without the members' ``sealed`` part, which the
 ``consortia coldchain reading-proof`` command checks).
@@ -236,7 +238,14 @@ def build_router(backend: Backend, resources: Resources) -> APIRouter:
             raise Problem(status, str(exc), code="RECALL_REFUSED", contract_code=exc.code) from None
         except GatewayError as exc:
             raise problem_for(exc) from None
-        return {"recalled": [lot.key for lot in lots], "eventIDs": list(result.event_ids), "txID": result.tx_id}
+        # the same recall already on the ledger (sent twice in one millisecond) is answered with its transaction
+        tx_id = result.tx_id if result.tx_id is not None else result.already_captured[0].tx_id
+        return {
+            "recalled": [lot.key for lot in lots],
+            "eventIDs": list(result.event_ids),
+            "txID": tx_id,
+            "already_captured": [a.as_dict() for a in result.already_captured],
+        }
 
     def device_rows(lang: str) -> list[dict[str, Any]]:
         readings = store()

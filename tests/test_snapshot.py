@@ -28,7 +28,7 @@ from consortia.cli.main import app
 from consortia.client import Gateway
 from consortia.cluster import Cluster
 from consortia.cluster.layout import ASSET_TRANSFER as CLUSTER_CONTRACT
-from consortia.cluster.layout import free_ports
+from consortia.cluster.layout import create_cluster, free_ports
 from consortia.cluster.processes import etcd_binary, spawn, stop_process
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.registry import ContractRegistry, load_contract
@@ -50,6 +50,7 @@ from consortia.network.workload import run_workload
 from consortia.node.config import NodeConfig, NodeRef, write_config
 from consortia.node.messages import BlocksReply
 from consortia.node.peer_node import state_digest
+from consortia.node.run import run_node
 from consortia.node.transport import NodeClient, NodeError
 from consortia.peer.channel import PeerChannel
 from consortia.peer.snapshot_join import create_snapshot, join_from_snapshot
@@ -698,3 +699,27 @@ def test_a_cluster_peer_joins_from_a_snapshot_and_matches_the_others(tmp_path: P
         env=_env(),
     )
     assert refused.returncode == 2 and "missing.snapshot is not a file" in refused.stderr, refused.stderr
+
+
+def test_a_node_refuses_a_snapshot_it_cannot_join_from_naming_the_file(
+    network: EmbeddedNetwork, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run_node(join_snapshot=…)`` exits 2 before serving, naming the file and what is wrong (no etcd needed)."""
+    create_cluster(tmp_path / "c", orgs=2, orderers=1, etcd_members=1)
+    peer = tmp_path / "c" / "nodes" / "Org2.peer0" / "node.toml"
+    orderer = tmp_path / "c" / "nodes" / "orderer0" / "node.toml"
+    ch1 = _snapshot(network, tmp_path)
+    damaged = tmp_path / "damaged.snapshot"
+    start, length = _part_offsets(ch1.read_bytes())["state"]
+    _flipped(ch1, damaged, start + length // 2)
+    cases = [
+        (peer, tmp_path / "missing.snapshot", "missing.snapshot is not a file"),
+        (orderer, ch1, "only a peer joins from a snapshot"),
+        (peer, damaged, "part 'state' has SHA-256"),
+        (peer, _snapshot(network, tmp_path, channel="ch2"), "channel 'ch2', which"),
+    ]
+    for config, snapshot, expected in cases:
+        assert run_node(config, join_snapshot=snapshot) == 2, expected
+        message = " ".join(capsys.readouterr().err.split())
+        assert expected in message and str(snapshot.name) in message, message
+    assert not list((tmp_path / "c" / "nodes" / "Org2.peer0").rglob("state.sqlite")), "nothing was joined"

@@ -32,7 +32,8 @@ An orderer has ``role = "orderer"``, an orderer identity, the same ``[channels]`
 
 :func:`load_config` reports the first problem as a :class:`ConfigError` naming the field — a syntax error, a
 missing or mistyped field, an identity file that is not there, an identity of the wrong kind for the role, a
-genesis block of another channel, a peer whose organisation is not a member of a channel it names.
+genesis block of another channel. (A peer of an organisation added to a channel by a configuration update names
+the channel's genesis block like everyone else; the ordering service delivers blocks to members only.)
 """
 
 from __future__ import annotations
@@ -241,12 +242,8 @@ def load_config(path: Path) -> LoadedConfig:
             raise ConfigError(field, f"{genesis_file} is not a genesis block: {exc}") from None
         if channel_config.name != channel:
             raise ConfigError(field, f"{genesis_file} is the genesis block of channel {channel_config.name!r}")
-        if config.role == "peer" and identity.org not in channel_config.org_ids():
-            raise ConfigError(
-                field,
-                f"organisation {identity.org} is not a member of channel {channel} "
-                f"(members: {', '.join(channel_config.org_ids())})",
-            )
+        # A peer whose organisation is not in the genesis configuration may have been added by a later update:
+        # the ordering service, which follows the configuration in force, decides whether it gets blocks.
         if config.role == "orderer":
             ordering_orgs = [org.msp_id for org in channel_config.orderer.organisations]
             if identity.org not in ordering_orgs:
@@ -274,7 +271,9 @@ def load_config(path: Path) -> LoadedConfig:
 def with_join_snapshot(loaded: LoadedConfig, snapshot: Path) -> LoadedConfig:
     """The configuration of a peer that joins its channel from ``snapshot`` (ConfigError if that cannot be)."""
     if loaded.config.role != "peer":
-        raise ConfigError("--join-snapshot", f"only a peer joins from a snapshot; {loaded.path} configures an orderer")
+        raise ConfigError(
+            "--join-snapshot", f"only a peer joins from a snapshot ({snapshot}); {loaded.path} configures an orderer"
+        )
     if not Path(snapshot).is_file():
         raise ConfigError("--join-snapshot", f"{snapshot} is not a file")
     return dataclasses.replace(loaded, join_snapshot=Path(snapshot))

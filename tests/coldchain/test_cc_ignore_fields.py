@@ -16,10 +16,12 @@ from typer.testing import CliRunner
 import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.cli import app as cli
 from consortia.apps.coldchain.domain.document import read_document
+from consortia.apps.coldchain.domain.eventhash import document_events, document_hash_ids
 from consortia.apps.coldchain.service.capture import Capturer, contract_of, submission
+from consortia.apps.coldchain.web.rest import query_document
 from consortia.client.errors import EndorsementFailed
 
-from .cc_support import load
+from .cc_support import load, settle
 
 VECTORS = Path(__file__).parent / "vectors" / "epcis-event-hash-generator"
 DOCUMENT = VECTORS / "epcisDocHavingEventWithIgnoreFields.jsonld"
@@ -138,3 +140,19 @@ def test_the_contract_refuses_ignore_fields_that_are_not_extension_names(cc_netw
     assert caught.value.contract_code == "INVALID"
     assert "ignoreFields must be a list" in caught.value.message
     assert capturer.contract.evaluate("captured", list(document.event_ids))["events"] == {}
+
+
+def test_the_query_answer_lists_the_ignore_fields_and_captures_back(cc_network) -> None:
+    """``GET /epcis/events`` serves the event with the repository's fields: it says to ignore them again."""
+    (expected, _) = _lines(DOCUMENT, ".hashes")
+    capturer = Capturer(contract_of(cc_network.gateway(consortium.FISH_MARKET)))
+    first = capturer.capture(read_document(_unnamed_first(load(DOCUMENT))))
+    settle(cc_network)
+    records = capturer.contract.evaluate("query_events", {"perPage": 10})["events"]
+    answer = query_document(records)
+    (served,) = document_events(answer)
+    assert served["repository-x:hash"] == expected and served["eventID"] == expected
+    assert answer["epcisBody"]["queryResults"]["cc:ignoreFields"] == ["example:captureID", "repository-x:hash"]
+    assert document_hash_ids(answer) == [expected]
+    again = capturer.capture(read_document(answer))  # schema-valid, and the same event
+    assert again.tx_id is None and [(a.event_id, a.tx_id) for a in again.already_captured] == [(expected, first.tx_id)]

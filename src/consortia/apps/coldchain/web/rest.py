@@ -35,6 +35,7 @@ from consortia.apps.coldchain.contract.contract import QUERY_PARAMS
 from consortia.apps.coldchain.domain import timestamps
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.domain.eventhash import STANDARD_PREFIXES
+from consortia.apps.coldchain.domain.facts import NS, PREFIX
 from consortia.apps.coldchain.domain.schema import SchemaUnavailable
 from consortia.apps.coldchain.service.capture import CaptureJob, CaptureJobs, Capturer, contract_of
 from consortia.apps.coldchain.web.access import reader, signer
@@ -49,16 +50,27 @@ JSON_TYPES = ("application/json", "application/ld+json")
 
 
 def query_document(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """An EPCISQueryDocument holding event records as captured (with their record time)."""
+    """An EPCISQueryDocument holding event records as captured (with their record time).
+
+    Events captured from a document with ``ignoreFields`` keep those fields; the answer lists them again (as
+    ``cc:ignoreFields`` on ``queryResults``), so each event hashes to the ID it was captured under and the answer
+    captures back as events already captured.
+    """
     prefixes: dict[str, str] = {}
+    ignore: set[str] = set()
     events = []
     for record in records:
         for prefix, namespace in (record.get("prefixes") or {}).items():
             if prefix not in STANDARD_PREFIXES:
                 prefixes[prefix] = namespace
+        ignore.update(record.get("ignoreFields") or ())
         event = dict(record["event"])
         event["recordTime"] = timestamps.iso_ms(record["recordTimeMs"])
         events.append(event)
+    results: dict[str, Any] = {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}
+    if ignore:
+        prefixes.setdefault(PREFIX, NS)
+        results[f"{PREFIX}:ignoreFields"] = sorted(ignore)
     context: list[Any] = [EPCIS_CONTEXT]
     if prefixes:
         context.append(prefixes)
@@ -67,7 +79,7 @@ def query_document(records: list[dict[str, Any]]) -> dict[str, Any]:
         "type": "EPCISQueryDocument",
         "schemaVersion": "2.0",
         "creationDate": timestamps.iso_ms(int(time.time() * 1000)),
-        "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}},
+        "epcisBody": {"queryResults": results},
     }
 
 

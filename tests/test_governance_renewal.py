@@ -25,7 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from consortia.channel.update import config_envelope, propose, sign_update
+from consortia.channel.update import propose, sign_update
 from consortia.cli.identity_cmd import renew_identity, rotate_ca
 from consortia.cli.main import app
 from consortia.client.errors import GatewayError
@@ -96,7 +96,7 @@ def update_channel(
     for org, user in signers:
         admin = SigningIdentity.load(user_dir(network.directory, org, user))  # as on disk now: renewed or not
         transaction = sign_update(transaction, admin.certificate_der, admin.sign)
-    network.broadcast(CHANNEL, config_envelope(transaction))
+    network.submit_config(CHANNEL, transaction)
     wait_for(
         lambda: all(peer.channel(CHANNEL).rules.config.version == new.version for peer in network.peers.values()),
         f"configuration version {new.version}",

@@ -23,7 +23,6 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from typer.testing import CliRunner
 
-from consortia.channel.update import config_envelope, propose, sign_update
 from consortia.cli.main import app as cli
 from consortia.client.errors import GatewayError
 from consortia.client.proposal import build_proposal
@@ -68,14 +67,10 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) ->
 
 
 def update_channel(network: EmbeddedNetwork, change: Callable[[ChannelConfig], ChannelConfig]) -> ChannelConfig:
-    """The next configuration version, signed by both admins; returns once the first member's peer is under it."""
+    """The next configuration version, signed by both admins (``EmbeddedNetwork.update_config``), in force."""
     current = network.peers["Org1"].channel(CHANNEL).rules.config
     new = msgspec.structs.replace(change(current), version=current.version + 1)
-    transaction = propose(new)
-    for org, user in ADMINS:
-        admin = network.identity(org, user)
-        transaction = sign_update(transaction, admin.certificate_der, admin.sign)
-    network.broadcast(CHANNEL, config_envelope(transaction))
+    network.update_config(CHANNEL, new, [org for org, _ in ADMINS])
     wait_for(
         lambda: network.peers["Org1"].channel(CHANNEL).rules.config.version == new.version,
         f"configuration version {new.version}",
@@ -165,7 +160,7 @@ def test_a_revoked_client_certificate(env: Env) -> None:
     # ... and a new proposal is refused by the endorsers for the same reason.
     with pytest.raises(GatewayError) as refused:
         contract.submit("create", "m3", "red", 1, 10)
-    # (The endorser answers NOT_A_MEMBER for every membership refusal today; its message names the revocation.)
+    assert refused.value.code == "REVOKED_CERTIFICATE"
     assert "was revoked by the CA of Org1" in str(refused.value)
     # Everyone else goes on.
     honest = Gateway(network.identity("Org1"), network).network(CHANNEL).contract("asset-transfer")
@@ -216,6 +211,12 @@ def test_an_organisation_removed_from_every_channel_is_refused(env: Env) -> None
     assert refused.status_code == 401, refused.text
     assert "Org2 is a member of no channel of this gateway now" in refused.json()["detail"]
     assert env.signed_get(env.network.identity("Org1"), target).status_code == 200
+    # A gateway started afterwards knows it too (network.json no longer lists Org2 in any channel).
+    assert "Org2" not in env.network.spec.channel(CHANNEL).orgs
+    with TestClient(create_app(env.network, ServerSettings(watch_identities=False))) as restarted:
+        header = authorization_header(org2_client, "GET", "/api/me", b"")
+        again = restarted.get("/api/me", headers={"authorization": header})
+        assert again.status_code == 401 and "member of no channel" in again.json()["detail"]
 
 
 def test_gateway_membership_refuses_bad_input(env: Env) -> None:

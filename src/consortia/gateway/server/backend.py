@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consortia.channel.scope import ScopeEntry, may_read
+from consortia.channel.update import config_history, record_config
 from consortia.client.sdk import Gateway
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.gateway.server.auth import Principal
@@ -68,8 +69,11 @@ class MembersNow:
     def __init__(self, network: EmbeddedNetwork, directory: Path) -> None:
         self._network = network
         self._ever_members: set[str] = {org for channel in network.spec.channels for org in channel.orgs}
-        for membership in self.memberships():
-            self._ever_members.update(membership.orgs)
+        for peer_channel in self._newest().values():
+            # Every version's members, so that one removed before this service started is known as such.
+            for record in config_history(peer_channel.ledger.state):
+                self._ever_members.update(record_config(record).org_ids())
+            self._ever_members.update(peer_channel.rules.members.orgs)
         outsiders = {
             org.name: (directory / "crypto" / org.name / "ca" / "ca.pem").read_bytes()
             for org in network.spec.orgs
@@ -77,14 +81,19 @@ class MembersNow:
         }
         self._outsiders = Membership(outsiders) if outsiders else None
 
-    def memberships(self) -> list[Membership]:
-        """Each channel's membership in force: that of the peer furthest along it (a removed member's peer stops)."""
+    def _newest(self) -> dict[str, PeerChannel]:
+        """Each channel's copy furthest along (a removed member's peer stops receiving blocks)."""
         newest: dict[str, PeerChannel] = {}
         for peer in list(self._network.peers.values()):
             for name, peer_channel in list(peer.channels.items()):
                 known = newest.get(name)
                 if known is None or peer_channel.height > known.height:
                     newest[name] = peer_channel
+        return newest
+
+    def memberships(self) -> list[Membership]:
+        """Each channel's membership in force, from the copy furthest along it."""
+        newest = self._newest()
         return [newest[name].rules.members for name in sorted(newest)]
 
     def validate(self, certificate_der: bytes, *, at_ms: int, kinds: Collection[Kind] | None = None) -> CertInfo:

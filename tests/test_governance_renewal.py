@@ -12,6 +12,7 @@ refusals (nothing changed), ``consortia identity rotate-ca``'s layout, and the i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -478,3 +479,43 @@ def test_a_served_folder_takes_renewed_node_certificates_without_a_restart(netwo
         }
         assert renewal.new.serial in endorsers
         assert client.get("/healthz").status_code == 200
+
+
+def test_ca_rotation_through_the_cli(folder: Path, tmp_path: Path) -> None:
+    """The operator's commands, in order: rotate, add the new CA, renew, remove the old CA."""
+    data = str(folder)
+
+    def ok(*args: str) -> str:
+        code, output = run(*args)
+        assert code == 0, f"{args}: {output}"
+        return output
+
+    def through_channel(option: str, pem: str, name: str) -> None:
+        update = str(tmp_path / name)
+        ok("channel", "update", CHANNEL, option, f"Org1={pem}", "--out", update, "--data", data)
+        for org in ("Org1", "Org2"):
+            ok("channel", "sign", update, "--org", org, "--data", data)
+        ok("channel", "submit", update, "--data", data)
+
+    def org1_cas() -> list[str]:
+        shown = json.loads(ok("channel", "config", CHANNEL, "--data", data, "--json"))
+        return next(org["ca_certificates"] for org in shown["organisations"] if org["msp_id"] == "Org1")
+
+    old_client = SigningIdentity.load(user_dir(folder, "Org1", "client"))
+    rotated = json.loads(ok("org", "rotate-ca", "--data", data, "--org", "Org1", "--json"))
+    new_ca, old_ca = Path(rotated["new_ca"]).read_text(), Path(rotated["previous_ca"]).read_text()
+    through_channel("--add-ca-cert", rotated["new_ca"], "add.update")
+    assert [pem.strip() for pem in org1_cas()] == [old_ca.strip(), new_ca.strip()]
+    for who in (("--peer",), ("--user", "admin"), ("--user", "client")):
+        ok("identity", "renew", "--data", data, "--org", "Org1", *who)
+    through_channel("--remove-ca-cert", rotated["previous_ca"], "remove.update")  # signed by the renewed admin
+    assert [pem.strip() for pem in org1_cas()] == [new_ca.strip()]
+
+    with EmbeddedNetwork(folder) as network:
+        members = network.peers["Org2"].channel(CHANNEL).rules.members
+        renewed = SigningIdentity.load(user_dir(folder, "Org1", "client"))
+        assert members.validate(renewed.certificate_der, at_ms=now_ms()).org == "Org1"
+        with pytest.raises(MembershipError) as refused:
+            members.validate(old_client.certificate_der, at_ms=now_ms())
+        assert refused.value.code == "NOT_A_MEMBER"
+    ok("verify", "--data", data)

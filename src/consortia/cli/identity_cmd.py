@@ -19,7 +19,8 @@ second or so, without a restart.
 
 CA rotation
 -----------
-``consortia identity rotate-ca --data DIR --org ORG`` creates a new CA for the organisation. The layout after it:
+``consortia org rotate-ca --data DIR --org ORG`` (also ``consortia identity rotate-ca``) creates a new CA for the
+organisation. The layout after it:
 
 - ``crypto/<org>/ca/``          the **new** CA (``ca.pem``, ``ca.key``): every renewal from now on is issued by it;
 - ``crypto/<org>/ca-previous/`` the **old** CA, moved there unchanged: it still signs revocation lists for the
@@ -51,6 +52,7 @@ from pathlib import Path
 
 import typer
 
+from consortia.cli.channel_cmd import org_app
 from consortia.cli.common import DATA_HELP, console, data_dir, fail, print_json, require_network
 from consortia.identity import CertificateAuthority, CertificateError, SigningIdentity, format_timestamp_ms
 from consortia.identity.ca import CA_CERTIFICATE_FILE
@@ -350,3 +352,7 @@ def rotate_ca_command(
         "--out remove.update",
         soft_wrap=True,
     )
+
+
+# The organisation commands (``consortia org create``) live with the channel commands; rotation belongs there too.
+org_app.command("rotate-ca")(rotate_ca_command)

@@ -1,4 +1,6 @@
-"""The explorer pages: login, dashboard, channels, blocks, transactions (with the in-browser verifier), search.
+"""The explorer pages: login, dashboard, channels, blocks, transactions (with the in-browser verifier), search,
+and each channel's configuration history (with its membership chart, an SVG drawn here, and its JSON twin
+``/api/channels/{ch}/config/history``).
 
 Server-rendered Jinja2 templates over the same :class:`Backend` the JSON API uses, so every page enforces exactly
 the API's access rules: anonymous visitors are sent to ``/login``, a caller who may not read a channel gets a 403
@@ -28,6 +30,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -41,11 +44,12 @@ from consortia.gateway.server.auth import (
     principal_from_session,
 )
 from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.explorer import ConfigHistory
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.problems import Problem
 from consortia.gateway.server.text import CATALOGUE as TEXT
 from consortia.gateway.server.text import LANGUAGE_COOKIE, error_title, page_language
-from consortia.gateway.server.views import block_view, transaction_view
+from consortia.gateway.server.views import block_view, config_history_view, transaction_view
 from consortia.identity.wallet import WalletError
 from consortia.ledger.block import header_hash
 from consortia.ledger.codes import code_name
@@ -129,6 +133,100 @@ def who(party: Mapping[str, Any] | None) -> str:
     return f"{party['org']}/{party['name']}"
 
 
+# -- the membership chart ---------------------------------------------------------------------------------------
+
+CHART_LABEL_W = 96
+CHART_PLOT_W = 560
+CHART_ROW_H = 30
+CHART_TOP = 26
+CHART_AXIS_H = 30
+CHART_MIN_GAP = 26
+"""Closer axis labels than this (in chart units) are left out, so numbers never overprint."""
+
+
+def membership_svg(history: ConfigHistory) -> Markup:
+    """Who was a member when: one row per organisation, a bar per block range, a diamond per revocation change.
+
+    The x axis runs over block numbers 0 … height (the last slot is the next block, which the configuration in
+    force will judge); dashed lines mark configuration blocks. Drawn on the server so the page needs no script.
+    """
+    orgs = history.organisations
+    slots = max(1, history.height)
+    plot_right = CHART_LABEL_W + CHART_PLOT_W
+    rows_h = CHART_ROW_H * max(1, len(orgs))
+    height = CHART_TOP + rows_h + CHART_AXIS_H
+
+    def x(block: float) -> float:
+        return round(CHART_LABEL_W + CHART_PLOT_W * min(block, slots) / slots, 2)
+
+    def y(org: str) -> int:
+        return CHART_TOP + CHART_ROW_H * orgs.index(org)
+
+    def blocks_text(start: int, end: int | None) -> str:
+        return f"blocks {start}–{end}" if end is not None else f"from block {start} on (in force)"
+
+    parts = [
+        f'<svg class="membership-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {plot_right + 8} {height}" '
+        f'role="img" aria-labelledby="membership-chart-title">',
+        '<title id="membership-chart-title">Membership of channel '
+        f"{escape(history.channel)} by block: {len(orgs)} organisation(s) over {history.height} block(s)</title>",
+    ]
+    for index, org in enumerate(orgs):
+        top = y(org)
+        if index % 2 == 0:
+            parts.append(f'<rect class="row-band" x="0" y="{top}" width="{plot_right}" height="{CHART_ROW_H}"></rect>')
+        parts.append(
+            f'<text class="row-label" x="4" y="{top + CHART_ROW_H / 2 + 4}" data-org="{escape(org)}">'
+            f"{escape(org)}</text>"
+        )
+    for span in history.members:
+        end = span.to_block + 1 if span.to_block is not None else slots
+        left, right = x(span.from_block), x(end)
+        width = max(2.0, round(right - left, 2))
+        parts.append(
+            f'<rect class="member-bar{"" if span.to_block is not None else " in-force"}" x="{left}" '
+            f'y="{y(span.org) + 7}" width="{width}" height="{CHART_ROW_H - 14}" rx="3" data-org="{escape(span.org)}" '
+            f'data-from="{span.from_block}" data-to="{"" if span.to_block is None else span.to_block}">'
+            f"<title>{escape(span.org)}: member during {blocks_text(span.from_block, span.to_block)}</title></rect>"
+        )
+    last_label = -CHART_MIN_GAP
+    for version in history.versions[1:]:
+        at = x(version.block + 0.5)
+        parts.append(
+            f'<line class="config-line" x1="{at}" y1="{CHART_TOP - 6}" x2="{at}" y2="{CHART_TOP + rows_h}" '
+            f'data-block="{version.block}"><title>block {version.block}: configuration version {version.version}'
+            "</title></line>"
+        )
+        if at - last_label >= CHART_MIN_GAP:
+            parts.append(f'<text class="config-label" x="{at}" y="{CHART_TOP - 10}">v{version.version}</text>')
+            last_label = at
+    for change in history.revocations:
+        if change.org not in orgs:
+            continue
+        cx, cy = x(change.from_block), y(change.org) + CHART_ROW_H / 2
+        serials = ", ".join(format(serial, "x") for serial in change.revoked) or "none new"
+        parts.append(
+            f'<path class="revocation-mark" d="M{cx} {cy - 7} L{cx + 7} {cy} L{cx} {cy + 7} L{cx - 7} {cy} Z" '
+            f'data-org="{escape(change.org)}" data-block="{change.from_block}"><title>{escape(change.org)}: '
+            f"revocation list changed by version {change.version} (block {change.block}), in force from block "
+            f"{change.from_block}; newly revoked serial(s) {serials}</title></path>"
+        )
+    axis_y = CHART_TOP + rows_h
+    parts.append(f'<line class="axis" x1="{CHART_LABEL_W}" y1="{axis_y}" x2="{plot_right}" y2="{axis_y}"></line>')
+    ticks = sorted({0, *(v.block for v in history.versions[1:]), history.height})
+    last_tick = -CHART_MIN_GAP
+    for number in ticks:
+        at = x(number + 0.5) if 0 < number < history.height else x(number)
+        if at - last_tick < CHART_MIN_GAP and number != history.height:
+            continue
+        anchor = "end" if number == history.height and number > 0 else "middle" if number else "start"
+        label = f"#{number}" if number < history.height else f"{number} (next)"
+        parts.append(f'<text class="axis-label" x="{at}" y="{axis_y + 18}" text-anchor="{anchor}">{label}</text>')
+        last_tick = at
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def safe_next(value: str | None) -> str:
     """A local path to return to after login (anything else becomes ``/``)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
@@ -146,8 +244,8 @@ def _int(value: str | None) -> int | None:
 # -- the pages -------------------------------------------------------------------------------------------------
 
 
-def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_principal: PrincipalGetter) -> None:
-    """Add the explorer pages, their static files and HTML error pages to the gateway application."""
+def explorer_templates() -> Jinja2Templates:
+    """The explorer's templates with the filters and globals they use."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     env = templates.env
     env.filters.update(
@@ -155,6 +253,12 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
     )
     env.filters["code_class"] = code_class
     env.globals["quote"] = lambda value: quote(str(value), safe="")
+    return templates
+
+
+def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_principal: PrincipalGetter) -> None:
+    """Add the explorer pages, their static files and HTML error pages to the gateway application."""
+    templates = explorer_templates()
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     principal_dep = Depends(get_principal)
 
@@ -397,6 +501,7 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
                 "channel": channel,
                 "organisations": list(access.orgs),
                 "reader_roles": list(access.readers),
+                "config_version": peer_channel.rules.config.version,
                 "orderers": orderers,
                 "contracts": contracts,
                 "height": height,
@@ -433,6 +538,30 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             }
 
         return page(request, principal, "block.html", build)
+
+    # -- configuration history ---------------------------------------------------------------------------------
+
+    @app.get("/channels/{channel}/config", include_in_schema=False)
+    def config_page(channel: str, request: Request, principal: Principal | None = principal_dep) -> Response:
+        def build(principal: Principal) -> dict[str, Any]:
+            history = explorer.channel_config_history(backend, principal, channel)
+            return {
+                "channel": channel,
+                "history": history,
+                "versions": list(reversed(history.versions)),
+                "chart": membership_svg(history),
+                "json_url": f"/api/channels/{quote(channel, safe='')}/config/history",
+            }
+
+        return page(request, principal, "config.html", build)
+
+    @app.get(
+        "/api/channels/{channel}/config/history",
+        summary="The channel's configuration versions, who signed them, who was a member when",
+        tags=["explorer"],
+    )
+    def config_history_api(channel: str, principal: Principal | None = principal_dep) -> dict[str, Any]:
+        return config_history_view(explorer.channel_config_history(backend, principal, channel))
 
     # -- transaction -------------------------------------------------------------------------------------------
 

@@ -1,18 +1,25 @@
 """JSON views of ledger data: what the API and the explorer pages show of blocks and transactions.
 
 Private values never appear: a private write is shown as its key hash and salted value hash only. Public values
-are the JSON documents contracts stored.
+are the JSON documents contracts stored. A configuration block is marked as such (``config``: the version it
+sets, or the code it was refused with), and a channel's configuration history is shown by
+:func:`config_history_view`.
 """
 
 from __future__ import annotations
 
 import base64
+from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Any
 
+from consortia.channel.update import ConfigRefused, is_config_block, read_config_envelope
+from consortia.gateway.server.explorer import ConfigHistory
 from consortia.identity import CertificateError, parse_certificate
 from consortia.ledger.block import header_hash
 from consortia.ledger.codes import code_name
-from consortia.ledger.encoding import MalformedError, parse_json
+from consortia.ledger.config import ChannelConfig
+from consortia.ledger.encoding import MalformedError, decode_canonical, parse_json
 from consortia.ledger.ledger import CommittedBlock, FoundTransaction
 from consortia.ledger.proof import header_json
 from consortia.ledger.transaction import ENVELOPE_CONFIG, NotATransaction, open_envelope
@@ -55,8 +62,20 @@ def transaction_summary(envelope_bytes: bytes, index: int, code: int) -> dict[st
     }
 
 
+def config_mark(committed: CommittedBlock) -> dict[str, Any] | None:
+    """For a configuration block: the version it sets and whether it took effect (its code); None otherwise."""
+    block = committed.block
+    if not is_config_block(block):
+        return None
+    code = code_name(committed.code(0))
+    version: int | None = None
+    with suppress(ConfigRefused, MalformedError):  # a refused update may not even decode: its code says why
+        version = decode_canonical(read_config_envelope(block.transactions[0]).config, ChannelConfig).version
+    return {"version": version, "code": code, "accepted": code == "VALID"}
+
+
 def block_view(committed: CommittedBlock, *, with_transactions: bool = True) -> dict[str, Any]:
-    """A block: header, hash, signer, and its transactions with validation codes."""
+    """A block: header, hash, signer, configuration mark, and its transactions with validation codes."""
     block, codes = committed.block, committed.codes
     view: dict[str, Any] = {
         "number": block.header.number,
@@ -66,6 +85,7 @@ def block_view(committed: CommittedBlock, *, with_transactions: bool = True) -> 
         "orderer": _who(block.orderer),
         "transaction_count": len(block.transactions),
         "valid_count": sum(1 for c in codes if c == 0),
+        "config": config_mark(committed),
     }
     if with_transactions:
         view["transactions"] = [
@@ -133,4 +153,67 @@ def transaction_view(found: FoundTransaction) -> dict[str, Any]:
         "events": [{"name": e.name, "payload": _json_or_text(e.payload)} for e in payload.events],
         "result": _json_or_text(payload.response.payload),
         "block_time_ms": block.header.timestamp_ms,
+    }
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def config_history_view(history: ConfigHistory) -> dict[str, Any]:
+    """A channel's configuration history: versions (with CA certificates as PEM and revocations), members, CRLs.
+
+    Serial numbers are lowercase hexadecimal strings: they are up to 20 bytes, beyond what a JSON number carries.
+    """
+    versions = []
+    for v in history.versions:
+        batch = v.config.orderer.batch
+        versions.append(
+            {
+                "version": v.version,
+                "block": v.block,
+                "timestamp_ms": v.timestamp_ms,
+                "time": _iso(v.timestamp_ms),
+                "signers": list(v.signers),
+                "changes": list(v.changes),
+                "from_block": v.from_block,
+                "to_block": v.to_block,
+                "organisations": [
+                    {
+                        "msp_id": org.msp_id,
+                        "ca_certificates": list(org.ca_certificates),
+                        "revoked": [
+                            {"serial": format(r.serial, "x"), "revoked_ms": r.revoked_ms, "revoked": _iso(r.revoked_ms)}
+                            for r in org.revoked
+                        ],
+                        "problem": org.problem,
+                    }
+                    for org in v.organisations
+                ],
+                "ordering_organisations": [o.msp_id for o in v.config.orderer.organisations],
+                "batch": {
+                    "max_transactions": batch.max_transactions,
+                    "max_bytes": batch.max_bytes,
+                    "timeout_ms": batch.timeout_ms,
+                },
+                "lifecycle_policy": v.config.lifecycle_policy,
+                "modification_policy": v.config.modification_policy,
+                "readers": list(v.config.readers),
+            }
+        )
+    return {
+        "channel": history.channel,
+        "height": history.height,
+        "versions": versions,
+        "membership": [{"org": s.org, "from_block": s.from_block, "to_block": s.to_block} for s in history.members],
+        "revocation_changes": [
+            {
+                "org": r.org,
+                "version": r.version,
+                "block": r.block,
+                "from_block": r.from_block,
+                "revoked": [format(serial, "x") for serial in r.revoked],
+            }
+            for r in history.revocations
+        ],
     }

@@ -51,10 +51,6 @@ class ChannelAccess:
     scope: tuple[ScopeEntry, ...] = ()
 
 
-_NOT_HERE = "is not a member of this channel"
-"""How :class:`Membership` says that a certificate's organisation is not one of the channel's."""
-
-
 class MembersNow:
     """Whether a certificate identifies a member now, judged by every channel's configuration in force.
 
@@ -100,7 +96,7 @@ class MembersNow:
         """What the certificate says if some channel (or the network, for non-members) accepts it now."""
         memberships = self.memberships()
         accepted: CertInfo | None = None
-        refusals: list[MembershipError] = []
+        refusals: list[tuple[Membership, MembershipError]] = []
         for membership in memberships:
             self._ever_members.update(membership.orgs)
             try:
@@ -108,7 +104,7 @@ class MembersNow:
             except MembershipError as error:
                 if error.code == MembershipError.REVOKED_CERTIFICATE:
                     raise
-                refusals.append(error)
+                refusals.append((membership, error))
                 continue
             accepted = accepted or info
         if accepted is not None:
@@ -117,19 +113,20 @@ class MembersNow:
             try:
                 info = self._outsiders.validate(certificate_der, at_ms=at_ms, kinds=kinds)
             except MembershipError as error:
-                refusals.append(error)
+                refusals.append((self._outsiders, error))
             else:
                 if info.org not in self._ever_members:
                     return info
-        # The telling refusal comes from where the certificate's organisation is known (expired, wrong CA, kind).
-        telling = [error for error in refusals if _NOT_HERE not in error.message]
-        if telling:
-            raise telling[0]
-        current = ", ".join(sorted({org for membership in memberships for org in membership.orgs})) or "none"
+        # Refused everywhere (the rare path, so the certificate is parsed once more here).
         try:
             who = parse_certificate(certificate_der)
         except CertificateError as error:
             raise MembershipError(MembershipError.BAD_CERTIFICATE, f"unreadable certificate: {error}") from None
+        # The telling refusal comes from where the certificate's organisation is known (expired, wrong CA, kind).
+        telling = [error for membership, error in refusals if who.org in membership]
+        if telling:
+            raise telling[0]
+        current = ", ".join(sorted({org for membership in memberships for org in membership.orgs})) or "none"
         raise MembershipError(
             MembershipError.NOT_A_MEMBER,
             f"{who.describe()}: {who.org} is a member of no channel of this gateway now (members: {current})",

@@ -335,7 +335,9 @@ def test_the_page_fits_a_phone_without_horizontal_scrolling(world: World) -> Non
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url(re.compile(f"/channels/{CHANNEL}/config$"))
         assert page.locator("svg.membership-chart").is_visible()
-        assert page.locator("svg.membership-chart").bounding_box()["width"] <= 390
+        # The chart keeps a readable size and scrolls inside its own box, which fits the screen.
+        box = page.locator(".chart-wrap").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         for path in (f"/channels/{CHANNEL}", f"/channels/{CHANNEL}/blocks/{world.added}"):
             page.goto(path)

@@ -32,7 +32,7 @@ from consortia.identity import (
     timestamp_ms,
     verify_signature,
 )
-from consortia.identity.revocation import describe_revocation_list
+from consortia.identity.revocation import describe_revocation_list, signer_of
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 NOW_MS = timestamp_ms(NOW)
@@ -819,6 +819,8 @@ def test_revocation_list_carries_on_across_a_ca_rotation(
     # Without saying who signed the previous list, the new CA refuses to carry it on.
     with pytest.raises(CertificateError, match="not signed by this CA of Org1"):
         rotated.revocation_list([new_holder.certificate_der], first)
+    assert signer_of(first, [rotated.certificate_pem, org1.certificate_pem]) == org1.certificate_pem
+    assert signer_of(first, [rotated.certificate_pem, b"junk"]) is None
     carried = rotated.revocation_list([new_holder.certificate_der], first, previous_signer=org1.certificate_pem)
     info = describe_revocation_list(carried)
     assert info.number == 2 and info.serials == {stolen_serial(old_holder), stolen_serial(new_holder)}

@@ -26,7 +26,9 @@ of the same CA can tell which is newer. A CRL's ``nextUpdate`` is required by
 X.509 but not relied on here: the channel configuration, not a CRL's
 freshness, decides which list is in force.
 
-This module reads and describes CRLs; issuing one needs the CA's key and is
+This module reads and describes CRLs (and tells which of an organisation's CAs
+signed one, :func:`signer_of`: after a CA rotation the new CA carries on the
+old CA's list); issuing one needs the CA's key and is
 :meth:`~consortia.identity.ca.CertificateAuthority.revocation_list`.
 """
 
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consortia.identity.certificate import CertificateError, CertInfo, load_certificate, parse_certificate
 
@@ -91,6 +94,24 @@ def describe_revocation_list(crl: bytes) -> RevocationListInfo:
             RevokedEntry(entry.serial_number, entry.revocation_date_utc.astimezone(UTC)) for entry in revocation_list
         ),
     )
+
+
+def signer_of(crl: bytes, ca_certificates: Sequence[bytes]) -> bytes | None:
+    """Which of `ca_certificates` (PEM or DER) signed `crl`, as given; None if none of them did."""
+    revocation_list = load_revocation_list(crl)
+    for candidate in ca_certificates:
+        try:
+            certificate, _ = load_certificate(candidate)
+        except CertificateError:
+            continue
+        key = certificate.public_key()
+        if (
+            certificate.subject == revocation_list.issuer
+            and isinstance(key, Ed25519PublicKey)
+            and revocation_list.is_signature_valid(key)
+        ):
+            return candidate
+    return None
 
 
 def crl_number(revocation_list: x509.CertificateRevocationList) -> int:

@@ -273,7 +273,7 @@ def test_a_member_of_another_channel_is_refused(world: World) -> None:
     assert page.status_code == 403 and "Org4" not in page.text and "membership-chart" not in page.text
     # ... while the channel Org5 is on shows its own history.
     own = _get(world, "/api/channels/ch2/config/history", world.erin).json()
-    assert [v["version"] for v in own["versions"]] == [0]
+    assert own["versions"][0]["version"] == 0 and set(own["versions"][0]["signers"]) == {"Org2/admin", "Org5/admin"}
     assert own["membership"] == [
         {"org": "Org2", "from_block": 0, "to_block": None},
         {"org": "Org5", "from_block": 0, "to_block": None},
@@ -301,10 +301,12 @@ def test_an_unknown_channel_is_a_404_problem_and_page(world: World) -> None:
     assert _get(world, f"/api/channels/{CHANNEL}/config/history", world.alice).status_code == 200
 
 
-# -- a phone -----------------------------------------------------------------------------------------------------
+# -- in a browser ------------------------------------------------------------------------------------------------
 
 
-def test_the_page_fits_a_phone_without_horizontal_scrolling(world: World) -> None:
+@pytest.fixture(scope="module")
+def browser(world: World) -> Iterator[tuple[object, str]]:
+    """Debian's Chromium driven by Playwright, and a served gateway app over the module's network."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (Debian package chromium)"
         if IN_CI:
@@ -320,30 +322,63 @@ def test_the_page_fits_a_phone_without_horizontal_scrolling(world: World) -> Non
 
     server = Server(create_app(world.network, ServerSettings(watch_identities=False))).start()
     playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
     try:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        context = browser.new_context(
-            base_url=server.url, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
-        )
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(f"/login?next=/channels/{CHANNEL}/config")
-        page.get_by_label("Organisation / user").fill(ALICE[0])
-        page.get_by_label("Password").fill(ALICE[1])
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(re.compile(f"/channels/{CHANNEL}/config$"))
-        assert page.locator("svg.membership-chart").is_visible()
-        # The chart keeps a readable size and scrolls inside its own box, which fits the screen.
-        box = page.locator(".chart-wrap").bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        for path in (f"/channels/{CHANNEL}", f"/channels/{CHANNEL}/blocks/{world.added}"):
-            page.goto(path)
-            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
-        assert errors == []
-        browser.close()
+        yield chromium, server.url
     finally:
+        chromium.close()
         playwright.stop()
-        server.close()
+        server.close()  # the browser's contexts are closed, so no event stream holds it open
+
+
+def _page(browser: tuple[object, str], who: tuple[str, str], target: str, **options: object):
+    chromium, url = browser
+    context = chromium.new_context(base_url=url, **options)  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"/login?next={target}")
+    page.get_by_label("Organisation / user").fill(who[0])
+    page.get_by_label("Password").fill(who[1])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(re.escape(target) + "$"))
+    return page, errors
+
+
+def test_the_page_fits_a_phone_without_horizontal_scrolling(world: World, browser: tuple[object, str]) -> None:
+    phone = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True}
+    page, errors = _page(browser, ALICE, f"/channels/{CHANNEL}/config", **phone)
+    assert page.locator("svg.membership-chart").is_visible()
+    # The chart keeps a readable size and scrolls inside its own box, which fits the screen.
+    box = page.locator(".chart-wrap").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for path in (f"/channels/{CHANNEL}", f"/channels/{CHANNEL}/blocks/{world.added}"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    assert errors == []
+    page.context.close()
+
+
+def test_the_live_dashboard_marks_a_configuration_block(world: World, browser: tuple[object, str]) -> None:
+    """A configuration block arriving by the event stream is marked in the recent blocks, linking to its history."""
+    page, errors = _page(browser, ERIN, "/")
+    page.wait_for_selector(".live-status[data-state='live']")
+    current = world.network.channel_config("ch2")
+    batch = msgspec.structs.replace(current.orderer.batch, timeout_ms=25)
+    update = msgspec.structs.replace(
+        current, version=current.version + 1, orderer=msgspec.structs.replace(current.orderer, batch=batch)
+    )
+    number = world.network.update_config("ch2", update, ["Org2", "Org5"])
+    row = page.locator(f'tr[data-block-row="ch2:{number}"]')
+    row.wait_for()
+    mark = row.locator("a.config-mark")
+    assert mark.text_content() == "configuration update"
+    assert mark.get_attribute("href") == "/channels/ch2/config"
+    assert page.locator(f'tr[data-block-row="ch2:{number - 1}"] a.config-mark').count() == 0
+    # After a reload the server-drawn row names the version.
+    page.reload()
+    assert row.locator("a.config-mark").text_content().strip() == f"configuration update → version {update.version}"
+    assert errors == []
+    page.context.close()

@@ -225,11 +225,33 @@
       const link = document.createElement("a");
       link.href = `/channels/${encodeURIComponent(block.channel)}/blocks/${block.number}`;
       link.textContent = `#${block.number}`;
-      cell(link);
+      const mark = configMark(block);
+      const number = document.createDocumentFragment();
+      number.append(link);
+      if (mark) number.append(" ", mark);
+      cell(number);
       cell(timeElement(block.timestamp_ms, "time"));
       cell(String(block.transactions.length), "num");
       cell(String(valid), valid < block.transactions.length ? "num has-invalid" : "num");
       return row;
+    }
+
+    // A configuration block holds one configuration transaction (function "config"); it links to the channel's
+    // configuration history, where the version it set is listed (the page marks it with that version).
+    function configMark(block) {
+      const only = block.transactions.length === 1 ? block.transactions[0] : null;
+      if (!only || only.function !== "config" || block.number === 0) return null;
+      const mark = document.createElement("a");
+      mark.href = `/channels/${encodeURIComponent(block.channel)}/config`;
+      if (only.code === "VALID") {
+        mark.className = "badge config-mark";
+        mark.textContent = "configuration update";
+      } else {
+        mark.className = "badge code-invalid config-mark";
+        mark.textContent = `refused configuration update: ${only.code}`;
+      }
+      mark.dataset.configCode = only.code;
+      return mark;
     }
 
     function codeBadge(code) {

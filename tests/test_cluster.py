@@ -588,7 +588,9 @@ def test_broken_configs_exit_naming_the_field(configs: Path, tmp_path: Path) -> 
         "no-etcd": (without_etcd, "etcd.endpoints"),
         "bad-endpoint": (orderer.replace("http://127.0.0.1", "tcp://127.0.0.1", 1), "endpoints[0]"),
         "genesis": (peer.replace("genesis/ch1.block", "network.json"), "channels.ch1"),
-        "not-member": (other_channel(peer), "channels.solo: organisation Org2 is not a member"),
+        # A peer of an organisation absent from the genesis block is no longer refused here: a configuration update
+        # may have added it since (issue 14); the ordering service delivers blocks to members only
+        # (tests/test_governance*.py).
         "solo-genesis": (other_channel(orderer), "channels.solo: channel solo is configured for 'solo' ordering"),
         "contract": (_broken(peer, contracts='["no.such.module:Nothing"]'), "contracts[0]"),
         "port-in-use": (

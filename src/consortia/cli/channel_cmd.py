@@ -365,7 +365,7 @@ def _submit(folder: Path, channel: str, transaction: ConfigTransaction, org: str
     """Order the update on the folder's network; return the block that holds it."""
     if (folder / "cluster.json").is_file():
         cluster = Cluster.open(folder)
-        submitter = org or next(iter(cluster.layout.orgs()))
+        submitter = org or record_config(config_in_force(folder, channel)).org_ids()[0]
         before = config_in_force(folder, channel).version
         connection = cluster.connection(submitter, "admin")
         try:
@@ -376,6 +376,7 @@ def _submit(folder: Path, channel: str, transaction: ConfigTransaction, org: str
         for _ in range(200):
             record = config_in_force(folder, channel)
             if record.version > before:
+                cluster.set_members(channel, record_config(record).org_ids())
                 return record.block
             time.sleep(0.05)
         fail(

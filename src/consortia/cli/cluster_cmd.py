@@ -24,11 +24,14 @@ app = typer.Typer(
 
 def node(
     config: Path = typer.Option(..., "--config", help="The node's TOML configuration file."),
+    join_snapshot: Path | None = typer.Option(
+        None, "--join-snapshot", help="A peer's first start: join its channel from this snapshot file."
+    ),
 ) -> None:
-    """Run one peer or orderer until SIGTERM/SIGINT (a bad configuration exits 2, naming the field)."""
+    """Run one peer or orderer until SIGTERM/SIGINT (a bad configuration or snapshot exits 2, naming it)."""
     from consortia.node.run import run_node
 
-    raise typer.Exit(run_node(config))
+    raise typer.Exit(run_node(config, join_snapshot=join_snapshot))
 
 
 def _progress() -> Progress:

@@ -27,7 +27,7 @@ from consortia.identity import CertificateAuthority, Kind
 from consortia.ledger.config import BatchConfig
 from consortia.network.bootstrap import create_network, crypto_dir, genesis_path
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
-from consortia.node.config import EtcdSettings, NodeConfig, NodeRef, write_config
+from consortia.node.config import EtcdSettings, NodeConfig, NodeRef, parse_config, write_config
 
 LAYOUT_FILE = "cluster.json"
 ASSET_TRANSFER = "consortia.samples.asset_transfer:AssetTransfer"
@@ -250,6 +250,63 @@ def create_cluster(
     (directory / "logs").mkdir(exist_ok=True)
     save_layout(layout)
     return layout
+
+
+def add_peer(layout: ClusterLayout, org: str, channel: str, *, peer: str = "peer0") -> tuple[ClusterLayout, NodeEntry]:
+    """Write the configuration of a new peer of ``org`` (a new member, or another peer of one) and record it.
+
+    The peer's identity is issued by the organisation's CA in the cluster folder (``consortia org create`` made
+    it) unless it exists; the peer names the channel's genesis block, like every peer, and validates from there
+    (or starts from a snapshot: ``consortia node --join-snapshot``). Adding the organisation to the channel is a
+    configuration update, made separately.
+    """
+    directory = Path(layout.data)
+    name = f"{org}.{peer}"
+    if any(node.name == name for node in layout.nodes):
+        raise ValueError(f"the cluster already has a node {name}")
+    identity_dir = crypto_dir(directory, org) / "peers" / peer
+    if not (identity_dir / "cert.pem").is_file():
+        CertificateAuthority.load(crypto_dir(directory, org) / "ca").issue(peer, Kind.PEER).save(identity_dir)
+    entry = NodeEntry(
+        name,
+        "peer",
+        org,
+        f"http://127.0.0.1:{free_ports(1)[0]}",
+        str(directory / "nodes" / name / "node.toml"),
+        str(directory / "nodes" / name),
+    )
+    some_peer = layout.peers[0]
+    existing = parse_config(Path(some_peer.config).read_bytes(), Path(some_peer.config))
+    config = NodeConfig(
+        name=name,
+        role="peer",
+        listen=entry.endpoint.removeprefix("http://"),
+        data=entry.data,
+        identity=str(identity_dir),
+        channels={channel: str(genesis_path(directory, channel))},
+        contracts=list(existing.contracts),
+        orderers=[NodeRef(n.name, n.endpoint) for n in layout.orderers],
+        peers=[NodeRef(p.name, p.endpoint, p.org) for p in layout.peers],
+        sync=existing.sync,
+        log_level=existing.log_level,
+    )
+    Path(entry.config).parent.mkdir(parents=True, exist_ok=True)
+    write_config(Path(entry.config), config)
+    members = list(layout.channels.get(channel, []))
+    if org not in members:
+        members.append(org)
+    updated = msgspec.structs.replace(
+        layout, nodes=[*layout.nodes, entry], channels={**layout.channels, channel: members}
+    )
+    save_layout(updated)
+    return updated, entry
+
+
+def set_channel_members(layout: ClusterLayout, channel: str, orgs: list[str]) -> ClusterLayout:
+    """Record the channel's member organisations after a configuration update (deploys approve with these)."""
+    updated = msgspec.structs.replace(layout, channels={**layout.channels, channel: list(orgs)})
+    save_layout(updated)
+    return updated
 
 
 def _majority_policy(orgs: list[str]) -> str:

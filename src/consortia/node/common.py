@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from consortia.identity import CertInfo, Membership
 from consortia.ledger.config import ChannelConfig
-from consortia.node.transport import HttpError, Request
+from consortia.node.transport import HttpError, NodeServer, Request
 
 
 def node_membership(configs: Mapping[str, ChannelConfig]) -> Membership:
@@ -46,3 +47,35 @@ def base_status(name: str, role: str, org: str, endpoint: str, started: float) -
         "endpoint": endpoint,
         "uptime_s": round(time.monotonic() - started, 1),
     }
+
+
+def follow_configs(
+    configs: dict[str, ChannelConfig],
+    current: Callable[[str], ChannelConfig],
+    server: NodeServer,
+    stop: threading.Event,
+    interval: float = 0.5,
+) -> threading.Thread:
+    """Keep ``configs`` and the server's membership equal to the configurations in force, as updates commit.
+
+    A node authenticates requests against the organisations of its channels; when an update adds or removes one
+    (or revokes a certificate, or rotates a CA), the node must follow without a restart.
+    """
+
+    def run() -> None:
+        while not stop.wait(interval):
+            changed = False
+            for channel in list(configs):
+                try:
+                    now = current(channel)
+                except Exception:  # a channel not open (yet): keep what we have
+                    continue
+                if now.version != configs[channel].version:
+                    configs[channel] = now
+                    changed = True
+            if changed:
+                server.use_members(node_membership(configs))
+
+    thread = threading.Thread(target=run, name="follow-configs", daemon=True)
+    thread.start()
+    return thread

@@ -17,7 +17,7 @@ from pathlib import Path
 from consortia.identity import Kind, SigningIdentity
 from consortia.identity.signing import IdentityWatch
 from consortia.ledger.block import header_hash
-from consortia.node.common import base_status, node_membership, require_reader
+from consortia.node.common import base_status, follow_configs, node_membership, require_reader
 from consortia.node.config import LoadedConfig
 from consortia.node.messages import BlocksReply, BroadcastReply, BroadcastRequest
 from consortia.node.transport import (
@@ -50,7 +50,7 @@ class OrdererNode:
         self.identity = loaded.identity
         self.identity_watch: IdentityWatch | None = None
         self.started = time.monotonic()
-        self.configs = loaded.channel_configs
+        self.configs = dict(loaded.channel_configs)
         self.fellows = {
             ref.endpoint: NodeClient(ref.endpoint, loaded.identity, timeout=ACK_TIMEOUT + 10)
             for ref in config.orderers
@@ -73,6 +73,8 @@ class OrdererNode:
         )
         for genesis in loaded.genesis.values():
             self.orderer.create_channel(genesis)
+        # The configuration in force may be a later version than the genesis block's.
+        self.configs.update({name: self.orderer.config(name) for name in self.configs})
         routes = [
             Route("GET", "/status", self._status, None),
             Route("GET", "/channels/{channel}/height", self._height, None),
@@ -85,6 +87,7 @@ class OrdererNode:
         """Serve requests and join the ordering service."""
         self.server.start()
         self.orderer.start()
+        follow_configs(self.configs, self.orderer.config, self.server, self.orderer.stopped)
         folder = Path(self.loaded.config.identity).expanduser()
         if not folder.is_absolute():
             folder = self.loaded.path.resolve().parent / folder

@@ -35,7 +35,7 @@ from consortia.ledger.block import header_hash
 from consortia.ledger.encoding import MalformedError, canonical_json, decode_canonical, encode
 from consortia.ledger.rwset import PrivateWrites
 from consortia.ledger.snapshot import SnapshotError, read_snapshot
-from consortia.node.common import base_status, node_membership, require_reader
+from consortia.node.common import base_status, follow_configs, node_membership, require_reader
 from consortia.node.config import ConfigError, LoadedConfig
 from consortia.node.messages import (
     BlocksReply,
@@ -144,7 +144,7 @@ class PeerNode:
                 registry.install(reference)
             except Exception as exc:
                 raise ConfigError(f"contracts[{index}]", f"cannot install {reference!r}: {exc}") from None
-        self.configs = loaded.channel_configs
+        self.configs = dict(loaded.channel_configs)
         self.orderer = RemoteOrderer(
             [ref.endpoint for ref in config.orderers], loaded.identity, sources=[ref.endpoint for ref in config.peers]
         )
@@ -158,6 +158,8 @@ class PeerNode:
             disseminate=self._disseminate,
             sync=config.sync,
         )
+        # The configuration in force may be a later version than the genesis block's.
+        self.configs.update({name: ch.rules.config for name, ch in self.peer.channels.items() if name in self.configs})
         self.others = [(ref.org, NodeClient(ref.endpoint, loaded.identity, timeout=5)) for ref in config.peers]
         self.event_logs = {name: _EventLog(channel) for name, channel in self.peer.channels.items()}
         routes = [
@@ -219,6 +221,7 @@ class PeerNode:
         """Serve requests and start pulling blocks."""
         self.server.start()
         self.peer.start_delivery(self.orderer)
+        follow_configs(self.configs, lambda channel: self.peer.channel(channel).rules.config, self.server, self.stop)
         folder = Path(self.loaded.config.identity).expanduser()
         if not folder.is_absolute():
             folder = self.loaded.path.resolve().parent / folder

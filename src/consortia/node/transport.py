@@ -200,7 +200,12 @@ class _Handler(BaseHTTPRequestHandler):
                     raise HttpError(401, "sign the request (Authorization: Consortia-Ed25519 …)")
                 try:
                     caller = verify_request(
-                        header, method, self.path, body, self.server.members, kinds=route.kinds,
+                        header,
+                        method,
+                        self.path,
+                        body,
+                        self.server.members,
+                        kinds=route.kinds,
                         nonces=self.server.nonces,
                     )
                 except AuthError as exc:
@@ -220,6 +225,10 @@ class NodeServer:
         self._server.members = members
         self._server.nonces = NonceCache()
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+
+    def use_members(self, members: Membership) -> None:
+        """Authenticate requests against ``members`` from now on (a configuration update changed who belongs)."""
+        self._server.members = members
 
     @property
     def port(self) -> int:

@@ -710,6 +710,10 @@ class EtcdOrderer(OrderingService):
         """Blocks of this orderer's copy from ``start`` (waiting up to ``wait`` seconds for one)."""
         return self._chain(channel).read_blocks(start, limit, max_bytes, wait)
 
+    def config(self, channel: str) -> ChannelConfig:
+        """The configuration in force at the tip of this orderer's copy of ``channel``."""
+        return self._chain(channel).config
+
     def height(self, channel: str) -> int:
         """Blocks in this orderer's copy of ``channel``."""
         return self._chain(channel).height

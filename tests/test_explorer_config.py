@@ -21,13 +21,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import ASSET_TRANSFER
+from consortia.channel.update import ConfigRecord, config_history, record_config
 from consortia.client.request_signing import authorization_header
 from consortia.gateway.server.app import ServerSettings, create_app
-from consortia.gateway.server.pages import explorer_templates
+from consortia.gateway.server.explorer import history_of
+from consortia.gateway.server.pages import explorer_templates, membership_svg
 from consortia.gateway.server.views import block_view, config_mark
 from consortia.identity import CertificateAuthority, parse_certificate
 from consortia.ledger.codes import Code
 from consortia.ledger.config import BatchConfig, ChannelConfig, OrganisationConfig
+from consortia.ledger.encoding import encode
 from consortia.ledger.ledger import CommittedBlock
 from consortia.network.bootstrap import create_organisation, crypto_dir
 from consortia.network.embedded import EmbeddedNetwork
@@ -260,6 +263,37 @@ def test_a_refused_configuration_block_is_marked_refused_with_its_code(world: Wo
     rendered = str(macros.config_mark(mark, CHANNEL))
     assert "refused configuration update (version 1): CONFIG_POLICY_FAILURE" in rendered
     assert "code-invalid" in rendered and "→" not in rendered
+
+
+def test_an_organisation_that_leaves_and_rejoins_has_two_bars(world: World) -> None:
+    """Membership spans follow the versions: out at the block that removed it, back after the one that re-added it."""
+    records = config_history(world.network.peer_channel("Org1", CHANNEL).ledger.state)
+    with_org4, without_org4 = record_config(records[1]), record_config(records[3])
+
+    def record(version: int, block: int, config: ChannelConfig) -> ConfigRecord:
+        return ConfigRecord(version, block, 0, encode(msgspec.structs.replace(config, version=version)), ())
+
+    rejoined = [records[0], record(1, 4, with_org4), record(2, 9, without_org4), record(3, 15, with_org4)]
+    history = history_of(rejoined, CHANNEL, 20)
+    assert [(s.org, s.from_block, s.to_block) for s in history.members if s.org == "Org4"] == [
+        ("Org4", 5, 9),
+        ("Org4", 16, None),
+    ]
+    assert history.organisations == ("Org1", "Org2", "Org3", "Org4")
+    # The version without Org4 is the one that also carries Org2's revocation list; the re-adding one drops it.
+    assert [v.changes for v in history.versions[1:]] == [
+        ("adds organisation Org4",),
+        ("removes organisation Org4", "changes the revocation lists of Org2"),
+        ("adds organisation Org4", "changes the revocation lists of Org2"),
+    ]
+    assert [(r.org, r.version, r.from_block, r.revoked) for r in history.revocations] == [
+        ("Org2", 2, 10, (world.serial,)),
+        ("Org2", 3, 16, ()),
+    ]
+    svg = ET.fromstring(str(membership_svg(history)))
+    bars = [r.get("data-org") for r in svg.iter(f"{SVG}rect") if "member-bar" in (r.get("class") or "")]
+    assert bars.count("Org4") == 2
+    assert [t.get("data-org") for t in svg.iter(f"{SVG}text") if t.get("class") == "row-label"].count("Org4") == 1
 
 
 # -- who may see it --------------------------------------------------------------------------------------------

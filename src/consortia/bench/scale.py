@@ -250,6 +250,7 @@ def _drive(
 ) -> None:
     """Submit ``count`` touches of fresh keys from a few client threads, each with a window in flight."""
     lock = threading.Lock()
+    stop = threading.Event()
     numbers = iter(range(first_key, first_key + count))
     contracts = [network.gateway(ORG).network(CHANNEL).contract(CONTRACT) for _ in range(CLIENTS)]
 
@@ -265,7 +266,7 @@ def _drive(
             finally:
                 slots.release()
 
-        while True:
+        while not stop.is_set():
             with lock:
                 number = next(numbers, None)
             if number is None:
@@ -287,12 +288,17 @@ def _drive(
     ]
     for thread in threads:
         thread.start()
-    while any(thread.is_alive() for thread in threads):
-        if progress is not None:
-            progress(size(), wanted)
-        threads[0].join(0.25)
-    for thread in threads:
-        thread.join()
+    try:
+        while any(thread.is_alive() for thread in threads):
+            if progress is not None:
+                progress(size(), wanted)
+            threads[0].join(0.25)
+    finally:
+        # Interrupted (Ctrl-C) or not, the clients finish what they have in flight before the network closes: a
+        # ledger closed under a running endorsement is a crash, and what is committed stays for the next run.
+        stop.set()
+        for thread in threads:
+            thread.join()
     if progress is not None:
         progress(size(), wanted)
 

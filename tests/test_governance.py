@@ -162,6 +162,15 @@ def test_a_new_organisation_joins_from_a_snapshot(net: EmbeddedNetwork, tmp_path
     assert after["value"] == 99
     assert height < joined.height
 
+    # consortia verify audits it from the snapshot it joined from.
+    final_height = joined.height
+    net.close()
+    report = audit_network(net.directory)
+    assert report.ok, report.first_failure
+    org4 = next(r for r in report.ledgers if r.node == "Org4.peer0")
+    assert org4.snapshot_height == height
+    assert org4.blocks == final_height - height  # only the blocks after the snapshot, each validated again
+
 
 def test_an_update_in_force_changes_batch_settings_and_read_scope(net: EmbeddedNetwork) -> None:
     current = net.channel_config(CHANNEL)

@@ -192,7 +192,16 @@ class OrdererNode:
         start = request.arg("from", 0)
         limit = max(1, min(request.arg("limit", 32), 256))
         wait = min(max(request.arg("wait", 0), 0), 30)
+        caller = request.caller
+        if caller is not None and not self.orderer.may_read(channel, caller.org, start):
+            raise HttpError(403, f"{caller.org} is no longer a member of channel {channel!r}")
         blocks = self.orderer.read_blocks(channel, start, limit, 8 << 20, wait)
+        if caller is not None:
+            # Exact to the block: an organisation removed by block b gets blocks up to b and none after.
+            readable = 0
+            while readable < len(blocks) and self.orderer.may_read(channel, caller.org, start + readable):
+                readable += 1
+            blocks = blocks[:readable]
         return msgpack_reply(BlocksReply(blocks, self.orderer.height(channel)))
 
     def _broadcast(self, request: Request) -> Reply:

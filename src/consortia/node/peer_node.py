@@ -252,7 +252,9 @@ class PeerNode:
 
     def _channel(self, request: Request) -> PeerChannel:
         name = request.params["channel"]
-        require_reader(request, self.configs, name)
+        # The live configuration, not the polled copy: a block after a removal is never served to the removed.
+        live = {name: self.peer.channels[name].rules.config} if name in self.peer.channels else self.configs
+        require_reader(request, live, name)
         channel = self.peer.channels.get(name)
         if channel is None:
             raise HttpError(404, f"this peer has not joined channel {name!r}")

@@ -187,6 +187,11 @@ class RemoteOrderer(OrderingService):
                     index = next(sources)
                     (stop or self._stopped).wait(0.2)
                     continue
+                if not reply.blocks and self._sources[index] not in self._clients:
+                    # A fellow peer with nothing new may simply be behind (or waiting too): ask the next source,
+                    # so that delivery comes back to the orderers instead of peers polling one another for ever.
+                    index = next(sources)
+                    continue
                 for data in reply.blocks:
                     yield data
                     number += 1

@@ -7,6 +7,11 @@ valid configuration block. An orderer has no state database, so it judges each c
 :func:`consortia.channel.update.judge_envelope`, at the block's timestamp — so orderers and peers always agree
 on which version is in force — and keeps the latest record in a small file next to its block store. On start it
 reads that file and re-judges only the blocks stored after it (a crash may fall between the two writes).
+
+It also remembers, for each version, from which block it applies and which organisations may read blocks under
+it, so that delivery is exact: a member reads the whole chain (a new one validates from block 0), and an
+organisation removed by the configuration block *b* receives blocks up to and including *b* (the block that
+removed it, judged under the version before) and none after.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+
+import msgspec
 
 from consortia.channel.rules import ChannelRules, read_genesis, rules_from_config
 from consortia.channel.update import (
@@ -36,6 +43,18 @@ from consortia.ledger.encoding import MalformedError, decode
 log = logging.getLogger(__name__)
 
 RECORD_FILE = "config.json"
+READERS_FILE = "config-readers.json"
+
+
+class ReaderPeriod(msgspec.Struct, array_like=True, frozen=True):
+    """From block ``first`` on (until the next period), these organisations may read the channel's blocks."""
+
+    first: int
+    orgs: tuple[str, ...]
+
+
+def _readers(config: ChannelConfig) -> tuple[str, ...]:
+    return tuple(sorted({*config.org_ids(), *(o.msp_id for o in config.orderer.organisations)}))
 
 
 class ConfigTracker:
@@ -52,6 +71,8 @@ class ConfigTracker:
         self.record: ConfigRecord = record
         self.config: ChannelConfig = record_config(record)
         self.rules: ChannelRules = rules_from_config(self.config)
+        self.readers_path = Path(directory) / READERS_FILE
+        self.periods: list[ReaderPeriod] = self._load_periods(config)
         for number in range(record.block + 1, store.height):
             self.observe(decode(store.read(number), Block))
 
@@ -63,6 +84,21 @@ class ConfigTracker:
         except MalformedError as exc:
             log.warning("%s is unreadable (%s); re-reading the configuration from the blocks", self.path, exc)
             return None
+
+    def _load_periods(self, genesis: ChannelConfig) -> list[ReaderPeriod]:
+        first = [ReaderPeriod(0, _readers(genesis))]
+        try:
+            periods = msgspec.json.decode(self.readers_path.read_bytes(), type=list[ReaderPeriod])
+        except FileNotFoundError:
+            periods = first
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.warning("%s is unreadable (%s); starting from the genesis members", self.readers_path, exc)
+            periods = first
+        # Keep only what the configuration record vouches for; later blocks are observed again.
+        kept = [p for p in periods if p.first <= self.record.block + 1] or first
+        if kept[-1].orgs != _readers(self.config):
+            kept.append(ReaderPeriod(self.record.block + 1, _readers(self.config)))
+        return kept
 
     def judge(self, envelope: bytes, at_ms: int) -> AcceptedUpdate:
         """Judge a configuration envelope under the configuration in force (raises ConfigRefused)."""
@@ -81,18 +117,34 @@ class ConfigTracker:
             return False
         self.record = record_of(update, block.header.number, block.header.timestamp_ms)
         self.config, self.rules = update.config, update.rules
+        readers = _readers(update.config)
+        if readers != self.periods[-1].orgs:
+            self.periods.append(ReaderPeriod(block.header.number + 1, readers))
         self._save()
         log.info("channel %s: configuration version %d in force", self.config.name, self.config.version)
         return True
 
     def _save(self) -> None:
+        # The reader periods first: a record never points past the periods that explain it.
+        temporary = self.readers_path.with_suffix(".tmp")
+        temporary.write_bytes(msgspec.json.encode(self.periods))
+        os.replace(temporary, self.readers_path)
         temporary = self.path.with_suffix(".tmp")
         temporary.write_bytes(encode_record(self.record))
         os.replace(temporary, self.path)
 
-    def may_read(self, org: str) -> bool:
-        """Whether ``org`` may pull this channel's blocks: a member or an ordering organisation now."""
-        return org in self.config.org_ids() or any(o.msp_id == org for o in self.config.orderer.organisations)
+    def may_read(self, org: str, number: int | None = None) -> bool:
+        """Whether ``org`` may pull block ``number`` (default: any next one).
+
+        A member now reads the whole chain (a new member validates from block 0); an organisation that left reads
+        the blocks cut before its removal took effect, and nothing after.
+        """
+        last = max((index for index, period in enumerate(self.periods) if org in period.orgs), default=None)
+        if last is None:
+            return False
+        if last == len(self.periods) - 1:
+            return True
+        return number is not None and number < self.periods[last + 1].first
 
 
 def refusal_message(refused: ConfigRefused) -> str:

@@ -230,7 +230,7 @@ class SoloOrderer(OrderingService):
         number = start
         while not self.stopped.is_set() and not (stop is not None and stop.is_set()):
             if number < chain.store.height:
-                if reader is not None and number > 0 and not chain.tracker.may_read(reader):
+                if reader is not None and number > 0 and not chain.tracker.may_read(reader, number):
                     raise OrderingError(403, f"{reader} is no longer a member of channel {channel!r}")
                 yield chain.store.read(number)
                 number += 1

@@ -139,7 +139,7 @@ class PeerChannel:
             return
         history_tree = self.ledger.history
         assert history_tree is not None
-        previous = self.ledger.block(numbers.start - 1).header
+        previous = self.ledger.header(numbers.start - 1)
         for number in numbers:
             block = self.ledger.block(number)
             try:

@@ -701,7 +701,7 @@ class EtcdOrderer(OrderingService):
         number = start
         while not self.stopped.is_set() and not (stop is not None and stop.is_set()):
             for data in chain.read_blocks(number, 64, 8 << 20, 0.5):
-                if reader is not None and number > 0 and not chain.tracker.may_read(reader):
+                if reader is not None and number > 0 and not chain.tracker.may_read(reader, number):
                     raise OrderingError(403, f"{reader} is no longer a member of channel {channel!r}")
                 yield data
                 number += 1
@@ -713,6 +713,10 @@ class EtcdOrderer(OrderingService):
     def config(self, channel: str) -> ChannelConfig:
         """The configuration in force at the tip of this orderer's copy of ``channel``."""
         return self._chain(channel).config
+
+    def may_read(self, channel: str, org: str, number: int) -> bool:
+        """Whether ``org`` may pull block ``number`` of ``channel`` (a member now, or before it was removed)."""
+        return self._chain(channel).tracker.may_read(org, number)
 
     def height(self, channel: str) -> int:
         """Blocks in this orderer's copy of ``channel``."""

@@ -151,3 +151,46 @@ def test_a_certificate_is_revoked_by_an_update(folder: Path, tmp_path: Path) -> 
     assert "REVOKED_CERTIFICATE" in refused.stdout + refused.stderr
     verified = consortia("verify", "--data", data)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_revocation_survives_a_ca_rotation(folder: Path, tmp_path: Path) -> None:
+    """Revoke under the old CA, rotate the CA, revoke again, remove the old CA: no revocation is lost."""
+    data = str(folder)
+
+    def update(name: str, *change: str, signers: tuple[str, ...] = ("Org2", "Org3")) -> None:
+        path = tmp_path / f"{name}.update"
+        made = consortia("channel", "update", CHANNEL, *change, "--out", str(path), "--data", data)
+        assert made.returncode == 0, made.stderr
+        for org in signers:
+            assert consortia("channel", "sign", str(path), "--org", org, "--data", data).returncode == 0
+        submitted = consortia("channel", "submit", str(path), "--data", data)
+        assert submitted.returncode == 0, submitted.stderr
+
+    client = user_dir(folder, "Org1", "client") / "cert.pem"
+    public = user_dir(folder, "Org1", "public") / "cert.pem"
+    update("revoke-old", "--revoke-cert", str(client))
+    rotated = consortia("org", "rotate-ca", "--org", "Org1", "--data", data)
+    assert rotated.returncode == 0, rotated.stderr
+    new_ca = folder / "crypto" / "Org1" / "ca" / "ca.pem"
+    old_ca = folder / "crypto" / "Org1" / "ca-previous" / "ca.pem"
+    update("add-ca", "--add-ca-cert", f"Org1={new_ca}")
+    update("revoke-new", "--revoke-cert", str(public))  # the new CA carries the old CA's list on
+    update("remove-ca", "--remove-ca-cert", f"Org1={old_ca}")
+
+    shown = _config(folder)
+    org1 = next(o for o in shown["organisations"] if o["msp_id"] == "Org1")
+    assert len(org1["ca_certificates"]) == 1 and org1["ca_certificates"][0].strip() == new_ca.read_text().strip()
+    assert org1["revocation_lists"] == 1
+    # Both revocations are still in force in the one list the new CA signed.
+    from consortia.identity import Membership, parse_certificate
+    from consortia.ledger.config import ChannelConfig
+
+    with EmbeddedNetwork(folder) as network:
+        config: ChannelConfig = network.channel_config(CHANNEL)
+    org = config.organisation("Org1")
+    assert org is not None
+    members = Membership({"Org1": org.ca_certificates}, revocation_lists={"Org1": org.revocation_lists})
+    for certificate in (client, public):
+        assert members.is_revoked("Org1", parse_certificate(certificate.read_bytes()).serial)
+    verified = consortia("verify", "--data", data)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -44,6 +44,7 @@ from consortia.channel.update import (
 from consortia.cli.common import DATA_HELP, console, data_dir, fail, print_json, refuse_if_served
 from consortia.cluster.control import Cluster
 from consortia.identity import CertificateAuthority, CertificateError, SigningIdentity, parse_certificate
+from consortia.identity.revocation import signer_of
 from consortia.ledger.block import Block
 from consortia.ledger.config import ChannelConfig, ConfigTransaction, OrganisationConfig
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
@@ -175,8 +176,10 @@ def _revoke(folder: Path, config: ChannelConfig, certificate_file: Path) -> Chan
     except (OSError, ValueError) as exc:
         fail(f"the CA of {info.org} is needed to sign the revocation ({ca_folder}): {exc}")
     previous = next((crl for crl in reversed(org.revocation_lists)), None)
+    # After a CA rotation the last list may be the old CA's: the new CA carries its revocations on.
+    previous_signer = signer_of(previous, org.ca_certificates) if previous is not None else None
     try:
-        crl = ca.revocation_list([data], previous)
+        crl = ca.revocation_list([data], previous, previous_signer=previous_signer)
     except (CertificateError, ValueError) as exc:
         fail(f"cannot revoke {certificate_file}: {exc}")
     kept = tuple(c for c in org.revocation_lists if c != previous)
@@ -200,7 +203,26 @@ def _set_batch(config: ChannelConfig, settings: list[str]) -> ChannelConfig:
     return msgspec.structs.replace(config, orderer=msgspec.structs.replace(config.orderer, batch=batch))
 
 
-def _org_certificate_change(config: ChannelConfig, spec: str, *, add: bool) -> ChannelConfig:
+def _carry_revocations(folder: Path, org: OrganisationConfig, removed: bytes) -> tuple[bytes, ...]:
+    """The org's revocation lists with those the removed CA signed carried on by its current CA (none are lost)."""
+    kept: list[bytes] = []
+    for crl in org.revocation_lists:
+        if signer_of(crl, [removed]) is None:
+            kept.append(crl)
+            continue
+        ca_folder = crypto_dir(folder, org.msp_id) / "ca"
+        try:
+            ca = CertificateAuthority.load(ca_folder)
+            kept.append(ca.revocation_list([], crl, previous_signer=removed))
+        except (OSError, ValueError) as exc:
+            fail(
+                f"the CA being removed signed a revocation list of {org.msp_id}; its current CA ({ca_folder}) must "
+                f"carry it on so no revocation is lost: {exc}"
+            )
+    return tuple(kept)
+
+
+def _org_certificate_change(folder: Path, config: ChannelConfig, spec: str, *, add: bool) -> ChannelConfig:
     org_name, sep, pem_file = spec.partition("=")
     option = "--add-ca-cert" if add else "--remove-ca-cert"
     if not sep:
@@ -215,7 +237,10 @@ def _org_certificate_change(config: ChannelConfig, spec: str, *, add: bool) -> C
         kept = tuple(c for c in org.ca_certificates if c.strip() != pem.strip())
         if len(kept) == len(org.ca_certificates):
             fail(f"{option}: {pem_file} is not one of the CA certificates of {org_name}")
-        changed = msgspec.structs.replace(org, ca_certificates=kept)
+        if not kept:
+            fail(f"{option}: {org_name} would have no CA left; add the new CA first (--add-ca-cert)")
+        lists = _carry_revocations(folder, org, pem)
+        changed = msgspec.structs.replace(org, ca_certificates=kept, revocation_lists=lists)
     return msgspec.structs.replace(
         config, organisations=tuple(changed if o.msp_id == org_name else o for o in config.organisations)
     )
@@ -260,9 +285,9 @@ def make_update(
     if set_batch:
         config = _set_batch(config, set_batch)
     for spec in add_ca_cert:
-        config = _org_certificate_change(config, spec, add=True)
+        config = _org_certificate_change(folder, config, spec, add=True)
     for spec in remove_ca_cert:
-        config = _org_certificate_change(config, spec, add=False)
+        config = _org_certificate_change(folder, config, spec, add=False)
     for certificate_file in revoke_cert:
         config = _revoke(folder, config, certificate_file)
     if lifecycle_policy is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ import consortia.apps.coldchain.consortium as consortium
 from consortia.apps.coldchain.domain.document import DocumentRejected, read_document
 from consortia.apps.coldchain.domain.eventhash import event_hash_id
 from consortia.apps.coldchain.service.capture import Capturer, Recapture, contract_of, submission
-from consortia.client.errors import EndorsementFailed
+from consortia.client.errors import EndorsementFailed, TransactionInvalid
 from consortia.client.request_signing import authorization_header
 from consortia.gateway.server.app import create_app
 from consortia.network.embedded import EmbeddedNetwork
@@ -128,6 +129,54 @@ def test_a_capture_that_loses_a_race_asks_the_ledger_again(cc_network, monkeypat
     monkeypatch.setattr(Capturer, "recapture", stale_first)
     result = capturer.capture(read_document(_both(FIRST, SECOND)))
     assert len(looks) == 2 and len(result.captured_ids) == 1 and len(result.already_captured) == 1
+
+
+def _lost_at_validation(capturer: Capturer, monkeypatch, code: str) -> list[str]:
+    """The capturer's next submission commits invalid with ``code`` (as if another transaction beat it)."""
+    real = capturer.contract.submit_async
+    calls: list[str] = []
+
+    def submit_async(*args, **kwargs) -> Future:
+        calls.append(code if not calls else "real")
+        if len(calls) > 1:
+            return real(*args, **kwargs)
+        failed: Future = Future()
+        failed.set_exception(TransactionInvalid(code, "key 'hd…' changed after it was read", "ab" * 32, 7))
+        return failed
+
+    monkeypatch.setattr(capturer.contract, "submit_async", submit_async)
+    return calls
+
+
+def test_a_capture_invalidated_by_a_read_conflict_asks_the_ledger_again(cc_network, monkeypatch) -> None:
+    """A stale peer endorsed it and another capture of its event committed first: asked again, not failed."""
+    capturer = _capturer(cc_network)
+    first = capturer.capture(read_document(load(FIRST)))
+    looks: list[Recapture] = []
+    real = Capturer.recapture
+
+    def stale_first(self: Capturer, document) -> Recapture:
+        plan = real(self, document) if looks else Recapture(document, ())
+        looks.append(plan)
+        return plan
+
+    monkeypatch.setattr(Capturer, "recapture", stale_first)
+    calls = _lost_at_validation(capturer, monkeypatch, "MVCC_READ_CONFLICT")
+    result = capturer.capture(read_document(_both(FIRST, SECOND)))
+    assert calls == ["MVCC_READ_CONFLICT", "real"] and len(looks) == 2
+    assert [(a.event_id, a.tx_id) for a in result.already_captured] == [(first.event_ids[0], first.tx_id)]
+    (new_id,) = result.captured_ids
+    assert result.tx_id not in (None, first.tx_id)
+    assert sorted(_stored_ids(cc_network)) == sorted([first.event_ids[0], new_id])
+
+
+def test_a_capture_invalid_for_another_reason_fails(cc_network, monkeypatch) -> None:
+    capturer = _capturer(cc_network)
+    calls = _lost_at_validation(capturer, monkeypatch, "ENDORSEMENT_POLICY_FAILURE")
+    with pytest.raises(TransactionInvalid, match="changed after it was read") as caught:
+        capturer.capture(read_document(load(FIRST)))
+    assert caught.value.code == "ENDORSEMENT_POLICY_FAILURE" and calls == ["ENDORSEMENT_POLICY_FAILURE"]
+    assert _stored_ids(cc_network) == []
 
 
 def test_an_error_declaration_already_recorded_is_already_captured(cc_network) -> None:

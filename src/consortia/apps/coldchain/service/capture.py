@@ -46,7 +46,7 @@ from consortia.apps.coldchain.domain.document import Document, DocumentRejected,
 from consortia.apps.coldchain.domain.eventhash import event_hash_id
 from consortia.apps.coldchain.domain.facts import event_facts
 from consortia.apps.coldchain.service.store import JobStore, StoredJob
-from consortia.client.errors import EndorsementFailed, GatewayError
+from consortia.client.errors import EndorsementFailed, GatewayError, TransactionInvalid
 from consortia.client.sdk import Contract, Gateway, SubmitResult
 from consortia.ledger.encoding import canonical_json
 
@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 SALT_BYTES = 16
 RETRIES = 3
 """How many times a capture that lost a race for one of its events asks the ledger again and resubmits."""
+READ_CONFLICTS = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+"""Validation codes of a capture that lost a race with another transaction (it is asked for again)."""
 PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 """This process, as recorded with the jobs it runs (a job running under another one was interrupted)."""
 
@@ -272,9 +274,18 @@ class Capturer:
         ``on_submit`` hears the event IDs about to be submitted (and those already captured) first: a capture
         job records them, so that the ledger can tell how an interrupted job ended.
         """
-        capture_id = capture_id or str(uuid.uuid4())
+        return self._capture_async(document, capture_id or str(uuid.uuid4()), timeout, on_submit, RETRIES)
+
+    def _capture_async(
+        self,
+        document: Document,
+        capture_id: str,
+        timeout: float,
+        on_submit: Callable[[tuple[str, ...], tuple[AlreadyCaptured, ...]], None] | None,
+        attempts: int,
+    ) -> Future[CaptureResult]:
         result: Future[CaptureResult] = Future()
-        for attempt in range(RETRIES):
+        for attempt in range(attempts):
             plan = self.recapture(document)
             if plan.remaining is None:
                 if on_submit is not None:
@@ -297,7 +308,7 @@ class Capturer:
                 break
             except EndorsementFailed as exc:
                 raced = exc.contract_code == "CONFLICT" and ": already captured (" in exc.message
-                if exc.code == "CONTRACT_ERROR" and raced and attempt + 1 < RETRIES:
+                if exc.code == "CONTRACT_ERROR" and raced and attempt + 1 < attempts:
                     continue  # another capture recorded one of these events since we asked: ask again
                 if exc.code == "CONTRACT_ERROR":
                     raise _renumbered(_rejection(exc, remaining), document) from None
@@ -306,6 +317,19 @@ class Capturer:
         def done(future: Future[SubmitResult]) -> None:
             try:
                 committed = future.result()
+            except TransactionInvalid as exc:
+                if exc.code not in READ_CONFLICTS or attempts <= 1:
+                    result.set_exception(exc)
+                    return
+                # Another capture of some of these events (or of the same lots) committed between our look and
+                # our block — a peer that had not yet seen it endorsed us. Nothing of ours was recorded: ask again.
+                try:
+                    again = self._capture_async(document, capture_id, timeout, on_submit, attempts - 1)
+                except Exception as retry_exc:
+                    result.set_exception(retry_exc)
+                    return
+                again.add_done_callback(lambda f: _pass_on(f, result))
+                return
             except Exception as exc:
                 result.set_exception(exc)
                 return
@@ -325,6 +349,15 @@ class Capturer:
 
         submitted.add_done_callback(done)
         return result
+
+
+def _pass_on(source: Future[CaptureResult], target: Future[CaptureResult]) -> None:
+    """Settle ``target`` as ``source`` settled (a retried capture answering for the first attempt)."""
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
 
 
 @dataclass

@@ -52,6 +52,9 @@ def up(
     retain_blocks: int = typer.Option(
         64, "--retain-blocks", min=1, max=100_000, help="Blocks etcd keeps behind the slowest live orderer."
     ),
+    tls: bool = typer.Option(
+        True, "--tls/--no-tls", help="Mutual TLS 1.3 between nodes, clients and etcd (a new cluster only)."
+    ),
 ) -> None:
     """Start a cluster (bootstrapping it on first use) and print its endpoints; an existing one is restarted."""
     folder = data_dir(data)
@@ -66,7 +69,7 @@ def up(
                 fail(f"{folder} is not empty and holds no cluster; choose another --data folder")
             cluster = Cluster.create(
                 folder, orgs=orgs, orderers=orderers, etcd_members=etcd, channel=channel, contract=contract,
-                policy=policy, base_port=base_port, retain_blocks=retain_blocks,
+                policy=policy, base_port=base_port, retain_blocks=retain_blocks, tls=tls,
             )  # fmt: skip
             fresh = True
         with _progress() as progress:

@@ -39,8 +39,9 @@ def run_cluster_bench(
     keep: Path | None = None,
     progress: Callable[[str], None] | None = None,
     batch: BatchConfig | None = None,
+    tls: bool = True,
 ) -> dict[str, Any]:
-    """Start a cluster, drive it for ``seconds``, stop it; return the figures."""
+    """Start a cluster (mutual TLS unless ``tls`` is False), drive it for ``seconds``, stop it; return the figures."""
     say = progress or (lambda _: None)
     folder = keep or Path(tempfile.mkdtemp(prefix="consortia-cluster-bench-"))
     say(f"bootstrapping a cluster in {folder}")
@@ -53,6 +54,7 @@ def run_cluster_bench(
         batch=batch or BatchConfig(max_transactions=500, timeout_ms=100),
         policy=POLICY,
         log_level="WARNING",
+        tls=tls,
     )
     connections = []
     try:
@@ -94,6 +96,7 @@ def run_cluster_bench(
         "clients": clients,
         "window": window,
         "ledgers_identical": comparison["ok"],
+        "tls": tls,
         "policy": POLICY,
         "workload": "asset-transfer touch: 1 read + 1 write per transaction",
     }

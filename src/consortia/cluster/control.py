@@ -25,7 +25,9 @@ from consortia.cluster.layout import (
     add_peer,
     create_cluster,
     load_layout,
+    operator_tls_dir,
     set_channel_members,
+    user_tls,
 )
 from consortia.cluster.processes import (
     etcd_command,
@@ -46,12 +48,13 @@ from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.contracts.registry import load_contract
 from consortia.identity import SigningIdentity
+from consortia.identity.tls import TlsIdentity
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.encoding import decode
 from consortia.network.bootstrap import user_dir
 from consortia.node.messages import BlocksReply
 from consortia.node.remote import ClusterConnection
-from consortia.node.transport import NodeClient, NodeError
+from consortia.node.transport import NodeClient, NodeError, NodeTls
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,32 @@ class Cluster:
         self.layout = layout
         self.data = Path(layout.data)
         self._identities: dict[tuple[str, str], SigningIdentity] = {}
+        self._tls: NodeTls | None = None
+
+    # -- TLS -------------------------------------------------------------------------------------------------
+
+    def tls_cas(self) -> list[bytes]:
+        """Every TLS CA certificate in the cluster folder (the operator trusts all of its own cluster's)."""
+        return [path.read_bytes() for path in sorted(self.data.glob("crypto/*/tlsca/ca.pem"))]
+
+    @property
+    def tls(self) -> NodeTls | None:
+        """The operator's TLS settings (status, health, comparisons); None if the cluster speaks plain HTTP."""
+        if not self.layout.tls:
+            return None
+        if self._tls is None:
+            self._tls = NodeTls(TlsIdentity.load(operator_tls_dir(self.layout)), self.tls_cas())
+        return self._tls
+
+    def user_tls(self, org: str, user: str = "client") -> NodeTls | None:
+        """TLS settings presenting ``user`` of ``org``'s own TLS client certificate (None without TLS)."""
+        if not self.layout.tls:
+            return None
+        return NodeTls(user_tls(self.layout, org, user), self.tls_cas())
+
+    def client(self, name: str, identity: SigningIdentity | None, *, timeout: float = 10.0) -> NodeClient:
+        """A client of node ``name`` signing as ``identity``, over the operator's TLS when the cluster uses it."""
+        return NodeClient(self.layout.node(name).endpoint, identity, timeout=timeout, tls=self.tls)
 
     @classmethod
     def open(cls, directory: Path) -> Cluster:
@@ -175,7 +204,7 @@ class Cluster:
 
     def member_health(self, name: str, timeout: float = 1.0) -> bool:
         """Whether an etcd member answers its health check as healthy."""
-        client = NodeClient(self.layout.member(name).client_url, None, timeout=timeout)
+        client = NodeClient(self.layout.member(name).client_url, None, timeout=timeout, tls=self.tls)
         try:
             return client.get_json("/health").get("health") == "true"
         except (NodeError, ValueError, AttributeError):
@@ -186,7 +215,7 @@ class Cluster:
     def member_status(self, name: str, timeout: float = 1.0) -> dict[str, Any] | None:
         """An etcd member's maintenance status (raft index, leader), or None if it does not answer."""
         member = self.layout.member(name)
-        client = NodeClient(member.client_url, None, timeout=timeout)
+        client = NodeClient(member.client_url, None, timeout=timeout, tls=self.tls)
         try:
             status, body = client.request("POST", "/v3/maintenance/status", b"{}")
         except NodeError:
@@ -210,7 +239,7 @@ class Cluster:
 
     def node_status(self, name: str, timeout: float = 2.0) -> dict[str, Any] | None:
         """A node's ``/status``, or None if it does not answer."""
-        client = NodeClient(self.layout.node(name).endpoint, None, timeout=timeout)
+        client = self.client(name, None, timeout=timeout)
         try:
             return client.get_json("/status")
         except (NodeError, ValueError):
@@ -286,11 +315,14 @@ class Cluster:
             [node.endpoint for node in self.layout.orderers],
             self.layout.channels,
             resend_for=resend_for,
+            tls=self.user_tls(org, user),
         )
 
     def add_peer(self, org: str, channel: str, *, peer: str = "peer0", snapshot: Path | None = None) -> NodeEntry:
         """Configure and start a new peer of ``org`` on ``channel`` (from block 0, or from a snapshot file)."""
         self.layout, entry = add_peer(self.layout, org, channel, peer=peer)
+        if self._tls is not None:
+            self._tls.trust(self.tls_cas())  # a new organisation's TLS CA
         self.start_process(entry.name, ("--join-snapshot", str(snapshot)) if snapshot is not None else ())
         return entry
 
@@ -380,7 +412,7 @@ class Cluster:
         return {"data": str(self.data), "etcd": members, "nodes": nodes}
 
     def _header_hash_at(self, name: str, channel: str, number: int, identity: SigningIdentity) -> str | None:
-        client = NodeClient(self.layout.node(name).endpoint, identity, timeout=10)
+        client = self.client(name, identity, timeout=10)
         try:
             reply: BlocksReply = client.call(
                 "GET", f"/channels/{channel}/blocks?from={number}&limit=1", reply=BlocksReply
@@ -394,7 +426,7 @@ class Cluster:
         return header_hash(decode(reply.blocks[0], Block).header).hex()
 
     def _digest(self, name: str, channel: str, identity: SigningIdentity) -> dict[str, Any] | None:
-        client = NodeClient(self.layout.node(name).endpoint, identity, timeout=30)
+        client = self.client(name, identity, timeout=30)
         try:
             status, body = client.request("GET", f"/channels/{channel}/digest")
         except NodeError:

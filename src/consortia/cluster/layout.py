@@ -11,6 +11,12 @@ records everything in ``cluster.json``::
     DIR/nodes/<name>/                  a node's data: orderer/<ch>/ or peers/<name>/<ch>/ (``consortia verify``)
     DIR/logs/<name>.log                what each process wrote
     DIR/run/pids.json                  the processes started, while they run
+
+With TLS (the default), every organisation's TLS CA (``crypto/<org>/tlsca``, made by the bootstrap) issues a TLS
+certificate to each of its nodes (``crypto/<org>/peers/<peer>/tls``, ``…/orderers/<orderer>/tls``) naming the
+addresses it is reached at; the ordering organisation's TLS CA also certifies the etcd members
+(``crypto/<orderer org>/etcd/<member>``) and the operator's client certificate the cluster tools use
+(``crypto/<orderer org>/users/operator/tls``). Endpoints are then ``https://``.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from typing import Any
 import msgspec
 
 from consortia.identity import CertificateAuthority, Kind
+from consortia.identity.tls import TlsCertificateAuthority, TlsError, TlsIdentity
 from consortia.ledger.config import BatchConfig
-from consortia.network.bootstrap import create_network, crypto_dir, genesis_path
+from consortia.network.bootstrap import create_network, crypto_dir, genesis_path, tls_ca_dir
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
-from consortia.node.config import EtcdSettings, NodeConfig, NodeRef, parse_config, write_config
+from consortia.node.config import EtcdSettings, NodeConfig, NodeRef, TlsSettings, parse_config, write_config
 
 LAYOUT_FILE = "cluster.json"
 ASSET_TRANSFER = "consortia.samples.asset_transfer:AssetTransfer"
@@ -63,6 +70,9 @@ class ClusterLayout(msgspec.Struct, frozen=True):
     nodes: list[NodeEntry]
     contract: str = ""
     policy: str = ""
+    tls: bool = False
+    """Whether nodes and etcd members talk mutual TLS (``https://`` endpoints)."""
+    orderer_org: str = "OrdererOrg"
 
     @property
     def orderers(self) -> list[NodeEntry]:
@@ -134,6 +144,51 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     return ports
 
 
+def tls_hosts(host: str = "127.0.0.1") -> list[str]:
+    """The names a local node's TLS certificate is issued for: its address, loopback, this machine's names."""
+    return [host, "127.0.0.1", "localhost", socket.gethostname(), socket.getfqdn()]
+
+
+def node_tls_dir(directory: Path, node: NodeEntry) -> Path:
+    """Where a node's TLS certificate and key live (next to its signing identity)."""
+    kind = "orderers" if node.role == "orderer" else "peers"
+    return crypto_dir(directory, node.org) / kind / node.name.split(".", 1)[-1] / "tls"
+
+
+def etcd_tls_dir(layout: ClusterLayout, member: EtcdMember) -> Path:
+    """Where an etcd member's TLS certificate and key live (issued by the ordering organisation's TLS CA)."""
+    return crypto_dir(Path(layout.data), layout.orderer_org) / "etcd" / member.name
+
+
+def operator_tls_dir(layout: ClusterLayout) -> Path:
+    """The TLS client certificate the cluster tools (status, health, comparisons) connect with."""
+    return crypto_dir(Path(layout.data), layout.orderer_org) / "users" / "operator" / "tls"
+
+
+def user_tls(layout: ClusterLayout, org: str, user: str) -> TlsIdentity:
+    """A user's TLS client certificate, issued by the organisation's TLS CA the first time it is asked for."""
+    directory = crypto_dir(Path(layout.data), org) / "users" / user / "tls"
+    try:
+        return TlsIdentity.load(directory)
+    except TlsError:
+        return _tls_ca(Path(layout.data), org).issue_to(directory, f"{user}@{org}")
+
+
+def _tls_ca(directory: Path, org: str) -> TlsCertificateAuthority:
+    return TlsCertificateAuthority.load(tls_ca_dir(directory, org))
+
+
+def _scheme(tls: bool) -> str:
+    return "https" if tls else "http"
+
+
+def _tls_settings(directory: Path, node: NodeEntry) -> TlsSettings:
+    """Issue a node's TLS certificate for the addresses in its endpoint, and name the files."""
+    host = node.endpoint.split("://", 1)[1].rsplit(":", 1)[0]
+    identity = _tls_ca(directory, node.org).issue_to(node_tls_dir(directory, node), node.name, tls_hosts(host))
+    return TlsSettings(str(identity.certificate), str(identity.private_key))
+
+
 def create_cluster(
     directory: Path,
     *,
@@ -149,8 +204,13 @@ def create_cluster(
     log_level: str = "INFO",
     lease_ttl: int = 3,
     retain_blocks: int = 64,
+    tls: bool = True,
 ) -> ClusterLayout:
-    """Bootstrap a network for a local cluster and write every node's configuration; return the layout."""
+    """Bootstrap a network for a local cluster and write every node's configuration; return the layout.
+
+    With ``tls`` every node, etcd member and client talks mutual TLS 1.3 (certificates from each organisation's
+    TLS CA); without it, plain HTTP.
+    """
     if orgs < 1 or orderers < 1 or etcd_members < 1:
         raise ValueError("a cluster needs at least one organisation, one orderer and one etcd member")
     directory = Path(directory).resolve()
@@ -175,8 +235,8 @@ def create_cluster(
         members.append(
             EtcdMember(
                 f"etcd{index}",
-                f"http://127.0.0.1:{client}",
-                f"http://127.0.0.1:{peer}",
+                f"{_scheme(tls)}://127.0.0.1:{client}",
+                f"{_scheme(tls)}://127.0.0.1:{peer}",
                 str(directory / "etcd" / f"etcd{index}"),
             )
         )
@@ -188,7 +248,7 @@ def create_cluster(
                 name,
                 "orderer",
                 spec.orderer_org,
-                f"http://127.0.0.1:{ports.pop(0)}",
+                f"{_scheme(tls)}://127.0.0.1:{ports.pop(0)}",
                 str(directory / "nodes" / name / "node.toml"),
                 str(directory / "nodes" / name),
             )
@@ -200,7 +260,7 @@ def create_cluster(
                 name,
                 "peer",
                 org,
-                f"http://127.0.0.1:{ports.pop(0)}",
+                f"{_scheme(tls)}://127.0.0.1:{ports.pop(0)}",
                 str(directory / "nodes" / name / "node.toml"),
                 str(directory / "nodes" / name),
             )
@@ -213,7 +273,14 @@ def create_cluster(
         nodes=nodes,
         contract=contract,
         policy=policy or _majority_policy(org_names),
+        tls=tls,
+        orderer_org=spec.orderer_org,
     )
+    if tls:
+        orderer_tls = _tls_ca(directory, spec.orderer_org)
+        for member in members:
+            orderer_tls.issue_to(etcd_tls_dir(layout, member), member.name, tls_hosts())
+        orderer_tls.issue_to(operator_tls_dir(layout), "operator")
     genesis = {channel: str(genesis_path(directory, channel))}
     orderer_refs = [NodeRef(n.name, n.endpoint) for n in layout.orderers]
     for node in nodes:
@@ -222,7 +289,7 @@ def create_cluster(
             config = NodeConfig(
                 name=node.name,
                 role="orderer",
-                listen=node.endpoint.removeprefix("http://"),
+                listen=node.endpoint.split("://", 1)[1],
                 data=node.data,
                 identity=str(identity),
                 channels=genesis,
@@ -230,12 +297,13 @@ def create_cluster(
                 etcd=EtcdSettings([m.client_url for m in members], layout.prefix, lease_ttl, retain_blocks),
                 sync=sync,
                 log_level=log_level,
+                tls=_tls_settings(directory, node) if tls else None,
             )
         else:
             config = NodeConfig(
                 name=node.name,
                 role="peer",
-                listen=node.endpoint.removeprefix("http://"),
+                listen=node.endpoint.split("://", 1)[1],
                 data=node.data,
                 identity=str(crypto_dir(directory, node.org) / "peers" / "peer0"),
                 channels=genesis,
@@ -244,6 +312,7 @@ def create_cluster(
                 peers=[NodeRef(p.name, p.endpoint, p.org) for p in layout.peers if p.name != node.name],
                 sync=sync,
                 log_level=log_level,
+                tls=_tls_settings(directory, node) if tls else None,
             )
         Path(node.config).parent.mkdir(parents=True, exist_ok=True)
         write_config(Path(node.config), config)
@@ -271,7 +340,7 @@ def add_peer(layout: ClusterLayout, org: str, channel: str, *, peer: str = "peer
         name,
         "peer",
         org,
-        f"http://127.0.0.1:{free_ports(1)[0]}",
+        f"{_scheme(layout.tls)}://127.0.0.1:{free_ports(1)[0]}",
         str(directory / "nodes" / name / "node.toml"),
         str(directory / "nodes" / name),
     )
@@ -280,7 +349,7 @@ def add_peer(layout: ClusterLayout, org: str, channel: str, *, peer: str = "peer
     config = NodeConfig(
         name=name,
         role="peer",
-        listen=entry.endpoint.removeprefix("http://"),
+        listen=entry.endpoint.split("://", 1)[1],
         data=entry.data,
         identity=str(identity_dir),
         channels={channel: str(genesis_path(directory, channel))},
@@ -289,6 +358,7 @@ def add_peer(layout: ClusterLayout, org: str, channel: str, *, peer: str = "peer
         peers=[NodeRef(p.name, p.endpoint, p.org) for p in layout.peers],
         sync=existing.sync,
         log_level=existing.log_level,
+        tls=_tls_settings(directory, entry) if layout.tls else None,
     )
     Path(entry.config).parent.mkdir(parents=True, exist_ok=True)
     write_config(Path(entry.config), config)

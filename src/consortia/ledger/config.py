@@ -32,6 +32,8 @@ class OrganisationConfig(msgspec.Struct, array_like=True, frozen=True, forbid_un
     """PEM or DER CA certificates; identities issued by any of them are the organisation's."""
     revocation_lists: tuple[bytes, ...] = ()
     """DER X.509 CRLs signed by one of the organisation's CAs: the certificates it has revoked."""
+    tls_ca_certificates: tuple[bytes, ...] = ()
+    """PEM certificates of the organisation's TLS CAs: nodes accept TLS connections from what these issued."""
 
     @property
     def ca_certificate(self) -> bytes:

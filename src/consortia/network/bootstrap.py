@@ -7,6 +7,7 @@ block. Everything lands in the data folder::
 
     network.json                     the specification
     crypto/<org>/ca/                 ca.pem, ca.key (0600)
+    crypto/<org>/tlsca/              the organisation's TLS CA (ECDSA P-256): certifies TLS keys, never signers
     crypto/<org>/users/<name>/       cert.pem, key.pem (0600)
     crypto/<org>/peers/peer0/        the peer's identity
     crypto/<orderer org>/orderers/orderer0/
@@ -22,6 +23,7 @@ from pathlib import Path
 import msgspec
 
 from consortia.identity import CertificateAuthority, Kind, SigningIdentity
+from consortia.identity.tls import TLS_CA_DIR, TlsCertificateAuthority
 from consortia.identity.wallet import Wallet
 from consortia.ledger.config import (
     ChannelConfig,
@@ -41,6 +43,18 @@ from consortia.ordering.solo import make_block
 def crypto_dir(directory: Path, org: str) -> Path:
     """Where an organisation's CA and identities live."""
     return Path(directory) / "crypto" / org
+
+
+def tls_ca_dir(directory: Path, org: str) -> Path:
+    """Where an organisation's TLS CA lives."""
+    return crypto_dir(directory, org) / TLS_CA_DIR
+
+
+def create_tls_ca(directory: Path, org: str) -> TlsCertificateAuthority:
+    """Create and save the TLS CA of ``org`` (kept apart from its signing CA, as Fabric does)."""
+    ca = TlsCertificateAuthority.create(org)
+    ca.save(tls_ca_dir(directory, org))
+    return ca
 
 
 def user_dir(directory: Path, org: str, name: str) -> Path:
@@ -75,15 +89,21 @@ def make_genesis(
     admins: dict[str, SigningIdentity],
     orderer: SigningIdentity,
     now_ms: int,
+    tls_cas: dict[str, TlsCertificateAuthority] | None = None,
 ) -> bytes:
     """Build a channel's configuration, collect every member admin's signature, and sign block 0."""
     channel = spec.channel(channel_name)
+
+    def organisation(org: str) -> OrganisationConfig:
+        tls = (tls_cas[org].certificate_pem,) if tls_cas and org in tls_cas else ()
+        return OrganisationConfig(org, (cas[org].certificate_pem,), (), tls)
+
     config = ChannelConfig(
         name=channel.name,
-        organisations=tuple(OrganisationConfig(org, (cas[org].certificate_pem,)) for org in channel.orgs),
+        organisations=tuple(organisation(org) for org in channel.orgs),
         orderer=OrdererConfig(
             kind=spec.ordering,
-            organisations=(OrganisationConfig(spec.orderer_org, (cas[spec.orderer_org].certificate_pem,)),),
+            organisations=(organisation(spec.orderer_org),),
             batch=channel.batch,
         ),
         lifecycle_policy=channel.lifecycle_policy,
@@ -104,11 +124,13 @@ def create_network(directory: Path, spec: NetworkSpec) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     cas: dict[str, CertificateAuthority] = {}
+    tls_cas: dict[str, TlsCertificateAuthority] = {}
     admins: dict[str, SigningIdentity] = {}
     for org in spec.orgs:
         ca = CertificateAuthority.create(org.name)
         ca.save(crypto_dir(directory, org.name) / "ca")
         cas[org.name] = ca
+        tls_cas[org.name] = create_tls_ca(directory, org.name)
         for user in org.users:
             identity = ca.issue(user.name, Kind(user.kind), dict(user.attributes))
             if user.password:
@@ -129,13 +151,14 @@ def create_network(directory: Path, spec: NetworkSpec) -> None:
     orderer_ca = CertificateAuthority.create(spec.orderer_org)
     orderer_ca.save(crypto_dir(directory, spec.orderer_org) / "ca")
     cas[spec.orderer_org] = orderer_ca
+    tls_cas[spec.orderer_org] = create_tls_ca(directory, spec.orderer_org)
     orderer = orderer_ca.issue("orderer0", Kind.ORDERER)
     orderer.save(orderer_dir(directory, spec.orderer_org))
     now_ms = int(time.time() * 1000)
     for channel in spec.channels:
         path = genesis_path(directory, channel.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(make_genesis(spec, channel.name, cas, admins, orderer, now_ms))
+        path.write_bytes(make_genesis(spec, channel.name, cas, admins, orderer, now_ms, tls_cas))
     save_spec(directory, spec)
 
 
@@ -143,7 +166,8 @@ def create_organisation(directory: Path, name: str, *, display_name: str = "") -
     """Create a new organisation's CA, admin, client and peer identities in ``directory`` (a data folder).
 
     This is the first step of joining an existing consortium: the organisation's CA certificate
-    (``crypto/<name>/ca/ca.pem``) is what the members then add to a channel by a configuration update. If the
+    (``crypto/<name>/ca/ca.pem``) and TLS CA certificate (``crypto/<name>/tlsca/ca.pem``) are what the members
+    then add to a channel by a configuration update. If the
     folder holds a network (``network.json``), the organisation is added to its specification, in no channel yet.
     """
     directory = Path(directory)
@@ -163,6 +187,7 @@ def create_organisation(directory: Path, name: str, *, display_name: str = "") -
     ca.issue("client", Kind.CLIENT).save(user_dir(directory, name, "client"))
     ca.issue("public", Kind.CLIENT, {"role": "public"}).save(user_dir(directory, name, "public"))
     ca.issue("peer0", Kind.PEER).save(peer_dir(directory, name))
+    create_tls_ca(directory, name)
     if spec is not None:
         save_spec(directory, msgspec.structs.replace(spec, orgs=(*spec.orgs, org)))
     return org

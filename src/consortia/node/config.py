@@ -30,6 +30,17 @@ An orderer has ``role = "orderer"``, an orderer identity, the same ``[channels]`
     lease_ttl = 3                             # seconds before a dead leader is replaced
     retain_blocks = 64                        # blocks kept in etcd behind the slowest live orderer
 
+With mutual TLS (``consortia cluster up`` writes it unless ``--no-tls``), every endpoint is ``https://`` and::
+
+    [tls]
+    cert = "crypto/Org1/peers/peer0/tls/cert.pem"   # issued by the organisation's TLS CA (crypto/Org1/tlsca)
+    key = "crypto/Org1/peers/peer0/tls/key.pem"
+    ca = []                                   # TLS CA files trusted besides those of the channels' configuration
+
+The node then serves TLS 1.3 only, requires a client certificate of a TLS CA of an organisation of its
+channels (the configuration in force: an update that adds or removes one changes who can connect), and presents
+its certificate when it calls other nodes and etcd.
+
 :func:`load_config` reports the first problem as a :class:`ConfigError` naming the field — a syntax error, a
 missing or mistyped field, an identity file that is not there, an identity of the wrong kind for the role, a
 genesis block of another channel. (A peer of an organisation added to a channel by a configuration update names
@@ -40,6 +51,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,13 +61,15 @@ import msgspec
 from consortia.channel.rules import ConfigError as ChannelConfigError
 from consortia.channel.rules import read_genesis
 from consortia.identity import Kind, SigningIdentity
+from consortia.identity.tls import TlsIdentity
 from consortia.ledger.block import Block
 from consortia.ledger.config import ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode_canonical
+from consortia.node.transport import NodeTls
 
 ROLES = ("peer", "orderer")
 _HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
-_ENDPOINT = re.compile(r"^http://(?P<host>[A-Za-z0-9.\-]+):(?P<port>\d{1,5})/?$")
+_ENDPOINT = re.compile(r"^(?P<scheme>https?)://(?P<host>[A-Za-z0-9.\-]+):(?P<port>\d{1,5})/?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 
 
@@ -84,6 +99,14 @@ class EtcdSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retain_blocks: int = 64
 
 
+class TlsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """This node's TLS certificate and key files, and TLS CA files trusted besides the channels' ones."""
+
+    cert: str = ""
+    key: str = ""
+    ca: list[str] = []
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One node's configuration file."""
 
@@ -100,7 +123,9 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sync: bool = True
     log_level: str = "INFO"
     advertise: str = ""
-    """The endpoint other nodes reach this one at (default: http://<listen>); set it when listening on 0.0.0.0."""
+    """The endpoint other nodes reach this one at (default: http(s)://<listen>); set it when listening on 0.0.0.0."""
+    tls: TlsSettings | None = None
+    """Mutual TLS: this node's certificate and key (None: plain HTTP)."""
 
 
 @dataclass(frozen=True)
@@ -117,11 +142,16 @@ class LoadedConfig:
     channel_configs: dict[str, ChannelConfig]
     join_snapshot: Path | None = None
     """A snapshot file the peer joins its channel from on first start (``consortia node --join-snapshot``)."""
+    tls: TlsIdentity | None = None
+    """This node's TLS certificate and key (None: the node speaks plain HTTP)."""
+    tls_extra_cas: tuple[bytes, ...] = ()
+    """TLS CA certificates trusted besides those of the channels' configurations (``[tls] ca``)."""
 
     @property
     def endpoint(self) -> str:
-        """The HTTP endpoint other nodes reach this node at."""
-        return self.config.advertise.rstrip("/") or f"http://{self.host}:{self.port}"
+        """The endpoint other nodes reach this node at."""
+        scheme = "https" if self.tls is not None else "http"
+        return self.config.advertise.rstrip("/") or f"{scheme}://{self.host}:{self.port}"
 
 
 def _field_from_msgspec(message: str) -> tuple[str, str]:
@@ -142,8 +172,16 @@ def _field_from_msgspec(message: str) -> tuple[str, str]:
 
 def _endpoint(field: str, value: str) -> str:
     if not _ENDPOINT.match(value) or not 0 < int(_ENDPOINT.match(value).group("port")) < 65536:  # type: ignore[union-attr]
-        raise ConfigError(field, f"{value!r} is not an endpoint of the form http://host:port")
+        raise ConfigError(field, f"{value!r} is not an endpoint of the form http://host:port or https://host:port")
     return value.rstrip("/")
+
+
+def _check_scheme(field: str, value: str, tls: bool) -> None:
+    scheme = value.split("://", 1)[0]
+    if tls and scheme != "https":
+        raise ConfigError(field, f"{value!r}: this node uses TLS ([tls]), so other nodes are reached at https://")
+    if not tls and scheme != "http":
+        raise ConfigError(field, f"{value!r} is https: configure this node's certificate in a [tls] section")
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -167,16 +205,22 @@ def parse_config(text: bytes, path: Path) -> NodeConfig:
     match = _HOST_PORT.match(config.listen)
     if not match or not 0 < int(match.group("port")) < 65536:
         raise ConfigError("listen", f"{config.listen!r} is not host:port (e.g. 127.0.0.1:7051)")
+    tls = config.tls is not None
+    if tls and (not config.tls.cert or not config.tls.key):  # type: ignore[union-attr]
+        raise ConfigError("tls", "name this node's TLS certificate (cert) and key (key) files")
     if config.advertise:
         _endpoint("advertise", config.advertise)
+        _check_scheme("advertise", config.advertise, tls)
     if not config.data.strip():
         raise ConfigError("data", "must name this node's data folder")
     if not config.channels:
         raise ConfigError("channels", "name at least one channel and its genesis block file")
     for index, ref in enumerate(config.orderers):
         _endpoint(f"orderers[{index}].endpoint", ref.endpoint)
+        _check_scheme(f"orderers[{index}].endpoint", ref.endpoint, tls)
     for index, ref in enumerate(config.peers):
         _endpoint(f"peers[{index}].endpoint", ref.endpoint)
+        _check_scheme(f"peers[{index}].endpoint", ref.endpoint, tls)
         if not ref.org:
             raise ConfigError(f"peers[{index}].org", "name the peer's organisation")
     if config.role == "peer":
@@ -189,6 +233,7 @@ def parse_config(text: bytes, path: Path) -> NodeConfig:
             raise ConfigError("etcd.endpoints", "an orderer needs the endpoints of the etcd cluster")
         for index, value in enumerate(config.etcd.endpoints):
             _endpoint(f"etcd.endpoints[{index}]", value)
+            _check_scheme(f"etcd.endpoints[{index}]", value, tls)
         if not config.etcd.prefix.startswith("/"):
             raise ConfigError("etcd.prefix", f"must start with '/', not {config.etcd.prefix!r}")
         if not 2 <= config.etcd.lease_ttl <= 60:
@@ -254,6 +299,22 @@ def load_config(path: Path) -> LoadedConfig:
                 )
         genesis[channel] = data
         configs[channel] = channel_config
+    tls_identity: TlsIdentity | None = None
+    extra_cas: list[bytes] = []
+    if config.tls is not None:
+        tls_identity = TlsIdentity(_resolve(base, config.tls.cert), _resolve(base, config.tls.key))
+        for field, file in (("tls.cert", tls_identity.certificate), ("tls.key", tls_identity.private_key)):
+            if not file.is_file():
+                raise ConfigError(field, f"{file}: no such file")
+        for index, file in enumerate(config.tls.ca):
+            try:
+                extra_cas.append(_resolve(base, file).read_bytes())
+            except OSError as exc:
+                raise ConfigError(f"tls.ca[{index}]", f"cannot read {file}: {exc.strerror or exc}") from None
+        try:
+            NodeTls(tls_identity, [*extra_cas, *tls_cas(configs)])
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError("tls", f"unusable TLS certificate, key or CA: {exc}") from None
     match = _HOST_PORT.match(config.listen)
     assert match is not None
     return LoadedConfig(
@@ -265,7 +326,25 @@ def load_config(path: Path) -> LoadedConfig:
         port=int(match.group("port")),
         genesis=genesis,
         channel_configs=configs,
+        tls=tls_identity,
+        tls_extra_cas=tuple(extra_cas),
     )
+
+
+def tls_cas(configs: Mapping[str, ChannelConfig]) -> list[bytes]:
+    """The TLS CA certificates of every organisation (members and orderers) the channel configurations name."""
+    cas: list[bytes] = []
+    for config in configs.values():
+        for org in (*config.organisations, *config.orderer.organisations):
+            cas.extend(ca for ca in org.tls_ca_certificates if ca not in cas)
+    return cas
+
+
+def node_tls(loaded: LoadedConfig, configs: Mapping[str, ChannelConfig]) -> NodeTls | None:
+    """The node's TLS settings trusting the TLS CAs of ``configs`` and the extra ones (None without TLS)."""
+    if loaded.tls is None:
+        return None
+    return NodeTls(loaded.tls, [*loaded.tls_extra_cas, *tls_cas(configs)])
 
 
 def with_join_snapshot(loaded: LoadedConfig, snapshot: Path) -> LoadedConfig:
@@ -295,6 +374,14 @@ def write_config(path: Path, config: NodeConfig) -> None:
     if not config.sync:
         lines.append("sync = false")
     lines.append(f"log_level = {_toml(config.log_level)}")
+    if config.tls is not None:
+        lines += [
+            "",
+            "[tls]",
+            f"cert = {_toml(config.tls.cert)}",
+            f"key = {_toml(config.tls.key)}",
+            f"ca = [{', '.join(_toml(c) for c in config.tls.ca)}]",
+        ]
     lines += ["", "[channels]"] + [f"{_toml(name)} = {_toml(file)}" for name, file in config.channels.items()]
     if config.etcd.endpoints:
         lines += [

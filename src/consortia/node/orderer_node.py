@@ -18,7 +18,7 @@ from consortia.identity import Kind, SigningIdentity
 from consortia.identity.signing import IdentityWatch
 from consortia.ledger.block import header_hash
 from consortia.node.common import base_status, follow_configs, node_membership, require_reader
-from consortia.node.config import LoadedConfig
+from consortia.node.config import LoadedConfig, node_tls, tls_cas
 from consortia.node.messages import BlocksReply, BroadcastReply, BroadcastRequest
 from consortia.node.transport import (
     ANY_KIND,
@@ -51,13 +51,15 @@ class OrdererNode:
         self.identity_watch: IdentityWatch | None = None
         self.started = time.monotonic()
         self.configs = dict(loaded.channel_configs)
+        # One TLS object for both ends: the server checks callers against it, clients present its certificate.
+        self.tls = node_tls(loaded, self.configs)
         self.fellows = {
-            ref.endpoint: NodeClient(ref.endpoint, loaded.identity, timeout=ACK_TIMEOUT + 10)
+            ref.endpoint: NodeClient(ref.endpoint, loaded.identity, timeout=ACK_TIMEOUT + 10, tls=self.tls)
             for ref in config.orderers
             if ref.name != config.name and ref.endpoint != loaded.endpoint
         }
         self._lock = threading.Lock()
-        self.etcd = EtcdClient(config.etcd.endpoints)
+        self.etcd = EtcdClient(config.etcd.endpoints, tls=self.tls.client_context() if self.tls is not None else None)
         self.orderer = EtcdOrderer(
             loaded.identity,
             loaded.data / "orderer",
@@ -75,13 +77,21 @@ class OrdererNode:
             self.orderer.create_channel(genesis)
         # The configuration in force may be a later version than the genesis block's.
         self.configs.update({name: self.orderer.config(name) for name in self.configs})
+        if self.tls is not None:
+            self.tls.trust(self._tls_cas())
         routes = [
             Route("GET", "/status", self._status, None),
             Route("GET", "/channels/{channel}/height", self._height, None),
             Route("GET", "/channels/{channel}/blocks", self._blocks, ANY_KIND),
             Route("POST", "/broadcast", self._broadcast, CLIENT_KINDS | {Kind.ORDERER}),
         ]
-        self.server = NodeServer(loaded.host, loaded.port, routes, node_membership(self.configs))
+        self.server = NodeServer(
+            loaded.host, loaded.port, routes, node_membership(self.configs), tls=self.tls, tls_cas=self._tls_cas
+        )
+
+    def _tls_cas(self) -> list[bytes]:
+        """The TLS CAs this node trusts: those of its channels' configurations in force, and the extra ones."""
+        return [*self.loaded.tls_extra_cas, *tls_cas(self.configs)]
 
     def start(self) -> None:
         """Serve requests and join the ordering service."""
@@ -135,7 +145,9 @@ class OrdererNode:
         with self._lock:
             client = self.fellows.get(endpoint)
             if client is None:
-                client = self.fellows[endpoint] = NodeClient(endpoint, self.identity, timeout=ACK_TIMEOUT + 10)
+                client = self.fellows[endpoint] = NodeClient(
+                    endpoint, self.identity, timeout=ACK_TIMEOUT + 10, tls=self.tls
+                )
             return client
 
     def _forward(self, endpoint: str, channel: str, envelopes: list[bytes]) -> list[Ack]:

@@ -36,7 +36,7 @@ from consortia.ledger.encoding import MalformedError, canonical_json, decode_can
 from consortia.ledger.rwset import PrivateWrites
 from consortia.ledger.snapshot import SnapshotError, read_snapshot
 from consortia.node.common import base_status, follow_configs, node_membership, require_reader
-from consortia.node.config import ConfigError, LoadedConfig
+from consortia.node.config import ConfigError, LoadedConfig, node_tls, tls_cas
 from consortia.node.messages import (
     BlocksReply,
     CommitStatusReply,
@@ -145,8 +145,13 @@ class PeerNode:
             except Exception as exc:
                 raise ConfigError(f"contracts[{index}]", f"cannot install {reference!r}: {exc}") from None
         self.configs = dict(loaded.channel_configs)
+        # One TLS object for both ends: the server checks callers against it, clients present its certificate.
+        self.tls = node_tls(loaded, self.configs)
         self.orderer = RemoteOrderer(
-            [ref.endpoint for ref in config.orderers], loaded.identity, sources=[ref.endpoint for ref in config.peers]
+            [ref.endpoint for ref in config.orderers],
+            loaded.identity,
+            sources=[ref.endpoint for ref in config.peers],
+            tls=self.tls,
         )
         if loaded.join_snapshot is not None:
             self._join_from_snapshot(loaded.join_snapshot)
@@ -160,7 +165,11 @@ class PeerNode:
         )
         # The configuration in force may be a later version than the genesis block's.
         self.configs.update({name: ch.rules.config for name, ch in self.peer.channels.items() if name in self.configs})
-        self.others = [(ref.org, NodeClient(ref.endpoint, loaded.identity, timeout=5)) for ref in config.peers]
+        if self.tls is not None:
+            self.tls.trust(self._tls_cas())
+        self.others = [
+            (ref.org, NodeClient(ref.endpoint, loaded.identity, timeout=5, tls=self.tls)) for ref in config.peers
+        ]
         self.event_logs = {name: _EventLog(channel) for name, channel in self.peer.channels.items()}
         routes = [
             Route("GET", "/status", self._status, None),
@@ -175,7 +184,13 @@ class PeerNode:
             Route("POST", "/evaluate", self._evaluate, CLIENT_KINDS),
             Route("POST", "/private", self._private, frozenset({Kind.PEER})),
         ]
-        self.server = NodeServer(loaded.host, loaded.port, routes, node_membership(self.configs))
+        self.server = NodeServer(
+            loaded.host, loaded.port, routes, node_membership(self.configs), tls=self.tls, tls_cas=self._tls_cas
+        )
+
+    def _tls_cas(self) -> list[bytes]:
+        """The TLS CAs this node trusts: those of its channels' configurations in force, and the extra ones."""
+        return [*self.loaded.tls_extra_cas, *tls_cas(self.configs)]
 
     def _join_from_snapshot(self, file: Path) -> None:
         """Lay out the snapshot's channel before the peer opens its channels (``--join-snapshot``; once only)."""

@@ -45,7 +45,7 @@ from consortia.node.messages import (
     EvaluateResult,
     EventsReply,
 )
-from consortia.node.transport import NodeClient, NodeError
+from consortia.node.transport import NodeClient, NodeError, NodeTls
 from consortia.ordering.base import OrderingError, OrderingService
 from consortia.ordering.etcd.orderer import ACK_TIMEOUT, Ack
 from consortia.peer.endorser import EndorsementError
@@ -73,14 +73,17 @@ class RemoteOrderer(OrderingService):
         sources: Sequence[str] = (),
         resend_for: float = 30.0,
         senders: int = 4,
+        tls: NodeTls | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("a remote orderer needs at least one endpoint")
         self.identity = identity
-        self._clients = {e: NodeClient(e, identity, timeout=ACK_TIMEOUT + 10) for e in endpoints}
+        self._clients = {e: NodeClient(e, identity, timeout=ACK_TIMEOUT + 10, tls=tls) for e in endpoints}
         self._order = list(self._clients)
         self._sources = list(self._order) + [s for s in sources if s not in self._clients]
-        self._source_clients = {s: self._clients.get(s) or NodeClient(s, identity, timeout=15) for s in self._sources}
+        self._source_clients = {
+            s: self._clients.get(s) or NodeClient(s, identity, timeout=15, tls=tls) for s in self._sources
+        }
         self.resend_for = resend_for
         self._senders = senders
         self._target = self._order[0]
@@ -261,7 +264,7 @@ class RemotePeerChannel:
             self._follower.start()
 
     def _run(self) -> None:
-        client = NodeClient(self.peer.endpoint, self.peer.identity, timeout=15)
+        client = NodeClient(self.peer.endpoint, self.peer.identity, timeout=15, tls=self.peer.tls)
         while not self.peer.stopped.is_set():
             try:
                 reply: EventsReply = client.call(
@@ -361,7 +364,7 @@ class RemotePeerChannel:
         self, start: int, stop: threading.Event | None = None, timeout: float | None = None
     ) -> Iterator[BlockEvent]:
         """Block events from ``start`` (stored ones first, then live ones), read from the peer."""
-        client = NodeClient(self.peer.endpoint, self.peer.identity, timeout=15)
+        client = NodeClient(self.peer.endpoint, self.peer.identity, timeout=15, tls=self.peer.tls)
         deadline = None if timeout is None else time.monotonic() + timeout
         number = start
         try:
@@ -385,12 +388,15 @@ class RemotePeerChannel:
 class RemotePeer:
     """A peer node seen from a client: its channels (see :class:`RemotePeerChannel`) and one endorsement batcher."""
 
-    def __init__(self, org: str, endpoint: str, identity: SigningIdentity, *, senders: int = 2) -> None:
+    def __init__(
+        self, org: str, endpoint: str, identity: SigningIdentity, *, senders: int = 2, tls: NodeTls | None = None
+    ) -> None:
         self.org = org
         self.name = endpoint
         self.endpoint = endpoint
         self.identity = identity
-        self.client = NodeClient(endpoint, identity, timeout=30)
+        self.tls = tls
+        self.client = NodeClient(endpoint, identity, timeout=30, tls=tls)
         self.stopped = threading.Event()
         self._channels: dict[str, RemotePeerChannel] = {}
         self._lock = threading.Lock()
@@ -425,7 +431,11 @@ class RemotePeer:
 
 
 class ClusterConnection:
-    """The SDK's connection to a cluster: one peer per organisation, the orderers, and the channels' members."""
+    """The SDK's connection to a cluster: one peer per organisation, the orderers, and the channels' members.
+
+    ``tls`` (for ``https://`` endpoints) holds the user's TLS client certificate and the TLS CAs its servers'
+    certificates must come from.
+    """
 
     def __init__(
         self,
@@ -435,10 +445,11 @@ class ClusterConnection:
         channels: Mapping[str, Sequence[str]],
         *,
         resend_for: float = 30.0,
+        tls: NodeTls | None = None,
     ) -> None:
         self.identity = identity
-        self._peers = {org: RemotePeer(org, endpoint, identity) for org, endpoint in peers.items()}
-        self._orderer = RemoteOrderer(orderers, identity, resend_for=resend_for)
+        self._peers = {org: RemotePeer(org, endpoint, identity, tls=tls) for org, endpoint in peers.items()}
+        self._orderer = RemoteOrderer(orderers, identity, resend_for=resend_for, tls=tls)
         self._channels = {name: tuple(orgs) for name, orgs in channels.items()}
 
     # -- the SDK's connection (consortia.client.connection) ---------------------------------------------------

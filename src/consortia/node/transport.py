@@ -1,6 +1,9 @@
 """HTTP between nodes: MessagePack bodies, every request signed by the sender's identity.
 
-Nodes of a cluster — peers, orderers, and the clients that use them — talk plain HTTP/1.1 with keep-alive. A
+Nodes of a cluster — peers, orderers, and the clients that use them — talk HTTP/1.1 with keep-alive, over mutual
+TLS 1.3 when the node has TLS settings (``https://`` endpoints, see :class:`NodeTls`): the server requires a
+client certificate issued by the TLS CA of an organisation of its channels, so a stranger's connection fails in
+the handshake, before any HTTP is read, and everything on the wire — private data included — is encrypted. A
 request body is a MessagePack document (msgspec structs, see :mod:`consortia.node.messages`); every request
 carries the ``Authorization`` header of :mod:`consortia.client.request_signing`: the sender's certificate, a
 timestamp, and its Ed25519 signature over method, path, timestamp and the SHA-256 of the body. The receiver
@@ -20,6 +23,8 @@ import http.client
 import json
 import logging
 import re
+import socket
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +36,7 @@ import msgspec
 
 from consortia.client.request_signing import AuthError, NonceCache, authorization_header, verify_request
 from consortia.identity import CertInfo, Kind, Membership, SigningIdentity
+from consortia.identity.tls import TlsIdentity, client_context, server_context
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +138,77 @@ class Route:
         object.__setattr__(self, "regex", re.compile(f"^{regex}$"))
 
 
+class NodeTls:
+    """A node's (or client's) TLS certificate and the TLS CAs it trusts, as server and client SSL contexts.
+
+    The trusted CAs change when a configuration update adds or removes an organisation; ``ssl`` can only add
+    to a context's trust, so :meth:`trust` builds new contexts, which the next connection uses (connections
+    already open keep the peer they authenticated).
+    """
+
+    def __init__(self, identity: TlsIdentity | None, cas: Sequence[bytes]) -> None:
+        self.identity = identity
+        self._lock = threading.Lock()
+        self._client: ssl.SSLContext | None = None
+        self._server: ssl.SSLContext | None = None
+        self.cas: tuple[bytes, ...] = ()
+        self.trust(cas)
+
+    def trust(self, cas: Sequence[bytes]) -> None:
+        """Trust exactly ``cas`` (PEM or DER TLS CA certificates) from the next connection on."""
+        unique = tuple(dict.fromkeys(cas))
+        if unique == self.cas and self._client is not None:
+            return
+        client = client_context(self.identity, unique)
+        server = server_context(self.identity, unique) if self.identity is not None else None
+        with self._lock:
+            self.cas, self._client, self._server = unique, client, server
+
+    def client_context(self) -> ssl.SSLContext:
+        """The context connections this side opens use."""
+        with self._lock:
+            assert self._client is not None
+            return self._client
+
+    def server_context(self) -> ssl.SSLContext:
+        """The context accepted connections use (ValueError without a certificate of our own)."""
+        with self._lock:
+            if self._server is None:
+                raise ValueError("a TLS server needs a certificate and key")
+            return self._server
+
+
+HANDSHAKE_TIMEOUT = 10.0
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     routes: Sequence[Route]
     members: Membership
     nonces: NonceCache
+    tls: NodeTls | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = self.socket.accept()
+        if self.tls is None:
+            return sock, address
+        # The handshake runs in the connection's own thread (finish_request), so a slow or hostile client
+        # cannot hold up the accept loop.
+        wrapped = self.tls.server_context().wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return wrapped, address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(HANDSHAKE_TIMEOUT)
+                request.do_handshake()
+                request.settimeout(None)
+            except (ssl.SSLError, OSError) as exc:
+                # A certificate of no member organisation, no certificate, or plain HTTP: nothing is read.
+                log.info("TLS handshake with %s refused: %s", client_address, exc)
+                return
+        super().finish_request(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -219,16 +290,38 @@ class _Handler(BaseHTTPRequestHandler):
 class NodeServer:
     """Serves routes on ``host:port`` from a background thread."""
 
-    def __init__(self, host: str, port: int, routes: Sequence[Route], members: Membership) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: Sequence[Route],
+        members: Membership,
+        *,
+        tls: NodeTls | None = None,
+        tls_cas: Callable[[], Sequence[bytes]] | None = None,
+    ) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.routes = routes
         self._server.members = members
         self._server.nonces = NonceCache()
+        self._server.tls = tls
+        self._tls_cas = tls_cas
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 
+    @property
+    def tls(self) -> NodeTls | None:
+        """The server's TLS settings (None: plain HTTP)."""
+        return self._server.tls
+
     def use_members(self, members: Membership) -> None:
-        """Authenticate requests against ``members`` from now on (a configuration update changed who belongs)."""
+        """Authenticate requests against ``members`` from now on (a configuration update changed who belongs).
+
+        With TLS, the handshake's trust follows too: ``tls_cas`` gives the TLS CAs of the configurations now in
+        force, and the next connection is checked against exactly those.
+        """
         self._server.members = members
+        if self._server.tls is not None and self._tls_cas is not None:
+            self._server.tls.trust(self._tls_cas())
 
     @property
     def port(self) -> int:
@@ -248,21 +341,31 @@ class NodeServer:
 class NodeClient:
     """Signed requests to one node, over one keep-alive connection per calling thread."""
 
-    def __init__(self, endpoint: str, identity: SigningIdentity | None, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, endpoint: str, identity: SigningIdentity | None, *, timeout: float = 10.0, tls: NodeTls | None = None
+    ) -> None:
         url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
-        if url.scheme != "http" or not url.hostname or not url.port:
-            raise ValueError(f"node endpoint {endpoint!r} is not http://host:port")
-        self.endpoint = f"http://{url.hostname}:{url.port}"
+        if url.scheme not in ("http", "https") or not url.hostname or not url.port:
+            raise ValueError(f"node endpoint {endpoint!r} is not http://host:port or https://host:port")
+        if url.scheme == "https" and tls is None:
+            raise ValueError(f"node endpoint {endpoint!r} is https: give the TLS settings (certificate, trusted CAs)")
+        self.endpoint = f"{url.scheme}://{url.hostname}:{url.port}"
         self.host, self.port = url.hostname, url.port
         self.identity = identity
         self.timeout = timeout
+        self.tls = tls if url.scheme == "https" else None
         self._local = threading.local()
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             return conn, True
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        if self.tls is not None:
+            conn = http.client.HTTPSConnection(
+                self.host, self.port, timeout=self.timeout, context=self.tls.client_context()
+            )
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         self._local.conn = conn
         return conn, False
 

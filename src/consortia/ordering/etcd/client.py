@@ -14,7 +14,8 @@ that grows by one per write transaction across the whole store. Each key remembe
 * ``watch`` streams every change to a key range from a revision on.
 
 Every etcd member also answers these calls as JSON over HTTP (``/v3/kv/range``, ``/v3/kv/txn``,
-``/v3/lease/grant``…, keys and values base64-encoded), so no gRPC stack is needed: this client is plain httpx.
+``/v3/lease/grant``…, keys and values base64-encoded), so no gRPC stack is needed: this client is plain httpx
+(over mutual TLS when the members require client certificates: pass an SSL context with ours as ``tls``).
 It knows several members' endpoints and moves to the next one when a member does not answer or has lost its
 quorum. A write whose answer was lost is *ambiguous* (it may or may not have been applied):
 :class:`EtcdUnavailable` says so, and callers make their writes safe to repeat (a compare-and-swap on a key that
@@ -28,6 +29,7 @@ import base64
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -220,6 +222,8 @@ class EtcdClient:
     endpoints: Sequence[str]
     timeout: float = 5.0
     connect_timeout: float = 0.5
+    tls: ssl.SSLContext | None = None
+    """For ``https://`` members: the client certificate to present and the CAs the members' certificates are from."""
     _members: list[_Endpoint] = field(init=False, repr=False)
     _current: int = field(default=0, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -234,7 +238,9 @@ class EtcdClient:
                 httpx.Client(
                     base_url=url.rstrip("/"),
                     timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-                    transport=httpx.HTTPTransport(limits=limits, socket_options=_NODELAY),
+                    transport=httpx.HTTPTransport(
+                        limits=limits, socket_options=_NODELAY, verify=self.tls if self.tls is not None else True
+                    ),
                 ),
             )
             for url in self.endpoints

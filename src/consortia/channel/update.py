@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from consortia.channel.rules import ChannelRules, ConfigError, rules_from_config
+from consortia.channel.rules import ChannelRules, ConfigError, read_genesis, rules_from_config
 from consortia.identity import Kind, MembershipError
 from consortia.identity.batch import verify_one
 from consortia.identity.certificate import CertificateError, parse_certificate
@@ -41,6 +41,7 @@ from consortia.ledger.block import Block
 from consortia.ledger.codes import Code
 from consortia.ledger.config import ChannelConfig, ConfigSignature, ConfigTransaction, config_signing_bytes
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
+from consortia.ledger.ledger import ChannelLedger
 from consortia.ledger.statedb import StateDB
 from consortia.ledger.transaction import ENVELOPE_CONFIG, Envelope
 from consortia.policy import Policy, Signer, format_policy, majority_policy, parse_policy, satisfied
@@ -324,3 +325,12 @@ def config_history(state: StateDB) -> list[ConfigRecord]:
     """Every configuration version of the channel, oldest first, from the key history of the configuration record."""
     records = [read_record(entry.value) for entry in state.history(CONFIG_NAMESPACE, CONFIG_KEY) if entry.value]
     return sorted(records, key=lambda record: record.version)
+
+
+def ledger_config(ledger: ChannelLedger) -> ChannelConfig:
+    """The configuration in force at a ledger's height: its state's record, or its genesis block's."""
+    record = config_in_force(ledger.state) if ledger.state.height > 0 else None
+    if record is not None:
+        return record_config(record)
+    config, _ = read_genesis(ledger.block(0))
+    return config

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from consortia.channel.rules import read_genesis
+from consortia.channel.update import ledger_config
 from consortia.cli.common import DATA_HELP, console, data_dir, fail, print_json, require_network
 from consortia.ledger.history import HistoryTree
 from consortia.ledger.ledger import ChannelLedger
@@ -45,7 +45,7 @@ def proof(
     history = HistoryTree(ledger_dir / "history", read_only=True)
     ledger = ChannelLedger(ledger_dir, read_only=True)
     try:
-        config, _ = read_genesis(ledger.block(0))
+        config = ledger_config(ledger)
         document = build_transaction_proof(ledger, tx_id.lower(), config.orderer_cas(), history)
     finally:
         ledger.close()

@@ -38,6 +38,8 @@ def admit_envelope(rules: ChannelRules, channel: str, envelope: bytes, max_bytes
     try:
         creator = rules.members.validate(proposal.creator, at_ms=int(time.time() * 1000), kinds=_SUBMITTER_KINDS)
     except MembershipError as exc:
+        if exc.code == MembershipError.REVOKED_CERTIFICATE:
+            raise OrderingError(403, f"{exc.code}: submitter: {exc.message}", exc.code) from None
         raise OrderingError(403, f"submitter: {exc.message}") from None
     if not verify_one(creator.public_key, opened.envelope.payload, opened.envelope.signature):
         raise OrderingError(403, "the submitter's signature over the envelope does not verify")

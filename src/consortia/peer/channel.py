@@ -217,7 +217,8 @@ class PeerChannel:
                     self.store_transient(writes)
                 if self.disseminate is not None:
                     self.disseminate(self.name, writes, members, self.org)
-        return ProposalResponse(payload, Endorsement(self.identity.certificate_der, self.identity.sign(payload)))
+        identity = self.identity  # once: a renewal may swap it between the certificate and the signature
+        return ProposalResponse(payload, Endorsement(identity.certificate_der, identity.sign(payload)))
 
     def evaluate(self, signed_proposal: bytes, transient: Mapping[str, bytes]) -> Any:
         """Run a query and return its JSON result (raises EndorsementError)."""

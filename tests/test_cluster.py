@@ -41,19 +41,29 @@ import pytest
 
 from consortia.client import EndorsementFailed, Gateway, GatewayError
 from consortia.cluster import Cluster
-from consortia.cluster.layout import ASSET_TRANSFER, create_cluster, free_ports
+from consortia.cluster.layout import ASSET_TRANSFER, create_cluster, free_ports, issue_node_tls
 from consortia.cluster.processes import etcd_binary, log_path, spawn, stop_process
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.identity import CertificateAuthority, Kind, Membership, SigningIdentity
+from consortia.identity.tls import TlsCertificateAuthority
 from consortia.ledger.block import Block, BlockHeader, header_hash, header_signing_bytes, transaction_leaves
 from consortia.ledger.codes import Code
 from consortia.ledger.encoding import decode, encode
 from consortia.ledger.merkle import CompactRange
-from consortia.network.bootstrap import create_network, crypto_dir, genesis_path, orderer_dir
+from consortia.network.bootstrap import create_network, crypto_dir, genesis_path, orderer_dir, tls_ca_dir
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec
 from consortia.node.config import NodeConfig, NodeRef, write_config
 from consortia.node.messages import BlocksReply, EventsReply
-from consortia.node.transport import NodeClient, NodeError, NodeServer, Reply, Request, Route, msgpack_reply
+from consortia.node.transport import (
+    NodeClient,
+    NodeError,
+    NodeServer,
+    NodeTls,
+    Reply,
+    Request,
+    Route,
+    msgpack_reply,
+)
 from consortia.ordering.etcd.client import EtcdClient, EtcdCompacted, prefix_end
 from consortia.ordering.etcd.orderer import Keys
 from consortia.ordering.solo import make_block
@@ -176,8 +186,21 @@ class Load:
             self.stop()
 
 
+def _etcd(cluster: Cluster, urls: list[str]) -> EtcdClient:
+    """A client of the cluster's etcd members (over the operator's TLS certificate when the cluster uses TLS)."""
+    return EtcdClient(urls, tls=cluster.tls.client_context() if cluster.tls else None)
+
+
+def _tls(cluster: Cluster, org: str, directory: Path, name: str) -> NodeTls | None:
+    """A TLS certificate for 127.0.0.1 from ``org``'s TLS CA, trusting the cluster's TLS CAs (None without TLS)."""
+    if not cluster.layout.tls:
+        return None
+    identity = TlsCertificateAuthority.load(tls_ca_dir(cluster.data, org)).issue_to(directory, name, ["127.0.0.1"])
+    return NodeTls(identity, cluster.tls_cas())
+
+
 def _peer_client(cluster: Cluster, name: str) -> NodeClient:
-    return NodeClient(cluster.layout.node(name).endpoint, cluster.identity("Org1", "admin"), timeout=30)
+    return cluster.client(name, cluster.identity("Org1", "admin"), timeout=30)
 
 
 def ledger_outcomes(cluster: Cluster, peer: str = "Org1.peer0") -> Counter[tuple[str, int]]:
@@ -197,7 +220,7 @@ def ledger_outcomes(cluster: Cluster, peer: str = "Org1.peer0") -> Counter[tuple
 
 def header_hashes(cluster: Cluster, node: str) -> list[bytes]:
     """The header hash of every block of a node's copy of the channel."""
-    client = NodeClient(cluster.layout.node(node).endpoint, cluster.identity("Org1", "admin"), timeout=30)
+    client = cluster.client(node, cluster.identity("Org1", "admin"), timeout=30)
     hashes: list[bytes] = []
     while True:
         reply = client.call("GET", f"/channels/{CHANNEL}/blocks?from={len(hashes)}&limit=256", reply=BlocksReply)
@@ -281,8 +304,8 @@ def test_etcd_member_killed_under_load_rejoins(cluster: Cluster) -> None:
         report = load.stop()
     # The member rejoined: it serves (serializably, from its own copy) the tip the cluster agrees on.
     keys = Keys(cluster.layout.prefix)
-    others = EtcdClient([m.client_url for m in cluster.layout.etcd if m.name != victim])
-    rejoined = EtcdClient([cluster.layout.member(victim).client_url])
+    others = _etcd(cluster, [m.client_url for m in cluster.layout.etcd if m.name != victim])
+    rejoined = _etcd(cluster, [cluster.layout.member(victim).client_url])
     try:
         expected = others.get(keys.tip(CHANNEL))
         deadline = time.monotonic() + 20
@@ -321,7 +344,7 @@ def test_orderer_down_while_etcd_trims_copies_blocks_from_a_fellow(cluster: Clus
     victim = next(node.name for node in cluster.layout.orderers if node.name != leader)
     keys = Keys(cluster.layout.prefix)
     blocks = keys.blocks(CHANNEL)
-    etcd = EtcdClient([member.client_url for member in cluster.layout.etcd])
+    etcd = _etcd(cluster, [member.client_url for member in cluster.layout.etcd])
     try:
         with Load(cluster) as load:
             height = cluster.height(victim, CHANNEL)
@@ -381,7 +404,7 @@ def _history_edge(cluster: Cluster, height: int) -> CompactRange:
 def test_forged_blocks_are_refused_and_the_peer_keeps_running(cluster: Cluster) -> None:
     """A block with a wrong previous hash or a bad orderer signature is refused (422); the peer carries on."""
     orderer_key = SigningIdentity.load(orderer_dir(cluster.data, "OrdererOrg"))
-    pusher = NodeClient(cluster.layout.node("Org1.peer0").endpoint, orderer_key, timeout=30)
+    pusher = cluster.client("Org1.peer0", orderer_key, timeout=30)
     height = cluster.height("Org1.peer0", CHANNEL)
     for forged, reason in (
         (_forged(cluster, previous_hash=bytes(32)), "previous_hash"),
@@ -453,7 +476,7 @@ def test_remote_peer_channel_answers_like_the_in_process_one(cluster: Cluster) -
 class _LyingOrderer:
     """An HTTP server that answers block requests with one forged block: what a compromised source would do."""
 
-    def __init__(self, block: bytes) -> None:
+    def __init__(self, block: bytes, tls: NodeTls | None) -> None:
         self.block = block
         self.asked = 0
 
@@ -462,26 +485,29 @@ class _LyingOrderer:
             return msgpack_reply(BlocksReply([self.block], 1_000_000))
 
         routes = [Route("GET", "/channels/{channel}/blocks", blocks, None)]
-        self.server = NodeServer("127.0.0.1", 0, routes, Membership({}))
+        self.server = NodeServer("127.0.0.1", 0, routes, Membership({}), tls=tls)
         self.server.start()
-        self.endpoint = f"http://127.0.0.1:{self.server.port}"
+        self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.port}"
 
 
 def test_new_peer_joins_from_block_zero_past_lying_sources(cluster: Cluster, tmp_path: Path) -> None:
     """A new peer of Org3 whose first two sources serve forged blocks refuses them and joins from the orderers."""
-    first = NodeClient(cluster.layout.orderers[0].endpoint, cluster.identity("Org1", "admin"))
+    first = cluster.client(cluster.layout.orderers[0].name, cluster.identity("Org1", "admin"))
     reply = first.call("GET", f"/channels/{CHANNEL}/blocks?from=1&limit=1", reply=BlocksReply)
     real = decode(reply.blocks[0], Block)
     orderer = SigningIdentity.load(orderer_dir(cluster.data, "OrdererOrg"))
     wrong = msgspec.structs.replace(real.header, previous_hash=b"\x01" * 32)
     signed = orderer.sign(header_signing_bytes(wrong))
-    liar_previous = _LyingOrderer(encode(Block(wrong, real.transactions, orderer.certificate_der, signed)))
-    liar_signature = _LyingOrderer(encode(Block(real.header, real.transactions, real.orderer, b"\x00" * 64)))
+    # Compromised sources: their TLS certificates are genuine (an ordering node's), only their blocks are forged.
+    liar_tls = _tls(cluster, "OrdererOrg", tmp_path / "liar-tls", "liar")
+    liar_previous = _LyingOrderer(encode(Block(wrong, real.transactions, orderer.certificate_der, signed)), liar_tls)
+    liar_signature = _LyingOrderer(encode(Block(real.header, real.transactions, real.orderer, b"\x00" * 64)), liar_tls)
     ca = CertificateAuthority.load(crypto_dir(cluster.data, "Org3") / "ca")
     identity_dir = tmp_path / "identity"
     ca.issue("peer1", Kind.PEER).save(identity_dir)
     config_path = tmp_path / "node.toml"
     (port,) = free_ports(1)
+    peer_tls = issue_node_tls(cluster.layout, "Org3", "Org3.peer1", tmp_path / "peer1-tls")
     write_config(
         config_path,
         NodeConfig(
@@ -497,13 +523,17 @@ def test_new_peer_joins_from_block_zero_past_lying_sources(cluster: Cluster, tmp
                 NodeRef("liar2", liar_signature.endpoint),
                 *[NodeRef(n.name, n.endpoint) for n in cluster.layout.orderers],
             ],
+            tls=peer_tls,
         ),
     )
     log = tmp_path / "peer1.log"
     pid = spawn([sys.executable, "-m", "consortia", "node", "--config", str(config_path)], log, _env())
     try:
         target = cluster.height("Org1.peer0", CHANNEL)
-        client = NodeClient(f"http://127.0.0.1:{port}", cluster.identity("Org3", "admin"), timeout=30)
+        scheme = "https" if peer_tls else "http"
+        client = NodeClient(
+            f"{scheme}://127.0.0.1:{port}", cluster.identity("Org3", "admin"), timeout=30, tls=cluster.tls
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -586,7 +616,7 @@ def test_broken_configs_exit_naming_the_field(configs: Path, tmp_path: Path) -> 
         "identity-missing": (_broken(peer, identity=f'"{tmp_path}/nowhere"'), "identity:"),
         "identity-kind": (_broken(peer, identity=f'"{orderer_identity}"'), "identity:"),
         "no-etcd": (without_etcd, "etcd.endpoints"),
-        "bad-endpoint": (orderer.replace("http://127.0.0.1", "tcp://127.0.0.1", 1), "endpoints[0]"),
+        "bad-endpoint": (orderer.replace("https://127.0.0.1", "tcp://127.0.0.1", 1), "endpoints[0]"),
         "genesis": (peer.replace("genesis/ch1.block", "network.json"), "channels.ch1"),
         # A peer of an organisation absent from the genesis block is no longer refused here: a configuration update
         # may have added it since (issue 14); the ordering service delivers blocks to members only

@@ -89,11 +89,13 @@ def test_a_fourth_organisation_joins_endorses_and_leaves_a_cluster(cluster: Clus
     created = consortia("org", "create", "Org4", "--data", data)
     assert created.returncode == 0, created.stderr
     ca = str(crypto_dir(cluster.data, "Org4") / "ca" / "ca.pem")
+    # With mutual TLS, Org4's nodes connect only once the channel lists its TLS CA too.
+    tls_ca = str(crypto_dir(cluster.data, "Org4") / "tlsca" / "ca.pem")
 
     # A minority is refused, with its reason code, and nothing changes.
     minority = tmp_path / "minority.update"
-    assert consortia("channel", "update", CHANNEL, "--add-org", "Org4", "--ca-cert", ca, "--out", str(minority),
-                     "--data", data).returncode == 0  # fmt: skip
+    assert consortia("channel", "update", CHANNEL, "--add-org", "Org4", "--ca-cert", ca, "--tls-ca-cert", tls_ca,
+                     "--out", str(minority), "--data", data).returncode == 0  # fmt: skip
     assert consortia("channel", "sign", str(minority), "--org", "Org3", "--data", data).returncode == 0
     refused = consortia("channel", "submit", str(minority), "--data", data, "--json")
     assert refused.returncode == 1, refused.stdout + refused.stderr
@@ -101,7 +103,9 @@ def test_a_fourth_organisation_joins_endorses_and_leaves_a_cluster(cluster: Clus
     shown = json.loads(consortia("channel", "config", CHANNEL, "--data", data, "--json").stdout)
     assert shown["version"] == 0
 
-    added_at = _submit_update(cluster, tmp_path, "add", ["--add-org", "Org4", "--ca-cert", ca], ["Org1", "Org2"])
+    added_at = _submit_update(
+        cluster, tmp_path, "add", ["--add-org", "Org4", "--ca-cert", ca, "--tls-ca-cert", tls_ca], ["Org1", "Org2"]
+    )
     shown = json.loads(consortia("channel", "config", CHANNEL, "--data", data, "--json").stdout)
     assert shown["version"] == 1 and shown["set_by_block"] == added_at
 

@@ -53,7 +53,6 @@ from consortia.network.bootstrap import crypto_dir, peer_dir, user_dir, wallet_d
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
 from consortia.node.messages import BlocksReply
-from consortia.node.transport import NodeClient
 from consortia.peer.audit import audit_network
 
 ASSET = "consortia.samples.asset_transfer:AssetTransfer"
@@ -378,7 +377,7 @@ def consortia_command(*args: str, timeout: float = 180) -> subprocess.CompletedP
 
 def signers_in_blocks(cluster: Cluster, channel: str) -> tuple[set[bytes], set[bytes]]:
     """The orderer certificates that signed a peer's blocks, and the peer certificates in their endorsements."""
-    client = NodeClient(cluster.layout.node("Org2.peer0").endpoint, cluster.identity("Org2", "admin"), timeout=30)
+    client = cluster.client("Org2.peer0", cluster.identity("Org2", "admin"), timeout=30)
     orderers: set[bytes] = set()
     endorsers: set[bytes] = set()
     number = 0

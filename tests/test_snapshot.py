@@ -28,7 +28,7 @@ from consortia.cli.main import app
 from consortia.client import Gateway
 from consortia.cluster import Cluster
 from consortia.cluster.layout import ASSET_TRANSFER as CLUSTER_CONTRACT
-from consortia.cluster.layout import create_cluster, free_ports
+from consortia.cluster.layout import create_cluster, free_ports, issue_node_tls
 from consortia.cluster.processes import etcd_binary, spawn, stop_process
 from consortia.contracts.collections_config import CollectionConfig
 from consortia.contracts.registry import ContractRegistry, load_contract
@@ -669,17 +669,21 @@ def test_a_cluster_peer_joins_from_a_snapshot_and_matches_the_others(tmp_path: P
                 channels={"ch1": str(genesis_path(cluster.data, "ch1"))},
                 contracts=[CLUSTER_CONTRACT],
                 orderers=[NodeRef(n.name, n.endpoint) for n in cluster.layout.orderers],
+                tls=issue_node_tls(cluster.layout, "Org3", "Org3.peer1", tmp_path / "peer1-tls"),
             ),
         )
         log = tmp_path / "peer1.log"
         pid = spawn([sys.executable, "-c", JOIN, str(config_path), str(snapshot)], log, _env())
-        client = NodeClient(f"http://127.0.0.1:{port}", cluster.identity("Org3", "admin"), timeout=30)
+        scheme = "https" if cluster.tls else "http"
+        client = NodeClient(
+            f"{scheme}://127.0.0.1:{port}", cluster.identity("Org3", "admin"), timeout=30, tls=cluster.tls
+        )
         _wait_for(client, height, log)
         _submit(cluster, 20, "after")
         target = cluster.height("Org1.peer0", "ch1")
         _wait_for(client, target, log)
         assert f"joined ch1 from {snapshot} at height {height}" in log.read_text()
-        reference = NodeClient(cluster.layout.node("Org1.peer0").endpoint, cluster.identity("Org1", "admin"))
+        reference = cluster.client("Org1.peer0", cluster.identity("Org1", "admin"))
         assert client.get_json("/channels/ch1/digest") == reference.get_json("/channels/ch1/digest")
         # Its ledger starts at the snapshot: asking it for an earlier block says so (another source must serve it).
         with pytest.raises(NodeError, match=f"block 1 is before this peer's snapshot at height {height}"):

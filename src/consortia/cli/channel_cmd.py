@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 import typer
+from cryptography import x509
 
 from consortia.channel.rules import read_genesis
 from consortia.channel.update import (
@@ -163,6 +164,19 @@ def _read_pem(path: Path, what: str) -> bytes:
     return data
 
 
+def _read_tls_ca(path: Path) -> bytes:
+    """A TLS CA certificate file (PEM); fail naming the file if it is not a CA certificate."""
+    data = _read_pem(path, "TLS CA certificate")
+    try:
+        certificate = x509.load_pem_x509_certificate(data)
+        is_ca = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (ValueError, x509.ExtensionNotFound) as exc:
+        fail(f"--tls-ca-cert: {path} is not a PEM CA certificate: {exc}", 2)
+    if not is_ca:
+        fail(f"--tls-ca-cert: {path} is a certificate, but not a CA's (no basic constraint CA:TRUE)", 2)
+    return data
+
+
 def _revoke(folder: Path, config: ChannelConfig, certificate_file: Path) -> ChannelConfig:
     """The configuration with a CRL revoking the certificate, signed by its organisation's CA (from the folder)."""
     data = _read_pem(certificate_file, "certificate")
@@ -252,6 +266,9 @@ def make_update(
     out: Path = typer.Option(..., "--out", help="Where to write the update file (then sign and submit it)."),
     add_org: str | None = typer.Option(None, "--add-org", help="Organisation (MSP id) to add; needs --ca-cert."),
     ca_cert: Path | None = typer.Option(None, "--ca-cert", help="PEM file of the added organisation's CA."),
+    tls_ca_cert: Path | None = typer.Option(
+        None, "--tls-ca-cert", help="PEM file of the added organisation's TLS CA (its nodes' mutual TLS)."
+    ),
     remove_org: str | None = typer.Option(None, "--remove-org", help="Organisation (MSP id) to remove."),
     set_batch: list[str] = typer.Option([], "--set-batch", help="Batch setting NAME=VALUE (max_transactions, …)."),
     revoke_cert: list[Path] = typer.Option([], "--revoke-cert", help="PEM certificate to revoke (its org's CA signs)."),
@@ -269,12 +286,15 @@ def make_update(
     config = msgspec.structs.replace(current, version=current.version + 1)
     if (add_org is None) != (ca_cert is None):
         fail("--add-org and --ca-cert go together: the organisation's MSP id and its CA certificate", 2)
+    if tls_ca_cert is not None and add_org is None:
+        fail("--tls-ca-cert goes with --add-org: the TLS CA certificate of the organisation added", 2)
     if add_org is not None and ca_cert is not None:
         if config.organisation(add_org) is not None:
             fail(f"{add_org} is already a member of {channel!r}")
         pem = _read_pem(ca_cert, "CA certificate")
+        tls = (_read_tls_ca(tls_ca_cert),) if tls_ca_cert is not None else ()
         config = msgspec.structs.replace(
-            config, organisations=(*config.organisations, OrganisationConfig(add_org, (pem,)))
+            config, organisations=(*config.organisations, OrganisationConfig(add_org, (pem,), (), tls))
         )
     if remove_org is not None:
         if config.organisation(remove_org) is None:
@@ -433,4 +453,8 @@ def create(
         print_json({"ok": True, "org": name, "ca_certificate": str(ca)})
         return
     console.print(f"created {name}: CA, admin, client and peer identities under {crypto_dir(folder, name)}")
-    console.print(f"next: consortia channel update CHANNEL --add-org {name} --ca-cert {ca} --out add-{name}.update")
+    tls_ca = crypto_dir(folder, name) / "tlsca" / "ca.pem"
+    console.print(
+        f"next: consortia channel update CHANNEL --add-org {name} --ca-cert {ca} --tls-ca-cert {tls_ca} "
+        f"--out add-{name}.update"
+    )

@@ -174,6 +174,14 @@ def user_tls(layout: ClusterLayout, org: str, user: str) -> TlsIdentity:
         return _tls_ca(Path(layout.data), org).issue_to(directory, f"{user}@{org}")
 
 
+def issue_node_tls(layout: ClusterLayout, org: str, name: str, directory: Path) -> TlsSettings | None:
+    """A TLS certificate from ``org``'s TLS CA for a node on this machine, as ``[tls]`` settings (None: no TLS)."""
+    if not layout.tls:
+        return None
+    identity = _tls_ca(Path(layout.data), org).issue_to(directory, name, tls_hosts())
+    return TlsSettings(str(identity.certificate), str(identity.private_key))
+
+
 def _tls_ca(directory: Path, org: str) -> TlsCertificateAuthority:
     return TlsCertificateAuthority.load(tls_ca_dir(directory, org))
 

@@ -53,6 +53,7 @@ OPERATIONS = [
     ("GET", "/api/channels/{channel}/transactions/{tx_id}"),
     ("GET", "/api/channels/{channel}/transactions/{tx_id}/proof"),
     ("GET", "/api/channels/{channel}/consistency"),
+    ("GET", "/api/channels/{channel}/config/history"),
     ("GET", "/api/search"),
     ("POST", "/api/channels/{channel}/contracts/{contract}/evaluate"),
     ("POST", "/api/channels/{channel}/contracts/{contract}/endorse"),

@@ -44,7 +44,7 @@ class EmbeddedNetwork:
         self.directory = Path(directory)
         self._sync = sync
         self.spec: NetworkSpec = load_spec(self.directory)
-        self._identities: dict[tuple[str, str], SigningIdentity] = {}
+        self._identities: dict[tuple[str, str], tuple[SigningIdentity, int]] = {}
         self._lock = threading.Lock()
         orderer_identity = SigningIdentity.load(orderer_dir(self.directory, self.spec.orderer_org))
         self._orderer = SoloOrderer(orderer_identity, self.directory / "orderer", sync=sync)
@@ -107,14 +107,19 @@ class EmbeddedNetwork:
     # -- identities and gateways -----------------------------------------------------------------------------
 
     def identity(self, org: str, user: str = "client") -> SigningIdentity:
-        """A user's signing identity (loaded once)."""
+        """A user's signing identity (loaded again only when its certificate file changed: a renewal)."""
         key = (org, user)
+        folder = user_dir(self.directory, org, user)
+        try:
+            stamp = (folder / "cert.pem").stat().st_mtime_ns
+        except OSError:
+            stamp = 0
         with self._lock:
-            identity = self._identities.get(key)
-            if identity is None:
-                identity = SigningIdentity.load(user_dir(self.directory, org, user))
-                self._identities[key] = identity
-            return identity
+            cached = self._identities.get(key)
+            if cached is None or cached[1] != stamp:
+                cached = (SigningIdentity.load(folder), stamp)
+                self._identities[key] = cached
+            return cached[0]
 
     def person(self, org: str, user: str, password: str) -> SigningIdentity:
         """A person's signing identity: their wallet entry, opened with their password (``WalletError`` if wrong)."""

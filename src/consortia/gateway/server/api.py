@@ -28,7 +28,7 @@ from consortia.gateway.server.backend import Backend
 from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.problems import PROBLEM_RESPONSES, Problem, problem_for
 from consortia.gateway.server.streams import block_event_stream, stream_key
-from consortia.gateway.server.views import block_view, transaction_view
+from consortia.gateway.server.views import block_view, config_history_view, transaction_view
 from consortia.ledger.block import Block, header_hash
 from consortia.ledger.codes import code_name
 from consortia.ledger.encoding import MalformedError, encode
@@ -179,6 +179,13 @@ def build_router(backend: Backend, get_principal: Any, metrics: Any, tamper_proo
             }
 
         return {"channel": channel, "from": signed(first), "to": signed(last), "proof": proof}
+
+    @router.get(
+        "/channels/{channel}/config/history",
+        summary="The channel's configuration versions: members, CAs, revocations, signers, blocks in force",
+    )
+    def config_history(channel: str, principal: Principal | None = principal_dep) -> dict[str, Any]:
+        return config_history_view(explorer.channel_config_history(backend, principal, channel))
 
     @router.get("/search", summary="Find a transaction id, block number or state key")
     def search(

@@ -1,6 +1,6 @@
 """The explorer pages: login, dashboard, channels, blocks, transactions (with the in-browser verifier), search,
-and each channel's configuration history (with its membership chart, an SVG drawn here, and its JSON twin
-``/api/channels/{ch}/config/history``).
+and each channel's configuration history (with its membership chart, an SVG drawn here; its JSON twin is
+``/api/channels/{ch}/config/history`` in :mod:`consortia.gateway.server.api`).
 
 Server-rendered Jinja2 templates over the same :class:`Backend` the JSON API uses, so every page enforces exactly
 the API's access rules: anonymous visitors are sent to ``/login``, a caller who may not read a channel gets a 403
@@ -49,7 +49,7 @@ from consortia.gateway.server.limits import ascii_int
 from consortia.gateway.server.problems import Problem
 from consortia.gateway.server.text import CATALOGUE as TEXT
 from consortia.gateway.server.text import LANGUAGE_COOKIE, error_title, page_language
-from consortia.gateway.server.views import block_view, config_history_view, transaction_view
+from consortia.gateway.server.views import block_view, transaction_view
 from consortia.identity.wallet import WalletError
 from consortia.ledger.block import header_hash
 from consortia.ledger.codes import code_name
@@ -554,12 +554,6 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             }
 
         return page(request, principal, "config.html", build)
-
-    # Served here beside its page until it moves into the API router (api.py), whose OpenAPI document lists
-    # every operation the schema tests exercise; until then it stays out of that document.
-    @app.get("/api/channels/{channel}/config/history", include_in_schema=False)
-    def config_history_api(channel: str, principal: Principal | None = principal_dep) -> dict[str, Any]:
-        return config_history_view(explorer.channel_config_history(backend, principal, channel))
 
     # -- transaction -------------------------------------------------------------------------------------------
 

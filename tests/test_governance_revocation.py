@@ -200,6 +200,14 @@ def test_a_revoked_client_certificate(env: Env) -> None:
     # And she cannot log in again.
     relogin = env.client.post("/api/login", json={"username": "Org1/alice", "password": PASSWORD})
     assert relogin.status_code == 403 and relogin.json()["code"] == "REVOKED_CERTIFICATE"
+    # Nor through the login page: no session, a page saying why, in the page's language.
+    form = {"username": "Org1/alice", "password": PASSWORD, "next": "/", "lang": "en"}
+    page_login = env.client.post("/login", data=form, headers={"origin": "http://testserver"}, follow_redirects=False)
+    assert page_login.status_code == 403, page_login.text
+    assert "its certificate was revoked" in page_login.text
+    assert "consortia_session" not in page_login.cookies
+    korean = env.client.post("/login", data={**form, "lang": "ko"}, headers={"origin": "http://testserver"})
+    assert korean.status_code == 403 and "인증서가 폐기되었거나" in korean.text
 
 
 def test_an_organisation_removed_from_every_channel_is_refused(env: Env) -> None:

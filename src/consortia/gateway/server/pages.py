@@ -50,6 +50,7 @@ from consortia.gateway.server.problems import Problem
 from consortia.gateway.server.text import CATALOGUE as TEXT
 from consortia.gateway.server.text import LANGUAGE_COOKIE, error_title, page_language
 from consortia.gateway.server.views import block_view, transaction_view
+from consortia.identity import MembershipError
 from consortia.identity.wallet import WalletError
 from consortia.ledger.block import header_hash
 from consortia.ledger.codes import code_name
@@ -377,6 +378,10 @@ def install_pages(app: FastAPI, backend: Backend, sessions: SessionStore, get_pr
             app.state.throttle.failed(username, address)
             return again("login.wrong", 401)
         app.state.throttle.succeeded(username)
+        try:  # as the API login: a revoked certificate or a removed organisation gets no session
+            backend.members.judge_now(identity.certificate_der)
+        except MembershipError as exc:
+            return again("login.refused", 403 if exc.code == MembershipError.REVOKED_CERTIFICATE else 401)
         token = sessions.create(user, identity)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(

@@ -31,6 +31,10 @@ CATALOGUE = Catalogue(
             "login.missing": "Enter your organisation/user (e.g. Org1/alice) and your password.",
             "login.throttled": "Too many failed logins. Try again in {seconds} seconds.",
             "login.wrong": "Unknown user or wrong password.",
+            "login.refused": (
+                "This identity may not log in: its certificate was revoked, or its organisation is no longer a "
+                "member. Ask your organisation's administrator."
+            ),
             "error.401": "Log in to see this",
             "error.403": "Not yours to see",
             "error.404": "Not found",
@@ -55,6 +59,10 @@ CATALOGUE = Catalogue(
             "login.missing": "기관/사용자(예: Org1/alice)와 비밀번호를 입력하세요.",
             "login.throttled": "로그인 실패가 너무 많습니다. {seconds}초 후에 다시 시도하세요.",
             "login.wrong": "사용자를 찾을 수 없거나 비밀번호가 틀렸습니다.",
+            "login.refused": (
+                "이 신원으로는 로그인할 수 없습니다. 인증서가 폐기되었거나 소속 기관이 더 이상 회원이 아닙니다. "
+                "기관 관리자에게 문의하십시오."
+            ),
             "error.401": "로그인이 필요합니다",
             "error.403": "볼 수 있는 권한이 없습니다",
             "error.404": "찾을 수 없습니다",
@@ -78,6 +86,7 @@ CATALOGUE = Catalogue(
             "login.missing": "请输入机构/用户（例如 Org1/alice）和密码。",
             "login.throttled": "登录失败次数过多，请在{seconds}秒后重试。",
             "login.wrong": "用户不存在或密码错误。",
+            "login.refused": "此身份不能登录：其证书已被吊销，或其机构已不再是成员。请联系本机构的管理员。",
             "error.401": "请先登录",
             "error.403": "无权查看",
             "error.404": "未找到",
@@ -101,6 +110,7 @@ CATALOGUE = Catalogue(
             "login.missing": "請輸入機構/用戶（例如 Org1/alice）和密碼。",
             "login.throttled": "登入失敗次數過多，請在{seconds}秒後重試。",
             "login.wrong": "用戶不存在或密碼錯誤。",
+            "login.refused": "此身分不能登入：其憑證已被撤銷，或其機構已不再是成員。請聯絡本機構的管理員。",
             "error.401": "請先登入",
             "error.403": "無權查看",
             "error.404": "找不到",

@@ -39,6 +39,7 @@ from consortia.client import Gateway
 from consortia.cluster import Cluster
 from consortia.cluster.processes import etcd_binary, log_path
 from consortia.contracts.collections_config import CollectionConfig
+from consortia.identity import Membership
 from consortia.identity.tls import TlsCertificateAuthority
 from consortia.ledger.block import Block
 from consortia.ledger.config import ChannelConfig, ConfigTransaction
@@ -46,7 +47,7 @@ from consortia.ledger.encoding import decode, decode_canonical
 from consortia.network.bootstrap import create_network, crypto_dir, genesis_path, tls_ca_dir
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec
 from consortia.node.config import ConfigError, load_config
-from consortia.node.transport import NodeClient, NodeError, NodeTls
+from consortia.node.transport import NodeClient, NodeError, NodeServer, NodeTls, Route, json_reply
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 IN_CI = os.environ.get("CI") == "true"
@@ -145,6 +146,39 @@ def test_channel_update_adds_an_organisation_with_its_tls_ca(tmp_path: Path) -> 
     config = decode(transaction.config, ChannelConfig)
     org4 = config.organisation("Org4")
     assert org4 is not None and org4.tls_ca_certificates == (tls_ca.read_bytes(),)
+
+
+def test_a_server_follows_the_trusted_cas_it_is_given_from_the_next_connection(tmp_path: Path) -> None:
+    """NodeServer.use_members re-reads the TLS CAs in force: an organisation removed is refused at the handshake,
+    one added is served — without a restart (the nodes call it when a configuration update commits)."""
+    org1, org2 = TlsCertificateAuthority.create("Org1"), TlsCertificateAuthority.create("Org2")
+    trusted = [org1.certificate_pem, org2.certificate_pem]
+    server_tls = NodeTls(org1.issue_to(tmp_path / "server", "Org1.peer0", ["127.0.0.1"]), trusted)
+    routes = [Route("GET", "/status", lambda request: json_reply({"ok": True}), None)]
+    server = NodeServer("127.0.0.1", 0, routes, Membership({}), tls=server_tls, tls_cas=lambda: list(trusted))
+    server.start()
+    try:
+        endpoint = f"https://127.0.0.1:{server.port}"
+
+        def ask() -> int:
+            tls = NodeTls(org2.issue_to(tmp_path / "client", "Org2.peer0", ["127.0.0.1"]), [org1.certificate_pem])
+            client = NodeClient(endpoint, None, tls=tls)
+            try:
+                return client.request("GET", "/status")[0]
+            except NodeError as exc:
+                return exc.status
+            finally:
+                client.close()
+
+        assert ask() == 200
+        trusted.remove(org2.certificate_pem)  # Org2 leaves the channel
+        server.use_members(Membership({}))
+        assert ask() == 0  # refused: no HTTP status at all
+        trusted.append(org2.certificate_pem)  # and is added again
+        server.use_members(Membership({}))
+        assert ask() == 200
+    finally:
+        server.close()
 
 
 # -- a running TLS cluster, with a tap between two peers ------------------------------------------------------------

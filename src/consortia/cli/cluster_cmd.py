@@ -108,13 +108,21 @@ def status(
     except ClusterError as exc:
         fail(str(exc), as_json=as_json)
     if as_json:
-        print_json(cluster.status())
+        print_json(_with_gateways(cluster, cluster.status()))
         return
     _print_status(cluster)
 
 
+def _with_gateways(cluster: Cluster, report: dict) -> dict:
+    """The status report with each peer's gateway URL (``gateway``: "" for a node that serves none)."""
+    gateways = {node.name: node.gateway for node in cluster.layout.nodes}
+    for node in report["nodes"]:
+        node["gateway"] = gateways.get(node["name"], "")
+    return report
+
+
 def _print_status(cluster: Cluster) -> None:
-    report = cluster.status()
+    report = _with_gateways(cluster, cluster.status())
     table = Table(title=f"Cluster in {report['data']}")
     for column in ("name", "role", "pid", "endpoint", "up", "leader", "channels (height · last header hash)"):
         table.add_column(column)
@@ -143,6 +151,10 @@ def _print_status(cluster: Cluster) -> None:
             channels,
         )
     console.print(table)
+    for node in report["nodes"]:
+        if node["gateway"]:
+            url = node["gateway"]
+            console.print(f"{node['org']}'s gateway (API, explorer, login): [bold]{url}/[/]", soft_wrap=True)
 
 
 @app.command()

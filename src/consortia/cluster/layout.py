@@ -9,6 +9,7 @@ records everything in ``cluster.json``::
     DIR/etcd/<member>/                 an etcd member's data
     DIR/nodes/<name>/node.toml         a node's configuration
     DIR/nodes/<name>/                  a node's data: orderer/<ch>/ or peers/<name>/<ch>/ (``consortia verify``)
+    DIR/wallet/                        people's identities (each organisation's gateway logs in its own people only)
     DIR/logs/<name>.log                what each process wrote
     DIR/run/pids.json                  the processes started, while they run
 
@@ -32,9 +33,17 @@ import msgspec
 from consortia.identity import CertificateAuthority, Kind
 from consortia.identity.tls import TlsCertificateAuthority, TlsError, TlsIdentity
 from consortia.ledger.config import BatchConfig
-from consortia.network.bootstrap import create_network, crypto_dir, genesis_path, tls_ca_dir
+from consortia.network.bootstrap import create_network, crypto_dir, genesis_path, tls_ca_dir, wallet_dir
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
-from consortia.node.config import EtcdSettings, NodeConfig, NodeRef, TlsSettings, parse_config, write_config
+from consortia.node.config import (
+    EtcdSettings,
+    GatewaySettings,
+    NodeConfig,
+    NodeRef,
+    TlsSettings,
+    parse_config,
+    write_config,
+)
 
 LAYOUT_FILE = "cluster.json"
 ASSET_TRANSFER = "consortia.samples.asset_transfer:AssetTransfer"
@@ -58,6 +67,8 @@ class NodeEntry(msgspec.Struct, frozen=True):
     endpoint: str
     config: str
     data: str
+    gateway: str = ""
+    """A peer's gateway (REST API, explorer, login) served by the node next to it: ``http://host:port``."""
 
 
 class ClusterLayout(msgspec.Struct, frozen=True):
@@ -235,7 +246,7 @@ def create_cluster(
         orderer_ca.issue(f"orderer{index}", Kind.ORDERER).save(
             crypto_dir(directory, spec.orderer_org) / "orderers" / f"orderer{index}"
         )
-    needed = 2 * etcd_members + orderers + orgs
+    needed = 2 * etcd_members + orderers + 2 * orgs  # a peer's port, then its gateway's
     ports = list(range(base_port, base_port + needed)) if base_port else free_ports(needed)
     members = []
     for index in range(etcd_members):
@@ -271,6 +282,7 @@ def create_cluster(
                 f"{_scheme(tls)}://127.0.0.1:{ports.pop(0)}",
                 str(directory / "nodes" / name / "node.toml"),
                 str(directory / "nodes" / name),
+                gateway=f"http://127.0.0.1:{ports.pop(0)}",
             )
         )
     layout = ClusterLayout(
@@ -321,6 +333,7 @@ def create_cluster(
                 sync=sync,
                 log_level=log_level,
                 tls=_tls_settings(directory, node) if tls else None,
+                gateway=GatewaySettings(node.gateway.split("://", 1)[1], wallet=str(wallet_dir(directory))),
             )
         Path(node.config).parent.mkdir(parents=True, exist_ok=True)
         write_config(Path(node.config), config)

@@ -104,6 +104,30 @@ class EmbeddedNetwork:
         """The peer of ``org``."""
         return self.peers[org]
 
+    # -- what the gateway service reads (consortia.gateway.server.backend.GatewayNetwork) ---------------------
+
+    @property
+    def wallet_folder(self) -> Path:
+        """The wallet of the network's people."""
+        return wallet_dir(self.directory)
+
+    @property
+    def home_orgs(self) -> frozenset[str] | None:
+        """None: this process holds every organisation's identities."""
+        return None
+
+    def channel_names(self) -> list[str]:
+        """Every channel of the network."""
+        return [channel.name for channel in self.spec.channels]
+
+    def org_names(self) -> list[str]:
+        """Every organisation of the network."""
+        return [org.name for org in self.spec.orgs]
+
+    def local_peers(self) -> dict[str, Peer]:
+        """Every organisation's peer (all of them live in this process)."""
+        return self.peers
+
     # -- identities and gateways -----------------------------------------------------------------------------
 
     def identity(self, org: str, user: str = "client") -> SigningIdentity:

@@ -37,7 +37,14 @@ With mutual TLS (``consortia cluster up`` writes it unless ``--no-tls``), every 
     key = "crypto/Org1/peers/peer0/tls/key.pem"
     ca = []                                   # TLS CA files trusted besides those of the channels' configuration
 
-The node then serves TLS 1.3 only, requires a client certificate of a TLS CA of an organisation of its
+A peer may serve its organisation's gateway (REST API, explorer, login) next to it, in the same process::
+
+    [gateway]
+    listen = "127.0.0.1:8081"                 # where the gateway serves HTTP
+    identity = "crypto/Org1/users/client"     # signs its requests to other peers and the orderers (this default)
+    wallet = "wallet"                         # people who log in (default: <data>/wallet); Org1's people only
+
+With TLS, the node then serves TLS 1.3 only, requires a client certificate of a TLS CA of an organisation of its
 channels (the configuration in force: an update that adds or removes one changes who can connect), and presents
 its certificate when it calls other nodes and etcd.
 
@@ -107,6 +114,16 @@ class TlsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ca: list[str] = []
 
 
+class GatewaySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A peer's gateway: where it listens, the client identity it calls other nodes with, and its wallet."""
+
+    listen: str
+    identity: str = ""
+    """Default: ``users/client`` of the peer's organisation's crypto folder (two folders above the peer's)."""
+    wallet: str = ""
+    """Default: ``wallet`` in the node's data folder."""
+
+
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One node's configuration file."""
 
@@ -126,6 +143,8 @@ class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The endpoint other nodes reach this one at (default: http(s)://<listen>); set it when listening on 0.0.0.0."""
     tls: TlsSettings | None = None
     """Mutual TLS: this node's certificate and key (None: plain HTTP)."""
+    gateway: GatewaySettings | None = None
+    """A peer's gateway service, served next to it (None: no gateway)."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +224,14 @@ def parse_config(text: bytes, path: Path) -> NodeConfig:
     match = _HOST_PORT.match(config.listen)
     if not match or not 0 < int(match.group("port")) < 65536:
         raise ConfigError("listen", f"{config.listen!r} is not host:port (e.g. 127.0.0.1:7051)")
+    if config.gateway is not None:
+        if config.role != "peer":
+            raise ConfigError("gateway", "only a peer serves a gateway (it reads its own peer's ledger)")
+        found = _HOST_PORT.match(config.gateway.listen)
+        if not found or not 0 < int(found.group("port")) < 65536:
+            raise ConfigError("gateway.listen", f"{config.gateway.listen!r} is not host:port (e.g. 127.0.0.1:8081)")
+        if config.gateway.listen == config.listen:
+            raise ConfigError("gateway.listen", f"{config.listen} is already the peer's own address (listen)")
     tls = config.tls is not None
     if tls and (not config.tls.cert or not config.tls.key):  # type: ignore[union-attr]
         raise ConfigError("tls", "name this node's TLS certificate (cert) and key (key) files")
@@ -382,6 +409,11 @@ def write_config(path: Path, config: NodeConfig) -> None:
             f"key = {_toml(config.tls.key)}",
             f"ca = [{', '.join(_toml(c) for c in config.tls.ca)}]",
         ]
+    if config.gateway is not None:
+        lines += ["", "[gateway]", f"listen = {_toml(config.gateway.listen)}"]
+        for key in ("identity", "wallet"):
+            if value := getattr(config.gateway, key):
+                lines.append(f"{key} = {_toml(value)}")
     lines += ["", "[channels]"] + [f"{_toml(name)} = {_toml(file)}" for name, file in config.channels.items()]
     if config.etcd.endpoints:
         lines += [

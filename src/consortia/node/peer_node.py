@@ -12,6 +12,8 @@ embedded network — and gives it a network around it:
   clients waiting for their commits, blocks for other peers, a block pushed by an orderer or a peer;
 * **comparison**: the header hash and a hash of the whole state at the current height, so that copies can be
   compared across organisations (``consortia cluster compare``);
+* **gateway**: with a ``[gateway]`` table, the organisation's REST API, explorer and login pages are served
+  next to the peer (:mod:`consortia.node.gateway_network`), reading this peer's ledgers in process;
 * **renewal**: the node follows its identity folder (an :class:`~consortia.identity.signing.IdentityWatch`); a
   certificate renewed there (``consortia identity renew``) signs endorsements and requests from the next second on,
   without a restart.
@@ -37,6 +39,7 @@ from consortia.ledger.rwset import PrivateWrites
 from consortia.ledger.snapshot import SnapshotError, read_snapshot
 from consortia.node.common import base_status, follow_configs, node_membership, require_reader
 from consortia.node.config import ConfigError, LoadedConfig, node_tls, tls_cas
+from consortia.node.gateway_network import NodeGateway, open_gateway
 from consortia.node.messages import (
     BlocksReply,
     CommitStatusReply,
@@ -187,6 +190,16 @@ class PeerNode:
         self.server = NodeServer(
             loaded.host, loaded.port, routes, node_membership(self.configs), tls=self.tls, tls_cas=self._tls_cas
         )
+        self.gateway = self._open_gateway()
+
+    def _open_gateway(self) -> NodeGateway | None:
+        """The organisation's gateway beside the peer, if configured (ConfigError if it cannot listen)."""
+        try:
+            return open_gateway(self.loaded, self.peer, self.tls)
+        except BaseException:
+            self.server.close()
+            self.peer.close()
+            raise
 
     def _tls_cas(self) -> list[bytes]:
         """The TLS CAs this node trusts: those of its channels' configurations in force, and the extra ones."""
@@ -241,6 +254,8 @@ class PeerNode:
         if not folder.is_absolute():
             folder = self.loaded.path.resolve().parent / folder
         self.identity_watch = IdentityWatch(folder, self.identity, self._use_identity).start()
+        if self.gateway is not None:
+            self.gateway.start()
 
     def _use_identity(self, identity: SigningIdentity) -> None:
         """Sign with a renewed certificate from now on: endorsements, and requests to orderers and peers."""
@@ -257,6 +272,8 @@ class PeerNode:
     def close(self) -> None:
         """Stop delivery and serving; close the ledgers."""
         self.stop.set()
+        if self.gateway is not None:
+            self.gateway.close()
         if self.identity_watch is not None:
             self.identity_watch.stop()
         self.orderer.close()

@@ -75,6 +75,9 @@ def run_node(
     sys.stdout.write(
         f"node {loaded.config.name} ({loaded.config.role} of {loaded.identity.org}) serving on {loaded.endpoint}\n"
     )
+    gateway = getattr(node, "gateway", None)
+    if gateway is not None:
+        sys.stdout.write(f"gateway of {loaded.identity.org} on {gateway.plan.url}/\n")
     sys.stdout.flush()
     if ready is not None:
         ready.set()

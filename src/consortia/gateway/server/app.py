@@ -1,7 +1,8 @@
 """The gateway service application: API, events, metrics, login and explorer pages over one network.
 
 ``create_app(network)`` builds the FastAPI application; ``consortia serve`` and ``consortia demo`` run it with
-uvicorn on 127.0.0.1. OpenAPI is at ``/docs``.
+uvicorn on 127.0.0.1 over the embedded network, and ``consortia node`` runs it next to one organisation's peer (a
+:class:`~consortia.gateway.server.backend.GatewayNetwork` either way). OpenAPI is at ``/docs``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from consortia.gateway.server.auth import (
     is_loopback,
     principal_of,
 )
-from consortia.gateway.server.backend import Backend
+from consortia.gateway.server.backend import Backend, GatewayNetwork
 from consortia.gateway.server.limits import JsonBodyLimits
 from consortia.gateway.server.metrics import CONTENT_TYPE, GatewayMetrics
 from consortia.gateway.server.pages import install_pages
@@ -41,7 +42,6 @@ from consortia.gateway.server.streams import StreamSlots
 from consortia.gateway.server.throttle import LoginThrottle
 from consortia.identity import MembershipError
 from consortia.identity.wallet import WalletError
-from consortia.network.embedded import EmbeddedNetwork
 from consortia.plugins import discover
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,11 @@ class Login(BaseModel):
     password: str = Field(..., min_length=1, max_length=1024)
 
 
-def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None) -> FastAPI:
+NODE_READY = "runs_on_node"
+"""``Application.extra`` key an application sets (True) once its pages and services work on an organisation's node."""
+
+
+def create_app(network: GatewayNetwork, settings: ServerSettings | None = None) -> FastAPI:
     """Build the gateway service for a running network."""
     settings = settings or ServerSettings()
     backend = Backend(network)
@@ -260,6 +264,10 @@ def create_app(network: EmbeddedNetwork, settings: ServerSettings | None = None)
 
     for application in discover():
         if application.install is not None:
+            if backend.embedded is None and not application.extra.get(NODE_READY):
+                # Its pages or services reach into the embedded network (every organisation in this process).
+                log.info("application %s needs the embedded network; not installed on this node", application.name)
+                continue
             try:
                 application.install(app, backend)
             except Exception:  # an application's pages must not take the gateway down

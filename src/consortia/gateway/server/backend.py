@@ -5,6 +5,13 @@ and state from a peer, endorses through peers, orders through the ordering servi
 those handles and answers the authorisation questions — may this principal read or write this channel, may
 anyone evaluate this function — in one place, so every route asks the same way.
 
+The network is anything that satisfies :class:`GatewayNetwork`: the embedded network (every organisation's peer
+in this process, every identity on its disk), or one organisation's peer node
+(:class:`consortia.node.gateway_network.NodeNetwork`), which reads from its own peer, holds only its own
+organisation's identities, and reaches other organisations' peers over HTTP only for endorsements. A gateway that
+holds some organisations' identities only (``home_orgs``) lets people of those organisations log in and submits
+for them alone: another organisation's members use their own organisation's gateway.
+
 Who may authenticate at all is decided by :class:`MembersNow`, with the channels' configurations *in force now*
 (a configuration block that adds an organisation, removes one, rotates a CA or revokes a certificate counts for
 the very next request), not with a membership built when the service started.
@@ -13,12 +20,15 @@ the very next request), not with a membership built when the service started.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from consortia.channel.scope import ScopeEntry, may_read
 from consortia.channel.update import config_history, record_config
+from consortia.client.connection import Connection
+from consortia.client.peer_channel import ChannelPeer
 from consortia.client.sdk import Gateway
 from consortia.contracts.lifecycle import LIFECYCLE
 from consortia.gateway.server.auth import Principal
@@ -33,11 +43,83 @@ from consortia.identity import (
     parse_certificate,
 )
 from consortia.identity.signing import IdentityWatch
-from consortia.identity.wallet import Wallet
-from consortia.network.bootstrap import orderer_dir, peer_dir, wallet_dir
+from consortia.identity.wallet import Wallet, WalletError, WalletUser
+from consortia.network.bootstrap import orderer_dir, peer_dir
 from consortia.network.embedded import EmbeddedNetwork
-from consortia.network.spec import ChannelSpec
 from consortia.peer.channel import PeerChannel
+from consortia.peer.peer import Peer
+
+
+class PeerHandle(Protocol):
+    """A peer as the API reaches it: its channels by name (in this process, or behind HTTP)."""
+
+    def channel(self, name: str) -> ChannelPeer:
+        """The peer's copy of channel ``name``."""
+        ...
+
+
+@runtime_checkable
+class GatewayNetwork(Connection, Protocol):
+    """What the gateway service needs from the network it fronts.
+
+    Besides the SDK's connection (peers by organisation, channel members, broadcast): the channels and
+    organisations it knows, the peers whose ledgers it reads in this process, the identities it may sign with,
+    and the folders it keeps things in.
+    """
+
+    @property
+    def directory(self) -> Path:
+        """The folder the gateway (and its applications) keep their files in."""
+        ...
+
+    @property
+    def wallet_folder(self) -> Path:
+        """The wallet of people who log in."""
+        ...
+
+    @property
+    def home_orgs(self) -> frozenset[str] | None:
+        """The organisations whose identities this gateway holds (None: every organisation's)."""
+        ...
+
+    @property
+    def peers(self) -> Mapping[str, PeerHandle]:
+        """Every reachable organisation's peer."""
+        ...
+
+    def channel_names(self) -> list[str]:
+        """The channels this gateway serves."""
+        ...
+
+    def org_names(self) -> list[str]:
+        """Every organisation of the network this gateway knows of."""
+        ...
+
+    def local_peers(self) -> Mapping[str, Peer]:
+        """The peers in this process, whose ledgers the gateway reads."""
+        ...
+
+    def identity(self, org: str, user: str = "client") -> SigningIdentity:
+        """A user's signing identity (KeyError, OSError or ValueError if this gateway holds none)."""
+        ...
+
+
+class HomeWallet(Wallet):
+    """A wallet that lets only the people of the gateway's own organisations log in."""
+
+    def __init__(self, directory: Path, home_orgs: frozenset[str]) -> None:
+        super().__init__(directory)
+        self.home_orgs = home_orgs
+
+    def login(self, username: str, password: str) -> tuple[WalletUser, SigningIdentity]:
+        """Log in a person of a home organisation; anyone else is sent to their own organisation's gateway."""
+        org = username.split("/", 1)[0]
+        if org not in self.home_orgs:
+            raise WalletError(
+                f"{username}: this is the gateway of {', '.join(sorted(self.home_orgs))}; "
+                f"people of {org} log in at {org}'s own gateway"
+            )
+        return super().login(username, password)
 
 
 @dataclass(frozen=True)
@@ -62,25 +144,25 @@ class MembersNow:
     is no longer anyone's member.
     """
 
-    def __init__(self, network: EmbeddedNetwork, directory: Path) -> None:
+    def __init__(self, network: GatewayNetwork, directory: Path) -> None:
         self._network = network
-        self._ever_members: set[str] = {org for channel in network.spec.channels for org in channel.orgs}
+        self._ever_members: set[str] = {org for name in network.channel_names() for org in network.channel_orgs(name)}
         for peer_channel in self._newest().values():
             # Every version's members, so that one removed before this service started is known as such.
             for record in config_history(peer_channel.ledger.state):
                 self._ever_members.update(record_config(record).org_ids())
             self._ever_members.update(peer_channel.rules.members.orgs)
         outsiders = {
-            org.name: (directory / "crypto" / org.name / "ca" / "ca.pem").read_bytes()
-            for org in network.spec.orgs
-            if org.name not in self._ever_members
+            org: (directory / "crypto" / org / "ca" / "ca.pem").read_bytes()
+            for org in network.org_names()
+            if org not in self._ever_members
         }
         self._outsiders = Membership(outsiders) if outsiders else None
 
     def _newest(self) -> dict[str, PeerChannel]:
         """Each channel's copy furthest along (a removed member's peer stops receiving blocks)."""
         newest: dict[str, PeerChannel] = {}
-        for peer in list(self._network.peers.values()):
+        for peer in list(self._network.local_peers().values()):
             for name, peer_channel in list(peer.channels.items()):
                 known = newest.get(name)
                 if known is None or peer_channel.height > known.height:
@@ -140,20 +222,29 @@ class MembersNow:
 class Backend:
     """The network behind the gateway service."""
 
-    def __init__(self, network: EmbeddedNetwork, directory: Path | None = None) -> None:
+    def __init__(self, network: GatewayNetwork, directory: Path | None = None) -> None:
         self.network = network
         self.directory = Path(directory or network.directory)
         self.members = MembersNow(network, self.directory)
-        self.wallet = Wallet(wallet_dir(self.directory))
+        home = network.home_orgs
+        self.wallet = Wallet(network.wallet_folder) if home is None else HomeWallet(network.wallet_folder, home)
+
+    @property
+    def embedded(self) -> EmbeddedNetwork | None:
+        """The embedded network behind this gateway, or None on an organisation's node."""
+        return self.network if isinstance(self.network, EmbeddedNetwork) else None
 
     def watch_identities(self, interval: float = 1.0) -> list[IdentityWatch]:
         """Start following the peers' and the orderer's identity folders, so a renewal needs no restart."""
+        network = self.embedded
+        if network is None:
+            return []  # a peer node follows its own identity folder, and swaps the peer's identity itself
         watches = []
-        for org, peer in self.network.peers.items():
+        for org, peer in network.peers.items():
             watches.append(
                 IdentityWatch(peer_dir(self.directory, org), peer.identity, peer.use_identity, interval=interval)
             )
-        orderer = self.network.orderer
+        orderer = network.orderer
         current = getattr(orderer, "identity", None)
         if isinstance(current, SigningIdentity):
 
@@ -161,25 +252,33 @@ class Backend:
                 # The orderer reads its identity once per block it cuts, so a plain swap is enough.
                 orderer.identity = identity  # type: ignore[attr-defined]
 
-            folder = orderer_dir(self.directory, self.network.spec.orderer_org)
+            folder = orderer_dir(self.directory, network.spec.orderer_org)
             watches.append(IdentityWatch(folder, current, swap_orderer, interval=interval))
         return [watch.start() for watch in watches]
 
     # -- channels --------------------------------------------------------------------------------------------
 
     def channel_names(self) -> list[str]:
-        """Every channel of the network."""
-        return [channel.name for channel in self.network.spec.channels]
+        """Every channel of the network (on a node: every channel its peer has joined)."""
+        return list(self.network.channel_names())
+
+    def _local(self, channel: str, prefer: str | None = None) -> PeerChannel:
+        """A copy of ``channel`` in this process: ``prefer``'s peer if it holds one, else the first member's."""
+        local = self.network.local_peers()
+        if prefer is not None and prefer in local and channel in local[prefer].channels:
+            return local[prefer].channels[channel]
+        for org in (*self.network.channel_orgs(channel), *local):
+            if org in local and channel in local[org].channels:
+                return local[org].channels[channel]
+        raise Problem(404, f"this gateway holds no copy of channel {channel!r}", code="UNKNOWN_CHANNEL")
 
     def access(self, channel: str) -> ChannelAccess:
         """The access rules of a channel, from its configuration (404 problem if it does not exist)."""
-        try:
-            spec: ChannelSpec = self.network.spec.channel(channel)
-        except KeyError:
-            raise Problem(404, f"there is no channel {channel!r}", code="UNKNOWN_CHANNEL") from None
-        rules = self.network.peers[spec.orgs[0]].channel(channel).rules
+        if channel not in self.network.channel_names():
+            raise Problem(404, f"there is no channel {channel!r}", code="UNKNOWN_CHANNEL")
+        rules = self._local(channel).rules
         return ChannelAccess(
-            spec.name, tuple(rules.config.org_ids()), tuple(str(entry) for entry in rules.read_scope), rules.read_scope
+            channel, tuple(rules.config.org_ids()), tuple(str(entry) for entry in rules.read_scope), rules.read_scope
         )
 
     def can_read(self, principal: Principal | None, channel: str) -> bool:
@@ -208,13 +307,21 @@ class Backend:
         access = self.access(channel)
         if principal.org not in access.orgs:
             raise Problem(403, f"{principal.org} is not a member of channel {channel!r}", code="FORBIDDEN")
+        home = self.network.home_orgs
+        if home is not None and principal.org not in home:
+            # This gateway endorses, orders and waits for commits through its own organisation's peer only.
+            raise Problem(
+                403,
+                f"this is the gateway of {', '.join(sorted(home))}: {principal.org} submits and queries through "
+                f"{principal.org}'s own gateway",
+                code="OTHER_ORGANISATION",
+            )
         return access
 
     def peer_channel(self, channel: str, principal: Principal | None = None) -> PeerChannel:
         """The peer channel to read from: the caller's organisation's peer, else the first member's."""
         access = self.access(channel)
-        org = principal.org if principal is not None and principal.org in access.orgs else access.orgs[0]
-        return self.network.peers[org].channel(channel)
+        return self._local(channel, principal.org if principal is not None and principal.org in access.orgs else None)
 
     # -- contracts -------------------------------------------------------------------------------------------
 
@@ -233,8 +340,11 @@ class Backend:
         return spec is not None and spec.public and spec.kind == "evaluate"
 
     def public_identity(self, channel: str) -> SigningIdentity:
-        """The identity anonymous queries of public functions are signed with."""
-        return self.network.identity(self.access(channel).orgs[0], "public")
+        """The identity anonymous queries of public functions are signed with (a home organisation's)."""
+        orgs = self.access(channel).orgs
+        home = self.network.home_orgs
+        org = next((org for org in orgs if home is None or org in home), orgs[0])
+        return self.network.identity(org, "public")
 
     def acting_identity(self, principal: Principal | None, service_user: str = "client") -> SigningIdentity:
         """The identity that signs for a caller: a person's own, or a program's own key held by this gateway.
@@ -267,4 +377,4 @@ class Backend:
 
     def orgs(self) -> Sequence[str]:
         """Every organisation of the network."""
-        return [org.name for org in self.network.spec.orgs]
+        return list(self.network.org_names())

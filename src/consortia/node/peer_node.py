@@ -170,6 +170,7 @@ class PeerNode:
         self.configs.update({name: ch.rules.config for name, ch in self.peer.channels.items() if name in self.configs})
         if self.tls is not None:
             self.tls.trust(self._tls_cas())
+        self.gateway = self._open_gateway()
         self.others = [
             (ref.org, NodeClient(ref.endpoint, loaded.identity, timeout=5, tls=self.tls)) for ref in config.peers
         ]
@@ -190,14 +191,14 @@ class PeerNode:
         self.server = NodeServer(
             loaded.host, loaded.port, routes, node_membership(self.configs), tls=self.tls, tls_cas=self._tls_cas
         )
-        self.gateway = self._open_gateway()
 
     def _open_gateway(self) -> NodeGateway | None:
         """The organisation's gateway beside the peer, if configured (ConfigError if it cannot listen)."""
         try:
             return open_gateway(self.loaded, self.peer, self.tls)
         except BaseException:
-            self.server.close()
+            # Nothing serves yet: closing the ledgers and the orderer client is all there is to undo.
+            self.orderer.close()
             self.peer.close()
             raise
 

@@ -191,7 +191,9 @@ def _config_kind(net: EmbeddedNetwork) -> BadEnvelope:
     genesis = decode(genesis_path(net.directory, "ch1").read_bytes(), Block)
     config_payload = decode(genesis.transactions[0], Envelope).payload
     envelope = encode(Envelope(ENVELOPE_CONFIG, config_payload, identity.sign(config_payload)))
-    return BadEnvelope("ch1", envelope, 400, "only transaction envelopes")
+    # A configuration envelope is a configuration update (issue 14): the genesis configuration sent again is a
+    # stale version, refused as such.
+    return BadEnvelope("ch1", envelope, 400, "version 0 is in force, so the next is 1")
 
 
 def _oversized(net: EmbeddedNetwork) -> BadEnvelope:

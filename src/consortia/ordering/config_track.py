@@ -37,6 +37,7 @@ from consortia.channel.update import (
 )
 from consortia.ledger.block import Block
 from consortia.ledger.blockstore import BlockStore
+from consortia.ledger.codes import Code
 from consortia.ledger.config import ChannelConfig
 from consortia.ledger.encoding import MalformedError, decode
 
@@ -150,3 +151,8 @@ class ConfigTracker:
 def refusal_message(refused: ConfigRefused) -> str:
     """How an ordering service words a refused configuration update: the reason code first."""
     return f"{refused.code.name}: {refused.message}"
+
+
+def refusal_status(refused: ConfigRefused) -> int:
+    """The HTTP-like status of a refused update: 403 when not signed enough, 400 when the update itself is wrong."""
+    return 403 if refused.code == Code.CONFIG_POLICY_FAILURE else 400

@@ -25,7 +25,7 @@ from consortia.ledger.encoding import MalformedError, decode, decode_canonical, 
 from consortia.ledger.merkle import CompactRange
 from consortia.ordering.admission import admit_envelope
 from consortia.ordering.base import OrderingError, OrderingService
-from consortia.ordering.config_track import ConfigTracker, refusal_message
+from consortia.ordering.config_track import ConfigTracker, refusal_message, refusal_status
 from consortia.ordering.cutter import BlockCutter
 from consortia.ordering.edge import load_edge, replay_edge, save_edge
 
@@ -124,7 +124,7 @@ class _ChannelChain:
             try:
                 self.tracker.judge(envelope, timestamp)
             except ConfigRefused as refused:
-                raise OrderingError(403, refusal_message(refused), refused.code.name) from None
+                raise OrderingError(refusal_status(refused), refusal_message(refused), refused.code.name) from None
             number = self.store.height
             self._write([envelope], timestamp)
             self.cutter = BlockCutter(self.config.orderer.batch)

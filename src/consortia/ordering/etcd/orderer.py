@@ -59,7 +59,7 @@ from consortia.ledger.merkle import CompactRange
 from consortia.ledger.transaction import NotATransaction, open_envelope
 from consortia.ordering.admission import admit_envelope
 from consortia.ordering.base import OrderingError, OrderingService
-from consortia.ordering.config_track import ConfigTracker, refusal_message
+from consortia.ordering.config_track import ConfigTracker, refusal_message, refusal_status
 from consortia.ordering.cutter import BlockCutter
 from consortia.ordering.edge import load_edge, save_edge
 from consortia.ordering.etcd.client import (
@@ -411,7 +411,7 @@ class _Chain:
                 try:  # judged when submitted, but an earlier update may have changed what is in force since
                     self.tracker.judge(batch[0].envelope, timestamp)
                 except ConfigRefused as refused:
-                    self._resolve(batch, Ack(403, -1, refusal_message(refused)))
+                    self._resolve(batch, Ack(refusal_status(refused), -1, refusal_message(refused)))
                     return
             block, after = make_block(
                 self.name,
@@ -646,7 +646,7 @@ class EtcdOrderer(OrderingService):
                 try:
                     chain.tracker.judge(envelope, int(time.time() * 1000))
                 except ConfigRefused as refused:
-                    tx_id, refusal = None, Ack(403, -1, refusal_message(refused))
+                    tx_id, refusal = None, Ack(refusal_status(refused), -1, refusal_message(refused))
             else:
                 tx_id, refusal = check_envelope(chain.rules, channel, envelope, chain.batch.max_bytes)
             if refusal is not None or tx_id is None:

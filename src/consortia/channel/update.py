@@ -291,6 +291,8 @@ def describe_changes(old: ChannelConfig, new: ChannelConfig) -> list[str]:
             changes.append(f"removes {len(removed)} CA certificate(s) of {org}")
         if after.revocation_lists != before.revocation_lists:
             changes.append(f"changes the revocation lists of {org}")
+        if after.tls_ca_certificates != before.tls_ca_certificates:
+            changes.append(f"changes the TLS CA certificates of {org}")
     if old.orderer.organisations != new.orderer.organisations:
         changes.append("changes the ordering organisations")
     if old.orderer.batch != new.orderer.batch:

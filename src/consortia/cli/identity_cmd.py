@@ -39,36 +39,56 @@ apart by their keys. The rotation itself changes no channel. The operator then:
    signed and submitted the same way): from that block on, a certificate of the old CA is ``NOT_A_MEMBER``.
 
 No node is stopped at any step.
+
+TLS certificates for other hosts
+--------------------------------
+``consortia identity tls-issue --data DIR --org ORG --name NODE --host HOST [--host HOST…] --out DIR`` has the
+organisation's TLS CA (``crypto/<org>/tlsca/``) certify a new key for a node reached at real host names or
+addresses (``peer0.org1.example.com``, ``10.0.0.12``) — what a node on its own machine needs, since a client checks
+that the server it dialled is named in the certificate. It writes ``cert.pem`` and ``key.pem`` (0600) to
+``--out``, for the node's ``[tls]`` section, and never overwrites a key unless told to (``--force``).
 """
 
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
+from cryptography import x509
 
 from consortia.cli.channel_cmd import org_app
 from consortia.cli.common import DATA_HELP, console, data_dir, fail, print_json, require_network
 from consortia.identity import CertificateAuthority, CertificateError, SigningIdentity, format_timestamp_ms
 from consortia.identity.ca import CA_CERTIFICATE_FILE
 from consortia.identity.certificate import CertInfo, parse_certificate
+from consortia.identity.keystore import write_private_file, write_public_file
 from consortia.identity.signing import CERTIFICATE_FILE, PREVIOUS_CERTIFICATE_FILE, replace_identity
+from consortia.identity.tls import CERTIFICATE_FILE as TLS_CERTIFICATE_FILE
+from consortia.identity.tls import PRIVATE_KEY_FILE, TlsCertificateAuthority, TlsError
 from consortia.identity.wallet import Wallet, WalletError
-from consortia.network.bootstrap import crypto_dir, orderer_dir, peer_dir, user_dir, wallet_dir
+from consortia.network.bootstrap import crypto_dir, orderer_dir, peer_dir, tls_ca_dir, user_dir, wallet_dir
 
 app = typer.Typer(
-    help="Identities: renew a certificate (new key, same holder), rotate an organisation's CA.",
+    help=(
+        "Identities: renew a certificate (new key, same holder), rotate an organisation's CA, issue a node's TLS "
+        "certificate for its host names."
+    ),
     no_args_is_help=True,
 )
 
 CA_FOLDER = "ca"
 PREVIOUS_CA_FOLDER = "ca-previous"
 PASSWORD_VARIABLE = "CONSORTIA_PASSWORD"
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)(\*\.)?([A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
 
 
 class RenewalError(Exception):
@@ -249,6 +269,73 @@ def rotate_ca(data: Path, org: str, *, valid_days: int = 3650) -> Rotation:
     return Rotation(org, current, previous)
 
 
+@dataclass(frozen=True, slots=True)
+class TlsIssue:
+    """A node's TLS certificate issued by its organisation's TLS CA: for whom, which hosts, and where it went."""
+
+    org: str
+    name: str
+    hosts: tuple[str, ...]
+    certificate: Path
+    private_key: Path
+    serial: int
+
+    def as_json(self) -> dict[str, object]:
+        """The issued certificate as a JSON document."""
+        return {
+            "org": self.org,
+            "name": self.name,
+            "hosts": list(self.hosts),
+            "cert": str(self.certificate),
+            "key": str(self.private_key),
+            "serial": f"{self.serial:x}",
+        }
+
+
+def check_host(host: str) -> str:
+    """``host`` as a certificate names it: an IP address or a DNS name; RenewalError for anything else."""
+    bare = host.strip()
+    try:
+        return str(ipaddress.ip_address(bare.strip("[]")))
+    except ValueError:
+        pass
+    if not _DNS_NAME.match(bare) or bare.replace(".", "").isdigit():
+        raise RenewalError(
+            f"--host {host!r} is neither an IP address (10.0.0.12, ::1) nor a DNS name (peer0.org1.example.com)"
+        )
+    return bare.rstrip(".").lower()
+
+
+def issue_tls(
+    data: Path, org: str, name: str, hosts: list[str], out: Path, *, force: bool = False, valid_days: int = 825
+) -> TlsIssue:
+    """Have ``org``'s TLS CA certify a new key for node ``name`` reachable at ``hosts``; write it to ``out``."""
+    if not name.strip() or Path(name).name != name:
+        raise RenewalError(f"--name names the node the certificate is for (e.g. peer0), got {name!r}")
+    if not hosts:
+        raise RenewalError("give at least one --host: the names or addresses other nodes dial this node at")
+    checked = tuple(dict.fromkeys(check_host(host) for host in hosts))
+    folder = tls_ca_dir(data, org)
+    if not (folder / "ca.pem").is_file():
+        raise RenewalError(f"{org} has no TLS CA in {folder} (no ca.pem): run this where the organisation's crypto is")
+    try:
+        ca = TlsCertificateAuthority.load(folder)
+    except TlsError as error:
+        raise RenewalError(str(error)) from None
+    if ca.org != org:
+        raise RenewalError(f"the TLS CA in {folder} is {ca.org}'s, not {org}'s")
+    if (out / PRIVATE_KEY_FILE).exists() and not force:
+        raise RenewalError(f"{out / PRIVATE_KEY_FILE} exists: it is kept (give --force to replace it)")
+    if out.exists() and not out.is_dir():
+        raise RenewalError(f"--out {out} is a file, not a folder")
+    certificate, key = ca.issue(name, checked, valid_days=valid_days)
+    out.mkdir(parents=True, exist_ok=True)
+    write_public_file(out / TLS_CERTIFICATE_FILE, certificate)
+    write_private_file(out / PRIVATE_KEY_FILE, key)
+    serial = x509.load_pem_x509_certificate(certificate).serial_number
+    return TlsIssue(org, name, checked, out / TLS_CERTIFICATE_FILE, out / PRIVATE_KEY_FILE, serial)
+
+
 def _password(password_file: Path | None, person: bool) -> str | None:
     """The person's password: from a file, the environment, or asked for at a terminal."""
     if password_file is not None:
@@ -356,3 +443,35 @@ def rotate_ca_command(
 
 # The organisation commands (``consortia org create``) live with the channel commands; rotation belongs there too.
 org_app.command("rotate-ca")(rotate_ca_command)
+
+
+@app.command("tls-issue")
+def tls_issue_command(
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    org: str = typer.Option(..., "--org", help="The organisation whose TLS CA (crypto/ORG/tlsca) issues it."),
+    name: str = typer.Option(..., "--name", help="The node the certificate is for, e.g. peer0 or orderer1."),
+    hosts: list[str] = typer.Option(
+        [], "--host", help="A host name or IP address the node is dialled at (repeat for each)."
+    ),
+    out: Path = typer.Option(..., "--out", help="The folder to write cert.pem and key.pem to (the node's [tls])."),
+    force: bool = typer.Option(False, "--force", help="Replace a key.pem already in --out."),
+    valid_days: int = typer.Option(825, "--valid-days", min=1, help="Validity of the certificate, in days."),
+    as_json: bool = typer.Option(False, "--json", help="Print the issued certificate as JSON."),
+) -> None:
+    """Issue a node's TLS certificate for its real host names and addresses, from its organisation's TLS CA."""
+    folder = data_dir(data)
+    try:
+        issued = issue_tls(folder, org, name, hosts, out, force=force, valid_days=valid_days)
+    except RenewalError as error:
+        fail(str(error), as_json=as_json)
+    if as_json:
+        print_json({"ok": True, **issued.as_json()})
+        return
+    console.print(
+        f"TLS certificate of {issued.name} ({issued.org}) for {', '.join(issued.hosts)}: {issued.certificate}",
+        soft_wrap=True,
+    )
+    console.print(f"  its key: {issued.private_key} (mode 0600; keep it on that host only)", soft_wrap=True)
+    console.print(
+        f'  in the node\'s node.toml: [tls] cert = "{issued.certificate}", key = "{issued.private_key}"', soft_wrap=True
+    )

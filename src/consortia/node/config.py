@@ -76,7 +76,8 @@ from consortia.node.transport import NodeTls
 
 ROLES = ("peer", "orderer")
 _HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
-_ENDPOINT = re.compile(r"^(?P<scheme>https?)://(?P<host>[A-Za-z0-9.\-]+):(?P<port>\d{1,5})/?$")
+_ENDPOINT = re.compile(r"^(?P<scheme>https?)://(?P<host>[A-Za-z0-9.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})/?$")
+_ANY_ADDRESS = ("0.0.0.0", "[::]")  # listening on every interface: no address another node can dial
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 
 
@@ -235,6 +236,11 @@ def parse_config(text: bytes, path: Path) -> NodeConfig:
     tls = config.tls is not None
     if tls and (not config.tls.cert or not config.tls.key):  # type: ignore[union-attr]
         raise ConfigError("tls", "name this node's TLS certificate (cert) and key (key) files")
+    if match.group("host") in _ANY_ADDRESS and not config.advertise:
+        raise ConfigError(
+            "advertise",
+            f"listen is {config.listen}: name the endpoint other nodes dial, e.g. https://peer0.org1.example.com:7051",
+        )
     if config.advertise:
         _endpoint("advertise", config.advertise)
         _check_scheme("advertise", config.advertise, tls)

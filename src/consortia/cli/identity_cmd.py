@@ -46,7 +46,9 @@ TLS certificates for other hosts
 organisation's TLS CA (``crypto/<org>/tlsca/``) certify a new key for a node reached at real host names or
 addresses (``peer0.org1.example.com``, ``10.0.0.12``) — what a node on its own machine needs, since a client checks
 that the server it dialled is named in the certificate. It writes ``cert.pem`` and ``key.pem`` (0600) to
-``--out``, for the node's ``[tls]`` section, and never overwrites a key unless told to (``--force``).
+``--out``, for the node's ``[tls]`` section, and never overwrites a key unless told to (``--force``). With
+``--client`` instead of hosts it issues a certificate that only connects (an admin submitting a configuration
+update to the orderers from a workstation).
 """
 
 from __future__ import annotations
@@ -307,13 +309,26 @@ def check_host(host: str) -> str:
 
 
 def issue_tls(
-    data: Path, org: str, name: str, hosts: list[str], out: Path, *, force: bool = False, valid_days: int = 825
+    data: Path,
+    org: str,
+    name: str,
+    hosts: list[str],
+    out: Path,
+    *,
+    client: bool = False,
+    force: bool = False,
+    valid_days: int = 825,
 ) -> TlsIssue:
     """Have ``org``'s TLS CA certify a new key for node ``name`` reachable at ``hosts``; write it to ``out``."""
     if not name.strip() or Path(name).name != name:
         raise RenewalError(f"--name names the node the certificate is for (e.g. peer0), got {name!r}")
-    if not hosts:
-        raise RenewalError("give at least one --host: the names or addresses other nodes dial this node at")
+    if not hosts and not client:
+        raise RenewalError(
+            "give at least one --host: the names or addresses other nodes dial this node at "
+            "(or --client for a certificate that only connects, e.g. an admin's)"
+        )
+    if hosts and client:
+        raise RenewalError("--client certificates name no host: give --host or --client, not both")
     checked = tuple(dict.fromkeys(check_host(host) for host in hosts))
     folder = tls_ca_dir(data, org)
     if not (folder / "ca.pem").is_file():
@@ -454,6 +469,9 @@ def tls_issue_command(
         [], "--host", help="A host name or IP address the node is dialled at (repeat for each)."
     ),
     out: Path = typer.Option(..., "--out", help="The folder to write cert.pem and key.pem to (the node's [tls])."),
+    client: bool = typer.Option(
+        False, "--client", help="A certificate that only connects (an admin's, a program's): no --host."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a key.pem already in --out."),
     valid_days: int = typer.Option(825, "--valid-days", min=1, help="Validity of the certificate, in days."),
     as_json: bool = typer.Option(False, "--json", help="Print the issued certificate as JSON."),
@@ -461,14 +479,15 @@ def tls_issue_command(
     """Issue a node's TLS certificate for its real host names and addresses, from its organisation's TLS CA."""
     folder = data_dir(data)
     try:
-        issued = issue_tls(folder, org, name, hosts, out, force=force, valid_days=valid_days)
+        issued = issue_tls(folder, org, name, hosts, out, client=client, force=force, valid_days=valid_days)
     except RenewalError as error:
         fail(str(error), as_json=as_json)
     if as_json:
         print_json({"ok": True, **issued.as_json()})
         return
     console.print(
-        f"TLS certificate of {issued.name} ({issued.org}) for {', '.join(issued.hosts)}: {issued.certificate}",
+        f"TLS certificate of {issued.name} ({issued.org}) for {', '.join(issued.hosts) or 'connecting only'}: "
+        f"{issued.certificate}",
         soft_wrap=True,
     )
     console.print(f"  its key: {issued.private_key} (mode 0600; keep it on that host only)", soft_wrap=True)

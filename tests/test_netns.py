@@ -38,14 +38,21 @@ import msgspec
 import pytest
 from typer.testing import CliRunner
 
+from consortia.channel.update import config_envelope
+from consortia.cli.channel_cmd import config_in_force
 from consortia.cli.main import app
 from consortia.client import Gateway
 from consortia.cluster.control import Cluster
 from consortia.cluster.layout import ClusterLayout, EtcdMember, NodeEntry, etcd_tls_dir, node_tls_dir, save_layout
 from consortia.cluster.processes import etcd_binary, log_path, node_command, save_pids, spawn, stop_process
-from consortia.identity.tls import TlsCertificateAuthority
+from consortia.identity import SigningIdentity
+from consortia.identity.tls import TlsCertificateAuthority, TlsIdentity
+from consortia.ledger.config import ConfigTransaction
+from consortia.ledger.encoding import decode_canonical
 from consortia.network.bootstrap import tls_ca_dir
 from consortia.node.config import NodeRef, TlsSettings, load_config, parse_config, write_config
+from consortia.node.remote import ClusterConnection
+from consortia.node.transport import NodeTls
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 IN_CI = os.environ.get("CI") == "true"
@@ -323,3 +330,41 @@ def test_nodes_on_separate_addresses_survive_a_partition(hosts: Hosts) -> None:
     state = healed["channels"][CHANNEL]["state"]
     assert state["Org1.peer0"]["state_hash"] == state["Org2.peer0"]["state_hash"]
     assert state["Org2.peer0"]["height"] == target
+
+
+def _run(*args: str) -> dict[str, object]:
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_configuration_update_submitted_as_the_runbook_shows(hosts: Hosts, tmp_path: Path) -> None:
+    """The README's cross-machine submit (an admin's client TLS certificate, the orderers' addresses) is ordered."""
+    cluster, data = hosts.cluster, hosts.cluster.data
+    update = tmp_path / "batch.update"
+    _run("channel", "update", CHANNEL, "--set-batch", "timeout_ms=60", "--out", str(update), "--data", str(data))
+    for org in ("Org1", "Org2"):
+        _run("channel", "sign", str(update), "--org", org, "--data", str(data))
+    admin_tls = data / "crypto" / "Org1" / "users" / "admin" / "tls"
+    _run("identity", "tls-issue", "--data", str(data), "--org", "Org1", "--name", "admin", "--client", "--force",
+         "--out", str(admin_tls))  # fmt: skip
+    before = config_in_force(data, CHANNEL).version
+
+    # As in the runbook: nothing but the admin's keys, the ordering organisation's TLS CA and the orderers' URLs.
+    admin = SigningIdentity.load(data / "crypto" / "Org1" / "users" / "admin")
+    tls = NodeTls(TlsIdentity.load(admin_tls), [(tls_ca_dir(data, "OrdererOrg") / "ca.pem").read_bytes()])
+    orderers = [node.endpoint for node in cluster.layout.orderers]
+    assert all(hosts.lan.addresses["orderer"] in url for url in orderers)
+    connection = ClusterConnection(admin, {}, orderers, {CHANNEL: ["Org1", "Org2"]}, tls=tls)
+    try:
+        connection.broadcast(CHANNEL, config_envelope(decode_canonical(update.read_bytes(), ConfigTransaction)))
+    finally:
+        connection.close()
+    record = config_in_force(data, CHANNEL)
+    deadline = time.monotonic() + 20
+    while record.version == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+        record = config_in_force(data, CHANNEL)
+    assert record.version == before + 1, f"version {record.version} in force, expected {before + 1}"
+    cluster.wait_heights(CHANNEL, record.block + 1, 30, ["Org1.peer0", "Org2.peer0"])
+    assert cluster.compare(wait=20)["ok"]

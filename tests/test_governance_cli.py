@@ -124,6 +124,13 @@ def test_bad_input_gets_a_clear_error(folder: Path, tmp_path: Path) -> None:
         "channel", "update", CHANNEL, "--set-batch", "max_transactions=7", "--out", str(update), "--data", data
     )
     assert made.returncode == 0
+    for args, words in [
+        (["--orderer", "https://127.0.0.1:9"], "--orderer needs --org"),
+        (["--orderer", "https://127.0.0.1:9", "--org", "Org1"], "need --tls DIR"),
+        (["--orderer", "https://127.0.0.1:9", "--org", "Org9"], "no admin identity of Org9"),
+    ]:
+        result = consortia("channel", "submit", str(update), *args, "--data", data)
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
     not_admin = consortia("channel", "sign", str(update), "--org", "Org1", "--user", "client", "--data", data)
     assert not_admin.returncode == 1 and "not an admin" in not_admin.stderr
     assert _config(folder)["version"] == 0

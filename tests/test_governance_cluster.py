@@ -21,6 +21,7 @@ import pytest
 
 from consortia.client import Gateway, GatewayError
 from consortia.cluster import Cluster
+from consortia.cluster.layout import user_tls
 from consortia.cluster.processes import etcd_binary
 from consortia.network.bootstrap import crypto_dir
 
@@ -137,7 +138,30 @@ def test_a_fourth_organisation_joins_endorses_and_leaves_a_cluster(cluster: Clus
         connection.close()
 
     # Org4 leaves (three of four admins); its endorsement stops counting.
-    left_at = _submit_update(cluster, tmp_path, "remove", ["--remove-org", "Org4"], ["Org1", "Org2", "Org3"])
+    # This one is submitted as from another machine: to the orderers' URLs, over the admin's mutual TLS.
+    remove = tmp_path / "remove.update"
+    made = consortia("channel", "update", CHANNEL, "--remove-org", "Org4", "--out", str(remove), "--data", data)
+    assert made.returncode == 0, made.stderr
+    for org in ("Org1", "Org2", "Org3"):
+        assert consortia("channel", "sign", str(remove), "--org", org, "--data", data).returncode == 0
+    urls = [arg for node in cluster.layout.orderers for arg in ("--orderer", node.endpoint)]
+    tls_args: list[str] = []
+    if cluster.layout.tls:
+        user_tls(cluster.layout, "Org1", "admin")  # the admin's TLS client certificate, issued once
+        tls_dir = crypto_dir(cluster.data, "Org1") / "users" / "admin" / "tls"
+        tls_ca = crypto_dir(cluster.data, cluster.layout.orderer_org) / "tlsca" / "ca.pem"
+        tls_args = ["--tls", str(tls_dir), "--tls-ca", str(tls_ca)]
+    submitted = consortia("channel", "submit", str(remove), "--org", "Org1", *urls, *tls_args, "--data", data, "--json")
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    assert json.loads(submitted.stdout)["ordered"] is True
+    for _ in range(100):
+        shown = json.loads(consortia("channel", "config", CHANNEL, "--data", data, "--json").stdout)
+        if shown["version"] == 2:
+            break
+        time.sleep(0.1)
+    left_at = shown["set_by_block"]
+    assert shown["version"] == 2 and "Org4" not in [o["msp_id"] for o in shown["organisations"]]
+    cluster.set_members(CHANNEL, ["Org1", "Org2", "Org3"])
     connection, org1 = _assets(cluster, "Org1")
     try:
         with pytest.raises(GatewayError) as refused_tx:

@@ -46,12 +46,15 @@ from consortia.cli.common import DATA_HELP, console, data_dir, fail, print_json,
 from consortia.cluster.control import Cluster
 from consortia.identity import CertificateAuthority, CertificateError, SigningIdentity, parse_certificate
 from consortia.identity.revocation import signer_of
+from consortia.identity.tls import TlsIdentity
 from consortia.ledger.block import Block
 from consortia.ledger.config import ChannelConfig, ConfigTransaction, OrganisationConfig
 from consortia.ledger.encoding import MalformedError, decode_canonical, encode
 from consortia.network.bootstrap import create_organisation, crypto_dir, genesis_path, user_dir
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import SpecError
+from consortia.node.remote import ClusterConnection
+from consortia.node.transport import NodeTls
 from consortia.ordering.base import OrderingError
 from consortia.ordering.config_track import RECORD_FILE
 
@@ -377,12 +380,22 @@ def sign(
 def submit(
     update: Path = typer.Argument(..., help="The signed update file."),
     org: str | None = typer.Option(None, "--org", help="Submit as this organisation's admin (cluster only)."),
+    orderer: list[str] = typer.Option(
+        [], "--orderer", help="An orderer's URL (repeatable): submit over the network, across machines."
+    ),
+    tls_dir: Path | None = typer.Option(None, "--tls", help="With --orderer: the admin's TLS cert.pem/key.pem folder."),
+    tls_ca: list[Path] = typer.Option(
+        [], "--tls-ca", help="With --orderer: a TLS CA the orderers' certificates chain to."
+    ),
     data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Hand a signed update to the ordering service: exit 0 once in force, 1 with the reason code if refused."""
     folder = data_dir(data)
     transaction = _read_update(update)
+    if orderer:
+        _submit_to_orderers(folder, transaction, orderer, org, tls_dir, tls_ca, as_json)
+        return
     try:
         config = decode_canonical(transaction.config, ChannelConfig)
     except MalformedError as exc:
@@ -404,6 +417,51 @@ def submit(
     console.print(
         f"{config.name}: configuration version {config.version} in force from block {block + 1} (set by block {block})"
     )
+
+
+def _submit_to_orderers(
+    folder: Path,
+    transaction: ConfigTransaction,
+    orderers: list[str],
+    org: str | None,
+    tls_dir: Path | None,
+    tls_cas: list[Path],
+    as_json: bool,
+) -> None:
+    """Submit to orderers named by URL (nodes on other machines), as ``org``'s admin from its crypto folder."""
+    try:
+        config = decode_canonical(transaction.config, ChannelConfig)
+    except MalformedError as exc:
+        fail(
+            f"the configuration inside the update is malformed: {exc}",
+            as_json=as_json,
+            extra={"reason": "CONFIG_REJECTED"},
+        )
+    if org is None:
+        fail("--orderer needs --org: the organisation whose admin submits (its crypto folder under --data)", 2)
+    try:
+        admin = SigningIdentity.load(user_dir(folder, org, "admin"))
+    except (OSError, ValueError) as exc:
+        fail(f"no admin identity of {org} in {folder}: {exc}", 2)
+    tls = None
+    if any(url.startswith("https://") for url in orderers):
+        if tls_dir is None or not tls_cas:
+            fail("https:// orderers need --tls DIR (the admin's TLS certificate) and --tls-ca PEM (their TLS CA)", 2)
+        try:
+            tls = NodeTls(TlsIdentity.load(tls_dir), [path.read_bytes() for path in tls_cas])
+        except (OSError, ValueError) as exc:
+            fail(f"TLS settings: {exc}", 2)
+    connection = ClusterConnection(admin, {}, orderers, {config.name: []}, tls=tls)
+    try:
+        connection.broadcast(config.name, config_envelope(transaction))
+    except OrderingError as exc:
+        fail(f"refused: {exc.message}", 1, as_json=as_json, extra={"reason": exc.reason or "REFUSED"})
+    finally:
+        connection.close()
+    if as_json:
+        print_json({"ok": True, "channel": config.name, "version": config.version, "ordered": True})
+        return
+    console.print(f"{config.name}: configuration version {config.version} ordered; in force from the block after it")
 
 
 def _submit(folder: Path, channel: str, transaction: ConfigTransaction, org: str | None) -> int:

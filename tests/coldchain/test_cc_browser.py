@@ -5,8 +5,6 @@ ledger never committed to), it is not verified. The dashboard traces downstream 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,39 +12,20 @@ import httpx
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
+from chromium import QUIET_LAUNCH_ARGS, chromium_browser, requires_chromium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.web import qrcode
 from consortia.gateway.server.app import ServerSettings, create_app
 
 from .cc_support import ServerThread, settle
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) or shutil.which("chromium")) and os.environ.get("CI") != "true",
-    reason="Debian's Chromium is not installed (required when CI=true)",
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium_browser(QUIET_LAUNCH_ARGS) as instance:
+        yield instance
 
 
 def _lots(network) -> tuple[list[gs1.LotId], gs1.LotId]:

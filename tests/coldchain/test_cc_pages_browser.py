@@ -6,15 +6,14 @@ without the inspection, the excursion lot's page says held / not for sale with n
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
+from chromium import LAUNCH_ARGS, chromium_browser, requires_chromium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.web.catalogue import ALLOW, CATALOGUE, LANGUAGES
 from consortia.gateway.server.app import ServerSettings, create_app
@@ -22,27 +21,16 @@ from consortia.ui.i18n import untranslated
 
 from .cc_support import ServerThread, settle
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 CODE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) or shutil.which("chromium")) and os.environ.get("CI") != "true",
-    reason="Debian's Chromium is not installed (required when CI=true)",
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium_browser(LAUNCH_ARGS) as instance:
+        yield instance
 
 
 @pytest.fixture(scope="module")

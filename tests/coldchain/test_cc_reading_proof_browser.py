@@ -11,14 +11,13 @@ corrupts the transaction proof, one link of the chain; here each link is attacke
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
+from chromium import LAUNCH_ARGS, chromium_browser, requires_chromium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.web.catalogue import ALLOW, CATALOGUE, LANGUAGES
 from consortia.gateway.server.app import ServerSettings, create_app
@@ -28,28 +27,17 @@ from consortia.ui.i18n import untranslated
 
 from .cc_support import ServerThread, settle
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
 RED = "rgb(180, 35, 24)"  # the pages' --bad / #b42318
 PROOF_ROUTE = "**/api/coldchain/public/reading-proof*"
 JOURNEY_ROUTE = "**/api/coldchain/public/journey*"
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) or shutil.which("chromium")) and os.environ.get("CI") != "true",
-    reason="Debian's Chromium is not installed (required when CI=true)",
-)
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium_browser(LAUNCH_ARGS) as instance:
+        yield instance
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +18,7 @@ import msgspec
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
+from chromium import HAS_CHROMIUM, IN_CI, LAUNCH_ARGS, chromium_browser, requires_chromium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.service.proofs import verify_reading_proof
 from consortia.gateway.server.app import ServerSettings, create_app
@@ -28,14 +27,6 @@ from consortia.ledger.encoding import canonical_json
 from consortia.ledger.proof import corrupt_in_transit
 
 from .cc_support import ServerThread, settle
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
-HAS_CHROMIUM = os.path.exists(CHROMIUM) or shutil.which("chromium") is not None
-needs_chromium = pytest.mark.skipif(
-    not HAS_CHROMIUM and os.environ.get("CI") != "true",
-    reason="Debian's Chromium is not installed (required when CI=true)",
-)
 
 
 @pytest.fixture(scope="module")
@@ -231,18 +222,12 @@ TAMPERED: dict[str, Callable[[dict[str, Any]], None]] = {
 
 @pytest.fixture(scope="module")
 def browser_page(server) -> Iterator[Any]:
-    if not HAS_CHROMIUM and os.environ.get("CI") != "true":
+    if not HAS_CHROMIUM and not IN_CI:
         pytest.skip("Debian's Chromium is not installed (required when CI=true)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{server.base}/coldchain/static/consumer.css")  # any page of the gateway's origin
-            yield page
-        finally:
-            browser.close()
+    with chromium_browser(LAUNCH_ARGS) as browser:
+        page = browser.new_page()
+        page.goto(f"{server.base}/coldchain/static/consumer.css")  # any page of the gateway's origin
+        yield page
 
 
 def _in_browser(page: Any, doc: Any) -> list[tuple[str, bool]]:
@@ -261,14 +246,14 @@ def _in_python(doc: Any) -> list[tuple[str, bool]]:
     return [(s.name, s.ok) for s in verify_reading_proof(json.loads(json.dumps(doc)))]
 
 
-@needs_chromium
+@requires_chromium
 def test_the_browser_and_python_verify_a_good_proof_alike(browser_page, good) -> None:
     python = _in_python(good)
     assert python == _in_browser(browser_page, good)
     assert all(ok for _, ok in python) and len(python) >= 10
 
 
-@needs_chromium
+@requires_chromium
 @pytest.mark.parametrize("kind", list(TAMPERED))
 def test_the_browser_and_python_fail_a_tampered_proof_alike(browser_page, good, kind) -> None:
     doc = copy.deepcopy(good)
@@ -278,7 +263,7 @@ def test_the_browser_and_python_fail_a_tampered_proof_alike(browser_page, good, 
     assert _in_browser(browser_page, doc) == python, kind
 
 
-@needs_chromium
+@requires_chromium
 def test_a_whole_number_of_degrees_is_the_same_reading_for_both(browser_page, good) -> None:
     doc = copy.deepcopy(good)
     doc["reading"]["celsius"] = 2.0
@@ -297,7 +282,7 @@ def _relabel_to(doc: dict[str, Any], celsius: float) -> None:
     doc["leaf_hash"] = merkle.leaf_hash(data).hex()
 
 
-@needs_chromium
+@requires_chromium
 def test_readings_are_written_as_the_server_writes_floats(browser_page) -> None:
     values = [0.0, -0.0, 1.0, 1.8, -0.5, 59.99, 2.675, 0.1 + 0.2, 1e-5, 9.99e-6, 1e-7, 1e16, 1.5e16, 9999999999999998.0]
     written = browser_page.evaluate(
@@ -310,7 +295,7 @@ def test_readings_are_written_as_the_server_writes_floats(browser_page) -> None:
     assert written == [msgspec.json.encode(x).decode() for x in values]
 
 
-@needs_chromium
+@requires_chromium
 def test_nothing_that_is_not_a_proof_makes_either_verifier_throw(browser_page) -> None:
     for doc in (None, [], "proof", 7, {}, {"reading": {}, "batch": [], "event": None}):
         python = _in_python(doc)

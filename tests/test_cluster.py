@@ -34,11 +34,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from cli_run import consortia as run_consortia
+from cli_run import source_first
 from consortia.client import EndorsementFailed, Gateway, GatewayError
 from consortia.cluster import Cluster
 from consortia.cluster.layout import ASSET_TRANSFER, create_cluster, free_ports, issue_node_tls
@@ -68,7 +71,6 @@ from consortia.ordering.etcd.client import EtcdClient, EtcdCompacted, prefix_end
 from consortia.ordering.etcd.orderer import Keys
 from consortia.ordering.solo import make_block
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 IN_CI = os.environ.get("CI") == "true"
 CHANNEL = "ch1"
 
@@ -79,16 +81,10 @@ if etcd_binary() is None:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    return env
+    return {**os.environ, **source_first()}
 
 
-def consortia(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real ``consortia`` command."""
-    return subprocess.run(
-        [sys.executable, "-m", "consortia", *args], capture_output=True, text=True, timeout=timeout, env=_env()
-    )
+consortia = partial(run_consortia, timeout=120, env=source_first())
 
 
 # -- the cluster and its load -----------------------------------------------------------------------------------

@@ -14,12 +14,12 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import msgspec
 import pytest
 from fastapi.testclient import TestClient
 
+from chromium import NO_SANDBOX, launch_chromium, require_chromium
 from conftest import ASSET_TRANSFER
 from consortia.channel.update import ConfigRecord, config_history, record_config
 from consortia.client.request_signing import authorization_header
@@ -41,7 +41,6 @@ CHANNEL = "ch1"
 ALICE = ("Org1/alice", "alice-password-1")
 ERIN = ("Org5/erin", "erin-password-1")
 SVG = "{http://www.w3.org/2000/svg}"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @dataclass
@@ -341,11 +340,7 @@ def test_an_unknown_channel_is_a_404_problem_and_page(world: World) -> None:
 @pytest.fixture(scope="module")
 def browser(world: World) -> Iterator[tuple[object, str]]:
     """Debian's Chromium driven by Playwright, and a served gateway app over the module's network."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (Debian package chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - the dev extra installs it
@@ -356,7 +351,7 @@ def browser(world: World) -> Iterator[tuple[object, str]]:
 
     server = Server(create_app(world.network, ServerSettings(watch_identities=False))).start()
     playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+    chromium = launch_chromium(playwright, NO_SANDBOX)
     try:
         yield chromium, server.url
     finally:

@@ -8,13 +8,13 @@ error; a certificate is revoked through an update; ``consortia verify`` passes a
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from cli_run import QUIET_LOG
+from cli_run import consortia as run_consortia
 from consortia.network.bootstrap import user_dir
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec
@@ -22,12 +22,7 @@ from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec
 CHANNEL = "ch1"
 
 
-def consortia(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real ``consortia`` command."""
-    env = {**os.environ, "CONSORTIA_LOG": "ERROR"}
-    return subprocess.run(
-        [sys.executable, "-m", "consortia", *args], capture_output=True, text=True, timeout=120, env=env
-    )
+consortia = partial(run_consortia, timeout=120, env=QUIET_LOG)
 
 
 @pytest.fixture

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from cli_run import QUIET_LOG
+from cli_run import consortia as run_consortia
 from consortia.client import Gateway, GatewayError
 from consortia.cluster import Cluster
 from consortia.cluster.layout import user_tls
@@ -35,12 +36,7 @@ if etcd_binary() is None:
     pytest.skip("etcd is not installed (apt-get install etcd-server)", allow_module_level=True)
 
 
-def consortia(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run the real ``consortia`` command."""
-    env = {**os.environ, "CONSORTIA_LOG": "ERROR"}
-    return subprocess.run(
-        [sys.executable, "-m", "consortia", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
+consortia = partial(run_consortia, timeout=180, env=QUIET_LOG)
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -26,6 +25,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from cli_run import consortia as run_consortia
+from cli_run import source_first
 from consortia.channel.update import propose, sign_update
 from consortia.cli.identity_cmd import renew_identity, rotate_ca
 from consortia.cli.main import app
@@ -366,13 +367,8 @@ def test_renewal_and_ca_rotation_under_a_workload(network: EmbeddedNetwork) -> N
 # -- the same on a cluster: node processes, real etcd ----------------------------------------------------------
 
 
-def consortia_command(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run the real ``consortia`` command (the nodes it starts are processes of their own)."""
-    source = str(Path(__file__).resolve().parents[1] / "src")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])))
-    return subprocess.run(
-        [sys.executable, "-m", "consortia", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
+# the nodes it starts are processes of their own, so they need this checkout's src on PYTHONPATH
+consortia_command = partial(run_consortia, timeout=180, env=source_first())
 
 
 def signers_in_blocks(cluster: Cluster, channel: str) -> tuple[set[bytes], set[bytes]]:

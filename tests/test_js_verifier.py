@@ -32,6 +32,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from chromium import QUIET_LAUNCH_ARGS, chromium_browser, require_chromium
 from conftest import ASSET_TRANSFER, IN_CI, SHARED, USERS
 from consortia.client import SubmitResult
 from consortia.gateway import server as gateway_server
@@ -50,16 +51,6 @@ try:
 except ImportError:  # pragma: no cover - the dev extra installs it
     sync_playwright = None
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # A name that Chromium resolves to 127.0.0.1 by itself (no DNS): a plain-HTTP origin that is not "potentially
 # trustworthy", so the page is not a secure context and has no crypto.subtle, like a phone on the LAN.
 INSECURE_HOST = "verifier.test"
@@ -170,15 +161,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 def browser() -> Iterator[Any]:
     if sync_playwright is None:
         _unavailable("the playwright package is not installed")
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing (Debian package chromium; see scripts/system-deps)")
-    args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"]
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    require_chromium()
+    with chromium_browser([*QUIET_LAUNCH_ARGS, f"--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"]) as chromium:
+        yield chromium
 
 
 @pytest.fixture

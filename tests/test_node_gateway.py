@@ -14,16 +14,18 @@ import base64
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
+from chromium import NO_SANDBOX, launch_chromium, require_chromium
+from cli_run import QUIET_LOG
+from cli_run import consortia as run_consortia
 from consortia.client import build_proposal
 from consortia.client.request_signing import authorization_header
 from consortia.cluster import Cluster
@@ -42,7 +44,6 @@ IN_CI = os.environ.get("CI") == "true"
 CHANNEL = "ch1"
 CONTRACT = "asset-transfer"
 PASSWORD = "a long enough password for tests"
-CHROMIUM = Path("/usr/bin/chromium")
 ORGS = ("Org1", "Org2", "Org3")
 PEOPLE = {"Org1": "alice", "Org2": "bob", "Org3": "carol"}
 
@@ -52,12 +53,7 @@ if etcd_binary() is None:
     pytest.skip("etcd is not installed (apt-get install etcd-server)", allow_module_level=True)
 
 
-def consortia(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run the real ``consortia`` command."""
-    env = {**os.environ, "CONSORTIA_LOG": "ERROR"}
-    return subprocess.run(
-        [sys.executable, "-m", "consortia", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
+consortia = partial(run_consortia, timeout=180, env=QUIET_LOG)
 
 
 @dataclass(frozen=True)
@@ -253,10 +249,7 @@ def test_another_organisations_program_reads_but_submits_only_through_its_own_ga
 
 
 def test_the_in_browser_verifier_passes_at_org3s_gateway(world: World, through_org2: dict) -> None:
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is missing (Debian package chromium)")
-        pytest.skip(f"{CHROMIUM} is missing (Debian package chromium)")
+    require_chromium()
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:  # pragma: no cover - the dev extra installs it
@@ -265,7 +258,7 @@ def test_the_in_browser_verifier_passes_at_org3s_gateway(world: World, through_o
         pytest.skip("the Python package playwright is not installed")
     target = f"/channels/{CHANNEL}/tx/{through_org2['tx_id']}"
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        chromium = launch_chromium(playwright, NO_SANDBOX)
         try:
             context = chromium.new_context(base_url=world.gateways["Org3"])
             context.set_default_timeout(20_000)

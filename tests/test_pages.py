@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from chromium import QUIET_LAUNCH_ARGS, launch_chromium, require_chromium
 from conftest import ASSET_TRANSFER
 from consortia.client import Contract, Gateway, TransactionInvalid, build_proposal
 from consortia.contracts.collections_config import CollectionConfig
@@ -38,19 +39,9 @@ except ImportError:  # pragma: no cover - the dev extra installs it
         raise
     pytest.skip("the Python package playwright is not installed", allow_module_level=True)
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
 WIDGET = ROOT / "src" / "consortia" / "gateway" / "server" / "static" / "verify-widget.js"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ALICE = ("Org1/alice", "alice-password-1")
 CAROL = ("Org3/carol", "carol-password-1")
 HISTORY_STEP = "transaction is in the ledger history"
@@ -104,11 +95,7 @@ def mvcc_conflict(contract: Contract, asset: str) -> str:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Build the network, its transactions, both servers and the browser."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (Debian package chromium); the page tests need it"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     directory = tmp_path_factory.mktemp("pages") / "net"
     network = EmbeddedNetwork.create(directory, spec())
     network.deploy(
@@ -127,7 +114,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     server = Server(create_app(network)).start()
     tampered = Server(create_app(network, ServerSettings(tamper_proofs=True))).start()
     playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+    browser = launch_chromium(playwright, QUIET_LAUNCH_ARGS)
     state = Site(network, server, tampered, browser, alice, transfer, invalid, private.tx_id)
     try:
         yield state

@@ -11,7 +11,6 @@ would open them: each answers with a page for a person (HTML, or a login form to
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import socket
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from cli_run import consortia as run_consortia
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -42,11 +43,8 @@ class Served:
 
 
 def consortia(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run ``consortia`` as a separate process, as a user would from a shell."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "consortia", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    """Run ``consortia`` as a separate process, as a user would from a shell (wide, plain text)."""
+    return run_consortia(*args, cwd=cwd, timeout=timeout, env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
 
 
 def free_port() -> int:

@@ -17,11 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from cli_run import consortia as run_consortia
+from cli_run import source_first
 from conftest import ASSET_TRANSFER, IN_CI, three_org_spec
 from consortia.channel.rules import rules_from_config
 from consortia.cli.main import app
@@ -575,7 +578,6 @@ def test_seeding_refuses_a_directory_in_use(tmp_path: Path) -> None:
 
 # -- a cluster node joins from a snapshot --------------------------------------------------------------------------
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 JOIN = (
     "import logging, sys; from pathlib import Path; from consortia.node.run import run_node; "
     "logging.basicConfig(format='%(levelname)s %(name)s: %(message)s'); "
@@ -584,15 +586,10 @@ JOIN = (
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    return env
+    return {**os.environ, **source_first()}
 
 
-def _consortia(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consortia", *args], capture_output=True, text=True, timeout=timeout, env=_env()
-    )
+_consortia = partial(run_consortia, timeout=180, env=source_first())
 
 
 def _submit(cluster: Cluster, count: int, prefix: str) -> None:

@@ -23,17 +23,18 @@ import os
 import secrets
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography import x509
 
+from cli_run import consortia as run_consortia
+from cli_run import source_first
 from consortia.channel.rules import read_genesis
 from consortia.client import Gateway
 from consortia.cluster import Cluster
@@ -49,7 +50,6 @@ from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec
 from consortia.node.config import ConfigError, load_config
 from consortia.node.transport import NodeClient, NodeError, NodeServer, NodeTls, Route, json_reply
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 IN_CI = os.environ.get("CI") == "true"
 CHANNEL = "ch1"
 POLICY = "OR('Org1.peer','Org2.peer')"
@@ -59,13 +59,7 @@ needs_etcd = pytest.mark.skipif(
 )
 
 
-def consortia(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real ``consortia`` command."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "consortia", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
+consortia = partial(run_consortia, timeout=120, env=source_first())
 
 
 # -- certificates and configuration (no processes) ----------------------------------------------------------------

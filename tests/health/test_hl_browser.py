@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from chromium import QUIET_LAUNCH_ARGS, chromium_browser, require_chromium
 from consortia.apps.health import consortium
 from consortia.apps.health.demo.player import seed
 from consortia.apps.health.domain.readings import Reading
@@ -30,22 +31,16 @@ from .hl_support import PASSWORD, health_spec
 
 IN_CI = os.environ.get("CI") == "true"
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 except ImportError:  # pragma: no cover - the dev extra installs it
     if IN_CI:
         raise
     pytest.skip("the Python package playwright is not installed", allow_module_level=True)
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]  # fmt: skip
 TIMEOUT_MS = 20_000
 PHONE = {"width": 390, "height": 844}
 
-if not CHROMIUM.exists():
-    if IN_CI:
-        raise RuntimeError(f"{CHROMIUM} is missing (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+require_chromium(allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Browse
     consortium.deploy(network)
     seed(network, Console(quiet=True), 4, days=14, train_model=True)
     server = Server(create_app(network)).start()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+    with chromium_browser(QUIET_LAUNCH_ARGS) as browser:
         try:
             yield server.url, browser, network
         finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from chromium import QUIET_LAUNCH_ARGS, chromium_browser, require_chromium
 from consortia.apps.tradefinance import consortium
 from consortia.apps.tradefinance.web.text import CATALOGUE
 from servers import Server
@@ -33,23 +34,17 @@ from .test_web_tradefinance import (
 
 IN_CI = os.environ.get("CI") == "true"
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 except ImportError:  # pragma: no cover - the dev extra installs it
     if IN_CI:
         raise
     pytest.skip("the Python package playwright is not installed", allow_module_level=True)
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]  # fmt: skip
 TIMEOUT_MS = 20_000
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
-if not CHROMIUM.exists():
-    if IN_CI:
-        raise RuntimeError(f"{CHROMIUM} is missing (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+require_chromium(allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +52,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Brow
     """The module's network behind a running server, and a headless Chromium."""
     site = build_site(tmp_path_factory.mktemp("tf-browser") / "net", secure_cookies=None)
     server = Server(site.app).start()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+    with chromium_browser(QUIET_LAUNCH_ARGS) as browser:
         try:
             yield server.url, browser, site
         finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,3 +65,15 @@ def chromium_browser(args: Iterable[str] = LAUNCH_ARGS) -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def browser_fixture(args: Iterable[str] = LAUNCH_ARGS) -> Callable[[], Iterator[Browser]]:
+    """A module-scoped ``browser`` fixture: one Chromium launched with ``args`` for all the module's tests."""
+    flags = tuple(args)
+
+    @pytest.fixture(scope="module", name="browser")
+    def browser() -> Iterator[Browser]:
+        with chromium_browser(flags) as instance:
+            yield instance
+
+    return browser

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
+from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.ledger.config import BatchConfig
 from consortia.network.embedded import EmbeddedNetwork
 
-from .cc_support import DEMO_SUMMARY
+from .cc_support import DEMO_SUMMARY, ServerThread, settle
 
 
 @pytest.fixture
@@ -83,3 +84,11 @@ def held_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedN
         yield network
     finally:
         network.close()
+
+
+@pytest.fixture(scope="module")
+def server(demo_network: EmbeddedNetwork) -> Iterator[ServerThread]:
+    """The demo network's gateway app served on a free loopback port, for browser tests (plain-HTTP cookies)."""
+    settle(demo_network)
+    with ServerThread(create_app(demo_network, ServerSettings(secure_cookies=False))) as running:
+        yield running

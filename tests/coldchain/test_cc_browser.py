@@ -5,14 +5,14 @@ ledger never committed to), it is not verified. The dashboard traces downstream 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
-from chromium import QUIET_LAUNCH_ARGS, chromium_browser, requires_chromium
+from chromium import QUIET_LAUNCH_ARGS, browser_fixture, requires_chromium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.web import qrcode
 from consortia.gateway.server.app import ServerSettings, create_app
@@ -22,10 +22,7 @@ from .cc_support import ServerThread, settle
 pytestmark = requires_chromium
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium_browser(QUIET_LAUNCH_ARGS) as instance:
-        yield instance
+browser = browser_fixture(QUIET_LAUNCH_ARGS)
 
 
 def _lots(network) -> tuple[list[gs1.LotId], gs1.LotId]:

@@ -7,16 +7,15 @@ without the inspection, the excursion lot's page says held / not for sale with n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
-from chromium import LAUNCH_ARGS, chromium_browser, requires_chromium
+from chromium import LAUNCH_ARGS, browser_fixture, requires_chromium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.web.catalogue import ALLOW, CATALOGUE, LANGUAGES
-from consortia.gateway.server.app import ServerSettings, create_app
+from consortia.gateway.server.app import create_app
 from consortia.ui.i18n import untranslated
 
 from .cc_support import ServerThread, settle
@@ -27,17 +26,7 @@ CODE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 pytestmark = requires_chromium
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium_browser(LAUNCH_ARGS) as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def server(demo_network) -> Iterator[ServerThread]:
-    settle(demo_network)
-    with ServerThread(create_app(demo_network, ServerSettings(secure_cookies=False))) as running:
-        yield running
+browser = browser_fixture(LAUNCH_ARGS)
 
 
 def _lots(network) -> list[gs1.LotId]:

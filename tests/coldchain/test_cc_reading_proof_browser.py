@@ -11,13 +11,13 @@ corrupts the transaction proof, one link of the chain; here each link is attacke
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import consortia.apps.coldchain.consortium as consortium
-from chromium import LAUNCH_ARGS, chromium_browser, requires_chromium
+from chromium import LAUNCH_ARGS, browser_fixture, requires_chromium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.web.catalogue import ALLOW, CATALOGUE, LANGUAGES
 from consortia.gateway.server.app import ServerSettings, create_app
@@ -25,7 +25,7 @@ from consortia.ledger import merkle
 from consortia.ledger.encoding import canonical_json
 from consortia.ui.i18n import untranslated
 
-from .cc_support import ServerThread, settle
+from .cc_support import ServerThread
 
 RED = "rgb(180, 35, 24)"  # the pages' --bad / #b42318
 PROOF_ROUTE = "**/api/coldchain/public/reading-proof*"
@@ -34,17 +34,7 @@ JOURNEY_ROUTE = "**/api/coldchain/public/journey*"
 pytestmark = requires_chromium
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_browser(LAUNCH_ARGS) as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def server(demo_network) -> Iterator[ServerThread]:
-    settle(demo_network)
-    with ServerThread(create_app(demo_network, ServerSettings(secure_cookies=False))) as running:
-        yield running
+browser = browser_fixture(LAUNCH_ARGS)
 
 
 @pytest.fixture(scope="module")

@@ -21,19 +21,11 @@ import consortia.apps.coldchain.consortium as consortium
 from chromium import HAS_CHROMIUM, IN_CI, LAUNCH_ARGS, chromium_browser, requires_chromium
 from consortia.apps.coldchain.domain import gs1
 from consortia.apps.coldchain.service.proofs import verify_reading_proof
-from consortia.gateway.server.app import ServerSettings, create_app
 from consortia.ledger import merkle
 from consortia.ledger.encoding import canonical_json
 from consortia.ledger.proof import corrupt_in_transit
 
-from .cc_support import ServerThread, settle
-
-
-@pytest.fixture(scope="module")
-def server(demo_network) -> Iterator[ServerThread]:
-    settle(demo_network)
-    with ServerThread(create_app(demo_network, ServerSettings(secure_cookies=False))) as running:
-        yield running
+from .cc_support import ServerThread
 
 
 def _lots(network) -> list[gs1.LotId]:

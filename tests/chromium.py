@@ -12,6 +12,7 @@ resolver rule, say — passes its own ``args``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -40,10 +41,13 @@ requires_chromium = pytest.mark.skipif(
 
 
 def require_chromium(*, allow_module_level: bool = False) -> None:
-    """Skip the caller when Chromium is missing, or fail it when CI=true (CI must run every browser test)."""
-    if CHROMIUM.exists():
+    """Skip the caller when Chromium or Playwright is missing, or fail it when CI=true (CI runs every browser test)."""
+    if not CHROMIUM.exists():
+        missing = f"{CHROMIUM} is missing (Debian package chromium; see scripts/system-deps)"
+    elif importlib.util.find_spec("playwright") is None:
+        missing = "the Python package playwright is not installed (the dev extra installs it)"
+    else:
         return
-    missing = f"{CHROMIUM} is missing (Debian package chromium; see scripts/system-deps)"
     if IN_CI:
         pytest.fail(f"{missing}; CI=true, so the browser tests must run", pytrace=False)
     pytest.skip(missing, allow_module_level=allow_module_level)

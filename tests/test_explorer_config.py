@@ -9,7 +9,6 @@ read checks are asserted against what the network did.
 
 from __future__ import annotations
 
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -36,7 +35,6 @@ from consortia.network.bootstrap import create_organisation, crypto_dir
 from consortia.network.embedded import EmbeddedNetwork
 from consortia.network.spec import ChannelSpec, NetworkSpec, OrgSpec, UserSpec
 
-IN_CI = os.environ.get("CI") == "true"
 CHANNEL = "ch1"
 ALICE = ("Org1/alice", "alice-password-1")
 ERIN = ("Org5/erin", "erin-password-1")
@@ -341,12 +339,8 @@ def test_an_unknown_channel_is_a_404_problem_and_page(world: World) -> None:
 def browser(world: World) -> Iterator[tuple[object, str]]:
     """Debian's Chromium driven by Playwright, and a served gateway app over the module's network."""
     require_chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the dev extra installs it
-        if IN_CI:
-            raise
-        pytest.skip("the Python package playwright is not installed")
+    from playwright.sync_api import sync_playwright
+
     from servers import Server
 
     server = Server(create_app(world.network, ServerSettings(watch_identities=False))).start()

@@ -250,12 +250,8 @@ def test_another_organisations_program_reads_but_submits_only_through_its_own_ga
 
 def test_the_in_browser_verifier_passes_at_org3s_gateway(world: World, through_org2: dict) -> None:
     require_chromium()
-    try:
-        from playwright.sync_api import expect, sync_playwright
-    except ImportError:  # pragma: no cover - the dev extra installs it
-        if IN_CI:
-            raise
-        pytest.skip("the Python package playwright is not installed")
+    from playwright.sync_api import expect, sync_playwright
+
     target = f"/channels/{CHANNEL}/tx/{through_org2['tx_id']}"
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright, NO_SANDBOX)

@@ -142,8 +142,15 @@ def build_site(folder: Path, *, secure_cookies: bool | None = False) -> Site:
                                           "en": "Shenzhen Yi Electronics Co., Ltd."})  # fmt: skip
     zhuhai.register_trader(BUYER_HK, {"zh-Hans": "海港贸易有限公司", "zh-Hant": "海港貿易有限公司",
                                       "en": "Harbour Trading Ltd"})  # fmt: skip
-    zhuhai.register_trader(BUYER_MO, {"zh-Hans": "濠江商业公司", "zh-Hant": "濠江商業公司",
-                                      "en": "Hou Kong Commercial Company", "pt": "Companhia Comercial Hou Kong"})
+    zhuhai.register_trader(
+        BUYER_MO,
+        {
+            "zh-Hans": "濠江商业公司",
+            "zh-Hant": "濠江商業公司",
+            "en": "Hou Kong Commercial Company",
+            "pt": "Companhia Comercial Hou Kong",
+        },
+    )
     for service in (zhuhai, TradeFinanceService.as_user(network, consortium.SHENZHEN)):
         for seller in (SELLER, OTHER_SELLER):
             service.attest_kyc(seller, "standard", "2026-01-05", "2099-01-05", {"reviewed_by": "compliance"})
@@ -300,7 +307,7 @@ def test_one_document_form_and_financing_from_the_page(site: Site) -> None:
     # Macau's bank holds no KYC attestation of the seller: the contract refuses, and the page says why.
     apply = {"csrf": csrf_of(r.text), "doc_ref": doc_ref, "amount": "40000", "currency": "CNY"}
     r = officer.post("/tradefinance/financings", data=apply, headers=HTML)
-    assert r.status_code == 200 and 'tf-notice-REFUSED' in r.text and "<code>KYC</code>" in r.text
+    assert r.status_code == 200 and "tf-notice-REFUSED" in r.text and "<code>KYC</code>" in r.text
     TradeFinanceService.as_user(site.network, consortium.MACAU).attest_kyc(
         OTHER_SELLER, "standard", "2026-01-05", "2099-01-05", {"reviewed_by": "compliance"}
     )
@@ -451,7 +458,7 @@ def test_dashboard_figures_drill_down_to_records_whose_proofs_verify(site: Site)
     tx_ids = re.findall(r'class="tf-record card" data-tx-id="([0-9a-f]{64})"', records.text)
     assert site.financed_tx in tx_ids
     # Each record says what it is: Zhuhai's financing of 100,000 CNY, by bank and amount.
-    record = records.text[records.text.index(f'data-tx-id="{site.financed_tx}"'):]
+    record = records.text[records.text.index(f'data-tx-id="{site.financed_tx}"') :]
     record = record[: record.index("</li>")]
     assert CATALOGUE.text("en", "kind_financing") in record and "100,000.00 CNY" in record
     assert consortium.DISPLAY[consortium.ZHUHAI]["en"] in record

@@ -28,7 +28,7 @@ configuration history, a snapshot carries it, and a replay after a crash restore
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -307,14 +307,6 @@ def describe_changes(old: ChannelConfig, new: ChannelConfig) -> list[str]:
     if old.readers != new.readers:
         changes.append(f"sets the read scope to {', '.join(new.readers) or 'every member'}")
     return changes
-
-
-def with_signatures(transaction: ConfigTransaction, signatures: Sequence[ConfigSignature]) -> ConfigTransaction:
-    """The transaction carrying ``signatures`` in addition to its own (merging what several admins signed)."""
-    merged = transaction
-    for signature in signatures:
-        merged = add_signature(merged, signature.signer, signature.signature)
-    return merged
 
 
 def config_in_force(state: StateDB) -> ConfigRecord | None:

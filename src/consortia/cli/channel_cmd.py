@@ -37,7 +37,6 @@ from consortia.channel.update import (
     describe_changes,
     genesis_record,
     propose,
-    read_config_envelope,
     read_record,
     record_config,
     sign_update,
@@ -468,8 +467,9 @@ def _submit(folder: Path, channel: str, transaction: ConfigTransaction, org: str
     """Order the update on the folder's network; return the block that holds it."""
     if (folder / "cluster.json").is_file():
         cluster = Cluster.open(folder)
-        submitter = org or record_config(config_in_force(folder, channel)).org_ids()[0]
-        before = config_in_force(folder, channel).version
+        in_force = config_in_force(folder, channel)
+        submitter = org or record_config(in_force).org_ids()[0]
+        before = in_force.version
         connection = cluster.connection(submitter, "admin")
         try:
             connection.broadcast(channel, config_envelope(transaction))
@@ -489,7 +489,6 @@ def _submit(folder: Path, channel: str, transaction: ConfigTransaction, org: str
     if not (folder / "network.json").is_file():
         fail(f"{folder} holds no Consortia network")
     refuse_if_served(folder, "stop 'consortia serve' (or the demo) first, then submit")
-    read_config_envelope(config_envelope(transaction))
     with EmbeddedNetwork(folder) as network:
         return network.submit_config(channel, transaction)
 
